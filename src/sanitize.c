@@ -1,0 +1,294 @@
+/*
+ * Output sanitiser: turn one received line into text that is safe to show
+ * on another user's terminal.
+ *
+ * A line goes through two layers, as its bytes would on a telnet session.
+ * The telnet layer removes commands and negotiation and turns "IAC IAC"
+ * into a 0xff data byte.  0xff never occurs in UTF-8, so a memchr() lets
+ * almost every line skip this layer; when it is needed it decodes into the
+ * spare tail of the output buffer, and the next layer reads from there.
+ *
+ * The terminal layer is one pass over the data.  Runs of printable ASCII
+ * are copied by a tight loop.  C0 controls, DEL and C1 controls are
+ * removed and TAB becomes a space.  Escape sequences, in their 7-bit (ESC)
+ * and 8-bit (C1, UTF-8 encoded) forms, are removed whole so that no "[2J"
+ * debris is left.  Everything else must be well-formed UTF-8; each maximal
+ * invalid subpart (Unicode 3.9, WHATWG) becomes one U+FFFD.
+ *
+ * Safety does not depend on recognising sequences: the output holds no C0,
+ * DEL, ESC or C1 at all, so nothing in it can start a sequence on the
+ * reader's terminal; whole-sequence removal only avoids visible debris.  A
+ * malformed sequence ends at the first byte that does not fit its grammar
+ * and that byte is handled afresh; an ESC inside a control string ends the
+ * string (it is either ST, "ESC \", or aborts the string, as in a terminal).
+ * No state survives the line: a sequence cut by the end of the line is
+ * handled as if it ended there, which removes it to the end of the line.
+ *
+ * Rejected: interleaving the telnet layer with the terminal layer in one
+ * pass (every lookahead in the escape and UTF-8 parsers would have to step
+ * over IAC commands, and "C3 IAC NOP A9" would not come out as U+00E9);
+ * a scratch allocation for the telnet data (the output buffer's spare room
+ * is enough); mbrtowc() or iconv() (locale-dependent, and neither does
+ * maximal-subpart replacement); a 256-entry class table (the ranges are
+ * few and the branches read as the rules).
+ */
+
+#include <string.h>
+
+#include "sanitize.h"
+
+#define TELNET_SE	0xf0
+#define TELNET_SB	0xfa
+#define TELNET_WILL	0xfb		/* WILL, WONT, DO, DONT: 0xfb-0xfe */
+#define TELNET_IAC	0xff
+
+#define C0_BEL		0x07
+#define C0_TAB		0x09
+#define C0_ESC		0x1b
+
+#define C1_DCS		0x90
+#define C1_SOS		0x98
+#define C1_CSI		0x9b
+#define C1_ST		0x9c
+#define C1_OSC		0x9d
+#define C1_PM		0x9e
+#define C1_APC		0x9f
+
+static const unsigned char sanitize_replacement[] = { 0xef, 0xbf, 0xbd };
+
+static size_t	sanitize_telnet(const unsigned char *, size_t,
+		    unsigned char *);
+static size_t	sanitize_esc(const unsigned char *, size_t, size_t);
+static size_t	sanitize_csi(const unsigned char *, size_t, size_t);
+static size_t	sanitize_string(const unsigned char *, size_t, size_t);
+static size_t	sanitize_utf8(const unsigned char *, size_t, size_t *);
+
+/*
+ * Telnet layer: copy the data bytes of in[0..len) to out and return their
+ * number (at most len).  "IAC IAC" is a 0xff data byte.  Removed: "IAC
+ * WILL/WONT/DO/DONT opt" (three bytes), "IAC SB ... IAC SE" (inside it
+ * every "IAC x" is a pair, so an escaped 0xff does not end it), and "IAC x"
+ * for any other x (two bytes, even when x is not a command: an IAC is
+ * never data).  A command cut by the end of the line is removed to the
+ * end.
+ */
+static size_t
+sanitize_telnet(const unsigned char *in, size_t len, unsigned char *out)
+{
+	size_t	i = 0, n = 0;
+
+	while (i < len) {
+		if (in[i] != TELNET_IAC) {
+			out[n++] = in[i++];
+			continue;
+		}
+		if (i + 1 == len)
+			break;
+		if (in[i + 1] == TELNET_IAC) {
+			out[n++] = TELNET_IAC;
+			i += 2;
+		} else if (in[i + 1] >= TELNET_WILL)
+			i += 3;
+		else if (in[i + 1] == TELNET_SB) {
+			for (i += 2; i < len; i++) {
+				if (in[i] == TELNET_IAC && ++i < len &&
+				    in[i] == TELNET_SE)
+					break;
+			}
+			i++;
+		} else
+			i += 2;
+	}
+	return (n);
+}
+
+/*
+ * The escape parsers take the data d[0..n) and the index i just after the
+ * introducer, and return the index just after the sequence (n if the line
+ * ends inside it).  None reads past n.
+ */
+
+/*
+ * After ESC: CSI and the control strings are handed on; "ESC I... F" (nF,
+ * intermediates 0x20-0x2f then a final 0x30-0x7e, e.g. "ESC ( B") and the
+ * two-byte "ESC x" (x in 0x30-0x7e) are removed.  Before any other byte
+ * the ESC is removed alone.
+ */
+static size_t
+sanitize_esc(const unsigned char *d, size_t n, size_t i)
+{
+	if (i == n)
+		return (i);
+	switch (d[i]) {
+	case '[':
+		return (sanitize_csi(d, n, i + 1));
+	case ']':	/* OSC */
+	case 'P':	/* DCS */
+	case 'X':	/* SOS */
+	case '^':	/* PM */
+	case '_':	/* APC */
+		return (sanitize_string(d, n, i + 1));
+	}
+	if (d[i] >= 0x20 && d[i] <= 0x2f) {
+		while (i < n && d[i] >= 0x20 && d[i] <= 0x2f)
+			i++;
+		if (i < n && d[i] >= 0x30 && d[i] <= 0x7e)
+			i++;
+		return (i);
+	}
+	if (d[i] >= 0x30 && d[i] <= 0x7e)
+		return (i + 1);
+	return (i);
+}
+
+/*
+ * CSI: parameter bytes 0x30-0x3f, intermediate bytes 0x20-0x2f, then one
+ * final byte 0x40-0x7e.
+ */
+static size_t
+sanitize_csi(const unsigned char *d, size_t n, size_t i)
+{
+	while (i < n && d[i] >= 0x30 && d[i] <= 0x3f)
+		i++;
+	while (i < n && d[i] >= 0x20 && d[i] <= 0x2f)
+		i++;
+	if (i < n && d[i] >= 0x40 && d[i] <= 0x7e)
+		i++;
+	return (i);
+}
+
+/*
+ * Control string (OSC, DCS, SOS, PM, APC): up to and including BEL or the
+ * 8-bit ST (C2 9C), or up to an ESC, which the caller then parses: "ESC \"
+ * (ST) is removed as a two-byte escape, any other ESC starts a new
+ * sequence.
+ */
+static size_t
+sanitize_string(const unsigned char *d, size_t n, size_t i)
+{
+	for (; i < n; i++) {
+		if (d[i] == C0_BEL)
+			return (i + 1);
+		if (d[i] == C0_ESC)
+			return (i);
+		if (d[i] == 0xc2 && i + 1 < n && d[i + 1] == C1_ST)
+			return (i + 2);
+	}
+	return (n);
+}
+
+/*
+ * UTF-8 at p[0..n), n >= 1 and p[0] >= 0x80.  Returns the length of the
+ * well-formed sequence there, or 0 and sets *bad to the length (>= 1) of
+ * its maximal invalid subpart: the longest prefix of a well-formed
+ * sequence (Unicode table 3-7), or one byte if p[0] starts none.
+ */
+static size_t
+sanitize_utf8(const unsigned char *p, size_t n, size_t *bad)
+{
+	unsigned char	lo = 0x80, hi = 0xbf;
+	size_t		need, i;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		need = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		need = 3;
+		if (p[0] == 0xe0)
+			lo = 0xa0;	/* overlong */
+		else if (p[0] == 0xed)
+			hi = 0x9f;	/* surrogates */
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		need = 4;
+		if (p[0] == 0xf0)
+			lo = 0x90;	/* overlong */
+		else if (p[0] == 0xf4)
+			hi = 0x8f;	/* above U+10FFFF */
+	} else {
+		*bad = 1;
+		return (0);
+	}
+
+	for (i = 1; i < need; i++) {
+		if (i == n || p[i] < lo || p[i] > hi) {
+			*bad = i;
+			return (0);
+		}
+		lo = 0x80;
+		hi = 0xbf;
+	}
+	return (need);
+}
+
+/*
+ * When the line holds an IAC, the telnet data (m <= len bytes) is put at
+ * out + 2 * len and read from there while the output is written from out.
+ * Each data byte yields at most three output bytes and is read before
+ * they are written, so after i data bytes are consumed the output ends at
+ * most at 3 * i <= 2 * len + i: writing never overtakes reading.
+ */
+size_t
+sanitize_line(const char *in, size_t len, char *out)
+{
+	const unsigned char	*d = (const unsigned char *)in;
+	unsigned char		*o = (unsigned char *)out;
+	unsigned char		*tail;
+	size_t			 n = len, i = 0, w = 0, start, k, bad;
+
+	if (len == 0)
+		return (0);
+	if (memchr(in, TELNET_IAC, len) != NULL) {
+		tail = o + 2 * len;
+		n = sanitize_telnet(d, len, tail);
+		d = tail;
+	}
+
+	while (i < n) {
+		start = i;
+		while (i < n && d[i] >= 0x20 && d[i] < 0x7f)
+			i++;
+		if (i != start) {
+			memmove(o + w, d + start, i - start);
+			w += i - start;
+			if (i == n)
+				break;
+		}
+
+		if (d[i] == C0_ESC) {
+			i = sanitize_esc(d, n, i + 1);
+			continue;
+		}
+		if (d[i] < 0x80) {
+			if (d[i] == C0_TAB)
+				o[w++] = ' ';
+			i++;		/* TAB, other C0, DEL */
+			continue;
+		}
+
+		if ((k = sanitize_utf8(d + i, n - i, &bad)) == 0) {
+			memcpy(o + w, sanitize_replacement,
+			    sizeof sanitize_replacement);
+			w += sizeof sanitize_replacement;
+			i += bad;
+		} else if (d[i] == 0xc2 && d[i + 1] <= 0x9f) {
+			/* C1 control: U+0080..U+009F. */
+			i += 2;
+			switch (d[i - 1]) {
+			case C1_CSI:
+				i = sanitize_csi(d, n, i);
+				break;
+			case C1_DCS:
+			case C1_SOS:
+			case C1_OSC:
+			case C1_PM:
+			case C1_APC:
+				i = sanitize_string(d, n, i);
+				break;
+			}
+		} else {
+			memmove(o + w, d + i, k);
+			w += k;
+			i += k;
+		}
+	}
+	return (w);
+}
