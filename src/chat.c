@@ -1,0 +1,449 @@
+/*
+ * chat.c: what people see in chat mode: names, commands, presence and
+ * history.
+ *
+ * The server hands every sanitised line here.  A line is chat unless it
+ * starts with '/': "//x" is chat with one '/' removed, "/cmd args" runs a
+ * command from a table (matched without regard to case).  Chat lines are
+ * formatted once into a shared msg ("<alice> hello") and broadcast; the
+ * last `history` of them are kept, referenced rather than copied, and
+ * replayed to newcomers after the welcome and the message of the day.
+ * Everything the server says itself starts with "*** ".
+ *
+ * Names are looked up by walking the client list.  That is O(clients) per
+ * /nick or /msg, far below the cost of the broadcast each chat line makes,
+ * and keeps no second index to get out of step.
+ */
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "chatd.h"
+
+struct chat_history {
+	struct msg	*msg;
+	time_t		 when;
+};
+
+struct chat {
+	struct chat_history	*ring;
+	unsigned		 size;	/* capacity: config history */
+	unsigned		 count;
+	unsigned		 head;	/* oldest entry */
+};
+
+struct chat_command {
+	const char	*name;
+	const char	*usage;
+	void		(*fn)(struct server *, struct client *, const char *);
+};
+
+static void	chat_cmd_help(struct server *, struct client *, const char *);
+static void	chat_cmd_who(struct server *, struct client *, const char *);
+static void	chat_cmd_me(struct server *, struct client *, const char *);
+static void	chat_cmd_msg(struct server *, struct client *, const char *);
+static void	chat_cmd_nick(struct server *, struct client *, const char *);
+static void	chat_cmd_quit(struct server *, struct client *, const char *);
+
+static const struct chat_command chat_commands[] = {
+	{ "help", "/help", chat_cmd_help },
+	{ "who", "/who", chat_cmd_who },
+	{ "nick", "/nick NAME", chat_cmd_nick },
+	{ "me", "/me ACTION", chat_cmd_me },
+	{ "msg", "/msg NAME TEXT", chat_cmd_msg },
+	{ "quit", "/quit [REASON]", chat_cmd_quit },
+};
+
+void
+chat_init(struct server *s)
+{
+	s->chat = xcalloc(1, sizeof *s->chat);
+	chat_configure(s);
+}
+
+/* Applies the history size from the config, keeping the newest lines. */
+void
+chat_configure(struct server *s)
+{
+	struct chat		*ch = s->chat;
+	struct chat_history	*ring = NULL;
+	unsigned		 size = s->config->history, n = 0, i;
+
+	if (size == ch->size)
+		return;
+	if (size != 0)
+		ring = xcalloc(size, sizeof *ring);
+	while (ch->count > 0) {
+		i = ch->head;
+		if (ch->count <= size)
+			ring[n++] = ch->ring[i];
+		else
+			msg_unref(ch->ring[i].msg);
+		ch->head = (ch->head + 1) % ch->size;
+		ch->count--;
+	}
+	free(ch->ring);
+	ch->ring = ring;
+	ch->size = size;
+	ch->count = n;
+	ch->head = 0;
+}
+
+void
+chat_free(struct server *s)
+{
+	struct chat	*ch = s->chat;
+
+	while (ch->count > 0) {
+		msg_unref(ch->ring[ch->head].msg);
+		ch->head = (ch->head + 1) % ch->size;
+		ch->count--;
+	}
+	free(ch->ring);
+	free(ch);
+	s->chat = NULL;
+}
+
+static void
+chat_remember(struct server *s, struct msg *m)
+{
+	struct chat	*ch = s->chat;
+	unsigned	 slot;
+
+	if (ch->size == 0)
+		return;
+	if (ch->count == ch->size) {
+		msg_unref(ch->ring[ch->head].msg);
+		ch->head = (ch->head + 1) % ch->size;
+		ch->count--;
+	}
+	slot = (ch->head + ch->count) % ch->size;
+	msg_ref(m);
+	ch->ring[slot].msg = m;
+	ch->ring[slot].when = time(NULL);
+	ch->count++;
+}
+
+/* Sends a notice to everyone connected except `except`. */
+static void
+chat_announce(struct server *s, struct client *except, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void
+chat_announce(struct server *s, struct client *except, const char *fmt, ...)
+{
+	struct msg	*m;
+	char		 buf[512];
+	va_list		 ap;
+	int		 n;
+
+	if (!s->config->announce || s->config->mode == MODE_RAW)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	m = msg_printf("*** %s\r\n", buf);
+	server_broadcast(s, except, m);
+	msg_unref(m);
+}
+
+/* Formats and broadcasts a chat line: "<name> text" or "* name text". */
+static void
+chat_say(struct server *s, struct client *c, int action, const char *text,
+    size_t len)
+{
+	struct msg	*m;
+	size_t		 nlen = strlen(c->name), at = 0;
+
+	m = msg_new(nlen + len + 5);
+	if (action) {
+		memcpy(m->data, "* ", 2);
+		at = 2;
+		memcpy(m->data + at, c->name, nlen);
+		at += nlen;
+		m->data[at++] = ' ';
+	} else {
+		m->data[at++] = '<';
+		memcpy(m->data + at, c->name, nlen);
+		at += nlen;
+		memcpy(m->data + at, "> ", 2);
+		at += 2;
+	}
+	memcpy(m->data + at, text, len);
+	at += len;
+	memcpy(m->data + at, "\r\n", 2);
+	m->len = at + 2;
+	server_broadcast(s, c, m);
+	chat_remember(s, m);
+	msg_unref(m);
+}
+
+/* Welcome, message of the day, history; then tell the others. */
+void
+chat_joined(struct server *s, struct client *c)
+{
+	struct config	*conf = s->config;
+	struct chat	*ch = s->chat;
+	const char	*p, *nl;
+	char		 stamp[16];
+	struct tm	 tm;
+	unsigned	 others = s->nclients - 1, i;
+
+	if (conf->mode == MODE_RAW)
+		return;
+	if (others == 0)
+		client_printf(c, "*** Welcome to %s, %s. No others online; "
+		    "/help lists commands.", conf->name, c->name);
+	else
+		client_printf(c, "*** Welcome to %s, %s. %u other%s online; "
+		    "/help lists commands.", conf->name, c->name, others,
+		    others == 1 ? "" : "s");
+	for (p = conf->motd; p != NULL && *p != '\0'; p = nl + 1) {
+		if ((nl = strchr(p, '\n')) == NULL)
+			nl = p + strlen(p);
+		client_printf(c, "*** %.*s", (int)(nl - p), p);
+		if (*nl == '\0')
+			break;
+	}
+	for (i = 0; i < ch->count; i++) {
+		struct chat_history *h = &ch->ring[(ch->head + i) % ch->size];
+
+		localtime_r(&h->when, &tm);
+		strftime(stamp, sizeof stamp, "%H:%M", &tm);
+		client_printf(c, "*** [%s] %.*s", stamp,
+		    (int)h->msg->len - 2, h->msg->data);
+	}
+	if (conf->show_addresses)
+		chat_announce(s, c, "%s joined from %s", c->name, c->netaddr);
+	else
+		chat_announce(s, c, "%s joined", c->name);
+}
+
+void
+chat_left(struct server *s, struct client *c)
+{
+	chat_announce(s, c, "%s left (%s)", c->name, c->reason);
+}
+
+/* Finds a connected client by name, without regard to case. */
+static struct client *
+chat_find(struct server *s, const char *name, size_t len)
+{
+	struct client	*c;
+
+	TAILQ_FOREACH(c, &s->clients, entry) {
+		if ((c->flags & CLIENT_CONNECTED) &&
+		    strlen(c->name) == len &&
+		    strncasecmp(c->name, name, len) == 0)
+			return (c);
+	}
+	return (NULL);
+}
+
+static void
+chat_cmd_help(struct server *s, struct client *c, const char *args)
+{
+	client_printf(c, "*** commands:");
+	client_printf(c, "***   /help            this list");
+	client_printf(c, "***   /who             who is here, since when, "
+	    "idle for how long");
+	client_printf(c, "***   /nick NAME       change your name (1-%d "
+	    "letters, digits, _ - .)", CLIENT_NAME_MAX);
+	client_printf(c, "***   /me ACTION       say that you do something");
+	client_printf(c, "***   /msg NAME TEXT   private message to NAME");
+	client_printf(c, "***   /quit [REASON]   leave");
+	client_printf(c, "***   //text           say text starting with /");
+}
+
+static void
+chat_duration(char *buf, size_t size, uint64_t ms)
+{
+	uint64_t	sec = ms / 1000;
+
+	if (sec < 60)
+		snprintf(buf, size, "%llus", (unsigned long long)sec);
+	else if (sec < 3600)
+		snprintf(buf, size, "%llum", (unsigned long long)sec / 60);
+	else if (sec < 86400)
+		snprintf(buf, size, "%lluh%02llum",
+		    (unsigned long long)sec / 3600,
+		    (unsigned long long)(sec % 3600) / 60);
+	else
+		snprintf(buf, size, "%llud%02lluh",
+		    (unsigned long long)sec / 86400,
+		    (unsigned long long)(sec % 86400) / 3600);
+}
+
+static void
+chat_cmd_who(struct server *s, struct client *c, const char *args)
+{
+	struct client	*o;
+	uint64_t	 now = server_now_ms(s);
+	char		 on[32], idle[32];
+
+	client_printf(c, "*** %u online:", s->nclients);
+	TAILQ_FOREACH(o, &s->clients, entry) {
+		if (!(o->flags & CLIENT_CONNECTED))
+			continue;
+		chat_duration(on, sizeof on, now - o->connected_ms);
+		chat_duration(idle, sizeof idle, now - o->active_ms);
+		client_printf(c, "***   %-*s  on %s, idle %s%s%s%s",
+		    CLIENT_NAME_MAX, o->name, on, idle,
+		    s->config->show_addresses ? ", from " : "",
+		    s->config->show_addresses ? o->netaddr : "",
+		    o == c ? " (you)" : "");
+	}
+}
+
+static void
+chat_cmd_me(struct server *s, struct client *c, const char *args)
+{
+	if (*args == '\0') {
+		client_printf(c, "*** usage: /me ACTION");
+		return;
+	}
+	chat_say(s, c, 1, args, strlen(args));
+}
+
+static void
+chat_cmd_msg(struct server *s, struct client *c, const char *args)
+{
+	struct client	*to;
+	size_t		 len = strcspn(args, " ");
+	const char	*text = args + len;
+
+	while (*text == ' ')
+		text++;
+	if (len == 0 || *text == '\0') {
+		client_printf(c, "*** usage: /msg NAME TEXT");
+		return;
+	}
+	if ((to = chat_find(s, args, len)) == NULL) {
+		client_printf(c, "*** no such user: %.*s", (int)len, args);
+		return;
+	}
+	if (to == c) {
+		client_printf(c, "*** that is you");
+		return;
+	}
+	client_printf(to, "*%s* %s", c->name, text);
+	client_printf(c, "*** message sent to %s", to->name);
+}
+
+/* Is name of the form guestN (the default names)? */
+static int
+chat_is_guest(const char *name)
+{
+	if (strncasecmp(name, "guest", 5) != 0 || name[5] == '\0')
+		return (0);
+	return (strspn(name + 5, "0123456789") == strlen(name + 5));
+}
+
+static void
+chat_cmd_nick(struct server *s, struct client *c, const char *args)
+{
+	struct client	*o;
+	char		 old[sizeof c->name];
+	size_t		 len = strlen(args), i;
+
+	if (len == 0) {
+		client_printf(c, "*** usage: /nick NAME");
+		return;
+	}
+	for (i = 0; i < len; i++) {
+		if (!isalnum((unsigned char)args[i]) && args[i] != '_' &&
+		    args[i] != '-' && args[i] != '.')
+			break;
+	}
+	if (len > CLIENT_NAME_MAX || i != len) {
+		client_printf(c, "*** invalid name: use 1 to %d letters, "
+		    "digits, _, - or .", CLIENT_NAME_MAX);
+		return;
+	}
+	if (strcmp(args, c->name) == 0) {
+		client_printf(c, "*** you are already %s", c->name);
+		return;
+	}
+	if (chat_is_guest(args)) {
+		snprintf(old, sizeof old, "guest%llu",
+		    (unsigned long long)c->id);
+		if (strcasecmp(args, old) != 0) {
+			client_printf(c, "*** invalid name: guest names are "
+			    "reserved");
+			return;
+		}
+	}
+	if ((o = chat_find(s, args, len)) != NULL && o != c) {
+		client_printf(c, "*** name %s is taken", o->name);
+		return;
+	}
+	snprintf(old, sizeof old, "%s", c->name);
+	snprintf(c->name, sizeof c->name, "%s", args);
+	log_info("client %llu [%s]: %s is now known as %s",
+	    (unsigned long long)c->id, c->netaddr, old, c->name);
+	client_printf(c, "*** you are now known as %s", c->name);
+	chat_announce(s, c, "%s is now known as %s", old, c->name);
+}
+
+static void
+chat_cmd_quit(struct server *s, struct client *c, const char *args)
+{
+	if (*args != '\0') {
+		free(c->reason_buf);
+		xasprintf(&c->reason_buf, "quit: %s", args);
+	} else
+		c->reason_buf = xstrdup("quit");
+	client_printf(c, "*** bye");
+	client_close_after_flush(c, c->reason_buf);
+}
+
+/* Runs "/cmd args" (the leading '/' removed). */
+static void
+chat_command(struct server *s, struct client *c, char *line)
+{
+	const struct chat_command	*cmd;
+	size_t				 len = strcspn(line, " ");
+	char				*args = line + len;
+	size_t				 i;
+
+	while (*args == ' ')
+		args++;
+	for (i = 0; i < sizeof chat_commands / sizeof chat_commands[0]; i++) {
+		cmd = &chat_commands[i];
+		if (strlen(cmd->name) == len &&
+		    strncasecmp(cmd->name, line, len) == 0) {
+			cmd->fn(s, c, args);
+			return;
+		}
+	}
+	client_printf(c, "*** unknown command /%.*s (try /help)", (int)len,
+	    line);
+}
+
+/*
+ * Handles one sanitised line from c.  text is the server's scratch buffer
+ * (NUL-terminated here) and may be modified.
+ */
+void
+chat_input(struct server *s, struct client *c, char *text, size_t len)
+{
+	text[len] = '\0';
+	if (text[0] == '/' && text[1] != '/') {
+		/* Trailing spaces would end up in names and reasons. */
+		while (len > 1 && text[len - 1] == ' ')
+			text[--len] = '\0';
+		chat_command(s, c, text + 1);
+		return;
+	}
+	if (text[0] == '/') {
+		text++;
+		len--;
+	}
+	chat_say(s, c, 0, text, len);
+}

@@ -1,0 +1,470 @@
+/*
+ * client.c: one connected peer and its life as a loop of futures.
+ *
+ * A client owns a bufferevent (its socket) and two futures: `read`, which
+ * client_read_line() arms and which completes with the next whole line, and
+ * `send`, pending while queued output has not reached the socket.  The loop
+ * is client_loop() -> client_line_callback() -> client_loop(): read a line,
+ * hand it to the server (sanitise, command or broadcast), read the next.
+ *
+ * The line is borrowed, not copied: it stays in the bufferevent's input
+ * buffer, made contiguous by client_line(), and is drained by the next
+ * client_read_line().  The input buffer's high watermark stops reading at
+ * max_line plus one read, so a client that is throttled, or whose lines are
+ * not consumed yet, is pushed back by TCP instead of growing our memory.
+ *
+ * Fairness: a client may complete LINES_PER_PASS lines in one scheduler
+ * pass, then its next line is delivered after the loop has polled I/O
+ * again (future_complete_later()), in the manner of memcached's per-event
+ * request limit.  Lines processed in one pass are queued to recipients in
+ * one go and leave in one write each.
+ *
+ * Teardown happens in one place, client_close(): the client is marked,
+ * unlinked, its futures cancelled and its callbacks cleared; the server
+ * frees it from a deferred event, so nothing runs on freed memory.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "chatd.h"
+
+#define LINES_PER_PASS	64	/* lines a client handles per pass */
+#define SHARE_MIN	256	/* below this, copying beats a reference */
+#define READ_SLACK	4096	/* input room beyond max_line */
+
+static void	client_loop(struct client *);
+static void	client_try_read(struct client *);
+
+static void
+client_read_callback(struct bufferevent *bev, void *arg)
+{
+	client_try_read(arg);
+}
+
+static void
+client_write_callback(struct bufferevent *bev, void *arg)
+{
+	struct client	*c = arg;
+
+	/* Output fully written: the pending send is done. */
+	c->soft_ms = 0;
+	if (future_pending(&c->send))
+		future_complete_size(&c->send, 0);
+}
+
+static void
+client_event_callback(struct bufferevent *bev, short events, void *arg)
+{
+	struct client	*c = arg;
+
+	if (events & BEV_EVENT_ERROR) {
+		c->reason = "connection reset";
+		if (future_pending(&c->send) && (c->flags & CLIENT_FLUSHING)) {
+			future_fail(&c->send, ECONNRESET);
+			return;
+		}
+		client_close(c, c->reason);
+		return;
+	}
+	if (events & BEV_EVENT_EOF) {
+		/* Lines still buffered are delivered before it goes. */
+		c->flags |= CLIENT_EOF;
+		if (c->flags & CLIENT_FLUSHING)
+			client_close(c, c->reason);
+		else
+			client_try_read(c);
+	}
+}
+
+static void
+client_set_socket_options(struct client *c, int fd)
+{
+	struct config	*conf = c->server->config;
+	int		 on = 1, idle, intvl = 10, cnt = 6;
+
+	/* Lines are small and latency matters more than packet count. */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) == -1)
+		log_debug("client %llu: TCP_NODELAY: %s",
+		    (unsigned long long)c->id, strerror(errno));
+	if (conf->keepalive == 0)
+		return;
+	idle = (int)conf->keepalive;
+	if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on) == -1 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle) ==
+	    -1 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl) ==
+	    -1 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt) == -1)
+		log_debug("client %llu: keepalive: %s",
+		    (unsigned long long)c->id, strerror(errno));
+}
+
+/*
+ * Makes a client of an accepted socket.  It is not yet in the room and
+ * reads nothing until client_start().  Never fails: a socket libevent
+ * cannot wrap is a broken invariant.
+ */
+struct client *
+client_new(struct server *s, int fd, const struct sockaddr *sa,
+    socklen_t salen)
+{
+	struct client	*c;
+
+	c = xcalloc(1, sizeof *c);
+	c->server = s;
+	c->id = ++s->next_id;
+	snprintf(c->name, sizeof c->name, "guest%llu",
+	    (unsigned long long)c->id);
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, c->netaddr,
+		    sizeof c->netaddr);
+		c->port = ntohs(sin6->sin6_port);
+	} else if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)sa;
+
+		inet_ntop(AF_INET, &sin->sin_addr, c->netaddr,
+		    sizeof c->netaddr);
+		c->port = ntohs(sin->sin_port);
+	} else
+		snprintf(c->netaddr, sizeof c->netaddr, "local");
+	future_init(&c->read, &s->sched);
+	future_init(&c->send, &s->sched);
+
+	client_set_socket_options(c, fd);
+	c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL)
+		fatalx("bufferevent_socket_new failed");
+	bufferevent_setcb(c->bev, client_read_callback, client_write_callback,
+	    client_event_callback, c);
+	return (c);
+}
+
+/* Starts the client's loop: from now on it reads lines. */
+void
+client_start(struct client *c)
+{
+	struct config	*conf = c->server->config;
+
+	bufferevent_setwatermark(c->bev, EV_READ, 0, conf->max_line +
+	    READ_SLACK);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	client_loop(c);
+}
+
+/* Frees a client; only the server's reaper and listener teardown call it. */
+void
+client_free(struct client *c)
+{
+	future_cancel(&c->read);
+	future_cancel(&c->send);
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	free(c->reason_buf);
+	free(c);
+}
+
+/*
+ * Completes or fails the pending read future if the input allows:
+ * a whole line, an over-long one, or end of file.
+ */
+static void
+client_try_read(struct client *c)
+{
+	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	struct future_sched	*sched = c->read.sched;
+	size_t			 len, eol;
+
+	if (!future_pending(&c->read))
+		return;
+	if ((c->flags & CLIENT_DISCARD) && line_skip(in))
+		c->flags &= ~CLIENT_DISCARD;
+	if (!(c->flags & CLIENT_DISCARD)) {
+		switch (line_next(in, c->server->config->max_line, &len,
+		    &eol)) {
+		case LINE_READY:
+			c->line_len = len;
+			c->eol_len = eol;
+			if (c->pass != sched->pass) {
+				c->pass = sched->pass;
+				c->pass_lines = 0;
+			}
+			if (++c->pass_lines > LINES_PER_PASS)
+				future_complete_later(&c->read, len);
+			else
+				future_complete_size(&c->read, len);
+			return;
+		case LINE_TOOLONG:
+			if (eol != 0)
+				evbuffer_drain(in, len + eol);
+			else {
+				evbuffer_drain(in, evbuffer_get_length(in));
+				c->flags |= CLIENT_DISCARD;
+			}
+			future_fail(&c->read, EMSGSIZE);
+			return;
+		}
+	}
+	if (c->flags & CLIENT_EOF)
+		future_fail(&c->read, ECONNRESET);
+}
+
+/*
+ * Returns the read future: it completes with the length of the next line
+ * (see client_line()), or fails with ECONNRESET at end of file or on error
+ * and EMSGSIZE for a line over max_line, which is discarded.  Calling it
+ * releases the line borrowed from the previous completion.
+ */
+struct future *
+client_read_line(struct client *c)
+{
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+
+	if (c->line_len + c->eol_len != 0) {
+		evbuffer_drain(in, c->line_len + c->eol_len);
+		c->line_len = c->eol_len = 0;
+	}
+	future_start(&c->read);
+	client_try_read(c);
+	return (&c->read);
+}
+
+/*
+ * The line the read future completed with, without its end of line: valid
+ * until the next client_read_line() or the client's teardown.
+ */
+const char *
+client_line(struct client *c, size_t *len)
+{
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+
+	*len = c->line_len;
+	if (c->line_len == 0)
+		return ("");
+	return ((const char *)evbuffer_pullup(in, (ev_ssize_t)c->line_len));
+}
+
+static void
+client_line_callback(struct future *f, void *arg)
+{
+	struct client	*c = arg;
+	struct server	*s = c->server;
+	struct config	*conf = s->config;
+	const char	*line;
+	size_t		 len;
+	uint64_t	 now;
+
+	switch (future_error(f)) {
+	case 0:
+		break;
+	case EMSGSIZE:
+		log_info("client %llu [%s]: line over %zu bytes discarded",
+		    (unsigned long long)c->id, c->netaddr, conf->max_line);
+		client_printf(c, "*** line too long (over %zu bytes), "
+		    "discarded", conf->max_line);
+		client_loop(c);
+		return;
+	default:
+		client_close(c, c->reason != NULL ? c->reason :
+		    "connection closed");
+		return;
+	}
+
+	now = server_now_ms(s);
+	c->active_ms = now;
+	line = client_line(c, &len);
+	server_input(s, c, line, len);
+	if (c->flags & (CLIENT_CLOSING | CLIENT_FLUSHING))
+		return;
+	if (!ratelimit_take(&c->rate, now, conf->rate_lines,
+	    conf->rate_burst)) {
+		/* Out of budget: read nothing until it refills. */
+		c->flags |= CLIENT_THROTTLED;
+		c->resume_ms = now + ratelimit_wait(&c->rate, conf->rate_lines);
+		server_throttle(s, c);
+		return;
+	}
+	client_loop(c);
+}
+
+static void
+client_loop(struct client *c)
+{
+	future_then(client_read_line(c), client_line_callback, c);
+}
+
+/* Called by the server when a throttled client may read again. */
+void
+client_resume(struct client *c)
+{
+	c->flags &= ~CLIENT_THROTTLED;
+	client_loop(c);
+}
+
+/*
+ * Enforces the output limits after output was queued: over the hard limit,
+ * or over the soft limit for output_soft_seconds, the client is dropped.
+ */
+void
+client_check_output(struct client *c, uint64_t now)
+{
+	struct config	*conf = c->server->config;
+	size_t		 queued;
+
+	queued = evbuffer_get_length(bufferevent_get_output(c->bev));
+	if (conf->output_hard != 0 && queued > conf->output_hard) {
+		log_notice("client %llu [%s]: output limit: %zu bytes queued, "
+		    "hard limit %zu", (unsigned long long)c->id, c->netaddr,
+		    queued, conf->output_hard);
+		client_close(c, "output limit");
+	} else if (conf->output_soft != 0 && queued > conf->output_soft) {
+		if (c->soft_ms == 0)
+			c->soft_ms = now;
+		else if (now - c->soft_ms >=
+		    (uint64_t)conf->output_soft_seconds * 1000) {
+			log_notice("client %llu [%s]: output limit: over %zu "
+			    "bytes for %u seconds", (unsigned long long)c->id,
+			    c->netaddr, conf->output_soft,
+			    conf->output_soft_seconds);
+			client_close(c, "output limit");
+		}
+	} else
+		c->soft_ms = 0;
+}
+
+/* After output was queued: arm the send future, apply the limits. */
+static struct future *
+client_queued(struct client *c)
+{
+	if (!future_pending(&c->send) && c->send.queued == FUTURE_Q_NONE &&
+	    c->send.fn == NULL)
+		future_start(&c->send);
+	client_check_output(c, server_now_ms(c->server));
+	return (&c->send);
+}
+
+static void
+client_msg_cleanup(const void *data, size_t len, void *arg)
+{
+	msg_unref(arg);
+}
+
+/*
+ * Queues bytes for the client and returns its send future, which completes
+ * once everything queued so far has been written to the socket.  Queuing
+ * never blocks; a client over its output limit is closed, and a closed
+ * client's futures are cancelled with it (continuations then never run).
+ */
+struct future *
+client_send(struct client *c, const char *data, size_t len)
+{
+	if (c->flags & CLIENT_CLOSING)
+		return (&c->send);
+	evbuffer_add(bufferevent_get_output(c->bev), data, len);
+	return (client_queued(c));
+}
+
+/* The same for a shared broadcast line. */
+struct future *
+client_send_msg(struct client *c, struct msg *m)
+{
+	struct evbuffer	*out;
+
+	if (c->flags & CLIENT_CLOSING)
+		return (&c->send);
+	out = bufferevent_get_output(c->bev);
+	if (m->len < SHARE_MIN)
+		evbuffer_add(out, m->data, m->len);
+	else {
+		msg_ref(m);
+		if (evbuffer_add_reference(out, m->data, m->len,
+		    client_msg_cleanup, m) != 0) {
+			msg_unref(m);
+			fatalx("evbuffer_add_reference failed");
+		}
+	}
+	return (client_queued(c));
+}
+
+/* Queues one server line; CRLF is added. */
+void
+client_printf(struct client *c, const char *fmt, ...)
+{
+	struct evbuffer	*out;
+	va_list		 ap;
+
+	if (c->flags & CLIENT_CLOSING)
+		return;
+	out = bufferevent_get_output(c->bev);
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	evbuffer_add(out, "\r\n", 2);
+	client_queued(c);
+}
+
+static void
+client_flushed_callback(struct future *f, void *arg)
+{
+	struct client	*c = arg;
+
+	client_close(c, c->reason);
+}
+
+/*
+ * Closes the client once what is queued for it has been written (or
+ * writing fails): how last words such as a refusal reach the peer.  The
+ * server's cron closes it anyway if the peer does not read them.
+ */
+void
+client_close_after_flush(struct client *c, const char *reason)
+{
+	if (c->flags & (CLIENT_CLOSING | CLIENT_FLUSHING))
+		return;
+	c->flags |= CLIENT_FLUSHING;
+	c->reason = reason;
+	c->resume_ms = server_now_ms(c->server);
+	bufferevent_disable(c->bev, EV_READ);
+	future_cancel(&c->read);
+	if (!future_pending(&c->send) && c->send.queued == FUTURE_Q_NONE) {
+		future_start(&c->send);
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+			future_complete_size(&c->send, 0);
+	}
+	future_then(&c->send, client_flushed_callback, c);
+}
+
+/*
+ * Tears the client down: the one place a client ends.  It leaves the room
+ * at once (no broadcast reaches it from now on), its futures are cancelled
+ * and its socket silenced; the server frees it from a deferred event.
+ */
+void
+client_close(struct client *c, const char *reason)
+{
+	if (c->flags & CLIENT_CLOSING)
+		return;
+	c->flags |= CLIENT_CLOSING;
+	c->reason = reason != NULL ? reason : "closed";
+	future_cancel(&c->read);
+	future_cancel(&c->send);
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
+	server_remove(c->server, c);
+}

@@ -1,0 +1,504 @@
+/*
+ * config.c: the ini configuration, read with inih.
+ *
+ * The file is parsed into a fresh struct config and validated whole before
+ * anything uses it: start-up opens no socket, and a reload replaces nothing,
+ * until every key has parsed.  Keys are described by one table (section,
+ * name, type, bounds, where the value goes) so that parsing, defaults and
+ * errors cannot drift apart.  The first error is reported as
+ * "FILE:LINE: message", the shape compilers use, which editors understand.
+ *
+ * inih calls the handler once per key; with its multi-line support a value
+ * continued on indented lines arrives as repeated calls for the same key,
+ * which `motd` uses to hold several lines.  Other keys take the last value.
+ * inih's lines are at most 200 bytes (INI_MAX_LINE in Debian's build).
+ */
+
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <ini.h>
+
+#include "chatd.h"
+
+#define MOTD_FILE_MAX	(64 * 1024)
+
+enum config_type {
+	CONFIG_STRING,
+	CONFIG_UINT,
+	CONFIG_SIZE,
+	CONFIG_BOOL,
+	CONFIG_PORT,
+	CONFIG_BIND,
+	CONFIG_MODE,
+	CONFIG_LOGLEVEL,
+	CONFIG_MOTD,
+	CONFIG_MOTD_FILE,
+};
+
+static const struct config_key {
+	const char		*section;
+	const char		*name;
+	enum config_type	 type;
+	size_t			 offset;
+	unsigned long long	 min;
+	unsigned long long	 max;
+} config_keys[] = {
+#define K(s, n, t, f, lo, hi) { s, n, t, offsetof(struct config, f), lo, hi }
+	K("server", "bind", CONFIG_BIND, addrs, 0, 0),
+	K("server", "port", CONFIG_PORT, port, 1, 65535),
+	K("server", "name", CONFIG_STRING, name, 1, 64),
+	K("server", "mode", CONFIG_MODE, mode, 0, 0),
+	K("server", "user", CONFIG_STRING, user, 1, 255),
+	K("server", "group", CONFIG_STRING, group, 1, 255),
+	K("server", "log_level", CONFIG_LOGLEVEL, log_level, 0, 0),
+
+	K("limits", "max_clients", CONFIG_UINT, max_clients, 0, 10000000),
+	K("limits", "max_clients_per_address", CONFIG_UINT, max_per_address,
+	    0, 10000000),
+	K("limits", "max_line", CONFIG_SIZE, max_line, 64, 1024 * 1024),
+	K("limits", "output_hard_limit", CONFIG_SIZE, output_hard, 0,
+	    1ULL << 32),
+	K("limits", "output_soft_limit", CONFIG_SIZE, output_soft, 0,
+	    1ULL << 32),
+	K("limits", "output_soft_seconds", CONFIG_UINT, output_soft_seconds,
+	    1, 86400),
+	K("limits", "rate_lines", CONFIG_UINT, rate_lines, 0, 1000000),
+	K("limits", "rate_burst", CONFIG_UINT, rate_burst, 1, 1000000),
+	K("limits", "idle_timeout", CONFIG_UINT, idle_timeout, 0, 31536000),
+	K("limits", "keepalive", CONFIG_UINT, keepalive, 0, 86400),
+	K("limits", "shutdown_grace", CONFIG_UINT, shutdown_grace, 0, 600),
+
+	K("chat", "announce", CONFIG_BOOL, announce, 0, 0),
+	K("chat", "show_addresses", CONFIG_BOOL, show_addresses, 0, 0),
+	K("chat", "motd", CONFIG_MOTD, motd, 0, 0),
+	K("chat", "motd_file", CONFIG_MOTD_FILE, motd_file, 0, 0),
+	K("chat", "history", CONFIG_UINT, history, 0, 100000),
+#undef K
+};
+
+/* State of one parse. */
+struct config_parse {
+	struct config	*config;
+	const char	*file;
+	char		*error;		/* the first error, without FILE:LINE */
+	int		 motd_seen;	/* motd replaced the default once */
+	int		 soft_line;
+};
+
+void
+config_defaults(struct config *c)
+{
+	memset(c, 0, sizeof *c);
+	c->port = 7777;
+	c->name = xstrdup("chatd");
+	c->mode = MODE_CHAT;
+	c->log_level = LOG_LEVEL_INFO;
+	c->max_clients = 10000;
+	c->max_per_address = 32;
+	c->max_line = 4096;
+	c->output_hard = 1024 * 1024;
+	c->output_soft = 256 * 1024;
+	c->output_soft_seconds = 10;
+	c->rate_lines = 10;
+	c->rate_burst = 50;
+	c->idle_timeout = 0;
+	c->keepalive = 60;
+	c->shutdown_grace = 2;
+	c->announce = 1;
+	c->show_addresses = 0;
+	c->history = 20;
+}
+
+void
+config_free(struct config *c)
+{
+	free(c->path);
+	free(c->addrs);
+	free(c->name);
+	free(c->user);
+	free(c->group);
+	free(c->motd);
+	free(c->motd_file);
+	memset(c, 0, sizeof *c);
+}
+
+static int
+config_error(struct config_parse *p, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (p->error != NULL)
+		return (0);
+	va_start(ap, fmt);
+	if (vasprintf(&p->error, fmt, ap) < 0)
+		fatal("vasprintf");
+	va_end(ap);
+	return (0);
+}
+
+/* Parses one numeric address ("1.2.3.4", "::1", "[::1]"). */
+static int
+config_parse_addr(const char *s, size_t len, struct config_addr *a)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&a->ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&a->ss;
+	char			 buf[NETADDR_MAX + 2];
+
+	if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
+		s++;
+		len -= 2;
+	}
+	if (len == 0 || len >= sizeof buf)
+		return (-1);
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	memset(a, 0, sizeof *a);
+	if (inet_pton(AF_INET, buf, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		a->sslen = sizeof *sin;
+	} else if (inet_pton(AF_INET6, buf, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		a->sslen = sizeof *sin6;
+	} else
+		return (-1);
+	/* Canonical text, as the log and the listeners show it. */
+	if (inet_ntop(a->ss.ss_family, a->ss.ss_family == AF_INET ?
+	    (void *)&sin->sin_addr : (void *)&sin6->sin6_addr, a->text,
+	    sizeof a->text) == NULL)
+		return (-1);
+	return (0);
+}
+
+static int
+config_parse_bind(struct config_parse *p, const char *value)
+{
+	struct config		*c = p->config;
+	struct config_addr	*addrs = NULL, a;
+	size_t			 n = 0, len, i;
+	const char		*s = value;
+
+	for (;;) {
+		s += strspn(s, " \t,");
+		if (*s == '\0')
+			break;
+		len = strcspn(s, " \t,");
+		if (config_parse_addr(s, len, &a) != 0) {
+			free(addrs);
+			return (config_error(p, "bind: '%.*s' is not a numeric "
+			    "IPv4 or IPv6 address", (int)len, s));
+		}
+		for (i = 0; i < n; i++) {
+			if (strcmp(addrs[i].text, a.text) == 0)
+				break;
+		}
+		if (i == n) {
+			addrs = xrealloc(addrs, (n + 1) * sizeof *addrs);
+			addrs[n++] = a;
+		}
+		s += len;
+	}
+	if (n == 0)
+		return (config_error(p, "bind: no address given"));
+	free(c->addrs);
+	c->addrs = addrs;
+	c->naddrs = n;
+	return (1);
+}
+
+static int
+config_parse_number(struct config_parse *p, const struct config_key *k,
+    const char *value, int sizes, unsigned long long *out)
+{
+	unsigned long long	 v;
+	char			*end;
+
+	if (!isdigit((unsigned char)*value))
+		return (config_error(p, "%s: '%s' is not a number", k->name,
+		    value));
+	errno = 0;
+	v = strtoull(value, &end, 10);
+	if (errno == ERANGE)
+		return (config_error(p, "%s: '%s' is too large", k->name,
+		    value));
+	if (sizes && (*end == 'k' || *end == 'K')) {
+		v *= 1024;
+		end++;
+	} else if (sizes && (*end == 'm' || *end == 'M')) {
+		v *= 1024 * 1024;
+		end++;
+	}
+	if (*end != '\0')
+		return (config_error(p, "%s: '%s' is not a%s number", k->name,
+		    value, sizes ? " size (bytes, or with K or M)" : ""));
+	if (v < k->min || v > k->max)
+		return (config_error(p, "%s: %s is out of range (%llu to %llu)",
+		    k->name, value, k->min, k->max));
+	*out = v;
+	return (1);
+}
+
+static int
+config_parse_bool(struct config_parse *p, const struct config_key *k,
+    const char *value, int *out)
+{
+	static const char	*yes[] = { "yes", "true", "on", "1" };
+	static const char	*no[] = { "no", "false", "off", "0" };
+	size_t			 i;
+
+	for (i = 0; i < 4; i++) {
+		if (strcasecmp(value, yes[i]) == 0) {
+			*out = 1;
+			return (1);
+		}
+		if (strcasecmp(value, no[i]) == 0) {
+			*out = 0;
+			return (1);
+		}
+	}
+	return (config_error(p, "%s: '%s' is not yes or no", k->name, value));
+}
+
+static void
+config_append_line(char **s, const char *line)
+{
+	char	*n;
+
+	if (*s == NULL || **s == '\0') {
+		free(*s);
+		*s = xstrdup(line);
+		return;
+	}
+	xasprintf(&n, "%s\n%s", *s, line);
+	free(*s);
+	*s = n;
+}
+
+/* Reads motd_file now, so that a missing file is a config error. */
+static int
+config_read_motd(struct config_parse *p, const char *path)
+{
+	struct config	*c = p->config;
+	FILE		*f;
+	char		*buf;
+	size_t		 n;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return (config_error(p, "motd_file: cannot read %s: %s", path,
+		    strerror(errno)));
+	buf = xmalloc(MOTD_FILE_MAX + 1);
+	n = fread(buf, 1, MOTD_FILE_MAX + 1, f);
+	if (ferror(f) || n > MOTD_FILE_MAX) {
+		fclose(f);
+		free(buf);
+		return (config_error(p, "motd_file: %s: %s", path,
+		    n > MOTD_FILE_MAX ? "larger than 64 KiB" : "read error"));
+	}
+	fclose(f);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	buf[n] = '\0';
+	free(c->motd_file);
+	c->motd_file = xstrdup(path);
+	free(c->motd);
+	c->motd = buf;
+	p->motd_seen = 1;
+	return (1);
+}
+
+static int
+config_handler(void *arg, const char *section, const char *name,
+    const char *value)
+{
+	struct config_parse		*p = arg;
+	struct config			*c = p->config;
+	const struct config_key		*k = NULL;
+	void				*field;
+	unsigned long long		 v = 0;
+	size_t				 i;
+	int				 known = 0, level;
+
+	for (i = 0; i < sizeof config_keys / sizeof config_keys[0]; i++) {
+		if (strcmp(config_keys[i].section, section) != 0)
+			continue;
+		known = 1;
+		if (strcmp(config_keys[i].name, name) == 0) {
+			k = &config_keys[i];
+			break;
+		}
+	}
+	if (!known)
+		return (config_error(p, "unknown section [%s]", section));
+	if (k == NULL)
+		return (config_error(p, "unknown key '%s' in section [%s]",
+		    name, section));
+	field = (char *)c + k->offset;
+
+	switch (k->type) {
+	case CONFIG_STRING:
+		if (strlen(value) < k->min || strlen(value) > k->max)
+			return (config_error(p, "%s: must be %llu to %llu "
+			    "characters", k->name, k->min, k->max));
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
+		return (1);
+	case CONFIG_UINT:
+	case CONFIG_PORT:
+	case CONFIG_SIZE:
+		if (!config_parse_number(p, k, value, k->type == CONFIG_SIZE,
+		    &v))
+			return (0);
+		if (k->type == CONFIG_PORT)
+			*(uint16_t *)field = (uint16_t)v;
+		else if (k->type == CONFIG_SIZE)
+			*(size_t *)field = (size_t)v;
+		else
+			*(unsigned *)field = (unsigned)v;
+		if (field == &c->output_soft)
+			p->soft_line = 1;
+		return (1);
+	case CONFIG_BOOL:
+		return (config_parse_bool(p, k, value, (int *)field));
+	case CONFIG_BIND:
+		return (config_parse_bind(p, value));
+	case CONFIG_MODE:
+		if (strcasecmp(value, "chat") == 0)
+			c->mode = MODE_CHAT;
+		else if (strcasecmp(value, "raw") == 0)
+			c->mode = MODE_RAW;
+		else
+			return (config_error(p, "mode: '%s' is not chat or raw",
+			    value));
+		return (1);
+	case CONFIG_LOGLEVEL:
+		if ((level = log_parse_level(value)) < 0)
+			return (config_error(p, "log_level: '%s' is not one of "
+			    "error, warning, notice, info, debug", value));
+		c->log_level = level;
+		return (1);
+	case CONFIG_MOTD:
+		if (!p->motd_seen) {
+			free(c->motd);
+			c->motd = NULL;
+			p->motd_seen = 1;
+		}
+		config_append_line(&c->motd, value);
+		return (1);
+	case CONFIG_MOTD_FILE:
+		return (config_read_motd(p, value));
+	}
+	return (config_error(p, "%s: unhandled type", k->name));
+}
+
+/* Checks what no single key can. */
+static int
+config_validate(struct config_parse *p)
+{
+	struct config	*c = p->config;
+
+	if (c->output_hard != 0 && c->output_soft > c->output_hard)
+		return (config_error(p, "output_soft_limit (%zu) is above "
+		    "output_hard_limit (%zu)", c->output_soft,
+		    c->output_hard));
+	return (1);
+}
+
+/* Fills in what parsing leaves: default addresses, ports. */
+static void
+config_finish(struct config *c)
+{
+	struct config_addr	*a;
+	size_t			 i;
+
+	if (c->naddrs == 0) {
+		c->addrs = xcalloc(2, sizeof *c->addrs);
+		config_parse_addr("0.0.0.0", 7, &c->addrs[0]);
+		config_parse_addr("::", 2, &c->addrs[1]);
+		c->naddrs = 2;
+	}
+	for (i = 0; i < c->naddrs; i++) {
+		a = &c->addrs[i];
+		if (a->ss.ss_family == AF_INET)
+			((struct sockaddr_in *)&a->ss)->sin_port =
+			    htons(c->port);
+		else
+			((struct sockaddr_in6 *)&a->ss)->sin6_port =
+			    htons(c->port);
+	}
+}
+
+static int
+config_report(struct config_parse *p, int line, char *err, size_t errlen)
+{
+	if (line > 0 && p->error != NULL)
+		snprintf(err, errlen, "%s:%d: %s", p->file, line, p->error);
+	else if (line > 0)
+		snprintf(err, errlen, "%s:%d: syntax error (expected [section] "
+		    "or key = value)", p->file, line);
+	else
+		snprintf(err, errlen, "%s: %s", p->file, p->error);
+	free(p->error);
+	return (-1);
+}
+
+/*
+ * Reads the file at path into c, which holds the defaults.  If required is
+ * 0 and the file does not exist, c keeps the defaults and 1 is returned.
+ * Returns 0 on success; -1 with "FILE[:LINE]: message" in err otherwise,
+ * leaving c to be freed by the caller.
+ */
+int
+config_load(struct config *c, const char *path, int required, char *err,
+    size_t errlen)
+{
+	struct config_parse	 p = { c, path, NULL, 0, 0 };
+	FILE			*f;
+	int			 line;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		if (errno == ENOENT && !required) {
+			config_finish(c);
+			return (1);
+		}
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return (-1);
+	}
+	line = ini_parse_file(f, config_handler, &p);
+	fclose(f);
+	if (line != 0)
+		return (config_report(&p, line, err, errlen));
+	if (!config_validate(&p))
+		return (config_report(&p, 0, err, errlen));
+	free(c->path);
+	c->path = xstrdup(path);
+	config_finish(c);
+	return (0);
+}
+
+/* The same, from a string named `name` in messages (tests, fuzzing). */
+int
+config_parse_buffer(struct config *c, const char *name, const char *text,
+    char *err, size_t errlen)
+{
+	struct config_parse	p = { c, name, NULL, 0, 0 };
+	int			line;
+
+	line = ini_parse_string(text, config_handler, &p);
+	if (line != 0)
+		return (config_report(&p, line, err, errlen));
+	if (!config_validate(&p))
+		return (config_report(&p, 0, err, errlen));
+	config_finish(c);
+	return (0);
+}
