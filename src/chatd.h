@@ -146,7 +146,10 @@ TAILQ_HEAD(listeners, listener);
 struct server {
 	struct event_base	*base;
 	struct future_sched	 sched;
-	struct config		*config;
+	struct config		*config;	/* owned; replaced on reload */
+	char			*config_path;	/* -c FILE, or NULL */
+	int			 debug;		/* -d: log level fixed */
+	int			 activated;	/* listeners from systemd */
 	struct listeners	 listeners;
 	struct clients		 clients;	/* accepted by the server */
 	struct clients		 throttled;	/* waiting for rate budget */
@@ -158,6 +161,7 @@ struct server {
 	struct event		*throttle_ev;
 	struct event		*cron_ev;
 	struct event		*grace_ev;
+	struct event		*watchdog_ev;
 	struct event		*sig_ev[3];
 
 	struct chat		*chat;		/* chat.c's state */
@@ -179,6 +183,7 @@ void		 chat_input(struct server *, struct client *, char *, size_t);
 struct client	*client_new(struct server *, int, const struct sockaddr *,
 		    socklen_t);
 void		 client_start(struct client *);
+void		 client_configure(struct client *);
 struct future	*client_read_line(struct client *);
 const char	*client_line(struct client *, size_t *);
 struct future	*client_send(struct client *, const char *, size_t);
@@ -256,7 +261,7 @@ int		 sdnotify(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
 
 /* server.c */
-struct server	*server_new(struct config *);
+struct server	*server_new(struct config *, const char *, int);
 int		 server_listen(struct server *);
 int		 server_run(struct server *);
 void		 server_free(struct server *);

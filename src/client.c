@@ -133,8 +133,13 @@ client_new(struct server *s, int fd, const struct sockaddr *sa,
 	if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *sin6 = (const void *)sa;
 
-		inet_ntop(AF_INET6, &sin6->sin6_addr, c->netaddr,
-		    sizeof c->netaddr);
+		/* A dual-stack socket (systemd's) shows IPv4 peers mapped. */
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+			inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12],
+			    c->netaddr, sizeof c->netaddr);
+		else
+			inet_ntop(AF_INET6, &sin6->sin6_addr, c->netaddr,
+			    sizeof c->netaddr);
 		c->port = ntohs(sin6->sin6_port);
 	} else if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *sin = (const void *)sa;
@@ -156,14 +161,19 @@ client_new(struct server *s, int fd, const struct sockaddr *sa,
 	return (c);
 }
 
+/* Applies the limits of the current config (at start and on reload). */
+void
+client_configure(struct client *c)
+{
+	bufferevent_setwatermark(c->bev, EV_READ, 0,
+	    c->server->config->max_line + READ_SLACK);
+}
+
 /* Starts the client's loop: from now on it reads lines. */
 void
 client_start(struct client *c)
 {
-	struct config	*conf = c->server->config;
-
-	bufferevent_setwatermark(c->bev, EV_READ, 0, conf->max_line +
-	    READ_SLACK);
+	client_configure(c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	client_loop(c);
 }

@@ -93,7 +93,7 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct config	 conf;
+	struct config	*conf;
 	struct server	*s;
 	const char	*path = NULL;
 	char		 err[1024];
@@ -123,38 +123,39 @@ main(int argc, char **argv)
 		usage(stderr, EX_CHATD_USAGE);
 
 	log_init(debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
-	config_defaults(&conf);
-	loaded = config_load(&conf, path != NULL ? path : CHATD_CONF,
+	conf = xcalloc(1, sizeof *conf);
+	config_defaults(conf);
+	loaded = config_load(conf, path != NULL ? path : CHATD_CONF,
 	    path != NULL, err, sizeof err);
 	if (loaded < 0) {
 		fprintf(stderr, "chatd: %s\n", err);
-		config_free(&conf);
+		config_free(conf);
+		free(conf);
 		return (EX_CHATD_CONFIG);
 	}
 	if (test) {
 		printf("chatd: configuration %s OK\n", loaded == 1 ?
-		    "(built-in defaults)" : conf.path);
-		config_free(&conf);
+		    "(built-in defaults)" : conf->path);
+		config_free(conf);
+		free(conf);
 		return (0);
 	}
 	if (!debug)
-		log_setlevel(conf.log_level);
+		log_setlevel(conf->log_level);
 	if (loaded == 1)
 		log_notice("%s not found: running on built-in defaults",
 		    CHATD_CONF);
 	else
-		log_info("configuration read from %s", conf.path);
+		log_info("configuration read from %s", conf->path);
 
 	signal(SIGPIPE, SIG_IGN);
-	s = server_new(&conf);
-	if (server_listen(s) != 0 || drop_privileges(&conf) != 0) {
+	s = server_new(conf, path, debug);
+	if (server_listen(s) != 0 || drop_privileges(conf) != 0) {
 		server_free(s);
-		config_free(&conf);
 		return (1);
 	}
 	code = server_run(s);
 	server_free(s);
-	config_free(&conf);
 	log_notice("exiting");
 	return (code);
 }

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -41,6 +42,7 @@
 #define FLUSH_TIMEOUT_MS 5000	/* last words not read by then: close */
 
 static void	server_accept_callback(struct future *, void *);
+static void	server_reload(struct server *);
 static void	server_stop(struct server *);
 
 uint64_t
@@ -308,7 +310,8 @@ server_signal_callback(evutil_socket_t sig, short events, void *arg)
 
 	switch (sig) {
 	case SIGHUP:
-		log_notice("SIGHUP: reload is not supported yet, ignored");
+		if (!s->stopping)
+			server_reload(s);
 		break;
 	case SIGINT:
 	case SIGTERM:
@@ -391,8 +394,12 @@ server_raise_nofile(struct server *s)
 		    (unsigned long long)rl.rlim_cur, conf->max_clients);
 }
 
+/*
+ * Makes the server around conf, which it owns from now on.  path is the
+ * file given with -c (NULL: the default path) for reloads.
+ */
 struct server *
-server_new(struct config *conf)
+server_new(struct config *conf, const char *path, int debug)
 {
 	struct server	*s;
 	static const int sigs[] = { SIGHUP, SIGINT, SIGTERM };
@@ -401,6 +408,8 @@ server_new(struct config *conf)
 
 	s = xcalloc(1, sizeof *s);
 	s->config = conf;
+	s->config_path = path != NULL ? xstrdup(path) : NULL;
+	s->debug = debug;
 	TAILQ_INIT(&s->listeners);
 	TAILQ_INIT(&s->clients);
 	TAILQ_INIT(&s->throttled);
@@ -430,50 +439,245 @@ server_new(struct config *conf)
 	return (s);
 }
 
+/* Formats a config address as listeners name themselves: addr:port. */
+static void
+server_addr_text(const struct config_addr *a, uint16_t port, char *buf,
+    size_t size)
+{
+	if (a->ss.ss_family == AF_INET6)
+		snprintf(buf, size, "[%s]:%u", a->text, port);
+	else
+		snprintf(buf, size, "%s:%u", a->text, port);
+}
+
 /*
- * Opens every configured listener and starts accepting.  Returns 0, or -1
- * after logging why (for example, the port is in use).
+ * Opens a listener for every address of conf into `into`, reusing those of
+ * `old` that are already bound to the same address and port (moved, not
+ * copied).  Returns 0, or -1 after logging why; on failure the listeners
+ * opened here are closed and `old` is left as it was.
+ */
+static int
+server_open_listeners(struct server *s, const struct config *conf,
+    struct listeners *old, struct listeners *into)
+{
+	const struct config_addr	*a;
+	struct listener			*l;
+	char				 text[NETADDR_MAX + 8];
+	size_t				 i;
+
+	for (i = 0; i < conf->naddrs; i++) {
+		a = &conf->addrs[i];
+		server_addr_text(a, conf->port, text, sizeof text);
+		TAILQ_FOREACH(l, old, entry) {
+			if (strcmp(l->text, text) == 0)
+				break;
+		}
+		if (l != NULL) {
+			TAILQ_REMOVE(old, l, entry);
+			TAILQ_INSERT_TAIL(into, l, entry);
+			continue;
+		}
+		l = listener_new(s, (const struct sockaddr *)&a->ss, a->sslen,
+		    -1);
+		if (l == NULL) {
+			if ((errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL) &&
+			    conf->naddrs > 1) {
+				log_warnx("cannot listen on %s: %s; skipped",
+				    text, strerror(errno));
+				continue;
+			}
+			log_warnx("cannot listen on %s: %s", text,
+			    strerror(errno));
+			goto fail;
+		}
+		TAILQ_INSERT_TAIL(into, l, entry);
+		log_notice("listening on %s", l->text);
+	}
+	if (!TAILQ_EMPTY(into))
+		return (0);
+	log_warnx("no address to listen on");
+fail:
+	/* Give back what was reused, close what was opened. */
+	while ((l = TAILQ_FIRST(into)) != NULL) {
+		TAILQ_REMOVE(into, l, entry);
+		if (future_pending(&l->accept) || l->accept.fn != NULL)
+			TAILQ_INSERT_TAIL(old, l, entry);
+		else
+			listener_free(l);
+	}
+	return (-1);
+}
+
+/*
+ * Under systemd socket activation (LISTEN_PID is us), serves the passed
+ * sockets, fds 3 to 3 + LISTEN_FDS - 1.  Returns the number taken.
+ */
+static int
+server_take_activated(struct server *s)
+{
+	const char	*pid = getenv("LISTEN_PID");
+	const char	*fds = getenv("LISTEN_FDS");
+	struct listener	*l;
+	long		 n, i;
+	char		*end;
+
+	if (pid == NULL || fds == NULL ||
+	    strtol(pid, &end, 10) != (long)getpid() || *end != '\0')
+		return (0);
+	n = strtol(fds, &end, 10);
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (*end != '\0' || n <= 0 || n > 64)
+		return (0);
+	for (i = 0; i < n; i++) {
+		if ((l = listener_new(s, NULL, 0, 3 + (int)i)) == NULL)
+			fatal("socket activation: fd %ld", 3 + i);
+		TAILQ_INSERT_TAIL(&s->listeners, l, entry);
+		log_notice("listening on %s (from systemd)", l->text);
+	}
+	s->activated = 1;
+	log_notice("socket activation: serving %ld socket%s from systemd; "
+	    "bind and port from the configuration are not used", n,
+	    n == 1 ? "" : "s");
+	return ((int)n);
+}
+
+/*
+ * Opens every configured listener (or takes systemd's) and starts
+ * accepting.  Returns 0, or -1 after logging why (the port is in use...).
  */
 int
 server_listen(struct server *s)
 {
-	struct config		*conf = s->config;
-	struct config_addr	*a;
+	struct listeners	 none = TAILQ_HEAD_INITIALIZER(none);
 	struct listener		*l;
-	size_t			 i;
 
 	server_raise_nofile(s);
-	for (i = 0; i < conf->naddrs; i++) {
-		a = &conf->addrs[i];
-		l = listener_new(s, (struct sockaddr *)&a->ss, a->sslen, -1);
-		if (l == NULL) {
-			if ((errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL) &&
-			    conf->naddrs > 1) {
-				log_warnx("cannot listen on %s port %u: %s; "
-				    "skipped", a->text, conf->port,
-				    strerror(errno));
-				continue;
-			}
-			log_warnx("cannot listen on %s port %u: %s", a->text,
-			    conf->port, strerror(errno));
-			return (-1);
-		}
-		TAILQ_INSERT_TAIL(&s->listeners, l, entry);
-		log_notice("listening on %s", l->text);
-	}
-	if (TAILQ_EMPTY(&s->listeners)) {
-		log_warnx("no address to listen on");
+	if (server_take_activated(s) == 0 &&
+	    server_open_listeners(s, s->config, &none, &s->listeners) != 0)
 		return (-1);
-	}
 	TAILQ_FOREACH(l, &s->listeners, entry)
 		future_then(listener_accept(l), server_accept_callback, l);
 	return (0);
+}
+
+/* Applies a new, valid config to a running server. */
+static int
+server_apply(struct server *s, struct config *conf)
+{
+	struct listeners	 fresh = TAILQ_HEAD_INITIALIZER(fresh);
+	struct listener		*l;
+	struct client		*c;
+	struct config		*old = s->config;
+	char			*scratch;
+
+	if (!s->activated) {
+		if (server_open_listeners(s, conf, &s->listeners, &fresh) != 0)
+			return (-1);
+		while ((l = TAILQ_FIRST(&s->listeners)) != NULL) {
+			TAILQ_REMOVE(&s->listeners, l, entry);
+			log_notice("no longer listening on %s", l->text);
+			listener_free(l);
+		}
+		TAILQ_CONCAT(&s->listeners, &fresh, entry);
+		TAILQ_FOREACH(l, &s->listeners, entry) {
+			if (!future_pending(&l->accept) && l->accept.fn == NULL)
+				future_then(listener_accept(l),
+				    server_accept_callback, l);
+		}
+	} else if (conf->naddrs != old->naddrs || conf->port != old->port)
+		log_notice("socket activation: bind and port changes are not "
+		    "used");
+
+	if (conf->max_line != old->max_line) {
+		scratch = xmalloc(SANITIZE_MAX(conf->max_line) + 1);
+		free(s->scratch);
+		s->scratch = scratch;
+		s->scratch_size = SANITIZE_MAX(conf->max_line) + 1;
+	}
+	s->config = conf;
+	TAILQ_FOREACH(c, &s->clients, entry)
+		client_configure(c);
+	chat_configure(s);
+	if (!s->debug)
+		log_setlevel(conf->log_level);
+	config_free(old);
+	free(old);
+	return (0);
+}
+
+/*
+ * SIGHUP: re-reads the config file.  A config that fails to parse or to
+ * apply (a new address cannot be bound) is reported and the old one stays
+ * in force; connected clients are never dropped by a reload.
+ */
+static void
+server_reload(struct server *s)
+{
+	struct config	*conf;
+	struct timespec	 ts;
+	char		 err[1024];
+	const char	*path = s->config_path != NULL ? s->config_path :
+	    CHATD_CONF;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	sdnotify("RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)ts.tv_sec * 1000000 +
+	    (unsigned long long)ts.tv_nsec / 1000);
+	conf = xcalloc(1, sizeof *conf);
+	config_defaults(conf);
+	if (config_load(conf, path, s->config_path != NULL, err,
+	    sizeof err) < 0) {
+		log_warnx("reload failed: %s; keeping the old configuration",
+		    err);
+		config_free(conf);
+		free(conf);
+	} else if (server_apply(s, conf) != 0) {
+		log_warnx("reload failed: cannot open the new listeners; "
+		    "keeping the old configuration");
+		config_free(conf);
+		free(conf);
+	} else
+		log_notice("configuration reloaded from %s", path);
+	sdnotify("READY=1\nSTATUS=%u client%s connected", s->nclients,
+	    s->nclients == 1 ? "" : "s");
+}
+
+static void
+server_watchdog_callback(evutil_socket_t fd, short events, void *arg)
+{
+	sdnotify("WATCHDOG=1");
+}
+
+/* Pings systemd's watchdog at half its interval, if it has one. */
+static void
+server_watchdog(struct server *s)
+{
+	const char		*usec = getenv("WATCHDOG_USEC");
+	const char		*pid = getenv("WATCHDOG_PID");
+	unsigned long long	 us;
+	struct timeval		 tv;
+
+	if (usec == NULL || (us = strtoull(usec, NULL, 10)) == 0)
+		return;
+	if (pid != NULL && strtol(pid, NULL, 10) != (long)getpid())
+		return;
+	us /= 2;
+	tv.tv_sec = (time_t)(us / 1000000);
+	tv.tv_usec = (suseconds_t)(us % 1000000);
+	s->watchdog_ev = event_new(s->base, -1, EV_PERSIST,
+	    server_watchdog_callback, s);
+	if (s->watchdog_ev == NULL || event_add(s->watchdog_ev, &tv) != 0)
+		fatalx("watchdog event");
+	log_debug("watchdog: pinging every %llu ms", us / 1000);
 }
 
 /* Runs the loop until shutdown.  Returns the exit status. */
 int
 server_run(struct server *s)
 {
+	server_watchdog(s);
 	sdnotify("READY=1\nSTATUS=0 clients connected");
 	if (event_base_dispatch(s->base) == -1)
 		fatalx("event_base_dispatch failed");
@@ -508,8 +712,13 @@ server_free(struct server *s)
 	event_free(s->throttle_ev);
 	event_free(s->cron_ev);
 	event_free(s->grace_ev);
+	if (s->watchdog_ev != NULL)
+		event_free(s->watchdog_ev);
 	future_sched_free(&s->sched);
 	event_base_free(s->base);
 	free(s->scratch);
+	config_free(s->config);
+	free(s->config);
+	free(s->config_path);
 	free(s);
 }
