@@ -198,7 +198,7 @@ chat_joined(struct server *s, struct client *c)
 	if (conf->mode == MODE_RAW)
 		return;
 	if (others == 0)
-		client_printf(c, "*** Welcome to %s, %s. No others online; "
+		client_printf(c, "*** Welcome to %s, %s. no others online; "
 		    "/help lists commands.", conf->name, c->name);
 	else
 		client_printf(c, "*** Welcome to %s, %s. %u other%s online; "

@@ -155,6 +155,7 @@ struct server {
 	struct clients		 throttled;	/* waiting for rate budget */
 	struct clients		 dead;		/* to be freed */
 	unsigned		 nclients;	/* connected */
+	unsigned		 status_clients; /* last told to systemd */
 	uint64_t		 next_id;
 
 	struct event		*reap_ev;

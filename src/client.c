@@ -362,10 +362,18 @@ client_check_output(struct client *c, uint64_t now)
 static struct future *
 client_queued(struct client *c)
 {
+	struct config	*conf = c->server->config;
+	size_t		 queued;
+
 	if (!future_pending(&c->send) && c->send.queued == FUTURE_Q_NONE &&
 	    c->send.fn == NULL)
 		future_start(&c->send);
-	client_check_output(c, server_now_ms(c->server));
+	/* The common case stays cheap: under both limits, nothing to do. */
+	queued = evbuffer_get_length(bufferevent_get_output(c->bev));
+	if ((conf->output_soft != 0 && queued > conf->output_soft) ||
+	    (conf->output_hard != 0 && queued > conf->output_hard) ||
+	    c->soft_ms != 0)
+		client_check_output(c, server_now_ms(c->server));
 	return (&c->send);
 }
 

@@ -11,7 +11,11 @@
  * inih calls the handler once per key; with its multi-line support a value
  * continued on indented lines arrives as repeated calls for the same key,
  * which `motd` uses to hold several lines.  Other keys take the last value.
- * inih's lines are at most 200 bytes (INI_MAX_LINE in Debian's build).
+ * inih's lines are at most 200 bytes (INI_MAX_LINE in Debian's build) and
+ * it neither reports section headers nor stops at read errors, so lines
+ * reach inih through config_reader(), which counts them, rejects a line
+ * that does not fit and checks section names where they are written.
+ * Every error is recorded with its line and the earliest one is reported.
  */
 
 #include <sys/stat.h>
@@ -88,13 +92,18 @@ static const struct config_key {
 #undef K
 };
 
+#define CONFIG_LINE_MAX	200	/* INI_MAX_LINE of Debian's libinih */
+
 /* State of one parse. */
 struct config_parse {
 	struct config	*config;
 	const char	*file;
-	char		*error;		/* the first error, without FILE:LINE */
+	FILE		*f;		/* read from f, or from text */
+	const char	*text;
+	int		 line;		/* lines read so far */
+	int		 error_line;	/* of error; 0: none or no line */
+	char		*error;		/* the earliest error, without FILE:LINE */
 	int		 motd_seen;	/* motd replaced the default once */
-	int		 soft_line;
 };
 
 void
@@ -134,6 +143,7 @@ config_free(struct config *c)
 	memset(c, 0, sizeof *c);
 }
 
+/* Records an error on the current line, keeping the earliest.  Returns 0. */
 static int
 config_error(struct config_parse *p, const char *fmt, ...)
 {
@@ -145,7 +155,81 @@ config_error(struct config_parse *p, const char *fmt, ...)
 	if (vasprintf(&p->error, fmt, ap) < 0)
 		fatal("vasprintf");
 	va_end(ap);
+	p->error_line = p->line;
 	return (0);
+}
+
+/* Is there a key in section `name`? */
+static int
+config_known_section(const char *name, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof config_keys / sizeof config_keys[0]; i++) {
+		if (strlen(config_keys[i].section) == len &&
+		    strncmp(config_keys[i].section, name, len) == 0)
+			return (1);
+	}
+	return (0);
+}
+
+/* Checks a "[section]" line where it stands. */
+static void
+config_check_section(struct config_parse *p, const char *line)
+{
+	const char	*end;
+
+	line += strspn(line, " \t");
+	if (*line != '[' || (end = strchr(line, ']')) == NULL)
+		return;
+	if (!config_known_section(line + 1, (size_t)(end - line - 1)))
+		config_error(p, "unknown section [%.*s]",
+		    (int)(end - line - 1), line + 1);
+}
+
+/*
+ * inih's line reader (fgets semantics): counts lines, refuses one longer
+ * than inih can hold, checks section headers.
+ */
+static char *
+config_reader(char *buf, int size, void *arg)
+{
+	struct config_parse	*p = arg;
+	size_t			 len;
+	int			 ch;
+
+	if (p->f != NULL) {
+		if (fgets(buf, size, p->f) == NULL)
+			return (NULL);
+		len = strlen(buf);
+		if (len > 0 && buf[len - 1] != '\n' && !feof(p->f)) {
+			p->line++;
+			config_error(p, "line longer than %d bytes",
+			    CONFIG_LINE_MAX - 1);
+			while ((ch = fgetc(p->f)) != EOF && ch != '\n')
+				;
+			buf[0] = '\0';
+			return (buf);
+		}
+	} else {
+		if (*p->text == '\0')
+			return (NULL);
+		len = strcspn(p->text, "\n");
+		if (len >= (size_t)size - 1) {
+			p->line++;
+			config_error(p, "line longer than %d bytes",
+			    CONFIG_LINE_MAX - 1);
+			p->text += len + (p->text[len] == '\n');
+			buf[0] = '\0';
+			return (buf);
+		}
+		memcpy(buf, p->text, len);
+		buf[len] = '\0';
+		p->text += len + (p->text[len] == '\n');
+	}
+	p->line++;
+	config_check_section(p, buf);
+	return (buf);
 }
 
 /* Parses one numeric address ("1.2.3.4", "::1", "[::1]"). */
@@ -232,11 +316,15 @@ config_parse_number(struct config_parse *p, const struct config_key *k,
 	if (errno == ERANGE)
 		return (config_error(p, "%s: '%s' is too large", k->name,
 		    value));
-	if (sizes && (*end == 'k' || *end == 'K')) {
-		v *= 1024;
-		end++;
-	} else if (sizes && (*end == 'm' || *end == 'M')) {
-		v *= 1024 * 1024;
+	if (sizes && (*end == 'k' || *end == 'K' || *end == 'm' ||
+	    *end == 'M')) {
+		unsigned long long mult = (*end == 'k' || *end == 'K') ?
+		    1024 : 1024 * 1024;
+
+		if (v > k->max / mult)
+			return (config_error(p, "%s: %s is out of range (%llu "
+			    "to %llu)", k->name, value, k->min, k->max));
+		v *= mult;
 		end++;
 	}
 	if (*end != '\0')
@@ -340,6 +428,7 @@ config_handler(void *arg, const char *section, const char *name,
 	}
 	if (!known)
 		return (config_error(p, "unknown section [%s]", section));
+	/* (Reported at its header line by config_reader() already.) */
 	if (k == NULL)
 		return (config_error(p, "unknown key '%s' in section [%s]",
 		    name, section));
@@ -365,8 +454,6 @@ config_handler(void *arg, const char *section, const char *name,
 			*(size_t *)field = (size_t)v;
 		else
 			*(unsigned *)field = (unsigned)v;
-		if (field == &c->output_soft)
-			p->soft_line = 1;
 		return (1);
 	case CONFIG_BOOL:
 		return (config_parse_bool(p, k, value, (int *)field));
@@ -407,6 +494,7 @@ config_validate(struct config_parse *p)
 {
 	struct config	*c = p->config;
 
+	p->line = 0;	/* no single line is to blame */
 	if (c->output_hard != 0 && c->output_soft > c->output_hard)
 		return (config_error(p, "output_soft_limit (%zu) is above "
 		    "output_hard_limit (%zu)", c->output_soft,
@@ -438,14 +526,33 @@ config_finish(struct config *c)
 	}
 }
 
+/*
+ * Runs inih over p's input.  Returns 0, or -1 with "FILE[:LINE]: message"
+ * in err, reporting the earliest error: ours, or inih's syntax error.
+ */
 static int
-config_report(struct config_parse *p, int line, char *err, size_t errlen)
+config_parse(struct config_parse *p, char *err, size_t errlen)
 {
-	if (line > 0 && p->error != NULL)
-		snprintf(err, errlen, "%s:%d: %s", p->file, line, p->error);
-	else if (line > 0)
-		snprintf(err, errlen, "%s:%d: syntax error (expected [section] "
-		    "or key = value)", p->file, line);
+	int	line;
+
+	line = ini_parse_stream(config_reader, p, config_handler, p);
+	if (line == 0 && p->f != NULL && ferror(p->f))
+		config_error(p, "read error: %s", strerror(errno));
+	if (line > 0 && (p->error == NULL || p->error_line > line)) {
+		free(p->error);
+		p->error = NULL;
+		p->error_line = line;
+		config_error(p, "syntax error (expected [section] or "
+		    "key = value)");
+		p->error_line = line;
+	}
+	if (p->error == NULL)
+		config_validate(p);
+	if (p->error == NULL)
+		return (0);
+	if (p->error_line > 0)
+		snprintf(err, errlen, "%s:%d: %s", p->file, p->error_line,
+		    p->error);
 	else
 		snprintf(err, errlen, "%s: %s", p->file, p->error);
 	free(p->error);
@@ -462,9 +569,10 @@ int
 config_load(struct config *c, const char *path, int required, char *err,
     size_t errlen)
 {
-	struct config_parse	 p = { c, path, NULL, 0, 0 };
+	struct config_parse	 p;
+	struct stat		 sb;
 	FILE			*f;
-	int			 line;
+	int			 rc;
 
 	if ((f = fopen(path, "r")) == NULL) {
 		if (errno == ENOENT && !required) {
@@ -474,12 +582,19 @@ config_load(struct config *c, const char *path, int required, char *err,
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return (-1);
 	}
-	line = ini_parse_file(f, config_handler, &p);
+	if (fstat(fileno(f), &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		fclose(f);
+		return (-1);
+	}
+	memset(&p, 0, sizeof p);
+	p.config = c;
+	p.file = path;
+	p.f = f;
+	rc = config_parse(&p, err, errlen);
 	fclose(f);
-	if (line != 0)
-		return (config_report(&p, line, err, errlen));
-	if (!config_validate(&p))
-		return (config_report(&p, 0, err, errlen));
+	if (rc != 0)
+		return (-1);
 	free(c->path);
 	c->path = xstrdup(path);
 	config_finish(c);
@@ -491,14 +606,14 @@ int
 config_parse_buffer(struct config *c, const char *name, const char *text,
     char *err, size_t errlen)
 {
-	struct config_parse	p = { c, name, NULL, 0, 0 };
-	int			line;
+	struct config_parse	p;
 
-	line = ini_parse_string(text, config_handler, &p);
-	if (line != 0)
-		return (config_report(&p, line, err, errlen));
-	if (!config_validate(&p))
-		return (config_report(&p, 0, err, errlen));
+	memset(&p, 0, sizeof p);
+	p.config = c;
+	p.file = name;
+	p.text = text;
+	if (config_parse(&p, err, errlen) != 0)
+		return (-1);
 	config_finish(c);
 	return (0);
 }

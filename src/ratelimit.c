@@ -24,10 +24,16 @@ ratelimit_refill(struct ratelimit *r, uint64_t now_ms, unsigned rate,
     unsigned burst)
 {
 	uint64_t	milli, cap = (uint64_t)burst * 1000;
+	uint64_t	elapsed;
 
 	if (now_ms <= r->last_ms)
 		return;
-	milli = r->milli + (now_ms - r->last_ms) * rate;
+	elapsed = now_ms - r->last_ms;
+	/* Long enough to fill the bucket: no need to multiply (overflow). */
+	if (elapsed >= cap / rate + 1)
+		milli = cap;
+	else
+		milli = r->milli + elapsed * rate;
 	r->milli = milli > cap ? (uint32_t)cap : (uint32_t)milli;
 	r->last_ms = now_ms;
 }

@@ -3,7 +3,10 @@
  *
  * The protocol is one datagram of newline-separated KEY=VALUE lines sent to
  * the AF_UNIX socket named by NOTIFY_SOCKET (a leading '@' means the
- * abstract namespace).  It is small enough that linking libsystemd for it
+ * abstract namespace).  The socket is non-blocking: a notify socket whose
+ * reader stalls must never stall the event loop, so a datagram that does
+ * not fit is dropped (status updates are refreshed anyway).  It is small
+ * enough that linking libsystemd for it
  * would add a dependency for a dozen lines; without NOTIFY_SOCKET every
  * call is a no-op, so chatd runs the same with or without systemd.
  */
@@ -55,7 +58,7 @@ sdnotify(const char *fmt, ...)
 	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
 	    strlen(path));
 
-	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1)
 		return (-1);
 	n = sendto(fd, buf, (size_t)n, MSG_NOSIGNAL, (struct sockaddr *)&sun,
 	    len);

@@ -45,18 +45,26 @@ static void	server_accept_callback(struct future *, void *);
 static void	server_reload(struct server *);
 static void	server_stop(struct server *);
 
+/*
+ * Milliseconds on the monotonic clock, for limits and timeouts (a wall
+ * clock step must not drop every idle client or stall throttled ones).
+ */
 uint64_t
 server_now_ms(struct server *s)
 {
-	struct timeval	tv;
+	struct timespec	ts;
 
-	event_base_gettimeofday_cached(s->base, &tv);
-	return ((uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000);
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
 }
 
+/* Tells systemd how many are connected; called at most once a second. */
 static void
 server_notify_status(struct server *s)
 {
+	if (s->nclients == s->status_clients)
+		return;
+	s->status_clients = s->nclients;
 	sdnotify("STATUS=%u client%s connected", s->nclients,
 	    s->nclients == 1 ? "" : "s");
 }
@@ -76,7 +84,6 @@ server_reap_callback(evutil_socket_t fd, short events, void *arg)
 		}
 		client_free(c);
 	}
-	server_notify_status(s);
 	if (s->stopping && TAILQ_EMPTY(&s->clients))
 		event_base_loopexit(s->base, NULL);
 }
@@ -199,6 +206,7 @@ server_cron_callback(evutil_socket_t fd, short events, void *arg)
 	struct client	*c, *next;
 	uint64_t	 now = server_now_ms(s);
 
+	server_notify_status(s);
 	for (c = TAILQ_FIRST(&s->clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		if (c->flags & CLIENT_FLUSHING) {
@@ -274,7 +282,6 @@ server_admit(struct server *s, struct client *c)
 	ratelimit_init(&c->rate, now, conf->rate_burst);
 	log_info("client %llu [%s]:%u connected (%u online)",
 	    (unsigned long long)c->id, c->netaddr, c->port, s->nclients);
-	server_notify_status(s);
 	chat_joined(s, c);
 	client_start(c);
 }

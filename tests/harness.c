@@ -1,0 +1,1333 @@
+/*
+ * End-to-end test harness: runs the real chatd binary and talks to it.
+ *
+ * A daemon gets a private directory (under a per-program root, see
+ * harness_init()), a port that was free a moment ago, a config file, a log
+ * file for its stdout and stderr, and an AF_UNIX datagram socket passed as
+ * NOTIFY_SOCKET. chatd_start() waits for READY=1 on that socket, which the
+ * daemon sends once its listeners are open, so no test polls the port or
+ * sleeps. A small forked collector drains the socket into a file the whole
+ * time, because the daemon's sendto() blocks once the socket's queue is
+ * full and chatd notifies STATUS= on every connect. Picking a port and
+ * handing it to another process is racy; a daemon that exits before
+ * READY=1 is retried on a new port.
+ *
+ * Every wait is poll() with a deadline from CLOCK_MONOTONIC. Deadlines are
+ * generous guards (tens of seconds) because the daemon may run under
+ * valgrind; nothing here measures how fast the daemon is.
+ *
+ * Cleanup has three layers because Check runs each test in a forked child
+ * and a failed assertion leaves that child with _exit(): (1) chatd_stop()
+ * and tc_close() clean up on the normal path; (2) daemons get
+ * PR_SET_PDEATHSIG(SIGKILL) and sit in the test's process group, which
+ * Check kills after every test, and an atexit() handler kills any still
+ * registered (for CK_FORK=no runs); (3) the process that called
+ * harness_init() removes the whole temporary tree at exit.
+ *
+ * Rejected: waiting for the port with connect() probes (a probe is itself
+ * a client, and it changes the daemon's client ids); a SIGCHLD handler
+ * (process-wide state shared with Check and the tests, where a WNOHANG
+ * poll needs none); a thread to drain NOTIFY_SOCKET (threads and Check's
+ * fork() per test mix badly, and the build links no thread library).
+ */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <sys/types.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "harness.h"
+
+#define START_ATTEMPTS	5
+#define POLL_SLICE_MS	20
+#define MAX_CHILDREN	64
+#define MAX_WRAPPER	32
+#define LOG_TAIL	3000
+
+extern char **environ;
+
+static char	 root[PATH_MAX];
+static pid_t	 root_owner;
+static int	 atexit_done;
+
+/* Daemons and collectors this process started and has not reaped. */
+static struct {
+	pid_t	pid;
+	pid_t	owner;
+} children[MAX_CHILDREN];
+
+static int64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+left_ms(int64_t deadline)
+{
+	int64_t	left;
+
+	left = deadline - now_ms();
+	if (left < 0)
+		return 0;
+	if (left > INT32_MAX)
+		return INT32_MAX;
+	return (int)left;
+}
+
+static void *
+xcalloc1(size_t size)
+{
+	void	*p;
+
+	if ((p = calloc(1, size)) == NULL)
+		ck_abort_msg("harness: out of memory");
+	return p;
+}
+
+static char *
+xstrdup1(const char *s)
+{
+	char	*p;
+
+	if ((p = strdup(s)) == NULL)
+		ck_abort_msg("harness: out of memory");
+	return p;
+}
+
+static char *
+xprintf1(const char *fmt, ...)
+    __attribute__((__format__(__printf__, 1, 2)));
+
+static char *
+xprintf1(const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*s;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		ck_abort_msg("harness: out of memory");
+	return s;
+}
+
+static int
+decode_status(int st)
+{
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return -1;
+}
+
+/* Registry of children, for the atexit() safety net. */
+
+static void
+child_add(pid_t pid)
+{
+	int	i;
+
+	for (i = 0; i < MAX_CHILDREN; i++) {
+		if (children[i].pid == 0) {
+			children[i].pid = pid;
+			children[i].owner = getpid();
+			return;
+		}
+	}
+}
+
+static void
+child_del(pid_t pid)
+{
+	int	i;
+
+	for (i = 0; i < MAX_CHILDREN; i++) {
+		if (children[i].pid == pid)
+			children[i].pid = 0;
+	}
+}
+
+/* Wait up to timeout_ms for pid; its decoded status, or -1 if running. */
+static int
+reap(pid_t pid, int timeout_ms)
+{
+	int64_t	deadline;
+	pid_t	r;
+	int	st;
+
+	deadline = now_ms() + timeout_ms;
+	for (;;) {
+		r = waitpid(pid, &st, WNOHANG);
+		if (r == pid) {
+			child_del(pid);
+			return decode_status(st);
+		}
+		if (r == -1 && errno != EINTR)
+			ck_abort_msg("harness: waitpid %ld: %s", (long)pid,
+			    strerror(errno));
+		if (left_ms(deadline) == 0)
+			return -1;
+		poll(NULL, 0, POLL_SLICE_MS);
+	}
+}
+
+static int
+rmtree_cb(const char *path, const struct stat *sb, int flag,
+    struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+void
+harness_rmtree(const char *path)
+{
+	nftw(path, rmtree_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void
+harness_atexit(void)
+{
+	int	i, st;
+
+	for (i = 0; i < MAX_CHILDREN; i++) {
+		if (children[i].pid == 0 || children[i].owner != getpid())
+			continue;
+		kill(children[i].pid, SIGKILL);
+		waitpid(children[i].pid, &st, 0);
+		children[i].pid = 0;
+	}
+	if (root[0] != '\0' && root_owner == getpid())
+		harness_rmtree(root);
+}
+
+static void
+register_atexit(void)
+{
+	if (!atexit_done) {
+		atexit(harness_atexit);
+		atexit_done = 1;
+	}
+}
+
+/*
+ * Make the root directory. $TMPDIR is used unless it is so long that a
+ * socket path under it would not fit in sun_path.
+ */
+static int
+root_make(void)
+{
+	const char	*base;
+
+	base = getenv("TMPDIR");
+	if (base == NULL || *base == '\0' || strlen(base) > 60)
+		base = "/tmp";
+	snprintf(root, sizeof root, "%s/chatd-e2e.XXXXXX", base);
+	if (mkdtemp(root) == NULL) {
+		root[0] = '\0';
+		return -1;
+	}
+	root_owner = getpid();
+	register_atexit();
+	return 0;
+}
+
+void
+harness_init(void)
+{
+	if (root[0] != '\0')
+		return;
+	if (root_make() == -1) {
+		fprintf(stderr, "harness: cannot make a temporary directory: "
+		    "%s\n", strerror(errno));
+		exit(99);
+	}
+}
+
+const char *
+harness_root(void)
+{
+	if (root[0] == '\0' && root_make() == -1)
+		ck_abort_msg("harness: cannot make a temporary directory: %s",
+		    strerror(errno));
+	return root;
+}
+
+char *
+harness_mkdtemp(const char *tag)
+{
+	char	*path;
+
+	path = xprintf1("%s/%s.XXXXXX", harness_root(), tag);
+	if (mkdtemp(path) == NULL)
+		ck_abort_msg("harness: mkdtemp %s: %s", path, strerror(errno));
+	return path;
+}
+
+char *
+harness_write_file(const char *dir, const char *name, const char *body)
+{
+	char	*path;
+	size_t	 len, off;
+	ssize_t	 n;
+	int	 fd;
+
+	path = xprintf1("%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1)
+		ck_abort_msg("harness: open %s: %s", path, strerror(errno));
+	len = strlen(body);
+	for (off = 0; off < len; off += n) {
+		n = write(fd, body + off, len - off);
+		if (n == -1 && errno == EINTR) {
+			n = 0;
+			continue;
+		}
+		if (n == -1)
+			ck_abort_msg("harness: write %s: %s", path,
+			    strerror(errno));
+	}
+	close(fd);
+	return path;
+}
+
+char *
+harness_config_path(const char *name)
+{
+	const char	*srcdir;
+
+	if ((srcdir = getenv("CHATD_SRCDIR")) == NULL || *srcdir == '\0')
+		ck_abort_msg("harness: CHATD_SRCDIR is not set");
+	return xprintf1("%s/tests/configs/%s", srcdir, name);
+}
+
+static int
+bind_loopback(int family, int port)
+{
+	struct sockaddr_in	 sin;
+	struct sockaddr_in6	 sin6;
+	struct sockaddr		*sa;
+	socklen_t		 salen;
+	int			 fd, on = 1;
+
+	if ((fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (family == AF_INET) {
+		memset(&sin, 0, sizeof sin);
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons(port);
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sa = (struct sockaddr *)&sin;
+		salen = sizeof sin;
+	} else {
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+		memset(&sin6, 0, sizeof sin6);
+		sin6.sin6_family = AF_INET6;
+		sin6.sin6_port = htons(port);
+		sin6.sin6_addr = in6addr_loopback;
+		sa = (struct sockaddr *)&sin6;
+		salen = sizeof sin6;
+	}
+	if (bind(fd, sa, salen) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+harness_have_ipv6(void)
+{
+	int	fd;
+
+	if ((fd = bind_loopback(AF_INET6, 0)) == -1)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+int
+harness_free_port(void)
+{
+	struct sockaddr_in	sin;
+	socklen_t		len;
+	int			fd, fd6, i, port, v6;
+
+	v6 = harness_have_ipv6();
+	for (i = 0; i < 20; i++) {
+		if ((fd = bind_loopback(AF_INET, 0)) == -1)
+			ck_abort_msg("harness: bind 127.0.0.1:0: %s",
+			    strerror(errno));
+		len = sizeof sin;
+		if (getsockname(fd, (struct sockaddr *)&sin, &len) == -1)
+			ck_abort_msg("harness: getsockname: %s",
+			    strerror(errno));
+		port = ntohs(sin.sin_port);
+		fd6 = -1;
+		if (v6 && (fd6 = bind_loopback(AF_INET6, port)) == -1) {
+			close(fd);
+			continue;
+		}
+		if (fd6 != -1)
+			close(fd6);
+		close(fd);
+		return port;
+	}
+	ck_abort_msg("harness: no port free on both 127.0.0.1 and ::1");
+	return -1;
+}
+
+int
+harness_hold_port(int *port)
+{
+	struct sockaddr_in	sin;
+	socklen_t		len;
+	int			fd;
+
+	if ((fd = bind_loopback(AF_INET, 0)) == -1 || listen(fd, 1) == -1)
+		ck_abort_msg("harness: listen on 127.0.0.1:0: %s",
+		    strerror(errno));
+	len = sizeof sin;
+	if (getsockname(fd, (struct sockaddr *)&sin, &len) == -1)
+		ck_abort_msg("harness: getsockname: %s", strerror(errno));
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+/* Running the daemon ------------------------------------------------------ */
+
+static int
+env_dropped(const char *kv)
+{
+	static const char	*drop[] = {
+		"NOTIFY_SOCKET=", "LISTEN_PID=", "LISTEN_FDS=",
+		"LISTEN_FDNAMES=", NULL
+	};
+	int			 i;
+
+	for (i = 0; drop[i] != NULL; i++) {
+		if (strncmp(kv, drop[i], strlen(drop[i])) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Fork and exec [CHATD_WRAPPER...] CHATD_BIN tail... with stdin from
+ * /dev/null, stdout and stderr on outfd, and NOTIFY_SOCKET set to notify
+ * (or unset). Everything the child needs is built before fork().
+ */
+static pid_t
+spawn(char *const tail[], const char *notify, int outfd)
+{
+	const char	 *bin, *wrapper;
+	char		**argv, **envp, *words, *w, *save, *notify_env;
+	size_t		  n, i, j;
+	sigset_t	  none;
+	pid_t		  pid, parent;
+	int		  devnull, fd;
+
+	if ((bin = getenv("CHATD_BIN")) == NULL || *bin == '\0')
+		ck_abort_msg("harness: CHATD_BIN is not set");
+	if (access(bin, X_OK) == -1)
+		ck_abort_msg("harness: CHATD_BIN %s: %s", bin,
+		    strerror(errno));
+
+	for (n = 0; tail[n] != NULL; n++)
+		;
+	argv = xcalloc1((MAX_WRAPPER + n + 2) * sizeof *argv);
+	i = 0;
+	words = NULL;
+	if ((wrapper = getenv("CHATD_WRAPPER")) != NULL) {
+		words = xstrdup1(wrapper);
+		for (w = strtok_r(words, " \t", &save); w != NULL;
+		    w = strtok_r(NULL, " \t", &save)) {
+			if (i == MAX_WRAPPER)
+				ck_abort_msg("harness: CHATD_WRAPPER has more "
+				    "than %d words", MAX_WRAPPER);
+			argv[i++] = w;
+		}
+	}
+	argv[i++] = (char *)bin;
+	for (j = 0; j < n; j++)
+		argv[i++] = tail[j];
+	argv[i] = NULL;
+
+	for (n = 0; environ[n] != NULL; n++)
+		;
+	envp = xcalloc1((n + 2) * sizeof *envp);
+	notify_env = NULL;
+	for (i = j = 0; i < n; i++) {
+		if (!env_dropped(environ[i]))
+			envp[j++] = environ[i];
+	}
+	if (notify != NULL) {
+		notify_env = xprintf1("NOTIFY_SOCKET=%s", notify);
+		envp[j++] = notify_env;
+	}
+	envp[j] = NULL;
+
+	if ((devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
+		ck_abort_msg("harness: /dev/null: %s", strerror(errno));
+	parent = getpid();
+	register_atexit();
+	switch (pid = fork()) {
+	case -1:
+		ck_abort_msg("harness: fork: %s", strerror(errno));
+		break;
+	case 0:
+#ifdef __linux__
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+		if (getppid() != parent)
+			_exit(127);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (dup2(devnull, 0) == -1 || dup2(outfd, 1) == -1 ||
+		    dup2(outfd, 2) == -1)
+			_exit(127);
+		for (fd = 3; fd < 1024; fd++)
+			close(fd);
+		execvpe(argv[0], argv, envp);
+		dprintf(2, "harness: exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	default:
+		break;
+	}
+	child_add(pid);
+	close(devnull);
+	free(notify_env);
+	free(envp);
+	free(words);
+	free(argv);
+	return pid;
+}
+
+static int
+notify_open(const char *path)
+{
+	struct sockaddr_un	sun;
+	int			fd;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof sun.sun_path)
+		ck_abort_msg("harness: socket path too long: %s", path);
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1)
+		ck_abort_msg("harness: socket AF_UNIX: %s", strerror(errno));
+	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) == -1)
+		ck_abort_msg("harness: bind %s: %s", path, strerror(errno));
+	return fd;
+}
+
+/*
+ * Read every queued datagram; 1 if one of them holds the line "want"
+ * (datagrams are newline-separated KEY=VALUE lines).
+ */
+static int
+notify_drain(int fd, const char *want)
+{
+	char	 buf[4096], *line, *save;
+	ssize_t	 n;
+	int	 found = 0;
+
+	for (;;) {
+		n = recv(fd, buf, sizeof buf - 1, 0);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			break;
+		buf[n] = '\0';
+		for (line = strtok_r(buf, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save)) {
+			if (want != NULL && strcmp(line, want) == 0)
+				found = 1;
+		}
+	}
+	return found;
+}
+
+static char *
+read_file(const char *path)
+{
+	char	*buf;
+	size_t	 len = 0, size = 4096;
+	ssize_t	 n;
+	int	 fd;
+
+	buf = xcalloc1(size);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return buf;
+	for (;;) {
+		if (size - len < 1024) {
+			size *= 2;
+			if ((buf = realloc(buf, size)) == NULL)
+				ck_abort_msg("harness: out of memory");
+		}
+		n = read(fd, buf + len, size - len - 1);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += n;
+	}
+	buf[len] = '\0';
+	close(fd);
+	return buf;
+}
+
+/*
+ * Start the process that receives notifications on the socket at sockpath
+ * and appends them to logpath, one line per KEY=VALUE. The daemon's
+ * sendto() blocks when the socket's queue is full (ten datagrams on many
+ * hosts) and chatd reports STATUS= on every connect, so the socket must be
+ * drained all the time, not only while a test happens to wait for it.
+ */
+static pid_t
+notify_collect(const char *sockpath, const char *logpath)
+{
+	char	buf[4096];
+	ssize_t	n;
+	pid_t	pid, parent;
+	int	sfd, lfd, fd;
+
+	sfd = notify_open(sockpath);
+	lfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (lfd == -1)
+		ck_abort_msg("harness: open %s: %s", logpath, strerror(errno));
+	parent = getpid();
+	register_atexit();
+	if ((pid = fork()) == -1)
+		ck_abort_msg("harness: fork: %s", strerror(errno));
+	if (pid == 0) {
+#ifdef __linux__
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+		if (getppid() != parent)
+			_exit(0);
+		/* Hold no copies of the test's client sockets. */
+		for (fd = 3; fd < 1024; fd++) {
+			if (fd != sfd && fd != lfd)
+				close(fd);
+		}
+		fcntl(sfd, F_SETFL, fcntl(sfd, F_GETFL) & ~O_NONBLOCK);
+		for (;;) {
+			n = recv(sfd, buf, sizeof buf - 1, 0);
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n == -1)
+				_exit(1);
+			buf[n++] = '\n';
+			if (write(lfd, buf, n) != n)
+				_exit(1);
+		}
+	}
+	child_add(pid);
+	close(sfd);
+	close(lfd);
+	return pid;
+}
+
+/*
+ * Whether the line "want" was notified since the last line this returned
+ * 1 for; if so, consume the notifications up to and including it.
+ */
+static int
+notify_seen(struct chatd *d, const char *want)
+{
+	char	*text, *line, *nl;
+	size_t	 wlen;
+	int	 found = 0;
+
+	text = read_file(d->notify_log);
+	wlen = strlen(want);
+	if (d->notify_off <= strlen(text)) {
+		for (line = text + d->notify_off;
+		    (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+			if ((size_t)(nl - line) == wlen &&
+			    memcmp(line, want, wlen) == 0) {
+				d->notify_off = nl + 1 - text;
+				found = 1;
+				break;
+			}
+		}
+	}
+	free(text);
+	return found;
+}
+
+const char *
+chatd_log(struct chatd *d)
+{
+	free(d->logbuf);
+	d->logbuf = read_file(d->log);
+	return d->logbuf;
+}
+
+/* The last LOG_TAIL bytes of the log, for failure messages. */
+static const char *
+log_tail(struct chatd *d)
+{
+	const char	*text;
+	size_t		 len;
+
+	text = chatd_log(d);
+	len = strlen(text);
+	return len > LOG_TAIL ? text + len - LOG_TAIL : text;
+}
+
+/* Every "%d" in tmpl becomes the port, "%%" becomes "%". */
+static char *
+conf_subst(const char *tmpl, int port, const char *extra)
+{
+	char	*out, *p;
+	size_t	 size;
+
+	size = 2 * strlen(tmpl) + (extra != NULL ? strlen(extra) : 0) + 64;
+	for (p = strstr(tmpl, "%d"); p != NULL; p = strstr(p + 2, "%d"))
+		size += 8;
+	out = p = xcalloc1(size);
+	while (*tmpl != '\0') {
+		if (tmpl[0] == '%' && tmpl[1] == 'd') {
+			p += sprintf(p, "%d", port);
+			tmpl += 2;
+		} else if (tmpl[0] == '%' && tmpl[1] == '%') {
+			*p++ = '%';
+			tmpl += 2;
+		} else
+			*p++ = *tmpl++;
+	}
+	if (extra != NULL)
+		strcpy(p, extra);
+	return out;
+}
+
+static void
+log_note(int fd, const char *fmt, ...)
+    __attribute__((__format__(__printf__, 2, 3)));
+
+static void
+log_note(int fd, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vdprintf(fd, fmt, ap);
+	va_end(ap);
+}
+
+static void
+path_join(char *dst, size_t size, const char *dir, const char *name)
+{
+	if ((size_t)snprintf(dst, size, "%s/%s", dir, name) >= size)
+		ck_abort_msg("harness: path too long: %s/%s", dir, name);
+}
+
+static struct chatd *
+chatd_launch(const char *tmpl, const char *extra)
+{
+	struct chatd	*d;
+	char		*dir, *body, *path;
+	char		*tail[] = { "-c", NULL, NULL };
+	int64_t		 deadline;
+	int		 attempt, logfd, st = -1;
+
+	d = xcalloc1(sizeof *d);
+	d->pid = -1;
+	d->collector = -1;
+	d->status = -1;
+	dir = harness_mkdtemp("chatd");
+	if ((size_t)snprintf(d->dir, sizeof d->dir, "%s", dir) >=
+	    sizeof d->dir)
+		ck_abort_msg("harness: path too long: %s", dir);
+	free(dir);
+	path_join(d->conf, sizeof d->conf, d->dir, "chatd.conf");
+	path_join(d->log, sizeof d->log, d->dir, "chatd.log");
+	path_join(d->notify, sizeof d->notify, d->dir, "notify");
+	path_join(d->notify_log, sizeof d->notify_log, d->dir, "notify.log");
+	d->collector = notify_collect(d->notify, d->notify_log);
+	logfd = open(d->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (logfd == -1)
+		ck_abort_msg("harness: open %s: %s", d->log, strerror(errno));
+	tail[1] = d->conf;
+
+	for (attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
+		d->port = harness_free_port();
+		body = conf_subst(tmpl, d->port, extra);
+		path = harness_write_file(d->dir, "chatd.conf", body);
+		free(path);
+		free(body);
+
+		d->pid = spawn(tail, d->notify, logfd);
+		deadline = now_ms() + HARNESS_START_MS;
+		for (;;) {
+			if (notify_seen(d, "READY=1")) {
+				close(logfd);
+				return d;
+			}
+			if ((st = reap(d->pid, 0)) != -1)
+				break;
+			if (left_ms(deadline) == 0) {
+				kill(d->pid, SIGKILL);
+				reap(d->pid, HARNESS_STOP_MS);
+				ck_abort_msg("chatd did not send READY=1 "
+				    "within %d ms on port %d; log:\n%s",
+				    HARNESS_START_MS, d->port, log_tail(d));
+			}
+			poll(NULL, 0, POLL_SLICE_MS);
+		}
+		log_note(logfd, "harness: attempt %d on port %d: chatd exited "
+		    "with status %d before READY=1\n", attempt, d->port, st);
+		d->pid = -1;
+	}
+	close(logfd);
+	ck_abort_msg("chatd exited before READY=1 (%d attempts, last status "
+	    "%d); config:\n%s\nlog:\n%s", START_ATTEMPTS, st,
+	    read_file(d->conf), log_tail(d));
+	return NULL;
+}
+
+struct chatd *
+chatd_start(const char *extra)
+{
+	return chatd_launch("[server]\nbind = 127.0.0.1\nport = %d\n",
+	    extra != NULL ? extra : "");
+}
+
+struct chatd *
+chatd_start_conf(const char *body)
+{
+	return chatd_launch(body, NULL);
+}
+
+void
+chatd_kill(struct chatd *d, int sig)
+{
+	if (d->pid > 0)
+		kill(d->pid, sig);
+}
+
+int
+chatd_wait(struct chatd *d, int timeout_ms)
+{
+	int	st;
+
+	if (d->pid <= 0)
+		return d->status;
+	if ((st = reap(d->pid, timeout_ms)) == -1)
+		return -1;
+	d->pid = -1;
+	d->status = st;
+	return st;
+}
+
+int
+chatd_notified(struct chatd *d, const char *line, int timeout_ms)
+{
+	int64_t	deadline;
+
+	deadline = now_ms() + timeout_ms;
+	for (;;) {
+		if (notify_seen(d, line))
+			return 1;
+		if (left_ms(deadline) == 0)
+			return 0;
+		poll(NULL, 0, POLL_SLICE_MS);
+	}
+}
+
+/*
+ * Stop d and free it; the exit status. With logp, *logp gets a malloc'd
+ * copy of the end of the daemon's log, taken before its directory goes.
+ */
+static int
+stop(struct chatd *d, char **logp)
+{
+	char	*msg = NULL;
+	int	 st;
+
+	if (d->pid > 0) {
+		kill(d->pid, SIGTERM);
+		if (chatd_wait(d, HARNESS_STOP_MS) == -1) {
+			kill(d->pid, SIGKILL);
+			chatd_wait(d, HARNESS_STOP_MS);
+			msg = xstrdup1(log_tail(d));
+		}
+	}
+	st = d->status;
+	if (logp != NULL)
+		*logp = xstrdup1(log_tail(d));
+	if (d->collector > 0) {
+		kill(d->collector, SIGKILL);
+		reap(d->collector, HARNESS_STOP_MS);
+	}
+	harness_rmtree(d->dir);
+	free(d->logbuf);
+	free(d);
+	if (msg != NULL)
+		ck_abort_msg("chatd did not exit within %d ms of SIGTERM; "
+		    "log:\n%s", HARNESS_STOP_MS, msg);
+	return st;
+}
+
+int
+chatd_stop(struct chatd *d)
+{
+	return stop(d, NULL);
+}
+
+void
+chatd_stop_ok(struct chatd *d)
+{
+	char	*log;
+	int	 st;
+
+	if ((st = stop(d, &log)) != 0)
+		ck_abort_msg("chatd exited with status %d, not 0; log:\n%s", st,
+		    log);
+	free(log);
+}
+
+int
+chatd_run(char *const argv_tail[], char *out, size_t outlen)
+{
+	struct pollfd	 pfd[2];
+	char		 buf[4096], *dir, *notify;
+	size_t		 len = 0;
+	ssize_t		 n;
+	int64_t		 deadline;
+	pid_t		 pid;
+	int		 p[2], nfd, st = -1, ready = 0;
+
+	if (outlen == 0)
+		ck_abort_msg("harness: chatd_run needs an output buffer");
+	dir = harness_mkdtemp("run");
+	notify = xprintf1("%s/notify", dir);
+	nfd = notify_open(notify);
+	if (pipe2(p, O_CLOEXEC) == -1)
+		ck_abort_msg("harness: pipe: %s", strerror(errno));
+	pid = spawn(argv_tail, notify, p[1]);
+	close(p[1]);
+
+	deadline = now_ms() + HARNESS_START_MS;
+	for (;;) {
+		if (notify_drain(nfd, "READY=1")) {
+			ready = 1;
+			break;
+		}
+		pfd[0].fd = p[0];
+		pfd[0].events = POLLIN;
+		pfd[1].fd = nfd;
+		pfd[1].events = POLLIN;
+		if (left_ms(deadline) == 0)
+			break;
+		if (poll(pfd, 2, left_ms(deadline)) <= 0)
+			continue;
+		if (pfd[0].revents == 0)
+			continue;
+		n = read(p[0], buf, sizeof buf);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (len < outlen - 1) {
+			if ((size_t)n > outlen - 1 - len)
+				n = outlen - 1 - len;
+			memcpy(out + len, buf, n);
+			len += n;
+		}
+	}
+	out[len] = '\0';
+	close(p[0]);
+	close(nfd);
+	harness_rmtree(dir);
+	free(notify);
+	free(dir);
+
+	if (ready || (st = reap(pid, left_ms(deadline))) == -1) {
+		kill(pid, SIGKILL);
+		reap(pid, HARNESS_STOP_MS);
+		ck_abort_msg("chatd_run: %s (%s); output:\n%s", ready ?
+		    "the daemon started (READY=1) instead of exiting" :
+		    "still running", argv_tail[0] != NULL ? argv_tail[0] : "",
+		    out);
+	}
+	return st;
+}
+
+/* Test clients ---------------------------------------------------------- */
+
+static const char *
+tc_who(struct tc *c)
+{
+	return c->name[0] != '\0' ? c->name : "client";
+}
+
+/* Remember line in c->seen, dropping the oldest text when full. */
+static void
+tc_remember(struct tc *c, const char *line)
+{
+	size_t	have, add, drop;
+
+	have = strlen(c->seen);
+	add = strlen(line) + 1;
+	if (add > sizeof c->seen - 1) {
+		line += add - (sizeof c->seen / 2);
+		add = sizeof c->seen / 2;
+	}
+	if (have + add > sizeof c->seen - 1) {
+		drop = have + add - (sizeof c->seen - 1);
+		memmove(c->seen, c->seen + drop, have - drop + 1);
+		have -= drop;
+	}
+	snprintf(c->seen + have, sizeof c->seen - have, "%s\n", line);
+}
+
+struct tc *
+tc_connect_raw(struct chatd *d, int family)
+{
+	struct sockaddr_in	 sin;
+	struct sockaddr_in6	 sin6;
+	struct sockaddr		*sa;
+	struct pollfd		 pfd;
+	struct tc		*c;
+	socklen_t		 salen, len;
+	int			 on = 1, err;
+
+	c = xcalloc1(sizeof *c);
+	c->others = -1;
+	c->fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (c->fd == -1)
+		ck_abort_msg("harness: socket: %s", strerror(errno));
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+	if (family == AF_INET) {
+		memset(&sin, 0, sizeof sin);
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons(d->port);
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sa = (struct sockaddr *)&sin;
+		salen = sizeof sin;
+	} else {
+		memset(&sin6, 0, sizeof sin6);
+		sin6.sin6_family = AF_INET6;
+		sin6.sin6_port = htons(d->port);
+		sin6.sin6_addr = in6addr_loopback;
+		sa = (struct sockaddr *)&sin6;
+		salen = sizeof sin6;
+	}
+	if (connect(c->fd, sa, salen) == -1) {
+		if (errno != EINPROGRESS)
+			ck_abort_msg("connect to %s port %d: %s", family ==
+			    AF_INET ? "127.0.0.1" : "::1", d->port,
+			    strerror(errno));
+		pfd.fd = c->fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, HARNESS_WAIT_MS) != 1)
+			ck_abort_msg("connect to port %d: no answer in %d ms",
+			    d->port, HARNESS_WAIT_MS);
+		len = sizeof err;
+		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+		if (err != 0)
+			ck_abort_msg("connect to %s port %d: %s", family ==
+			    AF_INET ? "127.0.0.1" : "::1", d->port,
+			    strerror(err));
+	}
+	return c;
+}
+
+void
+tc_welcome(struct tc *c)
+{
+	static const char	*re =
+	    "^\\*\\*\\* Welcome to (.*), ([^ ,]+)\\. "
+	    "([Nn]o|[0-9]+) others? online; /help lists commands\\.$";
+	regex_t			 preg;
+	regmatch_t		 m[4];
+	char			*line;
+	size_t			 n;
+
+	if ((line = tc_line(c, HARNESS_WAIT_MS)) == NULL)
+		ck_abort_msg("no welcome line (%s); seen:\n%s", c->eof ?
+		    "connection closed" : "timed out", c->seen);
+	if (regcomp(&preg, re, REG_EXTENDED) != 0)
+		ck_abort_msg("harness: bad regex");
+	if (regexec(&preg, line, 4, m, 0) != 0) {
+		regfree(&preg);
+		ck_abort_msg("first line is not the welcome line: '%s'", line);
+	}
+	regfree(&preg);
+	n = m[2].rm_eo - m[2].rm_so;
+	if (n >= sizeof c->name)
+		ck_abort_msg("name too long in welcome line: '%s'", line);
+	memcpy(c->name, line + m[2].rm_so, n);
+	c->name[n] = '\0';
+	if (line[m[3].rm_so] == 'n' || line[m[3].rm_so] == 'N')
+		c->others = 0;
+	else
+		c->others = atoi(line + m[3].rm_so);
+}
+
+struct tc *
+tc_connect(struct chatd *d)
+{
+	struct tc	*c;
+
+	c = tc_connect_raw(d, AF_INET);
+	tc_welcome(c);
+	return c;
+}
+
+int
+tc_write(struct tc *c, const void *buf, size_t len)
+{
+	const char	*p = buf;
+	struct pollfd	 pfd;
+	int64_t		 deadline;
+	ssize_t		 n;
+
+	deadline = now_ms() + HARNESS_WAIT_MS;
+	while (len > 0) {
+		n = send(c->fd, p, len, MSG_NOSIGNAL);
+		if (n > 0) {
+			p += n;
+			len -= n;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		if (left_ms(deadline) == 0)
+			ck_abort_msg("%s: send blocked for %d ms", tc_who(c),
+			    HARNESS_WAIT_MS);
+		pfd.fd = c->fd;
+		pfd.events = POLLOUT;
+		poll(&pfd, 1, left_ms(deadline));
+	}
+	return 0;
+}
+
+void
+tc_send_bytes(struct tc *c, const void *buf, size_t len)
+{
+	if (tc_write(c, buf, len) == -1)
+		ck_abort_msg("%s: send: %s", tc_who(c), strerror(errno));
+}
+
+void
+tc_send(struct tc *c, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*s;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		ck_abort_msg("harness: out of memory");
+	if (tc_write(c, s, n) == -1) {
+		free(s);
+		ck_abort_msg("%s: send: %s", tc_who(c), strerror(errno));
+	}
+	free(s);
+}
+
+/*
+ * Wait up to timeout_ms for more input. Returns 1 if bytes arrived, 0 on
+ * timeout, -1 at end of file (or reset).
+ */
+static int
+tc_fill(struct tc *c, int timeout_ms)
+{
+	struct pollfd	pfd;
+	int64_t		deadline;
+	ssize_t		n;
+
+	if (c->eof)
+		return -1;
+	if (c->len == sizeof c->buf)
+		ck_abort_msg("%s: line longer than %zu bytes", tc_who(c),
+		    sizeof c->buf);
+	deadline = now_ms() + timeout_ms;
+	for (;;) {
+		n = read(c->fd, c->buf + c->len, sizeof c->buf - c->len);
+		if (n > 0) {
+			c->len += n;
+			return 1;
+		}
+		if (n == 0 || (n == -1 && errno == ECONNRESET)) {
+			c->eof = 1;
+			return -1;
+		}
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			ck_abort_msg("%s: read: %s", tc_who(c),
+			    strerror(errno));
+		if (left_ms(deadline) == 0)
+			return 0;
+		pfd.fd = c->fd;
+		pfd.events = POLLIN;
+		poll(&pfd, 1, left_ms(deadline));
+	}
+}
+
+char *
+tc_line(struct tc *c, int timeout_ms)
+{
+	char	*nl;
+	size_t	 n;
+	int64_t	 deadline;
+
+	deadline = now_ms() + timeout_ms;
+	for (;;) {
+		if ((nl = memchr(c->buf, '\n', c->len)) != NULL) {
+			n = nl - c->buf;
+			if (n == 0 || c->buf[n - 1] != '\r') {
+				memcpy(c->line, c->buf, n);
+				c->line[n] = '\0';
+				ck_abort_msg("%s: line not terminated by CRLF: "
+				    "'%s'", tc_who(c), c->line);
+			}
+			memcpy(c->line, c->buf, n - 1);
+			c->line[n - 1] = '\0';
+			c->len -= n + 1;
+			memmove(c->buf, nl + 1, c->len);
+			tc_remember(c, c->line);
+			return c->line;
+		}
+		if (tc_fill(c, left_ms(deadline)) != 1)
+			return NULL;
+	}
+}
+
+char *
+tc_chat(struct tc *c, int timeout_ms)
+{
+	char	*line;
+	int64_t	 deadline;
+
+	deadline = now_ms() + timeout_ms;
+	while ((line = tc_line(c, left_ms(deadline))) != NULL) {
+		if (strncmp(line, "*** ", 4) != 0)
+			return line;
+	}
+	return NULL;
+}
+
+char *
+tc_expect(struct tc *c, const char *prefix, int timeout_ms)
+{
+	char	*line;
+	int64_t	 deadline;
+
+	deadline = now_ms() + timeout_ms;
+	while ((line = tc_line(c, left_ms(deadline))) != NULL) {
+		if (strncmp(line, prefix, strlen(prefix)) == 0)
+			return line;
+	}
+	ck_abort_msg("%s: no line starting with '%s' (%s); recent lines:\n%s",
+	    tc_who(c), prefix, c->eof ? "connection closed" : "timed out",
+	    c->seen);
+	return NULL;
+}
+
+char *
+tc_expect_re(struct tc *c, const char *re, int timeout_ms)
+{
+	regex_t	 preg;
+	char	*line;
+	int64_t	 deadline;
+
+	if (regcomp(&preg, re, REG_EXTENDED | REG_NOSUB) != 0)
+		ck_abort_msg("harness: bad regex '%s'", re);
+	deadline = now_ms() + timeout_ms;
+	while ((line = tc_line(c, left_ms(deadline))) != NULL) {
+		if (regexec(&preg, line, 0, NULL, 0) == 0) {
+			regfree(&preg);
+			return line;
+		}
+	}
+	regfree(&preg);
+	ck_abort_msg("%s: no line matching '%s' (%s); recent lines:\n%s",
+	    tc_who(c), re, c->eof ? "connection closed" : "timed out",
+	    c->seen);
+	return NULL;
+}
+
+int
+tc_closed(struct tc *c, int timeout_ms)
+{
+	int64_t	deadline;
+	int	r;
+
+	deadline = now_ms() + timeout_ms;
+	for (;;) {
+		c->len = 0;
+		if ((r = tc_fill(c, left_ms(deadline))) == -1)
+			return 1;
+		if (r == 0)
+			return 0;
+	}
+}
+
+void
+tc_reset(struct tc *c)
+{
+	struct linger	l = { 1, 0 };
+
+	setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+	close(c->fd);
+	free(c);
+}
+
+void
+tc_close(struct tc *c)
+{
+	if (c == NULL)
+		return;
+	close(c->fd);
+	free(c);
+}

@@ -1,0 +1,246 @@
+/*
+ * End-to-end test harness for chatd: start the real daemon on a free
+ * loopback port in a private temporary directory and talk to it over TCP.
+ *
+ * Environment (set by the Makefile):
+ *   CHATD_BIN      absolute path of the daemon (required)
+ *   CHATD_SRCDIR   top source directory (for tests/configs/)
+ *   CHATD_WRAPPER  optional command prefix, split on blanks, put in front
+ *                  of the daemon's argv (for example valgrind)
+ *
+ * Every function here is meant to be called from inside a Check test.
+ * Anything that goes wrong (a daemon that does not start, a wait that
+ * exceeds its guard, an unexpected line) fails the test with
+ * ck_abort_msg() and a message saying what was seen; there are no error
+ * returns to check unless a function says so.
+ *
+ * Timeouts are guards against a hung test, never assertions about speed:
+ * the suites also run with the daemon under valgrind.
+ */
+
+#ifndef HARNESS_H
+#define HARNESS_H
+
+#include <sys/types.h>
+#include <sys/un.h>
+
+#include <limits.h>
+#include <stddef.h>
+
+/* Guard for one wait in a test (a line, a close, an exit). */
+#define HARNESS_WAIT_MS		30000
+/* Guard for the daemon to report READY=1 or to exit after SIGTERM. */
+#define HARNESS_START_MS	60000
+#define HARNESS_STOP_MS		60000
+
+/*
+ * Call once from main() before srunner_run_all(). It creates the directory
+ * under $TMPDIR (or /tmp) that holds every test's private directory and
+ * arranges for the process that called it to remove the whole tree at
+ * exit: Check runs each test in a forked child that leaves with _exit()
+ * when an assertion fails, so a failed test cannot clean up after itself.
+ * Without harness_init() the root is made lazily by the first test that
+ * needs it, and a failing test may leave its directory behind.
+ */
+void		 harness_init(void);
+
+/* The root directory above; valid until exit. */
+const char	*harness_root(void);
+
+/* A fresh private directory under the root; free() the result. */
+char		*harness_mkdtemp(const char *tag);
+
+/* Remove a directory tree (best effort). */
+void		 harness_rmtree(const char *path);
+
+/*
+ * Write body to dir/name (mode 0600); return the malloc'd path of the
+ * file.
+ */
+char		*harness_write_file(const char *dir, const char *name,
+		    const char *body);
+
+/*
+ * A loopback TCP port that was free a moment ago: bind 127.0.0.1:0, read
+ * the port, close. When the host can bind ::1 the port is also checked
+ * there. Another process may take it before the daemon does; chatd_start()
+ * retries for that reason.
+ */
+int		 harness_free_port(void);
+
+/*
+ * Listen on 127.0.0.1 on a port of the kernel's choice, without
+ * SO_REUSEADDR, and return the socket; *port is set to the port. As long as
+ * the socket is open, a daemon that tries to bind that port fails.
+ */
+int		 harness_hold_port(int *port);
+
+/* Whether an AF_INET6 socket can be bound to ::1 on this host. */
+int		 harness_have_ipv6(void);
+
+/* Path of tests/configs/NAME in the source tree; free() the result. */
+char		*harness_config_path(const char *name);
+
+/* The daemon ------------------------------------------------------------ */
+
+struct chatd {
+	pid_t	 pid;			/* -1 once reaped */
+	int	 port;
+	int	 status;		/* exit status once reaped, or -1 */
+	pid_t	 collector;		/* fills notify_log */
+	size_t	 notify_off;		/* notify_log read so far */
+	char	 dir[PATH_MAX];		/* private directory */
+	char	 conf[PATH_MAX];	/* dir/chatd.conf */
+	char	 log[PATH_MAX];		/* dir/chatd.log */
+	char	 notify_log[PATH_MAX];	/* dir/notify.log */
+	char	 notify[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char	*logbuf;		/* last chatd_log() result */
+};
+
+/*
+ * Start the daemon with "[server]\nbind = 127.0.0.1\nport = N\n" followed
+ * by extra (NULL for none; it may add [server] keys or other sections).
+ * Returns once the daemon has sent READY=1 on NOTIFY_SOCKET, which it does
+ * after its listeners are open. If the daemon exits first (the port may
+ * have been taken in a race) it is retried on a new port, five times in
+ * all. Never returns NULL.
+ */
+struct chatd	*chatd_start(const char *extra);
+
+/*
+ * As chatd_start(), but body is the whole config file. Every "%d" in it is
+ * replaced with the port and "%%" with "%"; nothing else is interpreted.
+ */
+struct chatd	*chatd_start_conf(const char *body);
+
+/* Send a signal to the daemon (no-op once it has been reaped). */
+void		 chatd_kill(struct chatd *d, int sig);
+
+/*
+ * Wait up to timeout_ms for the daemon to exit. Returns its exit status,
+ * or 128 + signal if it was killed, or -1 if it is still running.
+ */
+int		 chatd_wait(struct chatd *d, int timeout_ms);
+
+/*
+ * Wait up to timeout_ms for a notification holding the line "line" (for
+ * example "READY=1" after a SIGHUP) that came after the last one this (or
+ * chatd_start()) consumed. Returns 1 if it came, 0 if not. Every datagram
+ * is collected by a helper process as soon as it is sent, so the daemon
+ * never blocks on a full NOTIFY_SOCKET queue.
+ */
+int		 chatd_notified(struct chatd *d, const char *line,
+		    int timeout_ms);
+
+/*
+ * Stop the daemon: SIGTERM, then wait HARNESS_STOP_MS for it to exit (if it
+ * has not, SIGKILL it and fail the test). Removes the private directory,
+ * frees d, and returns the exit status (128 + signal if killed by one).
+ * The status is what CHATD_WRAPPER tools such as valgrind use to report
+ * errors, so tests should end with chatd_stop_ok().
+ */
+int		 chatd_stop(struct chatd *d);
+
+/*
+ * chatd_stop(), failing the test unless the exit status is 0; the failure
+ * message quotes the end of the log (where valgrind writes its report).
+ */
+void		 chatd_stop_ok(struct chatd *d);
+
+/*
+ * The daemon's stdout and stderr so far, NUL-terminated. The string is
+ * owned by d and valid until the next chatd_log() or chatd_stop().
+ */
+const char	*chatd_log(struct chatd *d);
+
+/*
+ * Run [CHATD_WRAPPER...] CHATD_BIN argv_tail... synchronously (argv_tail
+ * is NULL-terminated) with stdout and stderr captured into out (always
+ * NUL-terminated, truncated to outlen - 1 bytes). Returns the exit status,
+ * or 128 + signal. A run longer than HARNESS_START_MS is killed and fails
+ * the test.
+ */
+int		 chatd_run(char *const argv_tail[], char *out,
+		    size_t outlen);
+
+/* Test clients ---------------------------------------------------------- */
+
+struct tc {
+	int	 fd;
+	int	 eof;		/* the server closed or reset */
+	int	 others;	/* count from the welcome line, or -1 */
+	char	 name[64];	/* our name, from the welcome line */
+	size_t	 len;		/* bytes in buf */
+	char	 buf[8192];	/* received, not yet returned */
+	char	 line[8192];	/* the last line returned */
+	char	 seen[2048];	/* recent lines, for failure messages */
+};
+
+/*
+ * Connect to 127.0.0.1 and read the welcome line, which must be the first
+ * line: "*** Welcome to SERVER, NAME. N others online; /help lists
+ * commands." (N may be "no"). Fills in name and others, and leaves the
+ * welcome line in c->line until the next tc_* call on c. The parse is
+ * lenient about "No"/"no" and "other"/"others"; the exact text is the
+ * business of a test, not of every connect.
+ */
+struct tc	*tc_connect(struct chatd *d);
+
+/*
+ * Connect to 127.0.0.1 (AF_INET) or ::1 (AF_INET6) without reading
+ * anything (raw mode, refused clients, ...).
+ */
+struct tc	*tc_connect_raw(struct chatd *d, int family);
+
+/* Read and parse the welcome line on a client from tc_connect_raw(). */
+void		 tc_welcome(struct tc *c);
+
+/*
+ * Send bytes, waiting (poll, HARNESS_WAIT_MS) while the socket is full.
+ * tc_write() returns 0, or -1 with errno set if the connection is gone;
+ * tc_send() and tc_send_bytes() fail the test instead. tc_send() formats
+ * like printf() and sends the result as is: the caller adds "\n".
+ */
+int		 tc_write(struct tc *c, const void *buf, size_t len);
+void		 tc_send_bytes(struct tc *c, const void *buf, size_t len);
+void		 tc_send(struct tc *c, const char *fmt, ...)
+		    __attribute__((__format__(__printf__, 2, 3)));
+
+/*
+ * The next line without its CRLF, or NULL on timeout or end of file.
+ * Every line from the server must end in CRLF; one that ends in a bare LF
+ * fails the test. The string lives in c->line and stays valid until the
+ * next tc_* call on c.
+ */
+char		*tc_line(struct tc *c, int timeout_ms);
+
+/*
+ * As tc_line(), but skips server notices (lines starting with "*** ").
+ * Returns NULL on timeout or end of file.
+ */
+char		*tc_chat(struct tc *c, int timeout_ms);
+
+/*
+ * Read lines until one starts with prefix (tc_expect) or matches the POSIX
+ * extended regular expression re (tc_expect_re; anchor it yourself) and
+ * return it as tc_line() does. Fails the test, quoting the lines seen, on
+ * timeout or end of file.
+ */
+char		*tc_expect(struct tc *c, const char *prefix,
+		    int timeout_ms);
+char		*tc_expect_re(struct tc *c, const char *re,
+		    int timeout_ms);
+
+/*
+ * Wait for the server to close the connection. Lines that arrive first
+ * are discarded. Returns 1 on end of file or reset, 0 on timeout.
+ */
+int		 tc_closed(struct tc *c, int timeout_ms);
+
+/* Close with SO_LINGER {1, 0} so the server gets an RST; frees c. */
+void		 tc_reset(struct tc *c);
+
+/* Close normally; frees c. NULL is allowed. */
+void		 tc_close(struct tc *c);
+
+#endif /* HARNESS_H */
