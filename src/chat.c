@@ -40,15 +40,15 @@ struct chat {
 struct chat_command {
 	const char	*name;
 	const char	*usage;
-	void		(*fn)(struct server *, struct client *, const char *);
+	int		(*fn)(struct server *, struct client *, const char *);
 };
 
-static void	chat_cmd_help(struct server *, struct client *, const char *);
-static void	chat_cmd_who(struct server *, struct client *, const char *);
-static void	chat_cmd_me(struct server *, struct client *, const char *);
-static void	chat_cmd_msg(struct server *, struct client *, const char *);
-static void	chat_cmd_nick(struct server *, struct client *, const char *);
-static void	chat_cmd_quit(struct server *, struct client *, const char *);
+static int	chat_cmd_help(struct server *, struct client *, const char *);
+static int	chat_cmd_who(struct server *, struct client *, const char *);
+static int	chat_cmd_me(struct server *, struct client *, const char *);
+static int	chat_cmd_msg(struct server *, struct client *, const char *);
+static int	chat_cmd_nick(struct server *, struct client *, const char *);
+static int	chat_cmd_quit(struct server *, struct client *, const char *);
 
 static const struct chat_command chat_commands[] = {
 	{ "help", "/help", chat_cmd_help },
@@ -182,6 +182,7 @@ chat_say(struct server *s, struct client *c, int action, const char *text,
 	server_broadcast(s, c, m);
 	chat_remember(s, m);
 	msg_unref(m);
+	cluster_said(s, c, action, text);
 }
 
 /* Welcome, message of the day, history; then tell the others. */
@@ -223,12 +224,14 @@ chat_joined(struct server *s, struct client *c)
 		chat_announce(s, c, "%s joined from %s", c->name, c->netaddr);
 	else
 		chat_announce(s, c, "%s joined", c->name);
+	cluster_joined(s, c);
 }
 
 void
 chat_left(struct server *s, struct client *c)
 {
 	chat_announce(s, c, "%s left (%s)", c->name, c->reason);
+	cluster_left(s, c);
 }
 
 /* Finds a connected client by name, without regard to case. */
@@ -246,7 +249,7 @@ chat_find(struct server *s, const char *name, size_t len)
 	return (NULL);
 }
 
-static void
+static int
 chat_cmd_help(struct server *s, struct client *c, const char *args)
 {
 	client_printf(c, "*** commands:");
@@ -259,6 +262,7 @@ chat_cmd_help(struct server *s, struct client *c, const char *args)
 	client_printf(c, "***   /msg NAME TEXT   private message to NAME");
 	client_printf(c, "***   /quit [REASON]   leave");
 	client_printf(c, "***   //text           say text starting with /");
+	return (0);
 }
 
 static void
@@ -280,14 +284,18 @@ chat_duration(char *buf, size_t size, uint64_t ms)
 		    (unsigned long long)(sec % 86400) / 3600);
 }
 
-static void
+static int
 chat_cmd_who(struct server *s, struct client *c, const char *args)
 {
 	struct client	*o;
 	uint64_t	 now = server_now_ms(s);
 	char		 on[32], idle[32];
+	int		 room = cluster_up(s);
 
-	client_printf(c, "*** %u online:", s->nclients);
+	if (room)
+		client_printf(c, "*** in the room:");
+	else
+		client_printf(c, "*** %u online:", s->nclients);
 	TAILQ_FOREACH(o, &s->clients, entry) {
 		if (!(o->flags & CLIENT_CONNECTED))
 			continue;
@@ -299,19 +307,22 @@ chat_cmd_who(struct server *s, struct client *c, const char *args)
 		    s->config->show_addresses ? o->netaddr : "",
 		    o == c ? " (you)" : "");
 	}
+	/* The other nodes' users come from Redis; c waits for them. */
+	return (room ? cluster_who(s, c, s->nclients) : 0);
 }
 
-static void
+static int
 chat_cmd_me(struct server *s, struct client *c, const char *args)
 {
 	if (*args == '\0') {
 		client_printf(c, "*** usage: /me ACTION");
-		return;
+		return (0);
 	}
 	chat_say(s, c, 1, args, strlen(args));
+	return (0);
 }
 
-static void
+static int
 chat_cmd_msg(struct server *s, struct client *c, const char *args)
 {
 	struct client	*to;
@@ -322,18 +333,21 @@ chat_cmd_msg(struct server *s, struct client *c, const char *args)
 		text++;
 	if (len == 0 || *text == '\0') {
 		client_printf(c, "*** usage: /msg NAME TEXT");
-		return;
+		return (0);
 	}
 	if ((to = chat_find(s, args, len)) == NULL) {
+		if (cluster_up(s))
+			return (cluster_msg(s, c, args, len, text));
 		client_printf(c, "*** no such user: %.*s", (int)len, args);
-		return;
+		return (0);
 	}
 	if (to == c) {
 		client_printf(c, "*** that is you");
-		return;
+		return (0);
 	}
 	client_printf(to, "*%s* %s", c->name, text);
 	client_printf(c, "*** message sent to %s", to->name);
+	return (0);
 }
 
 /* Is name of the form guestN (the default names)? */
@@ -345,16 +359,16 @@ chat_is_guest(const char *name)
 	return (strspn(name + 5, "0123456789") == strlen(name + 5));
 }
 
-static void
+static int
 chat_cmd_nick(struct server *s, struct client *c, const char *args)
 {
 	struct client	*o;
-	char		 old[sizeof c->name];
+	char		 guest[sizeof c->name];
 	size_t		 len = strlen(args), i;
 
 	if (len == 0) {
 		client_printf(c, "*** usage: /nick NAME");
-		return;
+		return (0);
 	}
 	for (i = 0; i < len; i++) {
 		if (!isalnum((unsigned char)args[i]) && args[i] != '_' &&
@@ -364,34 +378,48 @@ chat_cmd_nick(struct server *s, struct client *c, const char *args)
 	if (len > CLIENT_NAME_MAX || i != len) {
 		client_printf(c, "*** invalid name: use 1 to %d letters, "
 		    "digits, _, - or .", CLIENT_NAME_MAX);
-		return;
+		return (0);
 	}
 	if (strcmp(args, c->name) == 0) {
 		client_printf(c, "*** you are already %s", c->name);
-		return;
+		return (0);
 	}
 	if (chat_is_guest(args)) {
-		snprintf(old, sizeof old, "guest%llu",
+		snprintf(guest, sizeof guest, "guest%llu",
 		    (unsigned long long)c->id);
-		if (strcasecmp(args, old) != 0) {
+		if (strcasecmp(args, guest) != 0) {
 			client_printf(c, "*** invalid name: guest names are "
 			    "reserved");
-			return;
+			return (0);
 		}
 	}
 	if ((o = chat_find(s, args, len)) != NULL && o != c) {
 		client_printf(c, "*** name %s is taken", o->name);
-		return;
+		return (0);
 	}
+	/* Across nodes, Redis decides; c waits for chat_renamed(). */
+	if (cluster_up(s) && strcasecmp(args, c->name) != 0)
+		return (cluster_nick(s, c, args));
+	chat_renamed(s, c, args);
+	return (0);
+}
+
+/* c is now known as name, which is valid and free. */
+void
+chat_renamed(struct server *s, struct client *c, const char *name)
+{
+	char	old[sizeof c->name];
+
 	snprintf(old, sizeof old, "%s", c->name);
-	snprintf(c->name, sizeof c->name, "%s", args);
+	snprintf(c->name, sizeof c->name, "%s", name);
 	log_info("client %llu [%s]: %s is now known as %s",
 	    (unsigned long long)c->id, c->netaddr, old, c->name);
 	client_printf(c, "*** you are now known as %s", c->name);
 	chat_announce(s, c, "%s is now known as %s", old, c->name);
+	cluster_renamed(s, c, old);
 }
 
-static void
+static int
 chat_cmd_quit(struct server *s, struct client *c, const char *args)
 {
 	if (*args != '\0') {
@@ -401,10 +429,11 @@ chat_cmd_quit(struct server *s, struct client *c, const char *args)
 		c->reason_buf = xstrdup("quit");
 	client_printf(c, "*** bye");
 	client_close_after_flush(c, c->reason_buf);
+	return (0);
 }
 
-/* Runs "/cmd args" (the leading '/' removed). */
-static void
+/* Runs "/cmd args" (the leading '/' removed).  Returns 1 if c waits. */
+static int
 chat_command(struct server *s, struct client *c, char *line)
 {
 	const struct chat_command	*cmd;
@@ -418,32 +447,87 @@ chat_command(struct server *s, struct client *c, char *line)
 		cmd = &chat_commands[i];
 		if (strlen(cmd->name) == len &&
 		    strncasecmp(cmd->name, line, len) == 0) {
-			cmd->fn(s, c, args);
-			return;
+			return (cmd->fn(s, c, args));
 		}
 	}
 	client_printf(c, "*** unknown command /%.*s (try /help)", (int)len,
 	    line);
+	return (0);
 }
 
 /*
- * Handles one sanitised line from c.  text is the server's scratch buffer
- * (NUL-terminated here) and may be modified.
+ * Handles one sanitised line from c.  text is the server's scratch buffer,
+ * NUL-terminated, and may be modified.  Returns 1 if c must wait (a command
+ * that asks Redis) and will be resumed by client_resume().
  */
-void
+int
 chat_input(struct server *s, struct client *c, char *text, size_t len)
 {
-	text[len] = '\0';
 	if (text[0] == '/' && text[1] != '/') {
 		/* Trailing spaces would end up in names and reasons. */
 		while (len > 1 && text[len - 1] == ' ')
 			text[--len] = '\0';
-		chat_command(s, c, text + 1);
-		return;
+		return (chat_command(s, c, text + 1));
 	}
 	if (text[0] == '/') {
 		text++;
 		len--;
 	}
 	chat_say(s, c, 0, text, len);
+	return (0);
+}
+
+/* Broadcasts a line from another node, formatted as a local one. */
+static void
+chat_say_remote(struct server *s, int action, const char *name,
+    const char *text)
+{
+	struct msg	*m;
+
+	if (action)
+		m = msg_printf("* %s %s\r\n", name, text);
+	else
+		m = msg_printf("<%s> %s\r\n", name, text);
+	server_broadcast(s, NULL, m);
+	chat_remember(s, m);
+	msg_unref(m);
+}
+
+/*
+ * An event from another node of the room (cluster.c has checked the
+ * version, validated names and sanitised text).  Returns -1 if the fields
+ * do not fit the type.
+ */
+int
+chat_remote(struct server *s, const char *type, char **argv, int argc)
+{
+	struct client	*to;
+	struct msg	*m;
+
+	if (strcmp(type, "raw") == 0 && argc == 1) {
+		if (s->config->mode == MODE_RAW) {
+			m = msg_printf("%s\r\n", argv[0]);
+			server_broadcast(s, NULL, m);
+			msg_unref(m);
+		}
+		return (0);
+	}
+	if (s->config->mode == MODE_RAW)
+		return (0);
+	if ((strcmp(type, "say") == 0 || strcmp(type, "me") == 0) &&
+	    argc == 2)
+		chat_say_remote(s, type[0] == 'm', argv[0], argv[1]);
+	else if (strcmp(type, "join") == 0 && argc == 1)
+		chat_announce(s, NULL, "%s joined", argv[0]);
+	else if (strcmp(type, "left") == 0 && argc == 2)
+		chat_announce(s, NULL, "%s left (%s)", argv[0], argv[1]);
+	else if (strcmp(type, "nick") == 0 && argc == 2)
+		chat_announce(s, NULL, "%s is now known as %s", argv[0],
+		    argv[1]);
+	else if (strcmp(type, "msg") == 0 && argc == 3) {
+		if ((to = chat_find(s, argv[1], strlen(argv[1]))) != NULL)
+			client_printf(to, "*%s* %s", argv[0], argv[2]);
+	} else
+		return (-1);
+	return (0);
 }

@@ -20,6 +20,8 @@
 
 struct bufferevent;
 struct chat;
+struct cluster;
+struct cluster_req;
 struct event;
 struct event_base;
 struct evbuffer;
@@ -74,7 +76,18 @@ struct config {
 	char			*motd;
 	char			*motd_file;
 	unsigned		 history;
+
+	/* [cluster] */
+	char			*cluster_redis;	/* as written */
+	char			*cluster_host;	/* host:port, or */
+	uint16_t		 cluster_port;
+	char			*cluster_path;	/* a unix socket */
+	char			*cluster_password;
+	char			*cluster_channel;
+	char			*cluster_node;
+	unsigned		 cluster_ttl;	/* presence_ttl, seconds */
 };
+#define CONFIG_NODE_MAX		63
 
 /*
  * A broadcast line, formatted once and shared by every recipient: queued
@@ -124,6 +137,7 @@ struct client {
 	uint64_t		 soft_ms;	/* over the soft limit since */
 	const char		*reason;	/* why it was closed */
 	char			*reason_buf;	/* owned text of reason */
+	struct cluster_req	*req;		/* Redis command awaited */
 
 	TAILQ_ENTRY(client)	 entry;		/* server's clients */
 	TAILQ_ENTRY(client)	 wait_entry;	/* throttled or dead list */
@@ -166,6 +180,7 @@ struct server {
 	struct event		*sig_ev[3];
 
 	struct chat		*chat;		/* chat.c's state */
+	struct cluster		*cluster;	/* NULL: a single node */
 	char			*scratch;	/* one line, sanitised */
 	size_t			 scratch_size;
 	int			 stopping;
@@ -178,7 +193,26 @@ void		 chat_configure(struct server *);
 void		 chat_free(struct server *);
 void		 chat_joined(struct server *, struct client *);
 void		 chat_left(struct server *, struct client *);
-void		 chat_input(struct server *, struct client *, char *, size_t);
+int		 chat_input(struct server *, struct client *, char *, size_t);
+void		 chat_renamed(struct server *, struct client *, const char *);
+int		 chat_remote(struct server *, const char *, char **, int);
+
+/* cluster.c */
+void		 cluster_start(struct server *);
+void		 cluster_free(struct server *);
+int		 cluster_up(struct server *);
+uint64_t	 cluster_next_id(struct server *);
+void		 cluster_said(struct server *, struct client *, int,
+		    const char *);
+void		 cluster_joined(struct server *, struct client *);
+void		 cluster_left(struct server *, struct client *);
+void		 cluster_renamed(struct server *, struct client *,
+		    const char *);
+void		 cluster_forget(struct client *);
+int		 cluster_nick(struct server *, struct client *, const char *);
+int		 cluster_msg(struct server *, struct client *, const char *,
+		    size_t, const char *);
+int		 cluster_who(struct server *, struct client *, unsigned);
 
 /* client.c */
 struct client	*client_new(struct server *, int, const struct sockaddr *,
@@ -204,6 +238,8 @@ int		 config_load(struct config *, const char *, int, char *,
 int		 config_parse_buffer(struct config *, const char *,
 		    const char *, char *, size_t);
 void		 config_free(struct config *);
+int		 config_valid_node(const char *);
+void		 config_keep_cluster(struct config *, struct config *);
 
 /* line.c */
 #define LINE_NONE	0	/* no whole line yet */
@@ -254,6 +290,8 @@ void		 msg_unref(struct msg *);
 /* ratelimit.c */
 int		 ratelimit_take(struct ratelimit *, uint64_t, unsigned,
 		    unsigned);
+uint64_t	 ratelimit_ready(struct ratelimit *, uint64_t, unsigned,
+		    unsigned);
 uint64_t	 ratelimit_wait(const struct ratelimit *, unsigned);
 void		 ratelimit_init(struct ratelimit *, uint64_t, unsigned);
 
@@ -266,7 +304,7 @@ struct server	*server_new(struct config *, const char *, int);
 int		 server_listen(struct server *);
 int		 server_run(struct server *);
 void		 server_free(struct server *);
-void		 server_input(struct server *, struct client *, const char *,
+int		 server_input(struct server *, struct client *, const char *,
 		    size_t);
 void		 server_broadcast(struct server *, struct client *,
 		    struct msg *);

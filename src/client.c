@@ -48,6 +48,7 @@
 #define READ_SLACK	4096	/* input room beyond max_line */
 
 static void	client_loop(struct client *);
+static void	client_throttle(struct client *, uint64_t);
 static void	client_try_read(struct client *);
 
 static void
@@ -127,7 +128,7 @@ client_new(struct server *s, int fd, const struct sockaddr *sa,
 
 	c = xcalloc(1, sizeof *c);
 	c->server = s;
-	c->id = ++s->next_id;
+	c->id = cluster_next_id(s);
 	snprintf(c->name, sizeof c->name, "guest%llu",
 	    (unsigned long long)c->id);
 	if (sa->sa_family == AF_INET6) {
@@ -279,6 +280,7 @@ client_line_callback(struct future *f, void *arg)
 	const char	*line;
 	size_t		 len;
 	uint64_t	 now;
+	int		 paused, ready;
 
 	switch (future_error(f)) {
 	case 0:
@@ -299,15 +301,15 @@ client_line_callback(struct future *f, void *arg)
 	now = server_now_ms(s);
 	c->active_ms = now;
 	line = client_line(c, &len);
-	server_input(s, c, line, len);
+	paused = server_input(s, c, line, len);
 	if (c->flags & (CLIENT_CLOSING | CLIENT_FLUSHING))
 		return;
-	if (!ratelimit_take(&c->rate, now, conf->rate_lines,
-	    conf->rate_burst)) {
-		/* Out of budget: read nothing until it refills. */
-		c->flags |= CLIENT_THROTTLED;
-		c->resume_ms = now + ratelimit_wait(&c->rate, conf->rate_lines);
-		server_throttle(s, c);
+	ready = ratelimit_take(&c->rate, now, conf->rate_lines,
+	    conf->rate_burst);
+	if (paused)
+		return;		/* client_resume() when the command is done */
+	if (!ready) {
+		client_throttle(c, now);
 		return;
 	}
 	client_loop(c);
@@ -319,11 +321,35 @@ client_loop(struct client *c)
 	future_then(client_read_line(c), client_line_callback, c);
 }
 
-/* Called by the server when a throttled client may read again. */
+/* Out of rate budget: read nothing until it refills. */
+static void
+client_throttle(struct client *c, uint64_t now)
+{
+	struct config	*conf = c->server->config;
+
+	c->flags |= CLIENT_THROTTLED;
+	c->resume_ms = now + ratelimit_wait(&c->rate, conf->rate_lines);
+	server_throttle(c->server, c);
+}
+
+/*
+ * Resumes a paused client's loop: after its rate budget refilled, or when
+ * a command that waited for another party is done.
+ */
 void
 client_resume(struct client *c)
 {
+	struct config	*conf = c->server->config;
+	uint64_t	 now = server_now_ms(c->server);
+
 	c->flags &= ~CLIENT_THROTTLED;
+	if (c->flags & (CLIENT_CLOSING | CLIENT_FLUSHING))
+		return;
+	if (ratelimit_ready(&c->rate, now, conf->rate_lines,
+	    conf->rate_burst) != 0) {
+		client_throttle(c, now);
+		return;
+	}
 	client_loop(c);
 }
 
@@ -480,6 +506,7 @@ client_close(struct client *c, const char *reason)
 		return;
 	c->flags |= CLIENT_CLOSING;
 	c->reason = reason != NULL ? reason : "closed";
+	cluster_forget(c);
 	future_cancel(&c->read);
 	future_cancel(&c->send);
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);

@@ -31,9 +31,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <ini.h>
 
+#include "config.h"
 #include "chatd.h"
 
 #define MOTD_FILE_MAX	(64 * 1024)
@@ -49,6 +51,8 @@ enum config_type {
 	CONFIG_LOGLEVEL,
 	CONFIG_MOTD,
 	CONFIG_MOTD_FILE,
+	CONFIG_REDIS,
+	CONFIG_NODE,
 };
 
 static const struct config_key {
@@ -89,6 +93,12 @@ static const struct config_key {
 	K("chat", "motd", CONFIG_MOTD, motd, 0, 0),
 	K("chat", "motd_file", CONFIG_MOTD_FILE, motd_file, 0, 0),
 	K("chat", "history", CONFIG_UINT, history, 0, 100000),
+
+	K("cluster", "redis", CONFIG_REDIS, cluster_redis, 0, 0),
+	K("cluster", "password", CONFIG_STRING, cluster_password, 1, 255),
+	K("cluster", "channel", CONFIG_STRING, cluster_channel, 1, 64),
+	K("cluster", "node", CONFIG_NODE, cluster_node, 0, 0),
+	K("cluster", "presence_ttl", CONFIG_UINT, cluster_ttl, 3, 3600),
 #undef K
 };
 
@@ -128,6 +138,7 @@ config_defaults(struct config *c)
 	c->announce = 1;
 	c->show_addresses = 0;
 	c->history = 20;
+	c->cluster_ttl = 15;
 }
 
 void
@@ -140,6 +151,12 @@ config_free(struct config *c)
 	free(c->group);
 	free(c->motd);
 	free(c->motd_file);
+	free(c->cluster_redis);
+	free(c->cluster_host);
+	free(c->cluster_path);
+	free(c->cluster_password);
+	free(c->cluster_channel);
+	free(c->cluster_node);
 	memset(c, 0, sizeof *c);
 }
 
@@ -373,6 +390,57 @@ config_append_line(char **s, const char *line)
 	*s = n;
 }
 
+/* Node names: letters, digits and . _ - :, as host names and pids give. */
+int
+config_valid_node(const char *s)
+{
+	size_t	len = strlen(s);
+
+	return (len > 0 && len <= CONFIG_NODE_MAX &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._-:") == len);
+}
+
+/* redis = host:port, [v6]:port, or /path/to/unix.socket */
+static int
+config_parse_redis(struct config_parse *p, const char *value)
+{
+	struct config	*c = p->config;
+	const char	*colon, *host = value;
+	size_t		 hlen;
+	char		*end;
+	long		 port;
+
+	free(c->cluster_host);
+	free(c->cluster_path);
+	c->cluster_host = c->cluster_path = NULL;
+	if (value[0] == '/') {
+		c->cluster_path = xstrdup(value);
+	} else {
+		if ((colon = strrchr(value, ':')) == NULL)
+			return (config_error(p, "redis: '%s' is not host:port or "
+			    "a socket path", value));
+		hlen = (size_t)(colon - value);
+		if (hlen >= 2 && value[0] == '[' && value[hlen - 1] == ']') {
+			host++;
+			hlen -= 2;
+		}
+		errno = 0;
+		port = strtol(colon + 1, &end, 10);
+		if (hlen == 0 || *end != '\0' || colon[1] == '\0' ||
+		    port < 1 || port > 65535)
+			return (config_error(p, "redis: '%s' is not host:port "
+			    "with a port from 1 to 65535", value));
+		c->cluster_host = xmalloc(hlen + 1);
+		memcpy(c->cluster_host, host, hlen);
+		c->cluster_host[hlen] = '\0';
+		c->cluster_port = (uint16_t)port;
+	}
+	free(c->cluster_redis);
+	c->cluster_redis = xstrdup(value);
+	return (1);
+}
+
 /* Reads motd_file now, so that a missing file is a config error. */
 static int
 config_read_motd(struct config_parse *p, const char *path)
@@ -484,6 +552,21 @@ config_handler(void *arg, const char *section, const char *name,
 		return (1);
 	case CONFIG_MOTD_FILE:
 		return (config_read_motd(p, value));
+	case CONFIG_REDIS:
+#ifdef HAVE_HIREDIS
+		return (config_parse_redis(p, value));
+#else
+		return (config_error(p, "redis: this chatd was built without "
+		    "hiredis, so [cluster] is not available"));
+#endif
+	case CONFIG_NODE:
+		if (!config_valid_node(value))
+			return (config_error(p, "node: '%s' must be 1 to %d "
+			    "letters, digits, '.', '_', '-' or ':'", value,
+			    CONFIG_NODE_MAX));
+		free(c->cluster_node);
+		c->cluster_node = xstrdup(value);
+		return (1);
 	}
 	return (config_error(p, "%s: unhandled type", k->name));
 }
@@ -495,6 +578,10 @@ config_validate(struct config_parse *p)
 	struct config	*c = p->config;
 
 	p->line = 0;	/* no single line is to blame */
+	if ((c->cluster_channel != NULL || c->cluster_node != NULL ||
+	    c->cluster_password != NULL) && c->cluster_redis == NULL)
+		return (config_error(p, "[cluster] needs redis = host:port or "
+		    "a socket path"));
 	if (c->output_hard != 0 && c->output_soft > c->output_hard)
 		return (config_error(p, "output_soft_limit (%zu) is above "
 		    "output_hard_limit (%zu)", c->output_soft,
@@ -502,12 +589,27 @@ config_validate(struct config_parse *p)
 	return (1);
 }
 
-/* Fills in what parsing leaves: default addresses, ports. */
+/* Fills in what parsing leaves: default addresses, ports, node name. */
 static void
 config_finish(struct config *c)
 {
 	struct config_addr	*a;
 	size_t			 i;
+	char			 host[CONFIG_NODE_MAX - 8];
+
+	if (c->cluster_redis != NULL) {
+		if (c->cluster_channel == NULL)
+			c->cluster_channel = xstrdup("chatd");
+		if (c->cluster_node == NULL) {
+			if (gethostname(host, sizeof host) != 0)
+				snprintf(host, sizeof host, "chatd");
+			host[sizeof host - 1] = '\0';
+			host[strspn(host, "abcdefghijklmnopqrstuvwxyz"
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")] = '\0';
+			xasprintf(&c->cluster_node, "%s:%ld", host,
+			    (long)getpid());
+		}
+	}
 
 	if (c->naddrs == 0) {
 		c->addrs = xcalloc(2, sizeof *c->addrs);
@@ -616,4 +718,32 @@ config_parse_buffer(struct config *c, const char *name, const char *text,
 		return (-1);
 	config_finish(c);
 	return (0);
+}
+
+/*
+ * A reload keeps the running [cluster] settings: relinking the room under
+ * its users is a restart's job.  Moves old's settings into c.
+ */
+void
+config_keep_cluster(struct config *c, struct config *old)
+{
+	int	same;
+
+	same = (c->cluster_redis == NULL) == (old->cluster_redis == NULL) &&
+	    (c->cluster_redis == NULL ||
+	    (strcmp(c->cluster_redis, old->cluster_redis) == 0 &&
+	    strcmp(c->cluster_channel, old->cluster_channel) == 0));
+	if (!same)
+		log_notice("reload: [cluster] changes take effect at the next "
+		    "restart");
+#define MOVE(f) do { free(c->f); c->f = old->f; old->f = NULL; } while (0)
+	MOVE(cluster_redis);
+	MOVE(cluster_host);
+	MOVE(cluster_path);
+	MOVE(cluster_password);
+	MOVE(cluster_channel);
+	MOVE(cluster_node);
+#undef MOVE
+	c->cluster_port = old->cluster_port;
+	c->cluster_ttl = old->cluster_ttl;
 }

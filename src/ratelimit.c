@@ -59,6 +59,20 @@ ratelimit_take(struct ratelimit *r, uint64_t now_ms, unsigned rate,
 	return (r->milli >= 1000);
 }
 
+/*
+ * Milliseconds until the client may read its next line (0: now), after
+ * refilling the bucket to now_ms.
+ */
+uint64_t
+ratelimit_ready(struct ratelimit *r, uint64_t now_ms, unsigned rate,
+    unsigned burst)
+{
+	if (rate == 0)
+		return (0);
+	ratelimit_refill(r, now_ms, rate, burst == 0 ? 1 : burst);
+	return (ratelimit_wait(r, rate));
+}
+
 /* Milliseconds until the bucket holds one token again. */
 uint64_t
 ratelimit_wait(const struct ratelimit *r, unsigned rate)

@@ -128,8 +128,12 @@ server_broadcast(struct server *s, struct client *from, struct msg *m)
 	}
 }
 
-/* A line arrived from c: sanitise it, then relay it or run it. */
-void
+/*
+ * A line arrived from c: sanitise it, then relay it (raw mode) or hand it
+ * to chat.  Returns 1 if c must wait before its next line (see
+ * chat_input()).
+ */
+int
 server_input(struct server *s, struct client *c, const char *line,
     size_t len)
 {
@@ -138,16 +142,18 @@ server_input(struct server *s, struct client *c, const char *line,
 
 	n = sanitize_line(line, len, s->scratch);
 	if (n == 0)
-		return;
+		return (0);
+	s->scratch[n] = '\0';
 	if (s->config->mode == MODE_RAW) {
 		m = msg_new(n + 2);
 		memcpy(m->data, s->scratch, n);
 		memcpy(m->data + n, "\r\n", 2);
 		server_broadcast(s, c, m);
 		msg_unref(m);
-		return;
+		cluster_said(s, NULL, 0, s->scratch);
+		return (0);
 	}
-	chat_input(s, c, s->scratch, n);
+	return (chat_input(s, c, s->scratch, n));
 }
 
 static void
@@ -566,6 +572,7 @@ server_listen(struct server *s)
 		return (-1);
 	TAILQ_FOREACH(l, &s->listeners, entry)
 		future_then(listener_accept(l), server_accept_callback, l);
+	cluster_start(s);
 	return (0);
 }
 
@@ -597,6 +604,7 @@ server_apply(struct server *s, struct config *conf)
 		log_notice("socket activation: bind and port changes are not "
 		    "used");
 
+	config_keep_cluster(conf, old);
 	if (conf->max_line != old->max_line) {
 		scratch = xmalloc(SANITIZE_MAX(conf->max_line) + 1);
 		free(s->scratch);
@@ -698,6 +706,8 @@ server_free(struct server *s)
 	struct client	*c;
 	size_t		 i;
 
+	/* First: its requests point at clients. */
+	cluster_free(s);
 	while ((l = TAILQ_FIRST(&s->listeners)) != NULL) {
 		TAILQ_REMOVE(&s->listeners, l, entry);
 		listener_free(l);
