@@ -137,18 +137,17 @@ static void
 chat_announce(struct server *s, struct client *except, const char *fmt, ...)
 {
 	struct msg	*m;
-	char		 buf[512];
+	char		*text;
 	va_list		 ap;
-	int		 n;
 
 	if (!s->config->announce || s->config->mode == MODE_RAW)
 		return;
 	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof buf, fmt, ap);
+	if (vasprintf(&text, fmt, ap) < 0)
+		fatal("vasprintf");
 	va_end(ap);
-	if (n < 0)
-		return;
-	m = msg_printf("*** %s\r\n", buf);
+	m = msg_printf("*** %s\r\n", text);
+	free(text);
 	server_broadcast(s, except, m);
 	msg_unref(m);
 }

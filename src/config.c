@@ -114,6 +114,7 @@ struct config_parse {
 	int		 error_line;	/* of error; 0: none or no line */
 	char		*error;		/* the earliest error, without FILE:LINE */
 	int		 motd_seen;	/* motd replaced the default once */
+	int		 motd_file_seen; /* motd_file wins over motd */
 };
 
 void
@@ -469,7 +470,7 @@ config_read_motd(struct config_parse *p, const char *path)
 	c->motd_file = xstrdup(path);
 	free(c->motd);
 	c->motd = buf;
-	p->motd_seen = 1;
+	p->motd_seen = p->motd_file_seen = 1;
 	return (1);
 }
 
@@ -543,6 +544,8 @@ config_handler(void *arg, const char *section, const char *name,
 		c->log_level = level;
 		return (1);
 	case CONFIG_MOTD:
+		if (p->motd_file_seen)
+			return (1);	/* motd_file overrides motd */
 		if (!p->motd_seen) {
 			free(c->motd);
 			c->motd = NULL;

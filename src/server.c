@@ -229,8 +229,8 @@ server_cron_callback(evutil_socket_t fd, short events, void *arg)
 			continue;
 		log_info("client %llu [%s]: idle for %u seconds",
 		    (unsigned long long)c->id, c->netaddr, conf->idle_timeout);
-		client_printf(c, "*** idle for %u seconds, disconnecting",
-		    conf->idle_timeout);
+		client_printf(c, "*** idle for %u second%s, disconnecting",
+		    conf->idle_timeout, conf->idle_timeout == 1 ? "" : "s");
 		client_close_after_flush(c, "timed out");
 	}
 }
