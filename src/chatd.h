@@ -122,6 +122,7 @@ struct client {
 #define CLIENT_DISCARD		0x08	/* skipping the rest of a long line */
 #define CLIENT_THROTTLED	0x10	/* waiting for its rate budget */
 #define CLIENT_FLUSHING		0x20	/* last words queued; then closed */
+#define CLIENT_PENDING		0x40	/* on the server's flush list */
 
 	struct future		 read;		/* client_read_line() */
 	struct future		 send;		/* client_send() */
@@ -141,6 +142,7 @@ struct client {
 
 	TAILQ_ENTRY(client)	 entry;		/* server's clients */
 	TAILQ_ENTRY(client)	 wait_entry;	/* throttled or dead list */
+	TAILQ_ENTRY(client)	 out_entry;	/* flush list */
 };
 TAILQ_HEAD(clients, client);
 
@@ -168,11 +170,13 @@ struct server {
 	struct clients		 clients;	/* accepted by the server */
 	struct clients		 throttled;	/* waiting for rate budget */
 	struct clients		 dead;		/* to be freed */
+	struct clients		 pending;	/* output to flush */
 	unsigned		 nclients;	/* connected */
 	unsigned		 status_clients; /* last told to systemd */
 	uint64_t		 next_id;
 
 	struct event		*reap_ev;
+	struct event		*flush_ev;
 	struct event		*throttle_ev;
 	struct event		*cron_ev;
 	struct event		*grace_ev;
@@ -230,6 +234,7 @@ void		 client_close_after_flush(struct client *, const char *);
 void		 client_resume(struct client *);
 void		 client_free(struct client *);
 void		 client_check_output(struct client *, uint64_t);
+void		 client_flush(struct client *);
 
 /* config.c */
 void		 config_defaults(struct config *);
@@ -310,6 +315,7 @@ void		 server_broadcast(struct server *, struct client *,
 		    struct msg *);
 void		 server_remove(struct server *, struct client *);
 void		 server_throttle(struct server *, struct client *);
+void		 server_pending(struct server *, struct client *);
 uint64_t	 server_now_ms(struct server *);
 
 /* xmalloc.c */

@@ -16,8 +16,17 @@
  * Fairness: a client may complete LINES_PER_PASS lines in one scheduler
  * pass, then its next line is delivered after the loop has polled I/O
  * again (future_complete_later()), in the manner of memcached's per-event
- * request limit.  Lines processed in one pass are queued to recipients in
- * one go and leave in one write each.
+ * request limit.
+ *
+ * Writing: queued output is not left to the bufferevent's write event.
+ * A client with new output joins the server's flush list, and once the
+ * loop turn's lines are handled, client_flush() writes it straight away:
+ * everything one turn queued for a recipient leaves in one writev(), and a
+ * socket that takes it all never costs the two epoll_ctl() calls of arming
+ * and disarming a write event (measured: 2.5 epoll_ctl per delivery
+ * before).  Only when the socket is full is EV_WRITE enabled, so that the
+ * bufferevent finishes the job and reports the drain (Redis's
+ * handleClientsWithPendingWrites is the model).
  *
  * Teardown happens in one place, client_close(): the client is marked,
  * unlinked, its futures cancelled and its callbacks cleared; the server
@@ -62,10 +71,59 @@ client_write_callback(struct bufferevent *bev, void *arg)
 {
 	struct client	*c = arg;
 
-	/* Output fully written: the pending send is done. */
+	/* The bufferevent drained what client_flush() could not. */
+	bufferevent_disable(c->bev, EV_WRITE);
 	c->soft_ms = 0;
 	if (future_pending(&c->send))
 		future_complete_size(&c->send, 0);
+}
+
+/*
+ * Writes the client's queued output now.  What the socket does not take
+ * is left to the bufferevent, with EV_WRITE enabled until it drains.
+ */
+void
+client_flush(struct client *c)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	int		 n;
+
+	c->flags &= ~CLIENT_PENDING;
+	if (c->flags & CLIENT_CLOSING)
+		return;
+	if (evbuffer_get_length(out) != 0 &&
+	    !(bufferevent_get_enabled(c->bev) & EV_WRITE)) {
+		/*
+		 * A socket bufferevent keeps the start of its output frozen
+		 * against outside draining; thaw it for the write, as its own
+		 * write callback does.
+		 */
+		evbuffer_unfreeze(out, 1);
+		n = evbuffer_write(out, bufferevent_getfd(c->bev));
+		evbuffer_freeze(out, 1);
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR) {
+			log_debug("client %llu [%s]: write: %s",
+			    (unsigned long long)c->id, c->netaddr,
+			    strerror(errno));
+			c->reason = "connection reset";
+			if (future_pending(&c->send) &&
+			    (c->flags & CLIENT_FLUSHING))
+				future_fail(&c->send, ECONNRESET);
+			else
+				client_close(c, c->reason);
+			return;
+		}
+		if (evbuffer_get_length(out) != 0) {
+			bufferevent_enable(c->bev, EV_WRITE);
+			return;
+		}
+	}
+	if (evbuffer_get_length(out) == 0) {
+		c->soft_ms = 0;
+		if (future_pending(&c->send))
+			future_complete_size(&c->send, 0);
+	}
 }
 
 static void
@@ -74,6 +132,10 @@ client_event_callback(struct bufferevent *bev, short events, void *arg)
 	struct client	*c = arg;
 
 	if (events & BEV_EVENT_ERROR) {
+		log_debug("client %llu [%s]: %s error: %s",
+		    (unsigned long long)c->id, c->netaddr,
+		    (events & BEV_EVENT_READING) ? "read" : "write",
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 		c->reason = "connection reset";
 		if (future_pending(&c->send) && (c->flags & CLIENT_FLUSHING)) {
 			future_fail(&c->send, ECONNRESET);
@@ -175,7 +237,7 @@ void
 client_start(struct client *c)
 {
 	client_configure(c);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	bufferevent_enable(c->bev, EV_READ);
 	client_loop(c);
 }
 
@@ -394,6 +456,10 @@ client_queued(struct client *c)
 	if (!future_pending(&c->send) && c->send.queued == FUTURE_Q_NONE &&
 	    c->send.fn == NULL)
 		future_start(&c->send);
+	if (!(c->flags & CLIENT_PENDING)) {
+		c->flags |= CLIENT_PENDING;
+		server_pending(c->server, c);
+	}
 	/* The common case stays cheap: under both limits, nothing to do. */
 	queued = evbuffer_get_length(bufferevent_get_output(c->bev));
 	if ((conf->output_soft != 0 && queued > conf->output_soft) ||
@@ -507,6 +573,10 @@ client_close(struct client *c, const char *reason)
 	c->flags |= CLIENT_CLOSING;
 	c->reason = reason != NULL ? reason : "closed";
 	cluster_forget(c);
+	if (c->flags & CLIENT_PENDING) {
+		c->flags &= ~CLIENT_PENDING;
+		TAILQ_REMOVE(&c->server->pending, c, out_entry);
+	}
 	future_cancel(&c->read);
 	future_cancel(&c->send);
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);

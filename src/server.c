@@ -110,6 +110,30 @@ server_remove(struct server *s, struct client *c)
 }
 
 /*
+ * c has new output: it is written once this loop turn's lines have been
+ * handled (the flush event is activated behind them).
+ */
+void
+server_pending(struct server *s, struct client *c)
+{
+	if (TAILQ_EMPTY(&s->pending))
+		event_active(s->flush_ev, 0, 0);
+	TAILQ_INSERT_TAIL(&s->pending, c, out_entry);
+}
+
+static void
+server_flush_callback(evutil_socket_t fd, short events, void *arg)
+{
+	struct server	*s = arg;
+	struct client	*c;
+
+	while ((c = TAILQ_FIRST(&s->pending)) != NULL) {
+		TAILQ_REMOVE(&s->pending, c, out_entry);
+		client_flush(c);
+	}
+}
+
+/*
  * Queues m on every connected client except `from` (NULL: everyone).  A
  * recipient pushed over its output limit is closed, which unlinks it; the
  * walk tolerates that.
@@ -256,7 +280,6 @@ server_refuse(struct server *s, struct client *c, const char *why)
 {
 	log_notice("client %llu [%s]:%u refused: %s",
 	    (unsigned long long)c->id, c->netaddr, c->port, why);
-	bufferevent_enable(c->bev, EV_WRITE);
 	client_printf(c, "*** %s, try again later", why);
 	client_close_after_flush(c, why);
 }
@@ -427,16 +450,19 @@ server_new(struct config *conf, const char *path, int debug)
 	TAILQ_INIT(&s->clients);
 	TAILQ_INIT(&s->throttled);
 	TAILQ_INIT(&s->dead);
+	TAILQ_INIT(&s->pending);
 	if ((s->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if (future_sched_init(&s->sched, s->base) != 0)
 		fatalx("future_sched_init failed");
 	s->reap_ev = event_new(s->base, -1, 0, server_reap_callback, s);
+	s->flush_ev = event_new(s->base, -1, 0, server_flush_callback, s);
 	s->throttle_ev = evtimer_new(s->base, server_throttle_callback, s);
 	s->cron_ev = event_new(s->base, -1, EV_PERSIST, server_cron_callback,
 	    s);
 	s->grace_ev = evtimer_new(s->base, server_grace_callback, s);
-	if (s->reap_ev == NULL || s->throttle_ev == NULL ||
+	if (s->reap_ev == NULL || s->flush_ev == NULL ||
+	    s->throttle_ev == NULL ||
 	    s->cron_ev == NULL || s->grace_ev == NULL)
 		fatalx("event_new failed");
 	event_add(s->cron_ev, &second);
@@ -726,6 +752,7 @@ server_free(struct server *s)
 	for (i = 0; i < sizeof s->sig_ev / sizeof s->sig_ev[0]; i++)
 		event_free(s->sig_ev[i]);
 	event_free(s->reap_ev);
+	event_free(s->flush_ev);
 	event_free(s->throttle_ev);
 	event_free(s->cron_ev);
 	event_free(s->grace_ev);
