@@ -1,0 +1,1388 @@
+/*
+ * chatd-bench.c: a load generator for chatd (and for any line relay that
+ * sends each line to every other client, such as "ncat -l --chat").
+ *
+ * One process, one libevent loop.  It opens N connections, waits until
+ * the server has accepted all of them, then lets clients 0..S-1 send M
+ * lines each while every client reads and checks what it gets.  Modes:
+ *
+ *   fan-out (default)  as fast as a window of W lines in flight per sender
+ *                      allows, or at -r lines per second per sender;
+ *   --broadcast        S = 1 and W = 1: one line to all, wait until all
+ *                      N-1 have it, M rounds; reports the time per round;
+ *   --idle             connect N, wait until the server holds them, report
+ *                      the server's RSS growth per connection, hold, exit.
+ *
+ * Sync: the server may still be accepting when our connect() completes, so
+ * client 0 sends "@S k" and the phase starts once every other client has
+ * seen a sync line; a line missed by a client that was not yet accepted is
+ * made good by resending with k+1 each second.  With --server-pid the idle
+ * mode waits for the server's descriptor count instead, because a broadcast
+ * would allocate (and leave in the server's malloc arena) output buffers
+ * that are not the idle cost we want to measure.
+ *
+ * A measured line is "@B <sender> <seq> <send-ns>" padded with 'x' to -l
+ * bytes.  Receivers look for the '@', so a relay's prefix ("<user5> ") is
+ * skipped.  The send time is CLOCK_MONOTONIC, read by the same process
+ * that reads the receive time, so the clocks agree; it is read once per
+ * send() and once per read(), which keeps the per-line cost small and the
+ * latency an upper bound (it includes our own queueing).  "In flight"
+ * means sent but not yet seen by the sender's probe receiver, the last
+ * client (or client 0 for a sender that is itself the last client).
+ *
+ * Checking: per (receiver, sender) pair the next expected sequence number.
+ * A jump ahead leaves a gap; a later line that fills a gap is counted as
+ * reordered, a line below the expected number with no gap open is a
+ * duplicate, and gaps still open at the end are lost lines.  A line from
+ * a receiver's own sender id is an echo.  This is exact for a relay that
+ * only loses, duplicates or reorders, which is what it is meant to catch.
+ *
+ * Rejected: bufferevents.  Their writes are deferred to the next loop turn
+ * (adding our own latency to every measurement) and their input buffers
+ * copy each byte once more.  Here a client is a socket with a read event,
+ * one shared read buffer, a small carry-over buffer for a partial line and
+ * a pending-output buffer used only when send() would block.  Also
+ * rejected: one timestamp per line (a clock read per delivery costs more
+ * than parsing it) and printf-family parsing on the receive path.
+ */
+
+#include <sys/types.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#define READ_SIZE	(256 * 1024)	/* shared read buffer */
+#define PART_MAX	8192		/* longest partial line kept */
+#define CONNECT_MAX	64		/* connects in progress at once */
+#define AHEAD_POLL_US	1000		/* re-read the server's fds */
+#define SEND_CHUNK	(64 * 1024)	/* bytes formatted per send() */
+#define TICK_MS		100		/* housekeeping timer */
+#define SYNC_RETRY_MS	1000
+#define SYNC_GIVEUP_MS	30000
+
+/* Latency histogram: 64 linear sub-buckets per power of two of ns. */
+#define HIST_SUB_BITS	6
+#define HIST_SUB	(1 << HIST_SUB_BITS)
+#define HIST_SIZE	((64 - HIST_SUB_BITS) * HIST_SUB + HIST_SUB)
+
+enum bench_mode {
+	MODE_FANOUT,
+	MODE_BROADCAST,
+	MODE_IDLE
+};
+
+enum bench_phase {
+	PHASE_CONNECT,
+	PHASE_ACCEPT,		/* idle mode: counting the server's fds */
+	PHASE_SYNC,
+	PHASE_RUN,
+	PHASE_HOLD,
+	PHASE_DONE
+};
+
+struct bench_client {
+	struct bench		*b;
+	unsigned		 id;
+	int			 fd;
+	int			 flags;
+#define BC_CONNECTED	0x1
+#define BC_SYNCED	0x2
+#define BC_DISCARD	0x4	/* dropping an overlong line */
+#define BC_CLOSED	0x8
+	struct event		*ev_read;
+	struct event		*ev_write;	/* connect, then output */
+	char			*part;		/* PART_MAX, on demand */
+	size_t			 partlen;
+	char			*out;		/* what send() left */
+	size_t			 outlen;
+	size_t			 outsize;
+};
+
+struct bench_sender {
+	uint32_t		 sent;
+	uint32_t		 acked;		/* seen by the probe */
+	unsigned		 probe;
+	uint64_t		 offset_ns;	/* rate mode: stagger */
+};
+
+struct bench {
+	struct event_base	*base;
+	enum bench_mode		 mode;
+	enum bench_phase	 phase;
+
+	/* Options. */
+	const char		*host;
+	const char		*port;
+	unsigned		 nclients;
+	unsigned		 nsenders;
+	uint32_t		 lines;
+	uint32_t		 window;
+	uint32_t		 batch;		/* lines per send() */
+	double			 rate;
+	size_t			 payload;
+	pid_t			 server_pid;
+	double			 hold;
+	double			 timeout;
+	int			 expect_exact;
+	int			 quiet;
+	const char		*label;
+
+	struct addrinfo		*ai;
+	struct bench_client	*clients;
+	struct bench_sender	*senders;
+	unsigned		 next_connect;
+	unsigned		 connecting;
+	unsigned		 ahead;		/* max. not accepted */
+	unsigned		 accepted;	/* as of the last look */
+	unsigned		 connected;
+	unsigned		 synced;
+	unsigned		 sync_seq;
+	uint64_t		 sync_sent_ns;
+	uint64_t		 sync_first_ns;
+	uint64_t		 phase_ns;	/* current phase began */
+	unsigned		 server_fds0;
+
+	/* Per (receiver, sender) pair, index r * nsenders + s. */
+	uint32_t		*next_seq;
+	uint32_t		*gaps;
+
+	/* Counters. */
+	uint64_t		 expected;
+	uint64_t		 delivered;
+	uint64_t		 duplicates;
+	uint64_t		 reordered;
+	uint64_t		 echoes;
+	uint64_t		 bad;
+	uint64_t		 stalls;	/* rate mode: window was full */
+	unsigned		 disconnects;
+	uint64_t		 hist[HIST_SIZE];
+	uint64_t		 lat_max;
+	uint64_t		 lat_sum;
+	uint64_t		 lat_n;
+
+	/* Broadcast rounds. */
+	unsigned		 round_got;
+	uint64_t		*round_ns;
+
+	/* Timing and resources. */
+	uint64_t		 run_start_ns;
+	uint64_t		 finish_ns;
+	uint64_t		 last_delivery_ns;
+	uint64_t		 last_progress_ns;
+	uint64_t		 last_progress_count;
+	uint64_t		 hold_until_ns;
+	long			 server_ticks0;
+	long			 server_ticks1;
+	long			 server_rss0;
+	long			 server_rss1;
+	struct rusage		 ru0;
+	struct rusage		 ru1;
+	int			 failed;
+	char			 failure[256];
+
+	struct event		*ev_tick;
+	struct event		*ev_pace;
+	struct event		*ev_kick;
+	struct event		*ev_ahead;
+	char			*sendbuf;
+};
+
+static char	readbuf[PART_MAX + READ_SIZE];
+
+static void	fatal(const char *, ...)
+		    __attribute__((__format__(__printf__, 1, 2), __noreturn__));
+static void	bench_fail(struct bench *, const char *, ...)
+		    __attribute__((__format__(__printf__, 2, 3)));
+
+static void	bench_client_close(struct bench *, struct bench_client *,
+		    const char *);
+static void	bench_connect_more(struct bench *);
+static void	bench_finish(struct bench *);
+static void	bench_pump(struct bench *, unsigned);
+static void	bench_start_run(struct bench *);
+
+static void
+fatal(const char *fmt, ...)
+{
+	va_list	ap;
+
+	fprintf(stderr, "chatd-bench: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+static void *
+xcalloc(size_t n, size_t size)
+{
+	void	*p;
+
+	if ((p = calloc(n == 0 ? 1 : n, size == 0 ? 1 : size)) == NULL)
+		fatal("out of memory");
+	return (p);
+}
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec);
+}
+
+/* Records the run as failed; the first reason given is the one reported. */
+static void
+bench_fail(struct bench *b, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (!b->failed) {
+		va_start(ap, fmt);
+		vsnprintf(b->failure, sizeof b->failure, fmt, ap);
+		va_end(ap);
+	}
+	b->failed = 1;
+	bench_finish(b);
+}
+
+/* /proc readers: -1 when the process or the field is not there. */
+
+static long
+proc_cpu_ticks(pid_t pid)
+{
+	char			 path[64], buf[1024], *p;
+	unsigned long		 utime, stime;
+	ssize_t			 n;
+	int			 fd;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return (-1);
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return (-1);
+	buf[n] = '\0';
+	/* The command name may hold spaces: count fields after its ')'. */
+	if ((p = strrchr(buf, ')')) == NULL)
+		return (-1);
+	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+	    "%lu %lu", &utime, &stime) != 2)
+		return (-1);
+	return ((long)(utime + stime));
+}
+
+static long
+proc_rss_kb(pid_t pid)
+{
+	char	 path[64], line[256];
+	FILE	*f;
+	long	 kb = -1;
+
+	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (-1);
+	while (fgets(line, sizeof line, f) != NULL) {
+		if (strncmp(line, "VmRSS:", 6) == 0) {
+			kb = strtol(line + 6, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return (kb);
+}
+
+static long
+proc_fd_count(pid_t pid)
+{
+	char		 path[64];
+	DIR		*d;
+	struct dirent	*de;
+	long		 n = 0;
+
+	snprintf(path, sizeof path, "/proc/%ld/fd", (long)pid);
+	if ((d = opendir(path)) == NULL)
+		return (-1);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return (n);
+}
+
+/* Histogram of latencies in ns; about 1.5% resolution. */
+
+static unsigned
+hist_index(uint64_t v)
+{
+	unsigned	e;
+
+	if (v < HIST_SUB)
+		return ((unsigned)v);
+	e = 63 - (unsigned)__builtin_clzll(v);
+	return ((e - HIST_SUB_BITS + 1) * HIST_SUB +
+	    (unsigned)((v >> (e - HIST_SUB_BITS)) & (HIST_SUB - 1)));
+}
+
+/* The upper bound of bucket i, so percentiles err on the slow side. */
+static uint64_t
+hist_value(unsigned i)
+{
+	unsigned	e;
+
+	if (i < HIST_SUB)
+		return (i);
+	e = i / HIST_SUB + HIST_SUB_BITS - 1;
+	return (((uint64_t)1 << e) +
+	    ((uint64_t)(i % HIST_SUB + 1) << (e - HIST_SUB_BITS)) - 1);
+}
+
+static void
+hist_add(struct bench *b, uint64_t v)
+{
+	b->hist[hist_index(v)]++;
+	b->lat_n++;
+	b->lat_sum += v;
+	if (v > b->lat_max)
+		b->lat_max = v;
+}
+
+static uint64_t
+hist_percentile(struct bench *b, double pct)
+{
+	uint64_t	want, seen = 0;
+	unsigned	i;
+
+	if (b->lat_n == 0)
+		return (0);
+	want = (uint64_t)(pct / 100.0 * (double)b->lat_n);
+	if (want == 0)
+		want = 1;
+	for (i = 0; i < HIST_SIZE; i++) {
+		seen += b->hist[i];
+		if (seen >= want)
+			return (hist_value(i) < b->lat_max ?
+			    hist_value(i) : b->lat_max);
+	}
+	return (b->lat_max);
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t	x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x < y ? -1 : x > y);
+}
+
+/*
+ * Output.  send() directly when nothing is pending, so a line leaves in
+ * the call that timestamped it; what the socket does not take waits in
+ * c->out for the write event.
+ */
+
+static void
+bench_client_flush(struct bench *b, struct bench_client *c)
+{
+	ssize_t	n;
+
+	while (c->outlen > 0) {
+		n = send(c->fd, c->out, c->outlen, MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			bench_client_close(b, c, strerror(errno));
+			return;
+		}
+		memmove(c->out, c->out + n, c->outlen - (size_t)n);
+		c->outlen -= (size_t)n;
+	}
+	if (c->outlen > 0)
+		event_add(c->ev_write, NULL);
+	else
+		event_del(c->ev_write);
+}
+
+static void
+bench_client_send(struct bench *b, struct bench_client *c, const char *data,
+    size_t len)
+{
+	ssize_t	n = 0;
+
+	if (c->flags & BC_CLOSED)
+		return;
+	if (c->outlen == 0) {
+		do
+			n = send(c->fd, data, len, MSG_NOSIGNAL);
+		while (n == -1 && errno == EINTR);
+		if (n == -1) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				bench_client_close(b, c, strerror(errno));
+				return;
+			}
+			n = 0;
+		}
+		if ((size_t)n == len)
+			return;
+	}
+	data += n;
+	len -= (size_t)n;
+	if (c->outlen + len > c->outsize) {
+		c->outsize = (c->outlen + len) * 2;
+		if ((c->out = realloc(c->out, c->outsize)) == NULL)
+			fatal("out of memory");
+	}
+	memcpy(c->out + c->outlen, data, len);
+	c->outlen += len;
+	event_add(c->ev_write, NULL);
+}
+
+static void
+bench_client_close(struct bench *b, struct bench_client *c, const char *why)
+{
+	if (c->flags & BC_CLOSED)
+		return;
+	c->flags |= BC_CLOSED;
+	event_del(c->ev_read);
+	event_del(c->ev_write);
+	close(c->fd);
+	c->fd = -1;
+	if (b->phase == PHASE_DONE)
+		return;
+	b->disconnects++;
+	bench_fail(b, "client %u disconnected: %s", c->id, why);
+}
+
+/* Input. */
+
+static int
+parse_u64(const char **pp, const char *end, uint64_t *v)
+{
+	const char	*p = *pp;
+	uint64_t	 x = 0;
+
+	if (p >= end || *p < '0' || *p > '9')
+		return (-1);
+	while (p < end && *p >= '0' && *p <= '9')
+		x = x * 10 + (uint64_t)(*p++ - '0');
+	*pp = p;
+	*v = x;
+	return (0);
+}
+
+static void
+bench_sync_seen(struct bench *b, struct bench_client *c)
+{
+	if (c->flags & BC_SYNCED)
+		return;
+	c->flags |= BC_SYNCED;
+	if (++b->synced == b->nclients - 1 && b->phase == PHASE_SYNC)
+		bench_start_run(b);
+}
+
+/* Broadcast mode: round `seq` has reached one more receiver. */
+static void
+bench_round_seen(struct bench *b, uint32_t seq, uint64_t lat)
+{
+	struct bench_sender	*s = &b->senders[0];
+
+	if (seq != s->acked || ++b->round_got < b->nclients - 1)
+		return;
+	b->round_ns[seq] = lat;
+	b->round_got = 0;
+	s->acked = seq + 1;
+	/* The next round starts from the loop, not from this read. */
+	event_active(b->ev_kick, 0, 0);
+}
+
+/*
+ * One "@B s q t" line for receiver c, read at time now: p is just after
+ * the "@B ", end at the newline.  The line must have the length it was
+ * sent with, which catches lines that a relay split or joined.
+ */
+static void
+bench_line(struct bench *b, struct bench_client *c, const char *p,
+    const char *end, uint64_t now)
+{
+	struct bench_sender	*s;
+	uint64_t		 sid, seq, t;
+	uint32_t		*next, *gaps;
+	size_t			 i;
+
+	if (end > p && end[-1] == '\r')
+		end--;
+	if ((size_t)(end - p) + 3 != b->payload ||
+	    parse_u64(&p, end, &sid) == -1 || p >= end || *p++ != ' ' ||
+	    parse_u64(&p, end, &seq) == -1 || p >= end || *p++ != ' ' ||
+	    parse_u64(&p, end, &t) == -1 || sid >= b->nsenders ||
+	    seq >= b->lines || t > now) {
+		b->bad++;
+		return;
+	}
+	if (sid == c->id) {
+		b->echoes++;
+		return;
+	}
+	i = (size_t)c->id * b->nsenders + sid;
+	next = &b->next_seq[i];
+	gaps = &b->gaps[i];
+	if (seq == *next)
+		(*next)++;
+	else if (seq > *next) {
+		*gaps += (uint32_t)seq - *next;
+		*next = (uint32_t)seq + 1;
+	} else if (*gaps > 0) {
+		(*gaps)--;
+		b->reordered++;
+	} else {
+		b->duplicates++;
+		return;
+	}
+	b->delivered++;
+	b->last_delivery_ns = now;
+	hist_add(b, now - t);
+
+	if (b->mode == MODE_BROADCAST)
+		bench_round_seen(b, (uint32_t)seq, now - t);
+	else {
+		s = &b->senders[sid];
+		if (s->probe == c->id && seq >= s->acked) {
+			s->acked = (uint32_t)seq + 1;
+			if (b->rate == 0)
+				event_active(b->ev_kick, 0, 0);
+		}
+	}
+	if (b->delivered == b->expected)
+		bench_finish(b);
+}
+
+static void
+bench_read_callback(evutil_socket_t fd, short events, void *arg)
+{
+	struct bench_client	*c = arg;
+	struct bench		*b = c->b;
+	char			*buf = readbuf, *p, *end, *nl, *at;
+	size_t			 have = 0;
+	ssize_t			 n;
+	uint64_t		 now;
+
+	if (c->partlen > 0) {
+		memcpy(buf, c->part, c->partlen);
+		have = c->partlen;
+		c->partlen = 0;
+	}
+	n = read(fd, buf + have, READ_SIZE);
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+		bench_client_close(b, c, n == 0 ? "end of file" :
+		    strerror(errno));
+		return;
+	}
+	if (n == -1) {
+		if (have > 0) {
+			memcpy(c->part, buf, have);
+			c->partlen = have;
+		}
+		return;
+	}
+	now = now_ns();
+	p = buf;
+	end = buf + have + (size_t)n;
+	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		if (c->flags & BC_DISCARD)
+			c->flags &= ~BC_DISCARD;
+		else if ((at = memchr(p, '@', (size_t)(nl - p))) != NULL &&
+		    nl - at > 3 && at[2] == ' ') {
+			if (at[1] == 'B')
+				bench_line(b, c, at + 3, nl, now);
+			else if (at[1] == 'S')
+				bench_sync_seen(b, c);
+		}
+		p = nl + 1;
+		if (c->flags & BC_CLOSED)
+			return;
+	}
+	if (p < end && !(c->flags & BC_DISCARD)) {
+		if ((size_t)(end - p) > PART_MAX)
+			c->flags |= BC_DISCARD;	/* not one of ours */
+		else {
+			if (c->part == NULL)
+				c->part = xcalloc(1, PART_MAX);
+			memcpy(c->part, p, (size_t)(end - p));
+			c->partlen = (size_t)(end - p);
+		}
+	}
+}
+
+
+/*
+ * Sending.  bench_pump() sends what sender sid may send now: up to its
+ * window, and in rate mode up to what is due.  By default each line is
+ * its own send(), as a person's client would write it; with -b the lines
+ * of a batch share one timestamp and one send().
+ */
+static void
+bench_pump(struct bench *b, unsigned sid)
+{
+	struct bench_sender	*s = &b->senders[sid];
+	struct bench_client	*c = &b->clients[sid];
+	uint64_t		 t, due;
+	uint32_t		 limit = b->lines;
+	size_t			 len = 0;
+	uint32_t		 nb = 0;
+	int			 n;
+
+	if (b->phase != PHASE_RUN || (c->flags & BC_CLOSED))
+		return;
+	t = now_ns();
+	if (b->rate > 0) {
+		due = (uint64_t)((double)(t - b->run_start_ns + s->offset_ns) *
+		    b->rate / 1e9) + 1;
+		if (due < limit)
+			limit = (uint32_t)due;
+		if (s->sent < limit && s->sent - s->acked >= b->window)
+			b->stalls++;
+	}
+	while (s->sent < limit && s->sent - s->acked < b->window) {
+		if (nb == b->batch || len + b->payload + 1 > SEND_CHUNK) {
+			bench_client_send(b, c, b->sendbuf, len);
+			len = 0;
+			nb = 0;
+			t = now_ns();
+		}
+		n = snprintf(b->sendbuf + len, SEND_CHUNK - len,
+		    "@B %u %" PRIu32 " %" PRIu64, sid, s->sent, t);
+		if ((size_t)n < b->payload) {
+			memset(b->sendbuf + len + n, 'x',
+			    b->payload - (size_t)n);
+			n = (int)b->payload;
+		}
+		b->sendbuf[len + (size_t)n] = '\n';
+		len += (size_t)n + 1;
+		nb++;
+		s->sent++;
+	}
+	if (len > 0)
+		bench_client_send(b, c, b->sendbuf, len);
+}
+
+static void
+bench_kick_callback(evutil_socket_t fd, short events, void *arg)
+{
+	struct bench	*b = arg;
+	unsigned	 i;
+
+	for (i = 0; i < b->nsenders; i++)
+		bench_pump(b, i);
+}
+
+static void
+bench_pace_callback(evutil_socket_t fd, short events, void *arg)
+{
+	bench_kick_callback(fd, events, arg);
+}
+
+static void
+bench_send_sync(struct bench *b)
+{
+	char	line[32];
+	int	n;
+
+	b->sync_seq++;
+	b->sync_sent_ns = now_ns();
+	n = snprintf(line, sizeof line, "@S %u\n", b->sync_seq);
+	bench_client_send(b, &b->clients[0], line, (size_t)n);
+}
+
+static void
+bench_start_run(struct bench *b)
+{
+	struct timeval	tv;
+	uint64_t	period;
+
+	if (b->mode == MODE_IDLE) {
+		b->phase = PHASE_HOLD;
+		b->hold_until_ns = now_ns() + (uint64_t)(b->hold * 1e9);
+		return;
+	}
+	b->phase = PHASE_RUN;
+	b->server_ticks0 = proc_cpu_ticks(b->server_pid);
+	getrusage(RUSAGE_SELF, &b->ru0);
+	b->run_start_ns = b->last_progress_ns = now_ns();
+	if (b->expected == 0) {
+		bench_finish(b);
+		return;
+	}
+	if (b->rate > 0) {
+		period = (uint64_t)(1e9 / (b->rate * b->nsenders));
+		if (period < 50000)
+			period = 50000;
+		tv.tv_sec = (time_t)(period / 1000000000);
+		tv.tv_usec = (suseconds_t)(period % 1000000000 / 1000);
+		event_add(b->ev_pace, &tv);
+	}
+	bench_kick_callback(-1, 0, b);
+}
+
+static void
+bench_all_connected(struct bench *b)
+{
+	b->phase_ns = now_ns();
+	if (b->mode == MODE_IDLE && b->server_pid > 0) {
+		b->phase = PHASE_ACCEPT;
+		return;
+	}
+	if (b->nclients < 2) {
+		bench_start_run(b);
+		return;
+	}
+	b->phase = PHASE_SYNC;
+	bench_send_sync(b);
+}
+
+/*
+ * Connecting: at most CONNECT_MAX connects in progress at once and, when
+ * the server's pid is known, at most b->ahead connections that it has not
+ * accepted yet.  A client's connect() completes when the kernel has the
+ * connection, not when the server accepts it; past a small listen backlog
+ * (ncat's is 10) the kernel answers with SYN cookies and then drops the
+ * final ACK, leaving a connection that our side thinks is open and the
+ * server never sees.  Sync would catch that but could not repair it.
+ * The server's descriptor count before we started is the baseline; if it
+ * drops below that (an earlier run's clients still leaving), the lower
+ * count becomes the baseline.
+ */
+
+static void
+bench_client_write_callback(evutil_socket_t fd, short events, void *arg)
+{
+	struct bench_client	*c = arg;
+	struct bench		*b = c->b;
+	int			 error = 0;
+	socklen_t		 len = sizeof error;
+
+	if (c->flags & BC_CONNECTED) {
+		bench_client_flush(b, c);
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) == -1)
+		error = errno;
+	if (error != 0) {
+		bench_fail(b, "client %u: connect: %s", c->id,
+		    strerror(error));
+		return;
+	}
+	c->flags |= BC_CONNECTED;
+	event_del(c->ev_write);
+	event_add(c->ev_read, NULL);
+	b->connecting--;
+	b->connected++;
+	if (b->connected == b->nclients)
+		bench_all_connected(b);
+	else
+		bench_connect_more(b);
+}
+
+static void
+bench_ahead_callback(evutil_socket_t fd, short events, void *arg)
+{
+	bench_connect_more(arg);
+}
+
+static void
+bench_connect_more(struct bench *b)
+{
+	struct bench_client	*c;
+	long			 fds;
+	int			 fd, on = 1;
+	struct timeval		 tv = { 0, AHEAD_POLL_US };
+
+	while (b->next_connect < b->nclients && b->connecting < CONNECT_MAX) {
+		if (b->server_pid > 0 &&
+		    b->next_connect - b->accepted >= b->ahead) {
+			/* Look again only when the last look says wait. */
+			if ((fds = proc_fd_count(b->server_pid)) == -1) {
+				bench_fail(b, "server %ld is gone",
+				    (long)b->server_pid);
+				return;
+			}
+			if (fds < (long)b->server_fds0)
+				b->server_fds0 = (unsigned)fds; /* leavers */
+			if (fds > (long)b->server_fds0)
+				b->accepted = (unsigned)(fds -
+				    (long)b->server_fds0);
+			if (b->next_connect - b->accepted >= b->ahead) {
+				event_add(b->ev_ahead, &tv);
+				return;
+			}
+		}
+		c = &b->clients[b->next_connect++];
+		fd = socket(b->ai->ai_family, b->ai->ai_socktype |
+		    SOCK_NONBLOCK | SOCK_CLOEXEC, b->ai->ai_protocol);
+		if (fd == -1)
+			fatal("socket (client %u): %s", c->id,
+			    strerror(errno));
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+		c->fd = fd;
+		c->ev_read = event_new(b->base, fd, EV_READ | EV_PERSIST,
+		    bench_read_callback, c);
+		c->ev_write = event_new(b->base, fd, EV_WRITE | EV_PERSIST,
+		    bench_client_write_callback, c);
+		if (c->ev_read == NULL || c->ev_write == NULL)
+			fatal("event_new failed");
+		b->connecting++;
+		if (connect(fd, b->ai->ai_addr, b->ai->ai_addrlen) == -1 &&
+		    errno != EINPROGRESS)
+			fatal("connect (client %u): %s", c->id,
+			    strerror(errno));
+		event_add(c->ev_write, NULL);
+	}
+}
+
+/* Housekeeping every TICK_MS: phase timeouts and stall detection. */
+static void
+bench_tick_callback(evutil_socket_t fd, short events, void *arg)
+{
+	struct bench	*b = arg;
+	uint64_t	 now = now_ns();
+	long		 n;
+
+	switch (b->phase) {
+	case PHASE_CONNECT:
+		if (now - b->phase_ns > (uint64_t)60 * 1000000000)
+			bench_fail(b, "connect timed out: %u of %u connected",
+			    b->connected, b->nclients);
+		break;
+	case PHASE_ACCEPT:
+		n = proc_fd_count(b->server_pid);
+		if (n >= 0 && n < (long)b->server_fds0)
+			b->server_fds0 = (unsigned)n;
+		if (n == -1)
+			bench_fail(b, "server %ld is gone",
+			    (long)b->server_pid);
+		else if ((unsigned long)n >= b->server_fds0 + b->nclients)
+			bench_start_run(b);
+		else if (now - b->phase_ns > (uint64_t)60 * 1000000000)
+			bench_fail(b, "server holds %ld of %u connections",
+			    n - (long)b->server_fds0, b->nclients);
+		break;
+	case PHASE_SYNC:
+		if (now - b->phase_ns > (uint64_t)SYNC_GIVEUP_MS * 1000000)
+			bench_fail(b, "sync timed out: %u of %u clients",
+			    b->synced, b->nclients - 1);
+		else if (now - b->sync_sent_ns >
+		    (uint64_t)SYNC_RETRY_MS * 1000000)
+			bench_send_sync(b);
+		break;
+	case PHASE_RUN:
+		if (b->delivered != b->last_progress_count) {
+			b->last_progress_count = b->delivered;
+			b->last_progress_ns = now;
+		} else if (now - b->last_progress_ns >
+		    (uint64_t)(b->timeout * 1e9))
+			bench_finish(b);
+		break;
+	case PHASE_HOLD:
+		if (now >= b->hold_until_ns)
+			bench_finish(b);
+		break;
+	case PHASE_DONE:
+		break;
+	}
+}
+
+static void
+bench_finish(struct bench *b)
+{
+	if (b->phase == PHASE_DONE)
+		return;
+	if (b->phase == PHASE_RUN || b->phase == PHASE_HOLD) {
+		b->server_ticks1 = proc_cpu_ticks(b->server_pid);
+		b->server_rss1 = proc_rss_kb(b->server_pid);
+		getrusage(RUSAGE_SELF, &b->ru1);
+		b->finish_ns = now_ns();
+	}
+	b->phase = PHASE_DONE;
+	event_base_loopbreak(b->base);
+}
+
+/* Reporting. */
+
+static double
+tv_secs(const struct timeval *tv)
+{
+	return ((double)tv->tv_sec + (double)tv->tv_usec / 1e6);
+}
+
+static double
+rusage_secs(const struct rusage *r0, const struct rusage *r1)
+{
+	return (tv_secs(&r1->ru_utime) + tv_secs(&r1->ru_stime) -
+	    tv_secs(&r0->ru_utime) - tv_secs(&r0->ru_stime));
+}
+
+/* Prints the summary; returns 0 when the run passes its checks. */
+static int
+bench_report(struct bench *b)
+{
+	uint64_t	 lost, p50, p99, r50 = 0, rmax = 0;
+	double		 secs, rate, cpu = -1, per_m = -1, gen_cpu, wall;
+	long		 tck = sysconf(_SC_CLK_TCK);
+	unsigned	 rounds = 0;
+	int		 ok;
+
+	if (b->mode == MODE_IDLE) {
+		double	per = -1;
+
+		ok = !b->failed;
+		if (b->server_rss0 >= 0 && b->server_rss1 >= 0)
+			per = (double)(b->server_rss1 - b->server_rss0) *
+			    1024.0 / b->nclients;
+		if (!b->quiet)
+			printf("%s: %u idle connections: server RSS %ld -> "
+			    "%ld KiB, %.0f bytes per connection\n", b->label,
+			    b->nclients, b->server_rss0, b->server_rss1, per);
+		if (b->failed)
+			fprintf(stderr, "chatd-bench: FAIL: %s\n", b->failure);
+		printf("result: label=%s mode=idle ok=%d clients=%u "
+		    "rss0_kb=%ld rss1_kb=%ld rss_per_conn_b=%.0f\n", b->label,
+		    ok, b->nclients, b->server_rss0, b->server_rss1, per);
+		return (ok ? 0 : 1);
+	}
+
+	lost = b->expected > b->delivered ? b->expected - b->delivered : 0;
+	secs = (b->last_delivery_ns > b->run_start_ns ?
+	    b->last_delivery_ns - b->run_start_ns : 0) / 1e9;
+	rate = secs > 0 ? b->delivered / secs : 0;
+	p50 = hist_percentile(b, 50);
+	p99 = hist_percentile(b, 99);
+	gen_cpu = rusage_secs(&b->ru0, &b->ru1);
+	wall = b->finish_ns > b->run_start_ns ?
+	    (b->finish_ns - b->run_start_ns) / 1e9 : 0;
+	if (b->server_ticks0 >= 0 && b->server_ticks1 >= 0 && tck > 0) {
+		cpu = (double)(b->server_ticks1 - b->server_ticks0) / tck;
+		if (b->delivered > 0)
+			per_m = cpu / (b->delivered / 1e6);
+	}
+	if (b->mode == MODE_BROADCAST) {
+		rounds = b->senders[0].acked;
+		if (rounds > 0) {
+			qsort(b->round_ns, rounds, sizeof *b->round_ns,
+			    cmp_u64);
+			r50 = b->round_ns[(rounds - 1) / 2];
+			rmax = b->round_ns[rounds - 1];
+		}
+	}
+
+	ok = !b->failed;
+	if (b->expect_exact && (lost != 0 || b->duplicates != 0 ||
+	    b->reordered != 0 || b->echoes != 0 || b->bad != 0 ||
+	    b->delivered != b->expected)) {
+		ok = 0;
+		if (!b->failed)
+			snprintf(b->failure, sizeof b->failure,
+			    "delivered %" PRIu64 " of %" PRIu64 ", lost %"
+			    PRIu64 ", duplicated %" PRIu64 ", reordered %"
+			    PRIu64 ", echoed %" PRIu64 ", malformed %" PRIu64,
+			    b->delivered, b->expected, lost, b->duplicates,
+			    b->reordered, b->echoes, b->bad);
+	}
+
+	if (!b->quiet) {
+		printf("%s: %u clients, %u sender%s x %" PRIu32 " lines of "
+		    "%zu bytes, ", b->label, b->nclients, b->nsenders,
+		    b->nsenders == 1 ? "" : "s", b->lines, b->payload);
+		if (b->rate > 0)
+			printf("%g lines/s each (window %" PRIu32 ")\n",
+			    b->rate, b->window);
+		else
+			printf("window %" PRIu32 "\n", b->window);
+		printf("  delivered %" PRIu64 " of %" PRIu64 " in %.3f s: "
+		    "lost %" PRIu64 ", duplicated %" PRIu64 ", reordered %"
+		    PRIu64 ", echoed %" PRIu64 ", malformed %" PRIu64 "\n",
+		    b->delivered, b->expected, secs, lost, b->duplicates,
+		    b->reordered, b->echoes, b->bad);
+		printf("  %.0f deliveries/s; latency p50 %.1f us, p99 %.1f "
+		    "us, max %.1f us\n", rate, p50 / 1e3, p99 / 1e3,
+		    b->lat_max / 1e3);
+		if (b->mode == MODE_BROADCAST)
+			printf("  %u broadcasts to %u clients: p50 %.1f us, "
+			    "max %.1f us\n", rounds, b->nclients - 1,
+			    r50 / 1e3, rmax / 1e3);
+		if (cpu >= 0)
+			printf("  server CPU %.2f s, %.3f s per million "
+			    "deliveries, RSS %ld KiB; ", cpu, per_m,
+			    b->server_rss1);
+		else
+			printf("  ");
+		printf("generator CPU %.2f s", gen_cpu);
+		if (wall > 0)
+			printf(" (%.0f%% busy)", 100 * gen_cpu / wall);
+		if (b->stalls > 0)
+			printf(", window full %" PRIu64 " times", b->stalls);
+		printf("\n");
+	}
+	if (!ok)
+		fprintf(stderr, "chatd-bench: FAIL: %s\n", b->failure);
+	printf("result: label=%s mode=%s ok=%d clients=%u senders=%u "
+	    "lines=%" PRIu32 " window=%" PRIu32 " rate=%g payload=%zu "
+	    "expected=%" PRIu64 " delivered=%" PRIu64 " lost=%" PRIu64
+	    " dup=%" PRIu64 " reordered=%" PRIu64 " echoed=%" PRIu64
+	    " malformed=%" PRIu64 " seconds=%.4f per_sec=%.0f p50_us=%.1f "
+	    "p99_us=%.1f max_us=%.1f", b->label,
+	    b->mode == MODE_BROADCAST ? "broadcast" : "fanout", ok,
+	    b->nclients, b->nsenders, b->lines, b->window, b->rate,
+	    b->payload, b->expected, b->delivered, lost, b->duplicates,
+	    b->reordered, b->echoes, b->bad, secs, rate, p50 / 1e3,
+	    p99 / 1e3, b->lat_max / 1e3);
+	if (b->mode == MODE_BROADCAST)
+		printf(" rounds=%u bcast_p50_us=%.1f bcast_max_us=%.1f",
+		    rounds, r50 / 1e3, rmax / 1e3);
+	printf(" server_cpu_s=%.3f cpu_s_per_m=%.4f server_rss_kb=%ld "
+	    "gen_cpu_s=%.3f server_busy_pct=%.0f gen_busy_pct=%.0f\n", cpu,
+	    per_m, b->server_rss1, gen_cpu, wall > 0 && cpu >= 0 ?
+	    100 * cpu / wall : -1, wall > 0 ? 100 * gen_cpu / wall : -1);
+	return (ok ? 0 : 1);
+}
+
+/* Frees everything, so that leak checkers see a clean exit. */
+static void
+bench_free(struct bench *b)
+{
+	struct bench_client	*c;
+	unsigned		 i;
+
+	for (i = 0; i < b->nclients; i++) {
+		c = &b->clients[i];
+		if (c->ev_read != NULL)
+			event_free(c->ev_read);
+		if (c->ev_write != NULL)
+			event_free(c->ev_write);
+		if (c->fd != -1)
+			close(c->fd);
+		free(c->part);
+		free(c->out);
+	}
+	event_free(b->ev_tick);
+	event_free(b->ev_pace);
+	event_free(b->ev_kick);
+	event_free(b->ev_ahead);
+	event_base_free(b->base);
+	freeaddrinfo(b->ai);
+	free(b->clients);
+	free(b->senders);
+	free(b->next_seq);
+	free(b->gaps);
+	free(b->round_ns);
+	free(b->sendbuf);
+}
+
+/* Start-up. */
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: chatd-bench [options]\n"
+"  -h, --host HOST        server address (default 127.0.0.1)\n"
+"  -p, --port PORT        server port (default 7777)\n"
+"  -n, --clients N        connections (default 100)\n"
+"  -s, --senders S        clients 0..S-1 send (default 10)\n"
+"  -m, --lines M          lines per sender, or rounds (default 10000)\n"
+"  -w, --window W         lines in flight per sender (default 64)\n"
+"  -b, --batch B          lines per send() (default 1, like a person)\n"
+"  -r, --rate R           lines/s per sender, 0 = as fast as W allows\n"
+"  -l, --payload BYTES    line length without newline (default 64)\n"
+"  -P, --server-pid PID   read server CPU, RSS and fds from /proc\n"
+"  -a, --ahead K          with -P: connections the server has not accepted\n"
+"                         yet, at most (default 64; ncat's backlog is 10)\n"
+"  -t, --timeout SECS     give up after this long without progress (5)\n"
+"  -L, --label NAME       name printed with the results\n"
+"  -q, --quiet            print only the result line\n"
+"      --broadcast        one line to all, M rounds, time each round\n"
+"      --idle             connect N, report server RSS per connection\n"
+"      --hold SECS        idle mode: hold the connections (default 1)\n"
+"      --expect-exact     fail unless every line arrived exactly once,\n"
+"                         in order, and never to its sender\n"
+"      --help             this text\n"
+"Exit status: 0 ok, 1 the run failed its checks, 2 usage or set-up error.\n"
+"The last line printed is \"result: key=value ...\" for scripts.\n");
+}
+
+static unsigned long
+number(const char *s, const char *what, unsigned long max)
+{
+	char		*end;
+	unsigned long	 v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *s == '\0' || *end != '\0' || v > max)
+		fatal("bad %s: %s", what, s);
+	return (v);
+}
+
+static double
+seconds(const char *s, const char *what)
+{
+	char	*end;
+	double	 v;
+
+	v = strtod(s, &end);
+	if (*s == '\0' || *end != '\0' || !(v >= 0))
+		fatal("bad %s: %s", what, s);
+	return (v);
+}
+
+static void
+raise_nofile(unsigned need)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		fatal("getrlimit: %s", strerror(errno));
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+		fatal("%u connections need %u descriptors; the limit is %lu",
+		    need - 32, need, (unsigned long)rl.rlim_cur);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option	 longopts[] = {
+		{ "host",		required_argument, NULL, 'h' },
+		{ "port",		required_argument, NULL, 'p' },
+		{ "clients",		required_argument, NULL, 'n' },
+		{ "senders",		required_argument, NULL, 's' },
+		{ "lines",		required_argument, NULL, 'm' },
+		{ "window",		required_argument, NULL, 'w' },
+		{ "rate",		required_argument, NULL, 'r' },
+		{ "payload",		required_argument, NULL, 'l' },
+		{ "server-pid",		required_argument, NULL, 'P' },
+		{ "timeout",		required_argument, NULL, 't' },
+		{ "label",		required_argument, NULL, 'L' },
+		{ "quiet",		no_argument,	   NULL, 'q' },
+		{ "broadcast",		no_argument,   NULL, 'B' },
+		{ "idle",		no_argument,	   NULL, 'I' },
+		{ "hold",		required_argument, NULL, 'O' },
+		{ "batch",		required_argument, NULL, 'b' },
+		{ "ahead",		required_argument, NULL, 'a' },
+		{ "expect-exact",	no_argument,	   NULL, 'X' },
+		{ "help",		no_argument,	   NULL, 'H' },
+		{ NULL,			0,		   NULL, 0 }
+	};
+	struct bench			 bench, *b = &bench;
+	struct addrinfo			 hints;
+	struct event_config		*cfg;
+	struct timeval			 tick = { 0, TICK_MS * 1000 };
+	unsigned			 i;
+	int				 ch, error, senders_set = 0, status;
+
+	memset(b, 0, sizeof *b);
+	b->host = "127.0.0.1";
+	b->port = "7777";
+	b->nclients = 100;
+	b->nsenders = 10;
+	b->lines = 10000;
+	b->window = 64;
+	b->batch = 1;
+	b->ahead = 64;
+	b->payload = 64;
+	b->timeout = 5;
+	b->hold = 1;
+	b->server_pid = -1;
+	b->mode = MODE_FANOUT;
+
+	while ((ch = getopt_long(argc, argv, "a:b:h:p:n:s:m:w:r:l:P:t:L:q",
+	    longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'a':
+			b->ahead = number(optarg, "connect-ahead count", 65535);
+			if (b->ahead == 0)
+				fatal("--ahead must be at least 1");
+			break;
+		case 'b':
+			b->batch = number(optarg, "batch", 1000000);
+			if (b->batch == 0)
+				fatal("--batch must be at least 1");
+			break;
+		case 'h':
+			b->host = optarg;
+			break;
+		case 'p':
+			b->port = optarg;
+			break;
+		case 'n':
+			b->nclients = number(optarg, "client count", 1000000);
+			break;
+		case 's':
+			b->nsenders = number(optarg, "sender count", 1000000);
+			senders_set = 1;
+			break;
+		case 'm':
+			b->lines = number(optarg, "line count", 1000000000);
+			break;
+		case 'w':
+			b->window = number(optarg, "window", 1000000);
+			break;
+		case 'r':
+			b->rate = seconds(optarg, "rate");
+			break;
+		case 'l':
+			b->payload = number(optarg, "payload", 4000);
+			break;
+		case 'P':
+			b->server_pid = (pid_t)number(optarg, "pid", INT32_MAX);
+			break;
+		case 't':
+			b->timeout = seconds(optarg, "timeout");
+			break;
+		case 'L':
+			b->label = optarg;
+			break;
+		case 'q':
+			b->quiet = 1;
+			break;
+		case 'B':
+			b->mode = MODE_BROADCAST;
+			break;
+		case 'I':
+			b->mode = MODE_IDLE;
+			break;
+		case 'O':
+			b->hold = seconds(optarg, "hold time");
+			break;
+		case 'X':
+			b->expect_exact = 1;
+			break;
+		case 'H':
+			usage(stdout);
+			return (0);
+		default:
+			usage(stderr);
+			return (2);
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return (2);
+	}
+	if (b->mode == MODE_BROADCAST) {
+		if (senders_set && b->nsenders != 1)
+			fatal("--broadcast has one sender");
+		b->nsenders = 1;
+		b->window = 1;
+	}
+	if (b->mode == MODE_IDLE)
+		b->nsenders = 0;
+	if (b->label == NULL)
+		b->label = b->mode == MODE_IDLE ? "idle" :
+		    b->mode == MODE_BROADCAST ? "broadcast" : "fanout";
+	if (b->nclients == 0 || b->nsenders > b->nclients)
+		fatal("need at least one client and no more senders than "
+		    "clients");
+	if (b->mode != MODE_IDLE && b->nclients < 2)
+		fatal("need at least two clients");
+	if (b->window == 0)
+		fatal("the window must be at least 1");
+	if (b->payload < 48)
+		b->payload = 48;	/* room for the header */
+	if (b->mode == MODE_IDLE && b->server_pid <= 0)
+		fprintf(stderr, "chatd-bench: no --server-pid: idle mode "
+		    "cannot measure memory\n");
+
+	raise_nofile(b->nclients + 32);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if ((error = getaddrinfo(b->host, b->port, &hints, &b->ai)) != 0)
+		fatal("%s port %s: %s", b->host, b->port, gai_strerror(error));
+
+	if ((cfg = event_config_new()) == NULL)
+		fatal("event_config_new failed");
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	if ((b->base = event_base_new_with_config(cfg)) == NULL)
+		fatal("event_base_new failed");
+	event_config_free(cfg);
+
+	b->clients = xcalloc(b->nclients, sizeof *b->clients);
+	for (i = 0; i < b->nclients; i++) {
+		b->clients[i].b = b;
+		b->clients[i].id = i;
+		b->clients[i].fd = -1;
+	}
+	b->senders = xcalloc(b->nsenders, sizeof *b->senders);
+	for (i = 0; i < b->nsenders; i++) {
+		b->senders[i].probe = i == b->nclients - 1 ? 0 :
+		    b->nclients - 1;
+		if (b->rate > 0)
+			b->senders[i].offset_ns = (uint64_t)(1e9 * i /
+			    (b->rate * b->nsenders));
+	}
+	b->next_seq = xcalloc((size_t)b->nclients * b->nsenders,
+	    sizeof *b->next_seq);
+	b->gaps = xcalloc((size_t)b->nclients * b->nsenders, sizeof *b->gaps);
+	if (b->mode == MODE_BROADCAST)
+		b->round_ns = xcalloc(b->lines, sizeof *b->round_ns);
+	b->sendbuf = xcalloc(1, SEND_CHUNK);
+	b->expected = (uint64_t)(b->nclients - 1) * b->nsenders * b->lines;
+	b->server_ticks0 = b->server_ticks1 = -1;
+
+	b->ev_tick = event_new(b->base, -1, EV_PERSIST, bench_tick_callback,
+	    b);
+	b->ev_pace = event_new(b->base, -1, EV_PERSIST, bench_pace_callback,
+	    b);
+	b->ev_kick = event_new(b->base, -1, 0, bench_kick_callback, b);
+	b->ev_ahead = event_new(b->base, -1, 0, bench_ahead_callback, b);
+	if (b->ev_tick == NULL || b->ev_pace == NULL || b->ev_kick == NULL ||
+	    b->ev_ahead == NULL)
+		fatal("event_new failed");
+	event_add(b->ev_tick, &tick);
+
+	if (b->server_pid > 0) {
+		b->server_rss0 = proc_rss_kb(b->server_pid);
+		if (proc_fd_count(b->server_pid) < 0)
+			fatal("cannot read /proc/%ld", (long)b->server_pid);
+		b->server_fds0 = (unsigned)proc_fd_count(b->server_pid);
+	} else
+		b->server_rss0 = -1;
+	b->server_rss1 = -1;
+
+	b->phase = PHASE_CONNECT;
+	b->phase_ns = now_ns();
+	bench_connect_more(b);
+	event_base_dispatch(b->base);
+
+	status = bench_report(b);
+	bench_free(b);
+	return (status);
+}

@@ -1,0 +1,8 @@
+#!/bin/sh
+#
+# smoke.sh: the make check test of the benchmark.  chatd-bench drives a
+# fresh chatd with 20 clients, 4 of them sending 500 lines each, and fails
+# unless every line reaches every other client exactly once and in order
+# (run-bench.sh --smoke; CHATD_BIN and CHATD_BENCH come from the Makefile).
+
+exec "$(dirname "$0")/run-bench.sh" --smoke
