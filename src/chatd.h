@@ -269,6 +269,9 @@ void		 listener_free(struct listener *);
 void		 log_init(int);
 void		 log_setlevel(int);
 int		 log_getlevel(void);
+int		 log_journal_stream(void);
+void		 log_errorx(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
 int		 log_parse_level(const char *);
 void		 log_warn(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));

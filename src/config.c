@@ -24,8 +24,10 @@
 #include <netinet/in.h>
 
 #include <ctype.h>
+#include <grp.h>
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +117,8 @@ struct config_parse {
 	char		*error;		/* the earliest error, without FILE:LINE */
 	int		 motd_seen;	/* motd replaced the default once */
 	int		 motd_file_seen; /* motd_file wins over motd */
+	int		 user_line;	/* where user and group were set */
+	int		 group_line;
 };
 
 void
@@ -505,6 +509,10 @@ config_handler(void *arg, const char *section, const char *name,
 
 	switch (k->type) {
 	case CONFIG_STRING:
+		if (field == &c->user)
+			p->user_line = p->line;
+		else if (field == &c->group)
+			p->group_line = p->line;
 		if (strlen(value) < k->min || strlen(value) > k->max)
 			return (config_error(p, "%s: must be %llu to %llu "
 			    "characters", k->name, k->min, k->max));
@@ -580,6 +588,16 @@ config_validate(struct config_parse *p)
 {
 	struct config	*c = p->config;
 
+	/* Accounts are checked now, not after the sockets are open. */
+	if (c->user != NULL && getpwnam(c->user) == NULL) {
+		p->line = p->user_line;
+		return (config_error(p, "user: no such user '%s'", c->user));
+	}
+	if (c->group != NULL && getgrnam(c->group) == NULL) {
+		p->line = p->group_line;
+		return (config_error(p, "group: no such group '%s'",
+		    c->group));
+	}
 	p->line = 0;	/* no single line is to blame */
 	if ((c->cluster_channel != NULL || c->cluster_node != NULL ||
 	    c->cluster_password != NULL) && c->cluster_redis == NULL)

@@ -72,6 +72,13 @@ log_getlevel(void)
 	return (log_level);
 }
 
+/* Is stderr the journal (lines then carry "<N>" priorities)? */
+int
+log_journal_stream(void)
+{
+	return (log_journal);
+}
+
 /* Returns the level named by s, or -1. */
 int
 log_parse_level(const char *s)
@@ -129,6 +136,7 @@ fn(const char *fmt, ...)					\
 	log_vwrite(level, NULL, fmt, ap);			\
 	va_end(ap);						\
 }
+LOG_FUNC(log_errorx, LOG_LEVEL_ERROR)
 LOG_FUNC(log_warnx, LOG_LEVEL_WARNING)
 LOG_FUNC(log_notice, LOG_LEVEL_NOTICE)
 LOG_FUNC(log_info, LOG_LEVEL_INFO)

@@ -55,7 +55,7 @@ drop_privileges(const struct config *conf)
 	}
 	errno = 0;
 	if ((pw = getpwnam(conf->user)) == NULL) {
-		log_warnx("user %s: %s", conf->user,
+		log_errorx("user %s: %s", conf->user,
 		    errno ? strerror(errno) : "no such user");
 		return (-1);
 	}
@@ -63,7 +63,7 @@ drop_privileges(const struct config *conf)
 	if (conf->group != NULL) {
 		errno = 0;
 		if ((gr = getgrnam(conf->group)) == NULL) {
-			log_warnx("group %s: %s", conf->group,
+			log_errorx("group %s: %s", conf->group,
 			    errno ? strerror(errno) : "no such group");
 			return (-1);
 		}
@@ -71,11 +71,13 @@ drop_privileges(const struct config *conf)
 	}
 	if (setgroups(0, NULL) == -1 || setresgid(gid, gid, gid) == -1 ||
 	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
-		log_warn("dropping privileges to %s", conf->user);
+		log_errorx("dropping privileges to %s: %s", conf->user,
+		    strerror(errno));
 		return (-1);
 	}
 	if (setuid(0) != -1) {
-		log_warnx("dropping privileges to %s: still root", conf->user);
+		log_errorx("dropping privileges to %s: still root",
+		    conf->user);
 		return (-1);
 	}
 	log_info("running as user %s (uid %lu, gid %lu)", conf->user,
@@ -129,7 +131,9 @@ main(int argc, char **argv)
 	loaded = config_load(conf, path != NULL ? path : CHATD_CONF,
 	    path != NULL, err, sizeof err);
 	if (loaded < 0) {
-		fprintf(stderr, "chatd: %s\n", err);
+		/* In the journal, the reason a unit failed is an error. */
+		fprintf(stderr, "%schatd: %s\n", log_journal_stream() ? "<3>" :
+		    "", err);
 		config_free(conf);
 		free(conf);
 		return (EX_CHATD_CONFIG);
@@ -162,6 +166,7 @@ main(int argc, char **argv)
 #endif
 	s = server_new(conf, path, debug);
 	if (server_listen(s) != 0 || drop_privileges(conf) != 0) {
+		log_errorx("not starting");
 		server_free(s);
 		return (1);
 	}

@@ -240,7 +240,9 @@ server_cron_callback(evutil_socket_t fd, short events, void *arg)
 	for (c = TAILQ_FIRST(&s->clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		if (c->flags & CLIENT_FLUSHING) {
-			if (now - c->resume_ms >= FLUSH_TIMEOUT_MS)
+			/* At shutdown, shutdown_grace decides instead. */
+			if (!s->stopping &&
+			    now - c->resume_ms >= FLUSH_TIMEOUT_MS)
 				client_close(c, c->reason);
 			continue;
 		}
@@ -626,7 +628,9 @@ server_apply(struct server *s, struct config *conf)
 				future_then(listener_accept(l),
 				    server_accept_callback, l);
 		}
-	} else if (conf->naddrs != old->naddrs || conf->port != old->port)
+	} else if (conf->naddrs != old->naddrs || conf->port != old->port ||
+	    memcmp(conf->addrs, old->addrs, conf->naddrs *
+	    sizeof *conf->addrs) != 0)
 		log_notice("socket activation: bind and port changes are not "
 		    "used");
 

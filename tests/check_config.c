@@ -675,6 +675,12 @@ static const struct error_case {
 	    "12345678901234567890123456789012345678901234567890123456789012345"
 	    "\n", TEST_FILE ":2: ", "name" },
 
+	/* Accounts must exist (checked before any socket is opened). */
+	{ "[server]\nport = 1\nuser = no-such-chatd-user\n", TEST_FILE ":3: ",
+	    "no such user" },
+	{ "[server]\ngroup = no-such-chatd-group\nuser = nobody\n",
+	    TEST_FILE ":2: ", "no such group" },
+
 	/* The first error is reported. */
 	{ "[server]\nport = 0\nport = abc\n[bogus]\nx = 1\n",
 	    TEST_FILE ":2: ", "0 is out of range" },
@@ -819,15 +825,15 @@ START_TEST(test_load_twice)
 
 	write_file(motd, sizeof motd, "m.txt", "hi\n", 3);
 	snprintf(text, sizeof text, "[chat]\nmotd = first\nmotd_file = %s\n"
-	    "[server]\nbind = ::1\nbind = 127.0.0.1\nname = x\nuser = u\n"
-	    "user = v\ngroup = g\n", motd);
+	    "[server]\nbind = ::1\nbind = 127.0.0.1\nname = x\nuser = root\n"
+	    "user = nobody\ngroup = nogroup\n", motd);
 	write_file(path, sizeof path, "twice.conf", text, strlen(text));
 	for (i = 0; i < 2; i++) {
 		config_defaults(&c);
 		ck_assert_msg(config_load(&c, path, 1, err, sizeof err) == 0,
 		    "%s", err);
 		ck_assert_str_eq(c.motd, "hi");
-		ck_assert_str_eq(c.user, "v");
+		ck_assert_str_eq(c.user, "nobody");
 		ck_assert_uint_eq(c.naddrs, 1);
 		config_free(&c);
 	}

@@ -1,0 +1,1645 @@
+/*
+ * End-to-end tests of the limits that keep one hostile, broken or slow
+ * client from hurting the others: a client that never reads, one that
+ * sends a line without end, a flood, terminal and telnet garbage, too many
+ * connections in total, per address and for the descriptor limit, idle
+ * clients, and a shutdown while output is queued for a client that does
+ * not read.
+ *
+ * Every test starts its own chatd through the harness with a config that
+ * sets the limits it needs, and ends with chatd_stop_ok(), so a daemon run
+ * under valgrind with --error-exitcode reports leaks and errors in every
+ * test.
+ *
+ * Waits are guards (HARNESS_WAIT_MS, or that long without progress in the
+ * loops that move megabytes), never assertions about speed: the suite also
+ * runs with the daemon under valgrind.  The only time assertions are lower
+ * bounds that a limit implies (a rate limit, an idle timeout), which a
+ * slower daemon only makes easier to meet.  Negatives are proved by order:
+ * to show that something did not reach a client, a later line on the same
+ * path must be the next one it reads.
+ *
+ * Clients that must keep up with megabytes of traffic are driven by one
+ * poll() loop over all their sockets (the pump below) that sends when a
+ * socket is writable and reads whenever one is readable, because a client
+ * that a blocking test leaves unread is exactly the slow reader the daemon
+ * is right to drop.
+ *
+ * Peak memory is read from VmHWM in /proc/PID/status.  Under CHATD_WRAPPER
+ * the pid the harness knows is the wrapper's (valgrind's memory, not
+ * chatd's), so those assertions are skipped there, saying so.
+ */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "harness.h"
+
+#define W		HARNESS_WAIT_MS
+#define TEST_TIMEOUT	120	/* seconds; more under CHATD_WRAPPER */
+#define BULK_TIMEOUT	600	/* the tests that move tens of megabytes */
+#define WRAPPED_FACTOR	10
+#define MIB		(1024L * 1024L)
+
+#define FFFD		"\xef\xbf\xbd"	/* U+FFFD in UTF-8 */
+
+/* Helpers ----------------------------------------------------------------- */
+
+static int64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+left_ms(int64_t deadline)
+{
+	int64_t	left;
+
+	left = deadline - now_ms();
+	return left < 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
+}
+
+static const char *
+wrapper(void)
+{
+	const char	*w;
+
+	w = getenv("CHATD_WRAPPER");
+	return w != NULL && *w != '\0' ? w : NULL;
+}
+
+static void *
+xmalloc0(size_t size)
+{
+	void	*p;
+
+	if ((p = calloc(1, size)) == NULL)
+		ck_abort_msg("out of memory");
+	return p;
+}
+
+/* The id in a default name: 3 for "guest3". */
+static unsigned
+guest_id(const struct tc *c)
+{
+	ck_assert_msg(strncmp(c->name, "guest", 5) == 0, "not a guest name: "
+	    "'%s'", c->name);
+	return (unsigned)strtoul(c->name + 5, NULL, 10);
+}
+
+/* Fail unless the next line on c is exactly want. */
+static void
+expect_line(struct tc *c, const char *want)
+{
+	char	*l;
+
+	l = tc_line(c, W);
+	ck_assert_msg(l != NULL && strcmp(l, want) == 0,
+	    "%s: expected '%s', got %s%s%s; recent lines:\n%s", c->name, want,
+	    l != NULL ? "'" : "", l != NULL ? l : c->eof ? "end of file" :
+	    "nothing", l != NULL ? "'" : "", c->seen);
+}
+
+/* Fail unless the next line on c that is not a "*** " notice is want. */
+static void
+expect_chat(struct tc *c, const char *want)
+{
+	char	*l;
+
+	l = tc_chat(c, W);
+	ck_assert_msg(l != NULL && strcmp(l, want) == 0,
+	    "%s: expected chat line '%s', got %s%s%s; recent lines:\n%s",
+	    c->name, want, l != NULL ? "'" : "", l != NULL ? l :
+	    c->eof ? "end of file" : "nothing", l != NULL ? "'" : "", c->seen);
+}
+
+/* Fail unless the server closes c next, with no line before. */
+static void
+expect_eof(struct tc *c)
+{
+	char	*l;
+
+	l = tc_line(c, W);
+	ck_assert_msg(l == NULL && c->eof, "%s: expected end of file, got "
+	    "%s%s%s", c->name[0] != '\0' ? c->name : "client",
+	    l != NULL ? "'" : "", l != NULL ? l : "a timeout",
+	    l != NULL ? "'" : "");
+}
+
+/*
+ * A client refused at the door: it gets one "*** " line, which must hold
+ * why, and then end of file.
+ */
+static void
+expect_refused(struct tc *c, const char *why)
+{
+	char	*l;
+
+	l = tc_line(c, W);
+	ck_assert_msg(l != NULL, "refused client: no line (%s)", c->eof ?
+	    "end of file" : "timed out");
+	ck_assert_msg(strncmp(l, "*** ", 4) == 0 && strstr(l, why) != NULL,
+	    "refused client: expected one '*** ' line saying '%s', got '%s'",
+	    why, l);
+	expect_eof(c);
+}
+
+static int
+count_substr(const char *text, const char *s)
+{
+	int	n = 0;
+
+	while ((text = strstr(text, s)) != NULL) {
+		n++;
+		text += strlen(s);
+	}
+	return n;
+}
+
+/* Wait up to timeout_ms for the daemon's log to hold s. */
+static void
+wait_log(struct chatd *d, const char *s, int timeout_ms)
+{
+	int64_t	deadline;
+
+	deadline = now_ms() + timeout_ms;
+	while (strstr(chatd_log(d), s) == NULL) {
+		if (left_ms(deadline) == 0)
+			ck_abort_msg("no '%s' in the log within %d ms; "
+			    "log:\n%s", s, timeout_ms, chatd_log(d));
+		poll(NULL, 0, 20);
+	}
+}
+
+/* Peak resident set of pid in KiB (VmHWM), or -1. */
+static long
+vm_hwm_kb(pid_t pid)
+{
+	char	 path[64], line[256];
+	FILE	*f;
+	long	 kb = -1;
+
+	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f) != NULL) {
+		if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+/* Fail if the daemon's peak RSS so far is max_mib MiB or more. */
+static void
+check_peak_rss(struct chatd *d, long max_mib, const char *test)
+{
+	long	kb;
+
+	if (wrapper() != NULL) {
+		fprintf(stderr, "%s: CHATD_WRAPPER is set, so pid %ld is the "
+		    "wrapper's (its memory counts); peak RSS not checked\n",
+		    test, (long)d->pid);
+		return;
+	}
+	kb = vm_hwm_kb(d->pid);
+	ck_assert_msg(kb > 0, "%s: no VmHWM for pid %ld", test, (long)d->pid);
+	fprintf(stderr, "%s: chatd peak RSS %ld KiB\n", test, kb);
+	ck_assert_msg(kb < max_mib * 1024, "%s: chatd peak RSS %ld KiB, "
+	    "limit %ld MiB", test, kb, max_mib);
+}
+
+/*
+ * Connect from the local address src (another loopback address) to the
+ * daemon on 127.0.0.1 and read the welcome line. NULL, with a note on
+ * stderr, if this host cannot bind src.
+ */
+static struct tc *
+connect_from(struct chatd *d, const char *src)
+{
+	struct sockaddr_in	 sin;
+	struct tc		*c;
+	int			 on = 1;
+
+	c = xmalloc0(sizeof *c);
+	c->others = -1;
+	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_msg(c->fd != -1, "socket: %s", strerror(errno));
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	inet_pton(AF_INET, src, &sin.sin_addr);
+	if (bind(c->fd, (struct sockaddr *)&sin, sizeof sin) == -1) {
+		fprintf(stderr, "cannot bind %s (%s); skipping that part\n",
+		    src, strerror(errno));
+		tc_close(c);
+		return NULL;
+	}
+	sin.sin_port = htons(d->port);
+	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+	ck_assert_msg(connect(c->fd, (struct sockaddr *)&sin, sizeof sin) == 0,
+	    "connect from %s to port %d: %s", src, d->port, strerror(errno));
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+	/* The harness reads with non-blocking sockets and poll(). */
+	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+	tc_welcome(c);
+	return c;
+}
+
+/*
+ * Start a daemon whose descriptor limit is nofile (soft and hard), by
+ * putting "prlimit --nofile=N:N" in front of any CHATD_WRAPPER.
+ */
+static struct chatd *
+start_with_nofile(int nofile, const char *extra)
+{
+	struct chatd	*d;
+	char		*old = NULL, *w;
+
+	if (wrapper() != NULL)
+		old = strdup(wrapper());
+	if (asprintf(&w, "prlimit --nofile=%d:%d%s%s", nofile, nofile,
+	    old != NULL ? " " : "", old != NULL ? old : "") == -1)
+		ck_abort_msg("out of memory");
+	setenv("CHATD_WRAPPER", w, 1);
+	d = chatd_start(extra);
+	if (old != NULL)
+		setenv("CHATD_WRAPPER", old, 1);
+	else
+		unsetenv("CHATD_WRAPPER");
+	free(old);
+	free(w);
+	return d;
+}
+
+/* The pump: many clients, one poll() loop ------------------------------ */
+
+#define PUMP_MAX	4
+#define PUMP_CHUNK	64	/* lines built per refill */
+
+struct peer {
+	struct tc	*c;
+	char		 tag;		/* sends "TAG000123 ..."; 0: none */
+	int		 total;		/* lines to send */
+	int		 queued;	/* lines handed to the socket */
+	char		*out;		/* bytes being sent */
+	size_t		 len;
+	size_t		 off;
+	int		 got[PUMP_MAX];	/* lines received from peer k */
+	int		 gone;		/* saw the expected departure */
+};
+
+struct pump {
+	struct peer	 p[PUMP_MAX];
+	int		 n;
+	size_t		 line_len;	/* text bytes per line */
+	int		 window;	/* lines a sender may lead by */
+	const char	*gone;		/* a client expected to leave */
+	const char	*reason;	/* ... for this reason */
+	char		*want;		/* scratch for the expected line */
+};
+
+/* Line seq of the sender tagged tag: exactly len bytes, NUL-terminated. */
+static void
+pump_make(char *buf, size_t len, char tag, int seq)
+{
+	size_t	i;
+	int	n;
+
+	n = snprintf(buf, len + 1, "%c%06d ", tag, seq);
+	for (i = (size_t)n; i < len; i++)
+		buf[i] = "abcdefghijklmnopqrstuvwxyz0123456789.,;:-+"
+		    [(seq + i) % 42];
+	buf[len] = '\0';
+}
+
+static void
+pump_add(struct pump *pu, struct tc *c, char tag, int total)
+{
+	struct peer	*p;
+
+	ck_assert_int_lt(pu->n, PUMP_MAX);
+	p = &pu->p[pu->n++];
+	memset(p, 0, sizeof *p);
+	p->c = c;
+	p->tag = tag;
+	p->total = total;
+	if (tag != 0)
+		p->out = xmalloc0(PUMP_CHUNK * (pu->line_len + 1));
+}
+
+/* Lines of sender k that every other client has received. */
+static int
+pump_delivered(struct pump *pu, int k)
+{
+	int	i, min = INT32_MAX;
+
+	for (i = 0; i < pu->n; i++) {
+		if (i != k && pu->p[i].got[k] < min)
+			min = pu->p[i].got[k];
+	}
+	return min;
+}
+
+/* Lines sender k may queue now without leading its readers by more. */
+static int
+pump_room(struct pump *pu, int k)
+{
+	struct peer	*p = &pu->p[k];
+	int		 room;
+
+	room = pu->window - (p->queued - pump_delivered(pu, k));
+	if (room > p->total - p->queued)
+		room = p->total - p->queued;
+	return room < 0 ? 0 : room;
+}
+
+static const char *
+pump_state(struct pump *pu)
+{
+	static char	 buf[1024];
+	size_t		 at = 0;
+	int		 i, k;
+
+	buf[0] = '\0';
+	for (i = 0; i < pu->n && at < sizeof buf; i++) {
+		at += snprintf(buf + at, sizeof buf - at, "%s: queued %d/%d, "
+		    "got", pu->p[i].c->name, pu->p[i].queued, pu->p[i].total);
+		for (k = 0; k < pu->n && at < sizeof buf; k++)
+			at += snprintf(buf + at, sizeof buf - at, " %d",
+			    pu->p[i].got[k]);
+		if (at < sizeof buf)
+			at += snprintf(buf + at, sizeof buf - at, "\n");
+	}
+	return buf;
+}
+
+/* One line received by peer i; returns 1 (it counts as progress). */
+static int
+pump_line(struct pump *pu, int i, const char *l)
+{
+	struct peer	*p = &pu->p[i], *s;
+	char		 gone[128];
+	size_t		 nlen;
+	int		 k;
+
+	if (strncmp(l, "*** ", 4) == 0) {
+		if (strstr(l, " left (") == NULL)
+			return 1;
+		snprintf(gone, sizeof gone, "*** %s left (%s)",
+		    pu->gone != NULL ? pu->gone : "", pu->reason != NULL ?
+		    pu->reason : "");
+		ck_assert_msg(pu->gone != NULL && strcmp(l, gone) == 0 &&
+		    !p->gone, "%s: unexpected '%s'; state:\n%s", p->c->name, l,
+		    pump_state(pu));
+		p->gone = 1;
+		return 1;
+	}
+	for (k = 0; k < pu->n; k++) {
+		s = &pu->p[k];
+		nlen = strlen(s->c->name);
+		if (k != i && s->tag != 0 && l[0] == '<' &&
+		    strncmp(l + 1, s->c->name, nlen) == 0 &&
+		    strncmp(l + 1 + nlen, "> ", 2) == 0)
+			break;
+	}
+	ck_assert_msg(k < pu->n, "%s: unexpected line '%.80s'", p->c->name, l);
+	ck_assert_msg(p->got[k] < s->total, "%s: more than %d lines from %s",
+	    p->c->name, s->total, s->c->name);
+	pump_make(pu->want, pu->line_len, s->tag, p->got[k]);
+	ck_assert_msg(strcmp(l + 3 + nlen, pu->want) == 0, "%s: line %d from "
+	    "%s lost or out of order: got '%.40s...', want '%.40s...'",
+	    p->c->name, p->got[k], s->c->name, l + 3 + nlen, pu->want);
+	p->got[k]++;
+	return 1;
+}
+
+static int
+pump_done(struct pump *pu)
+{
+	int	i, k;
+
+	for (i = 0; i < pu->n; i++) {
+		if (pu->p[i].queued < pu->p[i].total ||
+		    pu->p[i].off < pu->p[i].len)
+			return 0;
+		for (k = 0; k < pu->n; k++) {
+			if (k != i && pu->p[i].got[k] < pu->p[k].total)
+				return 0;
+		}
+	}
+	return 1;
+}
+
+/*
+ * Send every sender's lines and read everything every peer receives, each
+ * line checked against what its sender sent, in order, until all have all.
+ * A sender never leads the slowest of its readers by more than the window,
+ * which models readers that keep up: however this one loop happens to be
+ * scheduled, a reader's backlog in the daemon stays well under
+ * output_soft_limit. Fails after HARNESS_WAIT_MS without progress.
+ */
+static void
+pump_run(struct pump *pu)
+{
+	struct pollfd	 pfd[PUMP_MAX];
+	struct peer	*p;
+	int64_t		 last;
+	ssize_t		 n;
+	char		*l;
+	int		 i, j, room, progress;
+
+	pu->want = xmalloc0(pu->line_len + 1);
+	last = now_ms();
+	while (!pump_done(pu)) {
+		for (i = 0; i < pu->n; i++) {
+			p = &pu->p[i];
+			pfd[i].fd = p->c->fd;
+			pfd[i].events = POLLIN;
+			if (p->off < p->len || pump_room(pu, i) > 0)
+				pfd[i].events |= POLLOUT;
+		}
+		poll(pfd, pu->n, 1000);
+		progress = 0;
+		for (i = 0; i < pu->n; i++) {
+			p = &pu->p[i];
+			if (pfd[i].revents & (POLLIN | POLLERR | POLLHUP)) {
+				while ((l = tc_line(p->c, 0)) != NULL)
+					progress |= pump_line(pu, i, l);
+				ck_assert_msg(!p->c->eof, "%s: connection "
+				    "closed; state:\n%s", p->c->name,
+				    pump_state(pu));
+			}
+			if (!(pfd[i].revents & POLLOUT))
+				continue;
+			if (p->off == p->len && (room = pump_room(pu, i)) > 0) {
+				if (room > PUMP_CHUNK)
+					room = PUMP_CHUNK;
+				p->len = p->off = 0;
+				for (j = 0; j < room; j++) {
+					pump_make(p->out + p->len, pu->line_len,
+					    p->tag, p->queued++);
+					p->len += pu->line_len;
+					p->out[p->len++] = '\n';
+				}
+			}
+			while (p->off < p->len) {
+				n = send(p->c->fd, p->out + p->off,
+				    p->len - p->off, MSG_NOSIGNAL);
+				if (n > 0) {
+					p->off += n;
+					progress = 1;
+					continue;
+				}
+				ck_assert_msg(n == -1 && (errno == EAGAIN ||
+				    errno == EWOULDBLOCK || errno == EINTR),
+				    "%s: send: %s", p->c->name,
+				    n == 0 ? "returned 0" : strerror(errno));
+				break;
+			}
+		}
+		if (progress)
+			last = now_ms();
+		ck_assert_msg(now_ms() - last < W, "no progress for %d ms; "
+		    "state:\n%s", W, pump_state(pu));
+	}
+	for (i = 0; i < pu->n; i++)
+		free(pu->p[i].out);
+	free(pu->want);
+}
+
+/* 1. A slow reader ---------------------------------------------------- */
+
+#define SLOW_LINE	1000
+#define SLOW_LINES	26215	/* a sender: 2 x 26215 x 1001 B > 50 MiB */
+#define SLOW_WINDOW	96	/* ~96 KiB: 2 senders stay under 256K */
+
+/*
+ * A client that connects and never reads, while two others broadcast 50
+ * MiB between them, unthrottled (rate_lines = 0), with the default output
+ * limits (hard 1M, soft 256K for 10 s): every other client gets every
+ * line in order, the slow one is dropped for its output, which everyone
+ * is told and the log says, and chatd's memory stays bounded.
+ */
+START_TEST(test_slow_reader)
+{
+	struct chatd	*d;
+	struct tc	*a, *b, *r, *s;
+	struct pump	 pu;
+	char		 want[128];
+	int		 i;
+
+	d = chatd_start("[limits]\nrate_lines = 0\n"
+	    "output_hard_limit = 1M\noutput_soft_limit = 256K\n"
+	    "[chat]\nhistory = 0\n");
+	a = tc_connect(d);
+	b = tc_connect(d);
+	r = tc_connect(d);
+	s = tc_connect(d);	/* reads its welcome line, then nothing */
+
+	memset(&pu, 0, sizeof pu);
+	pu.line_len = SLOW_LINE;
+	pu.window = SLOW_WINDOW;
+	pu.gone = s->name;
+	pu.reason = "output limit";
+	pump_add(&pu, a, 'a', SLOW_LINES);
+	pump_add(&pu, b, 'b', SLOW_LINES);
+	pump_add(&pu, r, 0, 0);
+	pump_run(&pu);
+
+	/* Told of the slow client's departure, with the right reason. */
+	snprintf(want, sizeof want, "*** %s left (output limit)", s->name);
+	for (i = 0; i < pu.n; i++) {
+		if (!pu.p[i].gone)
+			tc_expect(pu.p[i].c, want, W);
+	}
+	snprintf(want, sizeof want, "client %u [127.0.0.1]: output limit",
+	    guest_id(s));
+	ck_assert_msg(strstr(chatd_log(d), want) != NULL, "no '%s' in the "
+	    "log:\n%s", want, chatd_log(d));
+	ck_assert_msg(tc_closed(s, W), "%s: not closed", s->name);
+
+	check_peak_rss(d, 64, "test_slow_reader");
+
+	/* The others are still in the room. */
+	tc_send(r, "after the flood\n");
+	expect_chat(a, "<guest3> after the flood");
+	expect_chat(b, "<guest3> after the flood");
+
+	tc_close(a);
+	tc_close(b);
+	tc_close(r);
+	tc_close(s);
+	chatd_stop_ok(d);
+}
+END_TEST
+
+/*
+ * The soft output limit alone (the hard one off): a client that does not
+ * read stays over output_soft_limit (64K) for output_soft_seconds (1) and
+ * is dropped for it, while the one that reads gets every line.
+ */
+#define SOFT_LINES	8192	/* 8 MiB, beyond the socket buffers */
+
+START_TEST(test_soft_output_limit)
+{
+	struct chatd	*d;
+	struct tc	*a, *r, *s;
+	struct pump	 pu;
+	char		 want[128];
+	int		 i;
+
+	d = chatd_start("[limits]\nrate_lines = 0\noutput_hard_limit = 0\n"
+	    "output_soft_limit = 64K\noutput_soft_seconds = 1\n"
+	    "[chat]\nhistory = 0\n");
+	a = tc_connect(d);
+	r = tc_connect(d);
+	s = tc_connect(d);	/* reads its welcome line, then nothing */
+
+	memset(&pu, 0, sizeof pu);
+	pu.line_len = SLOW_LINE;
+	pu.window = 32;
+	pu.gone = s->name;
+	pu.reason = "output limit";
+	pump_add(&pu, a, 'a', SOFT_LINES);
+	pump_add(&pu, r, 0, 0);
+	pump_run(&pu);
+
+	/* Nothing more is queued now: the once-a-second check drops it. */
+	snprintf(want, sizeof want, "*** %s left (output limit)", s->name);
+	for (i = 0; i < pu.n; i++) {
+		if (!pu.p[i].gone)
+			tc_expect(pu.p[i].c, want, W);
+	}
+	snprintf(want, sizeof want, "client %u [127.0.0.1]: output limit",
+	    guest_id(s));
+	ck_assert_msg(strstr(chatd_log(d), want) != NULL, "no '%s' in the "
+	    "log:\n%s", want, chatd_log(d));
+	ck_assert_msg(tc_closed(s, W), "%s: not closed", s->name);
+
+	tc_send(r, "still here\n");
+	expect_chat(a, "<guest2> still here");
+
+	tc_close(a);
+	tc_close(r);
+	tc_close(s);
+	chatd_stop_ok(d);
+}
+END_TEST
+
+/* 2. A line without end ---------------------------------------------- */
+
+#define LONG_TOTAL	(10 * MIB)
+#define LONG_CHUNK	(64 * 1024)
+#define LONG_ROUND	MIB	/* a chat exchange after each */
+#define MAX_LINE	4096	/* the default max_line */
+
+/*
+ * With the default max_line (4096), one client sends 10 MiB with no
+ * newline while two others keep chatting; then a newline, a line of
+ * exactly max_line bytes (relayed), one of max_line + 1 (discarded), and
+ * "after", which must be relayed. The sender gets one "*** line too long"
+ * notice per over-long line, two in all, and chatd's memory stays bounded.
+ */
+START_TEST(test_long_line)
+{
+	struct chatd	*d;
+	struct tc	*p, *q, *l;
+	char		*chunk, *line, want[64];
+	long		 sent;
+	int		 round = 0, notices = 0;
+
+	d = chatd_start("[chat]\nhistory = 0\n");
+	p = tc_connect(d);
+	q = tc_connect(d);
+	l = tc_connect(d);
+
+	chunk = xmalloc0(LONG_CHUNK);
+	memset(chunk, 'x', LONG_CHUNK);
+	for (sent = 0; sent < LONG_TOTAL; sent += LONG_CHUNK) {
+		tc_send_bytes(l, chunk, LONG_CHUNK);
+		if ((sent + LONG_CHUNK) % LONG_ROUND != 0)
+			continue;
+		/* Mid-line for l: p and q are served all the same. */
+		tc_send(p, "ping %d\n", round);
+		snprintf(want, sizeof want, "<guest1> ping %d", round);
+		expect_chat(q, want);
+		tc_send(q, "pong %d\n", round);
+		snprintf(want, sizeof want, "<guest2> pong %d", round);
+		expect_chat(p, want);
+		round++;
+	}
+	ck_assert_int_eq(round, LONG_TOTAL / LONG_ROUND);
+	tc_send(l, "\n");
+
+	/* max_line bytes is allowed; one more is not. */
+	line = xmalloc0(MAX_LINE + 16);
+	memset(line, 'y', MAX_LINE);
+	line[MAX_LINE] = '\n';
+	tc_send_bytes(l, line, MAX_LINE + 1);
+	memset(line, 'z', MAX_LINE + 1);
+	line[MAX_LINE + 1] = '\n';
+	tc_send_bytes(l, line, MAX_LINE + 2);
+	tc_send(l, "after\n");
+
+	free(chunk);
+	chunk = xmalloc0(MAX_LINE + 16);
+	strcpy(chunk, "<guest3> ");
+	memset(chunk + 9, 'y', MAX_LINE);
+	expect_chat(p, chunk);
+	expect_chat(q, chunk);
+	expect_chat(p, "<guest3> after");
+	expect_chat(q, "<guest3> after");
+
+	/*
+	 * Everything l sent has been handled ("after" came through), so
+	 * every notice it caused is queued before this marker.
+	 */
+	tc_send(p, "marker\n");
+	for (;;) {
+		ck_assert_msg(tc_line(l, W) != NULL, "%s: %s before the "
+		    "marker; recent lines:\n%s", l->name, l->eof ?
+		    "end of file" : "timed out", l->seen);
+		if (strcmp(l->line, "<guest1> marker") == 0)
+			break;
+		if (strncmp(l->line, "*** line too long", 17) == 0)
+			notices++;
+	}
+	ck_assert_msg(notices == 2, "%s: %d '*** line too long' notices for "
+	    "2 over-long lines; recent lines:\n%s", l->name, notices, l->seen);
+
+	check_peak_rss(d, 32, "test_long_line");
+
+	free(line);
+	free(chunk);
+	tc_close(p);
+	tc_close(q);
+	tc_close(l);
+	chatd_stop_ok(d);
+}
+END_TEST
+
+/* 3. A flood ----------------------------------------------------------- */
+
+#define FLOOD_LINES	100000
+#define FLOOD_RATE	20000
+#define FLOOD_BURST	100
+#define FLOOD_SLACK_MS	100	/* a coarse clock tick and then some */
+
+/*
+ * A client sends 100,000 short lines as fast as TCP takes them. The rate
+ * is 20000 lines/s with a burst of 100 (the default 10/s would take close
+ * to three hours). The receiver gets all of them, in order; the flood
+ * takes at least (100000 - 100) / 20000 s, the least the token bucket
+ * allows; a third client's line gets through while the flood is on; and
+ * the flooder is slowed down, not kicked.
+ */
+START_TEST(test_flood)
+{
+	struct chatd	*d;
+	struct tc	*r, *f, *p, *c[3];
+	struct pollfd	 pfd[3];
+	char		*buf, want[64], *l;
+	size_t		 len, off = 0;
+	ssize_t		 n;
+	int64_t		 t0, t1 = 0, last;
+	long		 min_ms;
+	int		 i, got = 0, probe_sent = 0, probe_at = -1;
+	int		 f_probe = 0, progress;
+
+	d = chatd_start("[limits]\nrate_lines = 20000\nrate_burst = 100\n"
+	    "[chat]\nhistory = 0\n");
+	r = tc_connect(d);
+	f = tc_connect(d);
+	p = tc_connect(d);
+	c[0] = r;
+	c[1] = f;
+	c[2] = p;
+
+	buf = xmalloc0(FLOOD_LINES * 8 + 1);
+	for (i = 0; i < FLOOD_LINES; i++)
+		snprintf(buf + i * 8, 9, "f%06d\n", i);
+	len = FLOOD_LINES * 8;
+
+	t0 = last = now_ms();
+	while (got < FLOOD_LINES || probe_at == -1) {
+		for (i = 0; i < 3; i++) {
+			pfd[i].fd = c[i]->fd;
+			pfd[i].events = POLLIN;
+		}
+		if (off < len)
+			pfd[1].events |= POLLOUT;
+		poll(pfd, 3, 1000);
+		progress = 0;
+		if ((pfd[1].revents & POLLOUT) && off < len) {
+			n = send(f->fd, buf + off, len - off, MSG_NOSIGNAL);
+			if (n > 0) {
+				off += n;
+				progress = 1;
+			} else
+				ck_assert_msg(errno == EAGAIN || errno == EINTR,
+				    "flooder: send: %s", strerror(errno));
+		}
+		for (i = 0; i < 3; i++) {
+			if (!(pfd[i].revents & (POLLIN | POLLERR | POLLHUP)))
+				continue;
+			while ((l = tc_line(c[i], 0)) != NULL) {
+				progress = 1;
+				ck_assert_msg(strstr(l, " left (") == NULL,
+				    "%s: unexpected '%s'", c[i]->name, l);
+				if (c[i] == f && strcmp(l, "<guest3> probe") ==
+				    0)
+					f_probe = 1;
+				if (c[i] != r || strncmp(l, "*** ", 4) == 0)
+					continue;
+				if (strcmp(l, "<guest3> probe") == 0) {
+					ck_assert_msg(probe_sent &&
+					    probe_at == -1, "probe line "
+					    "unexpected here");
+					probe_at = got;
+					continue;
+				}
+				snprintf(want, sizeof want, "<guest2> f%06d",
+				    got);
+				ck_assert_msg(strcmp(l, want) == 0, "receiver: "
+				    "got '%s', want '%s'", l, want);
+				if (++got == FLOOD_LINES)
+					t1 = now_ms();
+			}
+			ck_assert_msg(!c[i]->eof, "%s: connection closed "
+			    "after %d flood lines", c[i]->name, got);
+		}
+		/* Mid-flood: a tenth is through, nine tenths to go. */
+		if (!probe_sent && got >= FLOOD_LINES / 10) {
+			tc_send(p, "probe\n");
+			probe_sent = 1;
+		}
+		if (progress)
+			last = now_ms();
+		ck_assert_msg(now_ms() - last < W, "no progress for %d ms: "
+		    "sent %zu of %zu bytes, received %d lines", W, off, len,
+		    got);
+	}
+
+	ck_assert_msg(probe_at < FLOOD_LINES, "the probe came after the "
+	    "whole flood");
+	min_ms = (long)(FLOOD_LINES - FLOOD_BURST) * 1000 / FLOOD_RATE -
+	    FLOOD_SLACK_MS;
+	ck_assert_msg(t1 - t0 >= min_ms, "%d lines in %ld ms: faster than "
+	    "rate_lines %d with burst %d allows (at least %ld ms)",
+	    FLOOD_LINES, (long)(t1 - t0), FLOOD_RATE, FLOOD_BURST, min_ms);
+	fprintf(stderr, "test_flood: %d lines in %ld ms, the probe after "
+	    "%d\n", FLOOD_LINES, (long)(t1 - t0), probe_at);
+
+	/* The flooder was slowed, not kicked: it is still in the room. */
+	if (!f_probe)
+		expect_chat(f, "<guest3> probe");
+	tc_send(r, "done\n");
+	expect_chat(f, "<guest1> done");
+
+	free(buf);
+	tc_close(r);
+	tc_close(f);
+	tc_close(p);
+	chatd_stop_ok(d);
+}
+END_TEST
+
+/*
+ * Nothing is lost to the rate limit even when the sender leaves at once:
+ * 2000 lines at 1000 lines/s, and close() as soon as the last is written.
+ * The receiver gets every line, in order, and only then the departure.
+ */
+#define FTC_LINES	2000
+
+START_TEST(test_flood_then_close)
+{
+	struct chatd	*d;
+	struct tc	*r, *f;
+	char		*buf, want[64];
+	int		 i;
+
+	d = chatd_start("[limits]\nrate_lines = 1000\nrate_burst = 50\n"
+	    "[chat]\nhistory = 0\n");
+	r = tc_connect(d);
+	f = tc_connect(d);	/* nobody joins or talks after it */
+
+	buf = xmalloc0(FTC_LINES * 7 + 1);
+	for (i = 0; i < FTC_LINES; i++)
+		snprintf(buf + i * 7, 8, "g%05d\n", i);
+	tc_send_bytes(f, buf, FTC_LINES * 7);
+	tc_close(f);
+
+	expect_line(r, "*** guest2 joined");
+	for (i = 0; i < FTC_LINES; i++) {
+		snprintf(want, sizeof want, "<guest2> g%05d", i);
+		expect_line(r, want);
+	}
+	ck_assert_ptr_nonnull(tc_line(r, W));
+	ck_assert_msg(strncmp(r->line, "*** guest2 left (", 17) == 0,
+	    "expected guest2's departure after its last line, got '%s'",
+	    r->line);
+
+	free(buf);
+	tc_close(r);
+	chatd_stop_ok(d);
+}
+END_TEST
+
+/* 4. Sanitising -------------------------------------------------------- */
+
+/*
+ * Check that the raw bytes of a received line are safe: well-formed UTF-8
+ * with no C0 control (not even CR or TAB), DEL, C1 control or 0xff.
+ */
+static void
+check_clean(const struct tc *c, const unsigned char *s, size_t len)
+{
+	size_t	i = 0, need, k;
+	unsigned char lo, hi;
+
+	while (i < len) {
+		ck_assert_msg(s[i] >= 0x20 && s[i] != 0x7f, "%s: control byte "
+		    "0x%02x at %zu in '%.*s'", c->name, s[i], i, (int)len, s);
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		lo = 0x80;
+		hi = 0xbf;
+		if (s[i] >= 0xc2 && s[i] <= 0xdf)
+			need = 2;
+		else if (s[i] >= 0xe0 && s[i] <= 0xef) {
+			need = 3;
+			lo = s[i] == 0xe0 ? 0xa0 : 0x80;
+			hi = s[i] == 0xed ? 0x9f : 0xbf;
+		} else if (s[i] >= 0xf0 && s[i] <= 0xf4) {
+			need = 4;
+			lo = s[i] == 0xf0 ? 0x90 : 0x80;
+			hi = s[i] == 0xf4 ? 0x8f : 0xbf;
+		} else
+			need = 0;
+		ck_assert_msg(need != 0 && i + need <= len, "%s: invalid UTF-8 "
+		    "(byte 0x%02x) at %zu", c->name, s[i], i);
+		ck_assert_msg(!(s[i] == 0xc2 && s[i + 1] <= 0x9f), "%s: C1 "
+		    "control U+00%02X at %zu", c->name, s[i + 1] - 0x40, i);
+		for (k = 1; k < need; k++) {
+			ck_assert_msg(s[i + k] >= lo && s[i + k] <= hi,
+			    "%s: invalid UTF-8 at %zu", c->name, i + k);
+			lo = 0x80;
+			hi = 0xbf;
+		}
+		i += need;
+	}
+}
+
+/*
+ * The next line on c, every byte of it checked by check_clean() (the
+ * harness returns a C string, so the raw length is taken from the
+ * receive buffer first, which shows a NUL inside a line).
+ */
+static char *
+clean_line(struct tc *c)
+{
+	struct pollfd	 pfd;
+	int64_t		 deadline;
+	ssize_t		 n;
+	size_t		 raw;
+	char		*nl, *l;
+
+	deadline = now_ms() + W;
+	while ((nl = memchr(c->buf, '\n', c->len)) == NULL) {
+		ck_assert_msg(c->len < sizeof c->buf, "%s: line too long",
+		    c->name);
+		pfd.fd = c->fd;
+		pfd.events = POLLIN;
+		ck_assert_msg(poll(&pfd, 1, left_ms(deadline)) == 1, "%s: no "
+		    "line in %d ms; recent lines:\n%s", c->name, W, c->seen);
+		n = read(c->fd, c->buf + c->len, sizeof c->buf - c->len);
+		ck_assert_msg(n > 0 || (n == -1 && errno == EAGAIN), "%s: "
+		    "connection closed; recent lines:\n%s", c->name, c->seen);
+		if (n > 0)
+			c->len += n;
+	}
+	raw = nl - c->buf;
+	l = tc_line(c, 0);
+	ck_assert_msg(l != NULL && strlen(l) + 1 == raw, "%s: NUL inside "
+	    "line '%s'", c->name, l != NULL ? l : "");
+	check_clean(c, (const unsigned char *)l, strlen(l));
+	return l;
+}
+
+/* The next chat line on c (notices are checked and skipped). */
+static char *
+clean_chat(struct tc *c)
+{
+	char	*l;
+
+	while (strncmp(l = clean_line(c), "*** ", 4) == 0)
+		;
+	return l;
+}
+
+#define S(in, want)	{ in, sizeof(in) - 1, want }
+
+static const struct {
+	const char	*in;
+	size_t		 len;
+	const char	*want;
+} sanitize_cases[] = {
+	/* ANSI escapes, 7-bit. */
+	S("clear\x1b[2Jscreen", "clearscreen"),
+	S("\x1b[1;31mred\x1b[0m and \x1b[38;5;82mgreen\x1b[m",
+	    "red and green"),
+	S("\x1b[10;20Hmoved\x1b[K\x1b[?25l", "moved"),
+	S("\x1b]0;evil title\x07" "after osc bel", "after osc bel"),
+	S("\x1b]2;evil title\x1b\\after osc st", "after osc st"),
+	S("\x1bPq#0;2;0;0;0\x1b\\after dcs", "after dcs"),
+	S("\x1b(Bcharset \x1b" "7saved\x1b" "8 \x1b" "cdone",
+	    "charset saved done"),
+	/* The same in their 8-bit (C1) forms. */
+	S("\xc2\x9b" "31mred", "red"),
+	S("\xc2\x9d" "0;evil title\xc2\x9c" "after 8-bit osc",
+	    "after 8-bit osc"),
+	S("\xc2\x90" "q#0\xc2\x9c" "after 8-bit dcs", "after 8-bit dcs"),
+	/* C0, NUL, DEL; TAB becomes a space. */
+	S("nul\0byte\0\0end", "nulbyteend"),
+	S("de\x7f" "lete", "delete"),
+	S("bell\x07 cr\r bs\x08 ff\x0c vt\x0b so\x0e si\x0f",
+	    "bell cr bs ff vt so si"),
+	S("col1\tcol2\t\tend", "col1 col2  end"),
+	/* Telnet. */
+	S("\xff\xfb\x01" "will\xff\xfd\x03" "do\xff\xfa\x18\x00" "xterm"
+	    "\xff\xf0" "sb\xff\xf1" "nop", "willdosbnop"),
+	S("\xff\xfa\x18\xff\xff\xff\xf0" "escaped iac in sb",
+	    "escaped iac in sb"),
+	S("iac iac \xff\xff!", "iac iac " FFFD "!"),
+	/* All at once. */
+	S("\x1b[2J\x1b[H\x1b]0;pwned\x07\x07hi\tthere\x1b[0m\xc2\x85!",
+	    "hi there!"),
+	/* UTF-8 in several scripts, byte for byte. */
+	S("Français : ça coûte très cher, déjà ? Où ? Noël, cœur, ÿ",
+	    "Français : ça coûte très cher, déjà ? Où ? Noël, cœur, ÿ"),
+	S("Ελληνικά: Καλημέρα κόσμε", "Ελληνικά: Καλημέρα κόσμε"),
+	S("Русский: Привет, мир! Ёжик", "Русский: Привет, мир! Ёжик"),
+	S("中文：你好，世界", "中文：你好，世界"),
+	S("日本語：こんにちは世界、カタカナ、ｶﾀｶﾅ",
+	    "日本語：こんにちは世界、カタカナ、ｶﾀｶﾅ"),
+	S("العربية: مرحبا بالعالم", "العربية: مرحبا بالعالم"),
+	S("emoji: 😀 👍🏽 👨‍👩‍👧 🇫🇷", "emoji: 😀 👍🏽 👨‍👩‍👧 🇫🇷"),
+	/* Invalid UTF-8: one U+FFFD per maximal invalid subpart. */
+	S("bad \xfe" "x", "bad " FFFD "x"),
+	S("\xc3" "(", FFFD "("),
+	S("lone \x80" "cont", "lone " FFFD "cont"),
+	S("overlong \xc0\xaf", "overlong " FFFD FFFD),
+	S("surrogate \xed\xa0\x80", "surrogate " FFFD FFFD FFFD),
+	S("too big \xf4\x90\x80\x80", "too big " FFFD FFFD FFFD FFFD),
+	S("cut \xe2\x82 end", "cut " FFFD " end"),
+	S("cut4 \xf0\x9f\x98" "x", "cut4 " FFFD "x"),
+	S("at the end \xe2\x82", "at the end " FFFD),
+	S("cut short \xc2", "cut short " FFFD),
+	/* Sequences cut by the end of the line go with it. */
+	S("esc at the end\x1b", "esc at the end"),
+	S("csi at the end\x1b[12;", "csi at the end"),
+	S("osc at the end\x1b]0;title", "osc at the end"),
+	S("iac at the end\xff", "iac at the end"),
+	S("will at the end\xff\xfb", "will at the end"),
+};
+
+/* Lines with nothing left once sanitised: none may be relayed. */
+static const struct {
+	const char	*in;
+	size_t		 len;
+} sanitize_empty[] = {
+#define E(in)	{ in, sizeof(in) - 1 }
+	E("\x1b[2J\x01\x02\x7f\xc2\x85"),
+	E("\xff\xfb\x01"),
+	E("\x1b]0;only a title\x07"),
+	E("\0\0\0"),
+	E("\x1b[31m\x1b[0m"),
+	E("\r"),
+	E("\xff\xfa" "an unterminated subnegotiation"),
+#undef E
+};
+
+#define SAN_MAX_LINE	2048	/* 3 x 2048 + a name fits struct tc */
+
+/*
+ * Terminal escapes, controls, telnet commands and invalid UTF-8 from one
+ * client: the two others get exactly the text that is left, UTF-8 in any
+ * script unchanged, and never a control byte; a line that is only
+ * controls is not relayed at all.
+ */
+START_TEST(test_sanitize)
+{
+	struct chatd	*d;
+	struct tc	*s, *r[2];
+	char		 in[256], want[256], got[512], *l;
+	char		 big[9 + 3 * SAN_MAX_LINE + 1];
+	size_t		 i, n, w;
+	unsigned	 b;
+	int		 j;
+
+	d = chatd_start("[limits]\nrate_lines = 0\nmax_line = 2048\n"
+	    "[chat]\nhistory = 0\n");
+	s = tc_connect(d);
+	r[0] = tc_connect(d);
+	r[1] = tc_connect(d);
+
+	for (i = 0; i < sizeof sanitize_cases / sizeof sanitize_cases[0];
+	    i++) {
+		tc_send_bytes(s, sanitize_cases[i].in, sanitize_cases[i].len);
+		tc_send(s, "\n");
+		snprintf(want, sizeof want, "<guest1> %s",
+		    sanitize_cases[i].want);
+		for (j = 0; j < 2; j++) {
+			snprintf(got, sizeof got, "%s", clean_chat(r[j]));
+			ck_assert_msg(strcmp(got, want) == 0, "case %zu: %s "
+			    "got '%s', want '%s'", i, r[j]->name, got, want);
+		}
+	}
+
+	/* Every C0 but TAB, LF and ESC, each before a letter. */
+	n = w = 0;
+	for (b = 1; b < 0x20; b++) {
+		if (b == '\t' || b == '\n' || b == 0x1b)
+			continue;
+		in[n++] = (char)b;
+		want[w] = (char)('a' + w % 26);
+		in[n++] = want[w++];
+	}
+	/* Every C1 that does not start a sequence, likewise. */
+	for (b = 0x80; b < 0xa0; b++) {
+		if (b == 0x90 || b == 0x98 || (b >= 0x9b && b != 0x9c))
+			continue;
+		in[n++] = (char)0xc2;
+		in[n++] = (char)b;
+		want[w] = (char)('A' + w % 26);
+		in[n++] = want[w++];
+	}
+	in[n++] = '\n';
+	want[w] = '\0';
+	tc_send_bytes(s, in, n);
+	snprintf(got, sizeof got, "<guest1> %s", want);
+	for (j = 0; j < 2; j++) {
+		snprintf(want, sizeof want, "%s", clean_chat(r[j]));
+		ck_assert_msg(strcmp(got, want) == 0, "C0/C1 line: %s got "
+		    "'%s', want '%s'", r[j]->name, want, got);
+	}
+
+	/*
+	 * The most a line can grow: max_line (2048 here) bytes that are
+	 * each invalid, or max_line / 2 escaped IACs (0xff data bytes, not
+	 * UTF-8), each becoming the three bytes of U+FFFD.
+	 */
+	for (b = 0; b < 2; b++) {
+		for (i = 0; i < SAN_MAX_LINE; i++)
+			big[i] = b == 0 ? (char)0x80 : (char)0xff;
+		big[SAN_MAX_LINE] = '\n';
+		tc_send_bytes(s, big, SAN_MAX_LINE + 1);
+		strcpy(big, "<guest1> ");
+		for (i = 0, w = 9; i < (b == 0 ? SAN_MAX_LINE : SAN_MAX_LINE /
+		    2); i++, w += 3)
+			memcpy(big + w, FFFD, 3);
+		big[w] = '\0';
+		for (j = 0; j < 2; j++) {
+			l = clean_chat(r[j]);
+			ck_assert_msg(strcmp(l, big) == 0, "%s: %d bytes of "
+			    "0x%02x: got %zu bytes, want %zu", r[j]->name,
+			    SAN_MAX_LINE, b == 0 ? 0x80 : 0xff, strlen(l),
+			    strlen(big));
+		}
+	}
+
+	/* Only controls: nothing relayed, so "marker" comes next. */
+	for (i = 0; i < sizeof sanitize_empty / sizeof sanitize_empty[0];
+	    i++) {
+		tc_send_bytes(s, sanitize_empty[i].in, sanitize_empty[i].len);
+		tc_send(s, "\n");
+	}
+	tc_send(s, "marker\n");
+	for (j = 0; j < 2; j++) {
+		snprintf(got, sizeof got, "%s", clean_chat(r[j]));
+		ck_assert_msg(strcmp(got, "<guest1> marker") == 0, "%s: a "
+		    "line of only controls was relayed as '%s'", r[j]->name,
+		    got);
+	}
+
+	tc_close(s);
+	tc_close(r[0]);
+	tc_close(r[1]);
+	chatd_stop_ok(d);
+}
+END_TEST
+
+/* 5. Connection limits ------------------------------------------------ */
+
+/*
+ * max_clients = 3: a fourth client is told why and closed, and is never
+ * announced; once one leaves, a newcomer gets in.
+ */
+START_TEST(test_max_clients)
+{
+	struct chatd	*d;
+	struct tc	*a, *b, *c, *x;
+
+	d = chatd_start("[limits]\nmax_clients = 3\n[chat]\nhistory = 0\n");
+	a = tc_connect(d);
+	b = tc_connect(d);
+	c = tc_connect(d);
+
+	x = tc_connect_raw(d, AF_INET);
+	expect_refused(x, "full");
+	tc_close(x);
+	wait_log(d, "refused: server full", W);
+
+	/* No join or departure for the refused client: order proves it. */
+	expect_line(a, "*** guest2 joined");
+	expect_line(a, "*** guest3 joined");
+	tc_close(c);
+	tc_expect_re(b, "^\\*\\*\\* guest3 left \\(.+\\)$", W);
+	tc_line(a, W);
+	ck_assert_msg(strncmp(a->line, "*** guest3 left (", 17) == 0,
+	    "guest1: expected guest3's departure, got '%s'", a->line);
+
+	/* Room again: a newcomer is admitted (guest4 was the refused one). */
+	c = tc_connect(d);
+	ck_assert_str_eq(c->name, "guest5");
+	ck_assert_int_eq(c->others, 2);
+	tc_send(c, "let in\n");
+	expect_chat(a, "<guest5> let in");
+	expect_chat(b, "<guest5> let in");
+
+	/* And full again. */
+	x = tc_connect_raw(d, AF_INET);
+	expect_refused(x, "full");
+	tc_close(x);
+	tc_send(a, "still three\n");
+	expect_chat(b, "<guest1> still three");
+	expect_chat(c, "<guest1> still three");
+
+	tc_close(a);
+	tc_close(b);
+	tc_close(c);
+	chatd_stop_ok(d);
+}
+END_TEST
+
+/*
+ * max_clients_per_address = 2: a third client from 127.0.0.1 is refused
+ * while one from 127.0.0.2 is welcome; once one leaves, 127.0.0.1 gets in
+ * again.
+ */
+START_TEST(test_max_per_address)
+{
+	struct chatd	*d;
+	struct tc	*a, *b, *x, *o, *e;
+
+	d = chatd_start("[limits]\nmax_clients_per_address = 2\n"
+	    "[chat]\nhistory = 0\n");
+	a = tc_connect(d);
+	b = tc_connect(d);
+
+	x = tc_connect_raw(d, AF_INET);
+	expect_refused(x, "too many connections");
+	tc_close(x);
+	wait_log(d, "refused: too many connections from your address", W);
+
+	/* The limit is per address, not in total. */
+	if ((o = connect_from(d, "127.0.0.2")) != NULL) {
+		ck_assert_str_eq(o->name, "guest4");
+		tc_send(o, "from another address\n");
+		expect_chat(a, "<guest4> from another address");
+		expect_chat(b, "<guest4> from another address");
+	}
+
+	tc_close(b);
+	tc_expect_re(a, "^\\*\\*\\* guest2 left \\(.+\\)$", W);
+	e = tc_connect(d);
+	ck_assert_str_eq(e->name, o != NULL ? "guest5" : "guest4");
+	tc_send(e, "my turn\n");
+	expect_chat(a, o != NULL ? "<guest5> my turn" : "<guest4> my turn");
+
+	x = tc_connect_raw(d, AF_INET);
+	expect_refused(x, "too many connections");
+	tc_close(x);
+
+	tc_close(a);
+	tc_close(e);
+	tc_close(o);
+	chatd_stop_ok(d);
+}
+END_TEST
+
+#define FD_LIMIT	32	/* chatd's descriptor limit */
+#define FD_LIMIT_WRAPPED 64	/* valgrind keeps some for itself */
+#define FD_EXTRA	16	/* clients beyond what fits */
+#define FD_FREED	3
+
+/*
+ * Read a waiting client's first line: 1 if it is the welcome line (c->name
+ * is set from it), 0 if the connection was closed without a word, which
+ * only a wrapper may do. valgrind reserves the top of the descriptor range
+ * for itself: an accept() that the kernel allows into that range is closed
+ * by valgrind and reported to chatd as EMFILE, so under valgrind each
+ * retry of the paused listener costs the client at the head of the listen
+ * queue its connection. chatd itself never closes a client unseen.
+ */
+static int
+welcome_or_lost(struct tc *c)
+{
+	const char	*p, *e;
+	char		*l;
+
+	l = tc_line(c, W);
+	if (l == NULL && c->eof && wrapper() != NULL)
+		return 0;
+	ck_assert_msg(l != NULL, "waiting client: no welcome line (%s)",
+	    c->eof ? "closed without a word" : "timed out");
+	ck_assert_msg(strncmp(l, "*** Welcome to ", 15) == 0 &&
+	    (p = strstr(l, ", ")) != NULL && (e = strchr(p, '.')) != NULL &&
+	    (size_t)(e - p - 2) < sizeof c->name, "waiting client: first "
+	    "line is not the welcome line: '%s'", l);
+	memcpy(c->name, p + 2, e - p - 2);
+	c->name[e - p - 2] = '\0';
+	return 1;
+}
+
+/*
+ * Out of descriptors: under a descriptor limit of 32, more clients
+ * connect than fit. chatd stays up, logs the failed accept and pauses
+ * accepting; those admitted keep chatting; when some leave, those waiting
+ * in the listen queue are admitted in their turn.
+ */
+START_TEST(test_out_of_fds)
+{
+	struct chatd	*d;
+	struct tc	*c[FD_LIMIT_WRAPPED + FD_EXTRA];
+	char		 want[64];
+	int		 limit, n, k, i, in[FD_FREED], nin, lost = 0;
+
+	limit = wrapper() != NULL ? FD_LIMIT_WRAPPED : FD_LIMIT;
+	if (wrapper() != NULL)
+		fprintf(stderr, "test_out_of_fds: CHATD_WRAPPER is set; "
+		    "descriptor limit %d instead of %d\n", limit, FD_LIMIT);
+	/* Loopback clients all come from one address. */
+	d = start_with_nofile(limit, "[limits]\nmax_clients_per_address = 0\n"
+	    "[chat]\nhistory = 0\n");
+
+	/* The kernel completes each connection into the listen queue. */
+	n = limit + FD_EXTRA;
+	for (i = 0; i < n; i++)
+		c[i] = tc_connect_raw(d, AF_INET);
+
+	/*
+	 * Logged once the clients accepted before the failure have been
+	 * admitted, and no descriptor frees up until one leaves.
+	 */
+	wait_log(d, "pausing accepts", W);
+	ck_assert_msg(strstr(chatd_log(d), strerror(EMFILE)) != NULL,
+	    "no '%s' in the log:\n%s", strerror(EMFILE), chatd_log(d));
+	k = count_substr(chatd_log(d), " connected (");
+	ck_assert_msg(k > FD_FREED && k < n, "%d of %d clients admitted "
+	    "under a limit of %d descriptors", k, n, limit);
+
+	/* The listen queue is served in order: the first k are in. */
+	for (i = 0; i < k; i++) {
+		tc_welcome(c[i]);
+		snprintf(want, sizeof want, "guest%d", i + 1);
+		ck_assert_str_eq(c[i]->name, want);
+	}
+	tc_send(c[0], "full house\n");
+	snprintf(want, sizeof want, "<guest1> full house");
+	expect_chat(c[k - 1], want);
+	tc_send(c[k - 1], "still chatting\n");
+	snprintf(want, sizeof want, "<guest%d> still chatting", k);
+	expect_chat(c[0], want);
+	expect_chat(c[1], "<guest1> full house");
+	expect_chat(c[1], want);
+
+	/* Some leave; as many waiting clients get in, in their turn. */
+	for (i = 1; i <= FD_FREED; i++) {
+		tc_close(c[i]);
+		c[i] = NULL;
+	}
+	for (i = k, nin = 0; nin < FD_FREED; i++) {
+		ck_assert_msg(i < n, "only %d of %d waiting clients admitted "
+		    "after %d left", nin, n - k, FD_FREED);
+		if (!welcome_or_lost(c[i])) {
+			lost++;
+			continue;
+		}
+		snprintf(want, sizeof want, "guest%d", k + nin + 1);
+		ck_assert_str_eq(c[i]->name, want);
+		in[nin++] = i;
+	}
+	if (lost != 0)
+		fprintf(stderr, "test_out_of_fds: %d waiting clients closed "
+		    "by the wrapper (see welcome_or_lost())\n", lost);
+	tc_send(c[in[0]], "let in at last\n");
+	snprintf(want, sizeof want, "<guest%d> let in at last", k + 1);
+	expect_chat(c[0], want);
+	expect_chat(c[k - 1], want);
+	expect_chat(c[in[FD_FREED - 1]], want);
+	tc_send(c[0], "welcome\n");
+	expect_chat(c[in[FD_FREED - 1]], "<guest1> welcome");
+
+	for (i = 0; i < n; i++)
+		tc_close(c[i]);
+	chatd_stop_ok(d);
+}
+END_TEST
+
+/* 6. Idle timeout ------------------------------------------------------ */
+
+#define IDLE_SLACK_MS	50	/* the daemon's clock is a coarse one */
+#define IDLE_TALK_MS	200	/* how often the active client speaks */
+
+/*
+ * idle_timeout = 1: a client that says nothing is told and closed, after
+ * at least a second; one that keeps talking stays, and sees the other
+ * leave "(timed out)".
+ */
+START_TEST(test_idle_timeout)
+{
+	struct chatd	*d;
+	struct tc	*b, *a, *c;
+	int64_t		 t0, t1, slice;
+	char		 want[64], *l;
+	int		 i;
+
+	d = chatd_start("[limits]\nidle_timeout = 1\n[chat]\nhistory = 0\n");
+	b = tc_connect(d);		/* guest1 talks */
+	t0 = now_ms();
+	a = tc_connect(d);		/* guest2 does not */
+
+	t1 = 0;
+	for (i = 0; t1 == 0; i++) {
+		ck_assert_msg(now_ms() - t0 < W, "guest2 not timed out in "
+		    "%d ms; recent lines:\n%s", W, b->seen);
+		tc_send(b, "still here %d\n", i);
+		slice = now_ms() + IDLE_TALK_MS;
+		while (t1 == 0 && (l = tc_line(b, left_ms(slice))) != NULL) {
+			ck_assert_msg(strncmp(l, "*** idle", 8) != 0,
+			    "guest1 timed out though it talks");
+			if (strstr(l, " left (") == NULL)
+				continue;
+			ck_assert_str_eq(l, "*** guest2 left (timed out)");
+			t1 = now_ms();
+		}
+		ck_assert_msg(!b->eof, "guest1 closed; recent lines:\n%s",
+		    b->seen);
+	}
+	ck_assert_msg(t1 - t0 >= 1000 - IDLE_SLACK_MS, "guest2 timed out "
+	    "after %ld ms of idle_timeout = 1 s", (long)(t1 - t0));
+
+	/* The idle client's chat lines are b's; then its notice, then EOF. */
+	tc_expect(a, "*** idle", W);
+	expect_eof(a);
+	snprintf(want, sizeof want, "client 2 [127.0.0.1]: idle");
+	ck_assert_msg(strstr(chatd_log(d), want) != NULL, "no '%s' in the "
+	    "log:\n%s", want, chatd_log(d));
+
+	/* The talker is still in the room. */
+	c = tc_connect(d);
+	tc_send(b, "after the timeout\n");
+	expect_chat(c, "<guest1> after the timeout");
+
+	tc_close(a);
+	tc_close(b);
+	tc_close(c);
+	chatd_stop_ok(d);
+}
+END_TEST
+
+/* 7. Shutdown with output queued -------------------------------------- */
+
+#define QUEUE_LINE	1000
+#define QUEUE_LINES	16384	/* 16 MiB, far beyond the socket buffers */
+
+/*
+ * SIGTERM while megabytes are queued for a client that does not read
+ * (the output limits are off so that it is not dropped first): chatd
+ * still exits 0, giving up on it after shutdown_grace (1 s); the client
+ * that reads gets the shutdown notice and end of file.
+ */
+START_TEST(test_shutdown_queued)
+{
+	struct chatd	*d;
+	struct tc	*a, *r, *s;
+	struct pump	 pu;
+	int64_t		 t0;
+	int		 st;
+
+	d = chatd_start("[limits]\nrate_lines = 0\noutput_hard_limit = 0\n"
+	    "output_soft_limit = 0\nshutdown_grace = 1\n[chat]\nhistory = 0\n");
+	a = tc_connect(d);
+	r = tc_connect(d);
+	s = tc_connect(d);	/* reads its welcome line, then nothing */
+
+	/* Once r has every line, all of it is queued for s. */
+	memset(&pu, 0, sizeof pu);
+	pu.line_len = QUEUE_LINE;
+	pu.window = 256;
+	pump_add(&pu, a, 'a', QUEUE_LINES);
+	pump_add(&pu, r, 0, 0);
+	pump_run(&pu);
+
+	t0 = now_ms();
+	chatd_kill(d, SIGTERM);
+	expect_line(r, "*** server shutting down");
+	expect_eof(r);
+	st = chatd_wait(d, 1000 + HARNESS_STOP_MS);
+	ck_assert_msg(st == 0, "exit status %d after SIGTERM (-1: still "
+	    "running after %d ms); log:\n%s", st, 1000 + HARNESS_STOP_MS,
+	    chatd_log(d));
+	fprintf(stderr, "test_shutdown_queued: exited %ld ms after SIGTERM\n",
+	    (long)(now_ms() - t0));
+	ck_assert_msg(tc_closed(s, W), "%s: not closed", s->name);
+
+	tc_close(a);
+	tc_close(r);
+	tc_close(s);
+	chatd_stop_ok(d);
+}
+END_TEST
+
+/*
+ * A client that is slow, not dead, at shutdown: with shutdown_grace = 60,
+ * one that starts reading its megabytes of queued output GRACE_PAUSE_S
+ * seconds after SIGTERM (well within the grace) gets all of it, then the
+ * shutdown notice, then end of file; then chatd exits 0.
+ */
+#define GRACE_PAUSE_S	8
+
+START_TEST(test_shutdown_grace)
+{
+	struct chatd	*d;
+	struct tc	*a, *r, *s;
+	struct pump	 pu;
+	char		*want, *l;
+	int		 i, st;
+
+	d = chatd_start("[limits]\nrate_lines = 0\noutput_hard_limit = 0\n"
+	    "output_soft_limit = 0\nshutdown_grace = 60\n"
+	    "[chat]\nhistory = 0\n");
+	a = tc_connect(d);
+	r = tc_connect(d);
+	s = tc_connect(d);	/* reads nothing until after the pause */
+
+	memset(&pu, 0, sizeof pu);
+	pu.line_len = QUEUE_LINE;
+	pu.window = 256;
+	pump_add(&pu, a, 'a', QUEUE_LINES);
+	pump_add(&pu, r, 0, 0);
+	pump_run(&pu);
+
+	chatd_kill(d, SIGTERM);
+	expect_line(r, "*** server shutting down");
+	expect_eof(r);
+	poll(NULL, 0, GRACE_PAUSE_S * 1000);
+
+	want = xmalloc0(QUEUE_LINE + 16);
+	for (i = 0; i < QUEUE_LINES; i++) {
+		l = tc_line(s, W);
+		ck_assert_msg(l != NULL, "%s: %s after %d of %d lines queued "
+		    "before SIGTERM (shutdown_grace = 60, reading began %d s "
+		    "after SIGTERM); log:\n%s", s->name, s->eof ?
+		    "end of file" : "timed out", i, QUEUE_LINES, GRACE_PAUSE_S,
+		    chatd_log(d));
+		strcpy(want, "<guest1> ");
+		pump_make(want + 9, QUEUE_LINE, 'a', i);
+		ck_assert_msg(strcmp(l, want) == 0, "%s: line %d: got "
+		    "'%.40s...', want '%.40s...'", s->name, i, l, want);
+	}
+	expect_line(s, "*** server shutting down");
+	expect_eof(s);
+	st = chatd_wait(d, HARNESS_STOP_MS);
+	ck_assert_msg(st == 0, "exit status %d after SIGTERM (-1: still "
+	    "running); log:\n%s", st, chatd_log(d));
+
+	free(want);
+	tc_close(a);
+	tc_close(r);
+	tc_close(s);
+	chatd_stop_ok(d);
+}
+END_TEST
+
+static Suite *
+e2e_limits_suite(void)
+{
+	Suite	*s;
+	TCase	*tc;
+	double	 f;
+
+	f = wrapper() != NULL ? WRAPPED_FACTOR : 1;
+	s = suite_create("e2e_limits");
+
+	tc = tcase_create("output");
+	tcase_set_timeout(tc, BULK_TIMEOUT * f);
+	tcase_add_test(tc, test_slow_reader);
+	tcase_add_test(tc, test_soft_output_limit);
+	tcase_add_test(tc, test_shutdown_queued);
+	tcase_add_test(tc, test_shutdown_grace);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("input");
+	tcase_set_timeout(tc, BULK_TIMEOUT * f);
+	tcase_add_test(tc, test_long_line);
+	tcase_add_test(tc, test_flood);
+	tcase_add_test(tc, test_flood_then_close);
+	tcase_add_test(tc, test_sanitize);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("connections");
+	tcase_set_timeout(tc, TEST_TIMEOUT * f);
+	tcase_add_test(tc, test_max_clients);
+	tcase_add_test(tc, test_max_per_address);
+	tcase_add_test(tc, test_out_of_fds);
+	tcase_add_test(tc, test_idle_timeout);
+	suite_add_tcase(s, tc);
+
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 failed;
+
+	harness_init();
+	sr = srunner_create(e2e_limits_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,130 @@
+#!/bin/sh
+# check_man.sh: the manual pages are clean and complete.
+#
+#  1. `mandoc -Tlint -W warning` has nothing to say about man/chatd.8 and
+#     man/chatd.conf.5.
+#  2. Every key of the config parser's table (the K("section", "key", ...)
+#     lines of src/config.c) is documented in chatd.conf(5) under its
+#     section and appears, set or commented out, in the shipped
+#     conf/chatd.conf, also under its section; and neither names a key the
+#     parser does not know.
+#  3. The shipped conf/chatd.conf passes `chatd -t`.
+#  4. chatd(8) documents every long option of src/main.c.
+#
+# Exit status: 0 pass, 1 fail, 77 skip (no mandoc, and nothing else failed).
+
+set -u
+
+top_srcdir=${CHATD_SRCDIR:-${srcdir:-.}}
+man8=$top_srcdir/man/chatd.8
+man5=$top_srcdir/man/chatd.conf.5
+conf=$top_srcdir/conf/chatd.conf
+configc=$top_srcdir/src/config.c
+mainc=$top_srcdir/src/main.c
+failed=0
+skipped=0
+
+fail() {
+	echo "FAIL: $*"
+	failed=1
+}
+
+for f in "$man8" "$man5" "$conf" "$configc" "$mainc"; do
+	if ! test -f "$f"; then
+		echo "FAIL: $f does not exist (set CHATD_SRCDIR)"
+		exit 1
+	fi
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/chatd-man.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' HUP INT TERM
+
+# 1. mandoc lint ------------------------------------------------------------
+
+if command -v mandoc >/dev/null 2>&1; then
+	mandoc -Tlint -W warning "$man8" "$man5" > "$tmp/lint" 2>&1
+	rc=$?
+	if test -s "$tmp/lint" || test $rc -ne 0; then
+		cat "$tmp/lint"
+		fail "mandoc -Tlint -W warning: status $rc, messages above"
+	else
+		echo "mandoc -Tlint -W warning: clean"
+	fi
+else
+	echo "SKIP: mandoc not found; pages not linted"
+	skipped=1
+fi
+
+# 2. keys ----------------------------------------------------------------------
+
+# section.key for each entry of the parser's table.
+sed -n 's/^[[:space:]]*K("\([a-z_]*\)",[[:space:]]*"\([a-z_]*\)".*/\1.\2/p' \
+    "$configc" | sort -u > "$tmp/parser"
+# section.key for each ".It Cm key Ns = ..." item (the form every key is
+# described with; a nested list of values is not taken for keys) under
+# ".Ss The [section] section".
+awk '
+	/^\.S[hs]/ { sec = "" }
+	/^\.Ss The \[[a-z_]+\] section/ {
+		sec = $3; gsub(/[][]/, "", sec)
+	}
+	sec != "" && /^\.It Cm [a-z_]+ Ns =/ { print sec "." $3 }
+' "$man5" | sort -u > "$tmp/man"
+# section.key for each "key =" or ";key =" line of the example.
+awk '
+	/^\[[a-z_]+\]/ { sec = $1; gsub(/[][]/, "", sec); next }
+	/^[;#]?[a-z_]+[ \t]*=/ {
+		key = $0; sub(/^[;#]/, "", key); sub(/[ \t]*=.*/, "", key)
+		print sec "." key
+	}
+' "$conf" | sort -u > "$tmp/conf"
+
+n=$(wc -l < "$tmp/parser")
+if test "$n" -lt 10; then
+	fail "found only $n keys in $configc: has the K(...) table changed?"
+fi
+echo "config keys: $n in the parser, $(wc -l < "$tmp/man") in chatd.conf.5," \
+    "$(wc -l < "$tmp/conf") in conf/chatd.conf"
+
+# Lists of section.key, one a line, joined with blanks for the messages.
+missing=$(comm -23 "$tmp/parser" "$tmp/man" | tr '\n' ' ')
+test -z "$missing" || fail "keys not documented in man/chatd.conf.5: $missing"
+missing=$(comm -23 "$tmp/parser" "$tmp/conf" | tr '\n' ' ')
+test -z "$missing" || fail "keys missing from conf/chatd.conf: $missing"
+unknown=$(comm -13 "$tmp/parser" "$tmp/man" | tr '\n' ' ')
+test -z "$unknown" || fail "man/chatd.conf.5 documents unknown keys: $unknown"
+unknown=$(comm -13 "$tmp/parser" "$tmp/conf" | tr '\n' ' ')
+test -z "$unknown" || fail "conf/chatd.conf has unknown keys: $unknown"
+
+# 3. the example is valid ----------------------------------------------------
+
+if test -n "${CHATD_BIN:-}" && test -x "$CHATD_BIN"; then
+	if out=$("$CHATD_BIN" -t -c "$conf" 2>&1); then
+		echo "$out"
+	else
+		echo "$out"
+		fail "chatd -t -c conf/chatd.conf fails"
+	fi
+else
+	echo "NOTE: CHATD_BIN not set; conf/chatd.conf not checked with chatd -t"
+fi
+
+# 4. long options --------------------------------------------------------------
+
+opts=$(sed -n \
+    's/^[[:space:]]*{ "\([a-z-]*\)",[[:space:]]*[a-z_]*argument.*/\1/p' \
+    "$mainc")
+test -n "$opts" || fail "no long options found in $mainc"
+for o in $opts; do
+	grep -Eq "^\.It .*Fl -$o( |$)" "$man8" ||
+		fail "man/chatd.8: --$o is not documented under OPTIONS"
+done
+
+if test $failed -ne 0; then
+	exit 1
+fi
+if test $skipped -ne 0; then
+	exit 77
+fi
+exit 0

@@ -1,0 +1,114 @@
+#!/bin/sh
+# check_units.sh: the systemd units pass `systemd-analyze verify`, and
+# chatd.service's exposure score from `systemd-analyze security` is at most
+# MAX_EXPOSURE.
+#
+# Run by make check from the top build directory: the built unit is
+# ./systemd/chatd.service (made from chatd.service.in), the socket unit is
+# $CHATD_SRCDIR/systemd/chatd.socket.  The service names the installed
+# binary, which need not exist yet, so verify runs on a copy in a temporary
+# directory whose ExecStart names $CHATD_BIN instead; nothing else changes.
+#
+# Exit status: 0 pass, 1 fail, 77 skip (no systemd-analyze).
+
+set -u
+
+MAX_EXPOSURE=1.5
+
+top_builddir=${builddir:-.}
+top_srcdir=${CHATD_SRCDIR:-${srcdir:-.}}
+service=$top_builddir/systemd/chatd.service
+socket=$top_srcdir/systemd/chatd.socket
+failed=0
+
+fail() {
+	echo "FAIL: $*"
+	failed=1
+}
+
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+	echo "SKIP: systemd-analyze not found"
+	exit 77
+fi
+systemd-analyze --version | head -n 1
+
+for f in "$service" "$socket"; do
+	if ! test -f "$f"; then
+		echo "FAIL: $f does not exist (run make first)"
+		exit 1
+	fi
+done
+bin=${CHATD_BIN:-$top_builddir/src/chatd}
+case $bin in
+/*) ;;
+*) bin=$(pwd)/$bin ;;
+esac
+if ! test -x "$bin"; then
+	echo "FAIL: $bin is not an executable (set CHATD_BIN)"
+	exit 1
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/chatd-units.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' HUP INT TERM
+
+# The built unit has every @var@ substituted.
+if grep -n '@[A-Za-z_]*@' "$service"; then
+	fail "$service: unsubstituted @variables@ (above)"
+fi
+
+# ExecStart is "<sbindir>/chatd -c <sysconfdir>/chatd/chatd.conf".
+exec_start=$(sed -n 's/^ExecStart=//p' "$service")
+case $exec_start in
+/*/chatd\ -c\ /*/chatd/chatd.conf) ;;
+*) fail "ExecStart=$exec_start: not" \
+    "'<sbindir>/chatd -c <sysconfdir>/chatd/chatd.conf'" ;;
+esac
+
+# The daemon speaks sd_notify and reloads on SIGHUP.
+grep -qx 'Type=notify' "$service" || fail "chatd.service: Type= is not notify"
+grep -q '^ExecReload=.*kill -HUP [$]MAINPID' "$service" ||
+	fail "chatd.service: ExecReload= does not send SIGHUP to \$MAINPID"
+
+sed "s|^ExecStart=[^ ]*|ExecStart=$bin|" "$service" > "$tmp/chatd.service"
+cp "$socket" "$tmp/chatd.socket"
+
+# verify reports most mistakes (unknown keys, bad values) as warnings with
+# exit status 0: any message about our units is a failure.
+echo "systemd-analyze verify --man=no chatd.service chatd.socket"
+(cd "$tmp" && systemd-analyze verify --man=no "$tmp/chatd.service" \
+    "$tmp/chatd.socket") > "$tmp/verify.out" 2>&1
+rc=$?
+cat "$tmp/verify.out"
+if test $rc -ne 0; then
+	fail "systemd-analyze verify exited with status $rc"
+fi
+if grep -q 'chatd' "$tmp/verify.out"; then
+	fail "systemd-analyze verify has complaints about the units (above)"
+fi
+
+if systemd-analyze security --help 2>&1 | grep -q -- '--offline'; then
+	echo "systemd-analyze security --offline=true chatd.service"
+	(cd "$tmp" && systemd-analyze security --offline=true \
+	    "$tmp/chatd.service") > "$tmp/security.out" 2>&1
+	rc=$?
+	level=$(sed -n 's/.*Overall exposure level for chatd\.service: //p' \
+	    "$tmp/security.out" | sed -n 's/^\([0-9][0-9]*\.[0-9]*\).*/\1/p')
+	if test -z "$level"; then
+		cat "$tmp/security.out"
+		fail "systemd-analyze security (status $rc):" \
+		    "no overall exposure level"
+	elif awk -v l="$level" -v m="$MAX_EXPOSURE" 'BEGIN { exit !(l > m) }'
+	then
+		grep -v '^✓' "$tmp/security.out"
+		fail "chatd.service exposure $level is above $MAX_EXPOSURE" \
+		    "(findings above)"
+	else
+		echo "chatd.service exposure level: $level (at most $MAX_EXPOSURE)"
+	fi
+else
+	echo "NOTE: this systemd-analyze has no security --offline;" \
+	    "exposure not checked"
+fi
+
+exit $failed
