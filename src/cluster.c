@@ -295,6 +295,21 @@ cluster_refresh_callback(evutil_socket_t fd, short events, void *arg)
 		cluster_fetch_ids(cl);
 }
 
+/*
+ * Copies at most size - 1 bytes of s for the log, with anything but
+ * printable ASCII shown as '?': channel content is not trusted.
+ */
+static const char *
+cluster_printable(const char *s, char *buf, size_t size)
+{
+	size_t	i;
+
+	for (i = 0; i + 1 < size && s[i] != '\0'; i++)
+		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	buf[i] = '\0';
+	return (buf);
+}
+
 /* Is s a name a client could have chosen? */
 static int
 cluster_valid_name(const char *s, size_t n)
@@ -338,6 +353,7 @@ cluster_message(struct cluster *cl, const char *data, size_t len)
 	struct config	*conf = cl->server->config;
 	char		*copy, *argv[CLUSTER_FIELDS], *p;
 	char		*keep[CLUSTER_FIELDS] = { NULL };
+	char		 v[24], node[CONFIG_NODE_MAX + 1], type[24];
 	int		 argc = 0, i, nnames;
 
 	if (len == 0 || len > CLUSTER_MSG_MAX || memchr(data, '\0', len)) {
@@ -356,11 +372,13 @@ cluster_message(struct cluster *cl, const char *data, size_t len)
 	}
 	if (p != NULL || argc < 3 || strcmp(argv[0], CLUSTER_VERSION) != 0) {
 		log_warnx("cluster: message of unknown version or shape "
-		    "ignored: %.20s", argv[0]);
+		    "ignored: %s", cluster_printable(argv[0], v, sizeof v));
 		goto out;
 	}
 	if (strcmp(argv[1], conf->cluster_node) == 0)
 		goto out;	/* our own, delivered locally already */
+	cluster_printable(argv[1], node, sizeof node);
+	cluster_printable(argv[2], type, sizeof type);
 
 	/* The leading fields of each type are names; the rest text. */
 	if (strcmp(argv[2], "say") == 0 || strcmp(argv[2], "me") == 0 ||
@@ -371,25 +389,55 @@ cluster_message(struct cluster *cl, const char *data, size_t len)
 	else if (strcmp(argv[2], "raw") == 0)
 		nnames = 0;
 	else {
-		log_warnx("cluster: unknown message type '%.16s' from %.64s "
-		    "ignored", argv[2], argv[1]);
+		log_warnx("cluster: unknown message type '%s' from %s "
+		    "ignored", type, node);
 		goto out;
 	}
 	for (i = 3; i < argc; i++) {
 		argv[i] = cluster_field(argv[i], i - 3 < nnames, &keep[i]);
 		if (argv[i] == NULL) {
 			log_warnx("cluster: bad field in '%s' message from "
-			    "%.64s ignored", argv[2], argv[1]);
+			    "%s ignored", type, node);
 			goto out;
 		}
 	}
 	if (chat_remote(cl->server, argv[2], argv + 3, argc - 3) != 0)
-		log_warnx("cluster: '%s' message from %.64s with %d fields "
-		    "ignored", argv[2], argv[1], argc - 3);
+		log_warnx("cluster: '%s' message from %s with %d fields "
+		    "ignored", type, node, argc - 3);
 out:
 	for (i = 0; i < CLUSTER_FIELDS; i++)
 		free(keep[i]);
 	free(copy);
+}
+
+/*
+ * Both connections are ready (in whichever order they became so): the room
+ * is whole.  Our /who hash is rebuilt from scratch, since users who left
+ * while we were cut off (or before a restart under the same node name)
+ * must not linger in it, and our names are claimed again.
+ */
+static void
+cluster_linked(struct cluster *cl)
+{
+	struct config	*conf = cl->server->config;
+	struct client	*c;
+
+	cl->up = 1;
+	cl->backoff = 0;
+	evtimer_del(cl->retry_ev);
+	log_notice("cluster: linked to Redis, room %s shared",
+	    conf->cluster_channel);
+	redisAsyncCommand(cl->pub, NULL, NULL, "DEL %snode:%s", cl->prefix,
+	    conf->cluster_node);
+	TAILQ_FOREACH(c, &cl->server->clients, entry) {
+		if (c->flags & CLIENT_CONNECTED)
+			cluster_claim(cl, c);
+	}
+	if (cl->down_told) {
+		cluster_tell(cl, "the room is whole again: other nodes are "
+		    "back");
+		cl->down_told = 0;
+	}
 }
 
 static void
@@ -397,7 +445,6 @@ cluster_sub_reply(redisAsyncContext *ac, void *r, void *arg)
 {
 	struct cluster	*cl = ac->data;
 	redisReply	*reply = r;
-	struct client	*c;
 
 	if (reply == NULL || cl == NULL || cl->stopping)
 		return;
@@ -408,23 +455,8 @@ cluster_sub_reply(redisAsyncContext *ac, void *r, void *arg)
 	}
 	if (strcmp(reply->element[0]->str, "subscribe") == 0) {
 		cl->sub_ready = 1;
-		if (!cl->pub_ready)
-			return;
-		cl->up = 1;
-		cl->backoff = 0;
-		evtimer_del(cl->retry_ev);
-		log_notice("cluster: linked to Redis, room %s shared",
-		    cl->server->config->cluster_channel);
-		/* Our names, and theirs, may have expired meanwhile. */
-		TAILQ_FOREACH(c, &cl->server->clients, entry) {
-			if (c->flags & CLIENT_CONNECTED)
-				cluster_claim(cl, c);
-		}
-		if (cl->down_told) {
-			cluster_tell(cl, "the room is whole again: other "
-			    "nodes are back");
-			cl->down_told = 0;
-		}
+		if (cl->pub_ready)
+			cluster_linked(cl);
 		return;
 	}
 	if (strcmp(reply->element[0]->str, "message") == 0 &&
@@ -514,7 +546,7 @@ cluster_connected(const redisAsyncContext *ac, int status)
 		cl->pub_ready = 1;
 		cluster_fetch_ids(cl);
 		if (cl->sub_ready && !cl->up)
-			cluster_sub_reply(cl->sub, NULL, NULL);
+			cluster_linked(cl);
 	} else {
 		redisAsyncCommand(cl->sub, cluster_sub_reply, NULL,
 		    "SUBSCRIBE %s", conf->cluster_channel);
@@ -724,6 +756,7 @@ cluster_joined(struct server *s, struct client *c)
 	if (!cl->up) {
 		client_printf(c, "*** the room is temporarily local-only: "
 		    "lines reach this server's users only");
+		cl->down_told = 1;	/* so that it hears when it is whole */
 		return;
 	}
 	cluster_claim(cl, c);
@@ -842,6 +875,7 @@ void
 cluster_renamed(struct server *s, struct client *c, const char *old)
 {
 	struct cluster	*cl = s->cluster;
+	char		 lower[CLIENT_NAME_MAX + 1];
 
 	if (cl == NULL)
 		return;
@@ -849,9 +883,15 @@ cluster_renamed(struct server *s, struct client *c, const char *old)
 		return;
 	if (strcasecmp(old, c->name) != 0)
 		cluster_release(cl, old);
-	else
+	else {
+		/* Same key, new spelling: what remote /msg will show. */
+		cluster_lower(lower, c->name, sizeof lower);
+		redisAsyncCommand(cl->pub, NULL, NULL, "SET %snick:%s %s\t%s XX "
+		    "EX %u", cl->prefix, lower, s->config->cluster_node,
+		    c->name, s->config->cluster_ttl);
 		redisAsyncCommand(cl->pub, NULL, NULL, "HDEL %snode:%s %s",
 		    cl->prefix, s->config->cluster_node, old);
+	}
 	cluster_who_add(cl, c);
 	cluster_publish(cl, "nick", old, c->name, (char *)NULL);
 }

@@ -98,7 +98,7 @@ static const struct config_key {
 
 	K("cluster", "redis", CONFIG_REDIS, cluster_redis, 0, 0),
 	K("cluster", "password", CONFIG_STRING, cluster_password, 1, 255),
-	K("cluster", "channel", CONFIG_STRING, cluster_channel, 1, 64),
+	K("cluster", "channel", CONFIG_NODE, cluster_channel, 0, 0),
 	K("cluster", "node", CONFIG_NODE, cluster_node, 0, 0),
 	K("cluster", "presence_ttl", CONFIG_UINT, cluster_ttl, 3, 3600),
 #undef K
@@ -571,12 +571,13 @@ config_handler(void *arg, const char *section, const char *name,
 		    "hiredis, so [cluster] is not available"));
 #endif
 	case CONFIG_NODE:
+		/* Names that go into Redis keys and patterns: no globs. */
 		if (!config_valid_node(value))
-			return (config_error(p, "node: '%s' must be 1 to %d "
-			    "letters, digits, '.', '_', '-' or ':'", value,
-			    CONFIG_NODE_MAX));
-		free(c->cluster_node);
-		c->cluster_node = xstrdup(value);
+			return (config_error(p, "%s: '%s' must be 1 to %d "
+			    "letters, digits, '.', '_', '-' or ':'", k->name,
+			    value, CONFIG_NODE_MAX));
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
 		return (1);
 	}
 	return (config_error(p, "%s: unhandled type", k->name));

@@ -1,0 +1,2115 @@
+/*
+ * End-to-end tests of the cluster: two or three chatd nodes sharing one
+ * room through a real redis-server (src/cluster.c).  Chat both ways with
+ * per-sender order over a thousand lines, /who, /nick and /msg across
+ * nodes, names freed after a node is killed, joins, leaves, renames and
+ * /me formatted as local ones, no echo of a node's own messages, hostile
+ * messages published straight into the channel (and kept out of the log),
+ * Redis killed and restarted under a conversation, a node started while
+ * Redis is down, commands waiting on a hung Redis, a node restarted under
+ * its name, the password, separate channels, raw mode, reload, and -t on
+ * [cluster] configs.
+ *
+ * Each test starts its own redis-server on a free loopback port in a
+ * private directory (no persistence) and kills it at the end; the child
+ * has PR_SET_PDEATHSIG and sits in the test's process group, and an
+ * atexit() handler kills any still running, so a failed test leaves none
+ * behind.  Without redis-server (or with a chatd built without hiredis)
+ * main() exits 77 and automake reports SKIP.  REDIS_SERVER overrides
+ * /usr/bin/redis-server.  Redis is spoken to with a tiny blocking RESP
+ * client (resp_command()).
+ *
+ * A node links to Redis after READY=1; node_up() waits for "cluster:
+ * linked to Redis" in its log and for its block of client ids (PREFIX:ids
+ * in Redis), so that guest names do not collide across nodes.  Nodes have
+ * no common clock, so room_join() ends with a barrier (room_sync()): a
+ * message of an unknown type is published and every node must log it,
+ * which shows that each has handled everything published before.
+ *
+ * As in the other end-to-end suites, negatives are proved by order, never
+ * by silence: a line that must not reach a client is followed by a marker
+ * on the same path, which must be the very next line.  Most checks are on
+ * the exact next line, so anything extra fails the test.  Waits are guards
+ * (HARNESS_WAIT_MS); the bounds that are assertions are about expiry: a
+ * killed node's names must be free within NAME_FREE_MS (presence_ttl = 3)
+ * and its users gone from /who within four times presence_ttl.
+ */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <sys/types.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "harness.h"
+
+#define W		HARNESS_WAIT_MS
+#define TEST_TIMEOUT	240
+#define OUTLEN		8192
+
+#define TTL		3	/* presence_ttl of every node */
+#define NAME_FREE_MS	10000	/* a dead node's names free by then */
+#define NICK_POLL_MS	500
+#define NLINES		1000	/* lines per sender, long test */
+#define MAXC		8	/* clients in one room */
+#define REDIS_MAX	8
+
+#define LINKED		"cluster: linked to Redis"
+#define LOCAL_ONLY	"*** the room is temporarily local-only: lines " \
+	"reach this server's users only"
+#define WHOLE		"*** the room is whole again: other nodes are back"
+
+static const char	*redis_bin;
+
+/* Helpers -------------------------------------------------------------- */
+
+static int64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+pause_ms(int ms)
+{
+	poll(NULL, 0, ms);
+}
+
+static void
+tc_rename(struct tc *c, const char *name)
+{
+	snprintf(c->name, sizeof c->name, "%s", name);
+}
+
+/*
+ * Fail unless the next line on c is exactly want.  The expect_*() helpers
+ * are macros so that a failure names the line of the test that expected.
+ */
+#define expect_line(c, want)	expect_line_at(__LINE__, c, want)
+static void
+expect_line_at(int at, struct tc *c, const char *want)
+{
+	char	*l;
+
+	l = tc_line(c, W);
+	ck_assert_msg(l != NULL && strcmp(l, want) == 0,
+	    "line %d: %s: expected '%s', got %s%s%s; recent lines:\n%s", at,
+	    c->name, want, l != NULL ? "'" : "", l != NULL ? l : c->eof ?
+	    "end of file" : "nothing", l != NULL ? "'" : "", c->seen);
+}
+
+/*
+ * As expect_line(), but repeats of the local-only notice come first and
+ * are skipped (test_local_only_told_once is about them).
+ */
+#define expect_past_notice(c, want) \
+	expect_past_notice_at(__LINE__, c, want)
+static void
+expect_past_notice_at(int at, struct tc *c, const char *want)
+{
+	char	*l;
+
+	while ((l = tc_line(c, W)) != NULL && strcmp(l, LOCAL_ONLY) == 0)
+		;
+	ck_assert_msg(l != NULL && strcmp(l, want) == 0,
+	    "line %d: %s: expected '%s', got %s%s%s; recent lines:\n%s", at,
+	    c->name, want, l != NULL ? "'" : "", l != NULL ? l : c->eof ?
+	    "end of file" : "nothing", l != NULL ? "'" : "", c->seen);
+}
+
+static int
+matches(const char *s, const char *re)
+{
+	regex_t	preg;
+	int	r;
+
+	if (regcomp(&preg, re, REG_EXTENDED | REG_NOSUB) != 0)
+		ck_abort_msg("bad regex '%s'", re);
+	r = regexec(&preg, s, 0, NULL, 0) == 0;
+	regfree(&preg);
+	return r;
+}
+
+/* Fail unless the next line on c matches the extended regex re. */
+#define expect_re(c, re)	expect_re_at(__LINE__, c, re)
+static void
+expect_re_at(int at, struct tc *c, const char *re)
+{
+	char	*l;
+
+	l = tc_line(c, W);
+	ck_assert_msg(l != NULL && matches(l, re), "line %d: %s: expected a "
+	    "line matching '%s', got %s%s%s; recent lines:\n%s", at, c->name,
+	    re, l != NULL ? "'" : "", l != NULL ? l : c->eof ? "end of file" :
+	    "nothing", l != NULL ? "'" : "", c->seen);
+}
+
+/* How often needle occurs in the daemon's log so far. */
+static int
+log_count(struct chatd *d, const char *needle)
+{
+	const char	*p;
+	int		 n = 0;
+
+	for (p = chatd_log(d); (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+/* Wait until needle has occurred n times in the log. */
+static void
+wait_log(struct chatd *d, const char *needle, int n)
+{
+	int64_t	deadline = now_ms() + W;
+
+	while (log_count(d, needle) < n) {
+		if (now_ms() > deadline)
+			ck_abort_msg("'%s' not %d times in the log within %d "
+			    "ms; log:\n%s", needle, n, W, chatd_log(d));
+		pause_ms(20);
+	}
+}
+
+/* Redis: a tiny blocking RESP client ----------------------------------- */
+
+struct redis {
+	pid_t		 pid;
+	int		 port;
+	char		*dir;
+	const char	*password;	/* requirepass, or NULL */
+};
+
+/* Whether buf[0..len) holds one whole reply (no arrays needed here). */
+static int
+resp_complete(const char *buf, size_t len)
+{
+	const char	*crlf;
+	long		 n;
+
+	if ((crlf = memmem(buf, len, "\r\n", 2)) == NULL)
+		return 0;
+	if (buf[0] != '$')
+		return 1;
+	n = strtol(buf + 1, NULL, 10);
+	if (n < 0)
+		return 1;
+	return len >= (size_t)(crlf + 2 - buf) + (size_t)n + 2;
+}
+
+/* Send one command on fd and read its reply; the reply's length or -1. */
+static int
+resp_exchange(int fd, int argc, const char *const argv[],
+    const size_t lens[], char *reply, size_t size, int64_t deadline)
+{
+	struct pollfd	 pfd;
+	char		*cmd, *p;
+	size_t		 total = 32, len = 0, off;
+	ssize_t		 n;
+	int		 i, ret = -1;
+
+	for (i = 0; i < argc; i++)
+		total += lens[i] + 32;
+	if ((cmd = malloc(total)) == NULL)
+		ck_abort_msg("out of memory");
+	p = cmd + sprintf(cmd, "*%d\r\n", argc);
+	for (i = 0; i < argc; i++) {
+		p += sprintf(p, "$%zu\r\n", lens[i]);
+		memcpy(p, argv[i], lens[i]);
+		p += lens[i];
+		*p++ = '\r';
+		*p++ = '\n';
+	}
+	for (off = 0; off < (size_t)(p - cmd); off += n) {
+		n = send(fd, cmd + off, (size_t)(p - cmd) - off, MSG_NOSIGNAL);
+		if (n <= 0)
+			goto out;
+	}
+	reply[0] = '\0';
+	while (!resp_complete(reply, len)) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (deadline - now_ms() <= 0 ||
+		    poll(&pfd, 1, (int)(deadline - now_ms())) <= 0)
+			goto out;
+		if (len + 1 >= size)
+			ck_abort_msg("Redis reply too long");
+		if ((n = read(fd, reply + len, size - 1 - len)) <= 0)
+			goto out;
+		len += n;
+		reply[len] = '\0';
+	}
+	ret = (int)len;
+out:
+	free(cmd);
+	return ret;
+}
+
+/*
+ * Send one command (argc binary-safe arguments) to r, after AUTH if r has
+ * a password, and read its reply into reply (NUL-terminated).  Returns the
+ * reply's length, or -1 if Redis cannot be reached or does not answer
+ * within timeout_ms.
+ */
+static int
+resp_command(const struct redis *r, int argc, const char *const argv[],
+    const size_t lens[], char *reply, size_t size, int timeout_ms)
+{
+	struct sockaddr_in	 sin;
+	const char		*auth[2];
+	size_t			 alens[2];
+	int64_t			 deadline = now_ms() + timeout_ms;
+	int			 fd, ret = -1;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		ck_abort_msg("socket: %s", strerror(errno));
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(r->port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof sin) == -1)
+		goto out;
+	if (r->password != NULL) {
+		auth[0] = "AUTH";
+		auth[1] = r->password;
+		alens[0] = 4;
+		alens[1] = strlen(r->password);
+		if (resp_exchange(fd, 2, auth, alens, reply, size,
+		    deadline) <= 0 || strncmp(reply, "+OK", 3) != 0)
+			goto out;
+	}
+	ret = resp_exchange(fd, argc, argv, lens, reply, size, deadline);
+out:
+	close(fd);
+	return ret;
+}
+
+/* Redis: the server ---------------------------------------------------- */
+
+static struct {
+	pid_t	pid;
+	pid_t	owner;
+} redis_children[REDIS_MAX];
+static int	redis_atexit_done;
+
+static void
+redis_atexit(void)
+{
+	int	i, st;
+
+	for (i = 0; i < REDIS_MAX; i++) {
+		if (redis_children[i].pid <= 0 ||
+		    redis_children[i].owner != getpid())
+			continue;
+		kill(redis_children[i].pid, SIGKILL);
+		waitpid(redis_children[i].pid, &st, 0);
+		redis_children[i].pid = 0;
+	}
+}
+
+static void
+redis_child_set(pid_t old, pid_t pid)
+{
+	int	i;
+
+	for (i = 0; i < REDIS_MAX; i++) {
+		if (redis_children[i].pid == old) {
+			redis_children[i].pid = pid;
+			redis_children[i].owner = getpid();
+			return;
+		}
+	}
+}
+
+static int
+redis_ping(const struct redis *r, int timeout_ms)
+{
+	const char	*argv[] = { "PING" };
+	size_t		 lens[] = { 4 };
+	char		 reply[64];
+
+	return resp_command(r, 1, argv, lens, reply, sizeof reply,
+	    timeout_ms) > 0 && strncmp(reply, "+PONG", 5) == 0;
+}
+
+/* Start redis-server on r->port; 0 once it answers PING, -1 if it exited. */
+static int
+redis_spawn(struct redis *r)
+{
+	char	 portstr[16], *logpath;
+	int64_t	 deadline;
+	pid_t	 parent = getpid();
+	int	 fd, st;
+
+	if (!redis_atexit_done) {
+		atexit(redis_atexit);
+		redis_atexit_done = 1;
+	}
+	snprintf(portstr, sizeof portstr, "%d", r->port);
+	if (asprintf(&logpath, "%s/redis.log", r->dir) == -1)
+		ck_abort_msg("out of memory");
+	switch (r->pid = fork()) {
+	case -1:
+		ck_abort_msg("fork: %s", strerror(errno));
+		break;
+	case 0:
+#ifdef __linux__
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+		if (getppid() != parent)
+			_exit(127);
+		if ((fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND,
+		    0600)) == -1 || dup2(fd, 1) == -1 || dup2(fd, 2) == -1)
+			_exit(127);
+		if ((fd = open("/dev/null", O_RDONLY)) == -1 ||
+		    dup2(fd, 0) == -1)
+			_exit(127);
+		for (fd = 3; fd < 1024; fd++)
+			close(fd);
+		if (r->password != NULL)
+			execl(redis_bin, "redis-server", "--port", portstr,
+			    "--bind", "127.0.0.1", "--save", "", "--appendonly",
+			    "no", "--dir", r->dir, "--requirepass", r->password,
+			    (char *)NULL);
+		else
+			execl(redis_bin, "redis-server", "--port", portstr,
+			    "--bind", "127.0.0.1", "--save", "", "--appendonly",
+			    "no", "--dir", r->dir, (char *)NULL);
+		dprintf(2, "exec %s: %s\n", redis_bin, strerror(errno));
+		_exit(127);
+	default:
+		break;
+	}
+	free(logpath);
+	redis_child_set(0, r->pid);
+	deadline = now_ms() + W;
+	for (;;) {
+		if (waitpid(r->pid, &st, WNOHANG) == r->pid) {
+			redis_child_set(r->pid, 0);
+			r->pid = -1;
+			return -1;
+		}
+		if (redis_ping(r, 1000))
+			return 0;
+		if (now_ms() > deadline) {
+			kill(r->pid, SIGKILL);
+			waitpid(r->pid, &st, 0);
+			redis_child_set(r->pid, 0);
+			r->pid = -1;
+			ck_abort_msg("redis-server on port %d did not answer "
+			    "PING within %d ms", r->port, W);
+		}
+		pause_ms(20);
+	}
+}
+
+/*
+ * A fresh redis-server on a free port (port 0) or on port, with password
+ * as requirepass unless it is NULL.
+ */
+static struct redis *
+redis_start_pw(int port, const char *password)
+{
+	struct redis	*r;
+	int		 attempt;
+
+	if ((r = calloc(1, sizeof *r)) == NULL)
+		ck_abort_msg("out of memory");
+	r->dir = harness_mkdtemp("redis");
+	r->password = password;
+	for (attempt = 0; attempt < 5; attempt++) {
+		r->port = port != 0 ? port : harness_free_port();
+		if (redis_spawn(r) == 0)
+			return r;
+	}
+	ck_abort_msg("redis-server did not start (port %d)", r->port);
+	return NULL;
+}
+
+static struct redis *
+redis_start(int port)
+{
+	return redis_start_pw(port, NULL);
+}
+
+/* Start it again on the same port (after redis_kill()). */
+static void
+redis_restart(struct redis *r)
+{
+	int	attempt;
+
+	for (attempt = 0; attempt < 5; attempt++) {
+		if (redis_spawn(r) == 0)
+			return;
+		pause_ms(200);
+	}
+	ck_abort_msg("redis-server did not restart on port %d", r->port);
+}
+
+/* Send sig; unless it is SIGSTOP or SIGCONT, reap the server. */
+static void
+redis_kill(struct redis *r, int sig)
+{
+	int	st;
+
+	if (r->pid <= 0)
+		return;
+	kill(r->pid, sig);
+	if (sig == SIGSTOP || sig == SIGCONT)
+		return;
+	waitpid(r->pid, &st, 0);
+	redis_child_set(r->pid, 0);
+	r->pid = -1;
+}
+
+static void
+redis_stop(struct redis *r)
+{
+	redis_kill(r, SIGKILL);
+	harness_rmtree(r->dir);
+	free(r->dir);
+	free(r);
+}
+
+/* PUBLISH channel msg; returns how many subscribers got it. */
+static int
+redis_publish(struct redis *r, const char *channel, const char *msg,
+    size_t len)
+{
+	const char	*argv[] = { "PUBLISH", channel, msg };
+	size_t		 lens[] = { 7, strlen(channel), len };
+	char		 reply[256];
+
+	if (resp_command(r, 3, argv, lens, reply, sizeof reply, W) <= 0)
+		ck_abort_msg("PUBLISH: no reply from Redis");
+	ck_assert_msg(reply[0] == ':', "PUBLISH: reply '%s'", reply);
+	return atoi(reply + 1);
+}
+
+/* PUBLISH into the default room, which must have a subscriber. */
+static void
+publish(struct redis *r, const char *msg)
+{
+	int	n;
+
+	n = redis_publish(r, "chatd", msg, strlen(msg));
+	ck_assert_msg(n >= 1, "PUBLISH '%s': %d subscribers", msg, n);
+}
+
+/* GET key as an integer (0 if missing). */
+static long long
+redis_get_int(struct redis *r, const char *key)
+{
+	const char	*argv[] = { "GET", key };
+	size_t		 lens[] = { 3, strlen(key) };
+	char		 reply[256], *nl;
+
+	if (resp_command(r, 2, argv, lens, reply, sizeof reply, W) <= 0)
+		ck_abort_msg("GET %s: no reply from Redis", key);
+	if (reply[0] != '$' || reply[1] == '-')
+		return 0;
+	if ((nl = strstr(reply, "\r\n")) == NULL)
+		return 0;
+	return strtoll(nl + 2, NULL, 10);
+}
+
+/* Nodes ---------------------------------------------------------------- */
+
+/*
+ * A node of a room on Redis at 127.0.0.1:port with presence_ttl ttl;
+ * server_more goes into [server], cluster_more into [cluster] (NULL for
+ * none).  Unthrottled, and without history so that newcomers see only new
+ * lines.
+ */
+static struct chatd *
+node_start(int port, const char *node, int ttl, const char *server_more,
+    const char *cluster_more)
+{
+	char	extra[1024];
+
+	snprintf(extra, sizeof extra, "name = e2etest\n%s"
+	    "[limits]\nrate_lines = 0\n"
+	    "[chat]\nhistory = 0\n"
+	    "[cluster]\nredis = 127.0.0.1:%d\nnode = %s\npresence_ttl = %d\n"
+	    "%s", server_more != NULL ? server_more : "", port, node, ttl,
+	    cluster_more != NULL ? cluster_more : "");
+	return chatd_start(extra);
+}
+
+/* Wait until d has linked to Redis the n-th time. */
+static void
+node_linked(struct chatd *d, int n)
+{
+	wait_log(d, LINKED, n);
+}
+
+/*
+ * Start the k-th node (from 1) of the room on channel (NULL: "chatd") and
+ * wait until it is linked and its block of client ids has been taken, so
+ * that its guests are unique.
+ */
+static struct chatd *
+node_up_ex(struct redis *r, const char *node, int k, int ttl,
+    const char *channel, const char *cluster_more)
+{
+	struct chatd	*d;
+	char		 key[128];
+	int64_t		 deadline;
+
+	d = node_start(r->port, node, ttl, NULL, cluster_more);
+	node_linked(d, 1);
+	snprintf(key, sizeof key, "%s:ids", channel != NULL ? channel :
+	    "chatd");
+	deadline = now_ms() + W;
+	while (redis_get_int(r, key) < 1000LL * k) {
+		if (now_ms() > deadline)
+			ck_abort_msg("node %s took no block of ids", node);
+		pause_ms(20);
+	}
+	/* The INCRBY reply may still be on its way: let it land. */
+	pause_ms(50);
+	return d;
+}
+
+static struct chatd *
+node_up(struct redis *r, const char *node, int k)
+{
+	return node_up_ex(r, node, k, TTL, NULL, NULL);
+}
+
+/* Rooms: clients that see each other's joins ----------------------------- */
+
+struct room {
+	struct redis	*r;
+	const char	*channel;
+	struct chatd	*node[4];
+	int		 nnodes;
+	struct tc	*c[MAXC];
+	int		 n;
+	int		 syncs;
+};
+
+static void
+room_init(struct room *rm, struct redis *r)
+{
+	memset(rm, 0, sizeof *rm);
+	rm->r = r;
+	rm->channel = "chatd";
+}
+
+static void
+room_node(struct room *rm, struct chatd *d)
+{
+	int	i;
+
+	for (i = 0; i < rm->nnodes; i++) {
+		if (rm->node[i] == d)
+			return;
+	}
+	ck_assert_int_lt(rm->nnodes, 4);
+	rm->node[rm->nnodes++] = d;
+}
+
+/* d is dead: no barrier waits for it. */
+static void
+room_drop_node(struct room *rm, struct chatd *d)
+{
+	int	i;
+
+	for (i = 0; i < rm->nnodes; i++) {
+		if (rm->node[i] == d) {
+			rm->node[i] = rm->node[--rm->nnodes];
+			return;
+		}
+	}
+}
+
+/*
+ * A barrier: every node has handled everything published before.  A
+ * message of an unknown type goes through the channel and each node must
+ * log it; Redis delivers to each subscriber in publishing order.
+ */
+static void
+room_sync(struct room *rm)
+{
+	char	msg[64], needle[64];
+	int	i;
+
+	rm->syncs++;
+	snprintf(msg, sizeof msg, "chatd1\tsync\tsync%d", rm->syncs);
+	snprintf(needle, sizeof needle, "unknown message type 'sync%d' from "
+	    "sync ignored", rm->syncs);
+	ck_assert_int_ge(redis_publish(rm->r, rm->channel, msg, strlen(msg)),
+	    1);
+	for (i = 0; i < rm->nnodes; i++)
+		wait_log(rm->node[i], needle, 1);
+}
+
+/*
+ * Connect a client to d, make it nick, and check that everyone already in
+ * the room (on any node) was told, exactly as about a local client: "***
+ * guestN joined" and "*** guestN is now known as NICK".  Then wait until
+ * every node has handled both, so that a client who connects next, on a
+ * node where nobody saw them, does not get them late.
+ */
+static struct tc *
+room_join(struct room *rm, struct chatd *d, const char *nick)
+{
+	struct tc	*c;
+	char		 guest[64], want[256];
+	int		 i;
+
+	ck_assert_int_lt(rm->n, MAXC);
+	room_node(rm, d);
+	c = tc_connect(d);
+	snprintf(guest, sizeof guest, "%s", c->name);
+	snprintf(want, sizeof want, "*** %s joined", guest);
+	for (i = 0; i < rm->n; i++)
+		expect_line(rm->c[i], want);
+	tc_send(c, "/nick %s\n", nick);
+	snprintf(want, sizeof want, "*** you are now known as %s", nick);
+	expect_line(c, want);
+	tc_rename(c, nick);
+	snprintf(want, sizeof want, "*** %s is now known as %s", guest, nick);
+	for (i = 0; i < rm->n; i++)
+		expect_line(rm->c[i], want);
+	rm->c[rm->n++] = c;
+	/*
+	 * d's "join" and "nick" went out on its Redis connection before this
+	 * GET, so Redis has relayed them once the answer is back.
+	 */
+	tc_send(c, "/msg nobody.sync x\n");
+	expect_line(c, "*** no such user: nobody.sync");
+	room_sync(rm);
+	return c;
+}
+
+static void
+room_close(struct room *rm)
+{
+	int	i;
+
+	for (i = 0; i < rm->n; i++)
+		tc_close(rm->c[i]);
+	rm->n = 0;
+}
+
+/* c leaves the room: it is closed and freed. */
+static void
+room_leave(struct room *rm, struct tc *c)
+{
+	int	i;
+
+	for (i = 0; i < rm->n; i++) {
+		if (rm->c[i] == c) {
+			rm->c[i] = rm->c[--rm->n];
+			break;
+		}
+	}
+	tc_close(c);
+}
+
+/* Every client of the room but except gets exactly want next. */
+static void
+room_expect(struct room *rm, struct tc *except, const char *want)
+{
+	int	i;
+
+	for (i = 0; i < rm->n; i++) {
+		if (rm->c[i] != except)
+			expect_line(rm->c[i], want);
+	}
+}
+
+/*
+ * Read /who's answer on c (the command was just sent): the lines between
+ * "*** in the room:" and "*** N online in the room" go to lines (up to
+ * max); returns N, which must equal the number of lines.
+ */
+static int
+read_who(struct tc *c, char lines[][256], int max)
+{
+	char	*l;
+	int	 n = 0, online;
+
+	expect_line(c, "*** in the room:");
+	for (;;) {
+		l = tc_line(c, W);
+		ck_assert_msg(l != NULL, "%s: /who answer cut short; recent "
+		    "lines:\n%s", c->name, c->seen);
+		if (matches(l, "^\\*\\*\\* [0-9]+ online in the room$"))
+			break;
+		ck_assert_msg(strncmp(l, "***   ", 6) == 0, "%s: unexpected "
+		    "line in /who: '%s'", c->name, l);
+		ck_assert_msg(n < max, "%s: /who: too many entries", c->name);
+		snprintf(lines[n++], 256, "%s", l);
+	}
+	online = atoi(l + 4);
+	ck_assert_msg(online == n, "%s: '%s' after %d entries", c->name, l, n);
+	return online;
+}
+
+/* How many of lines[0..n) match re. */
+static int
+count_matching(char lines[][256], int n, const char *re)
+{
+	int	i, k = 0;
+
+	for (i = 0; i < n; i++)
+		k += matches(lines[i], re);
+	return k;
+}
+
+/* Local /who entry: "***   NAME  on 0s, idle 0s" and maybe " (you)". */
+#define WHO_LOCAL(name, rest)	"^\\*\\*\\*   " name " +on [0-9]+[smhd]" \
+	"([0-9][0-9][mh])?, idle [0-9]+[smhd]([0-9][0-9][mh])?" rest "$"
+/* Remote /who entry: "***   NAME  on since HH:MM, node NODE". */
+#define WHO_REMOTE(name, node)	"^\\*\\*\\*   " name " +on since " \
+	"[0-2][0-9]:[0-5][0-9], node " node "$"
+
+/* 1. Chat both ways over three nodes, 1,000 lines per sender. ------------ */
+
+/*
+ * Read the chat lines on c: na lines "<alice> aNNNN" and nb lines "<bob>
+ * bNNNN", each sender's in order.  Anything else, a line twice or a gap
+ * fails the test.
+ */
+static void
+read_two(struct tc *c, int na, int nb)
+{
+	char	 want[64], *l;
+	int	 ia = 0, ib = 0;
+
+	while (ia < na || ib < nb) {
+		l = tc_line(c, W);
+		ck_assert_msg(l != NULL, "%s: %s after %d+%d of %d+%d lines; "
+		    "recent:\n%s", c->name, c->eof ? "end of file" :
+		    "timed out", ia, ib, na, nb, c->seen);
+		if (strncmp(l, "<alice> ", 8) == 0 && ia < na)
+			snprintf(want, sizeof want, "<alice> a%04d", ia++);
+		else if (strncmp(l, "<bob> ", 6) == 0 && ib < nb)
+			snprintf(want, sizeof want, "<bob> b%04d", ib++);
+		else
+			ck_abort_msg("%s: unexpected line '%s' after %d+%d "
+			    "lines", c->name, l, ia, ib);
+		ck_assert_msg(strcmp(l, want) == 0, "%s: got '%s', want '%s' "
+		    "(order broken or a line twice)", c->name, l, want);
+	}
+}
+
+START_TEST(test_chat_both_ways)
+{
+	struct redis	*r;
+	struct chatd	*a, *b, *c;
+	struct room	 rm;
+	struct tc	*alice, *bob, *carol, *dave, *erin;
+	int		 i, j;
+
+	r = redis_start(0);
+	room_init(&rm, r);
+	a = node_up(r, "a", 1);
+	b = node_up(r, "b", 2);
+	c = node_up(r, "c", 3);
+	alice = room_join(&rm, a, "alice");
+	bob = room_join(&rm, b, "bob");
+	carol = room_join(&rm, a, "carol");
+	dave = room_join(&rm, b, "dave");
+	erin = room_join(&rm, c, "erin");
+
+	/* Interleaved in bursts: both senders' lines cross in Redis. */
+	for (i = 0; i < NLINES / 50; i++) {
+		for (j = 0; j < 50; j++)
+			tc_send(alice, "a%04d\n", i * 50 + j);
+		for (j = 0; j < 50; j++)
+			tc_send(bob, "b%04d\n", i * 50 + j);
+	}
+	/* Senders get only the other's lines: no echo through Redis. */
+	read_two(alice, 0, NLINES);
+	read_two(bob, NLINES, 0);
+	read_two(carol, NLINES, NLINES);
+	read_two(dave, NLINES, NLINES);
+	read_two(erin, NLINES, NLINES);
+
+	/* Nothing came twice late: the markers are the next lines. */
+	tc_send(erin, "marker from c\n");
+	room_expect(&rm, erin, "<erin> marker from c");
+	tc_send(alice, "marker from a\n");
+	room_expect(&rm, alice, "<alice> marker from a");
+	tc_send(bob, "marker from b\n");
+	room_expect(&rm, bob, "<bob> marker from b");
+
+	room_close(&rm);
+	chatd_stop_ok(a);
+	chatd_stop_ok(b);
+	chatd_stop_ok(c);
+	redis_stop(r);
+}
+END_TEST
+
+/* 2. /who across nodes, names unique, freed after SIGKILL. ---------------- */
+
+START_TEST(test_who_nick_kill)
+{
+	struct redis	*r;
+	struct chatd	*a, *b;
+	struct room	 rm;
+	struct tc	*alice, *bob, *carol;
+	char		 who[MAXC][256];
+	int64_t		 deadline;
+	int		 n, st, tries = 0;
+
+	r = redis_start(0);
+	room_init(&rm, r);
+	a = node_up(r, "a", 1);
+	b = node_up(r, "b", 2);
+	alice = room_join(&rm, a, "alice");
+	bob = room_join(&rm, b, "bob");
+	carol = room_join(&rm, a, "carol");
+
+	/* Local users from memory, the other node's from Redis. */
+	tc_send(alice, "/who\n");
+	n = read_who(alice, who, MAXC);
+	ck_assert_int_eq(n, 3);
+	ck_assert_int_eq(count_matching(who, n, WHO_LOCAL("alice",
+	    " \\(you\\)")), 1);
+	ck_assert_int_eq(count_matching(who, n, WHO_LOCAL("carol", "")), 1);
+	ck_assert_msg(count_matching(who, n, WHO_REMOTE("bob", "b")) == 1,
+	    "bob on node b not in alice's /who:\n%s\n%s\n%s", who[0], who[1],
+	    who[2]);
+
+	tc_send(bob, "/who\n");
+	n = read_who(bob, who, MAXC);
+	ck_assert_int_eq(n, 3);
+	ck_assert_int_eq(count_matching(who, n, WHO_LOCAL("bob",
+	    " \\(you\\)")), 1);
+	ck_assert_int_eq(count_matching(who, n, WHO_REMOTE("alice", "a")), 1);
+	ck_assert_int_eq(count_matching(who, n, WHO_REMOTE("carol", "a")), 1);
+
+	/* A name taken on B is refused on A, whatever its case, and back. */
+	tc_send(carol, "/nick bob\n");
+	expect_line(carol, "*** name bob is taken");
+	tc_send(carol, "/nick BOB\n");
+	expect_line(carol, "*** name BOB is taken");
+	tc_send(bob, "/nick Alice\n");
+	expect_line(bob, "*** name Alice is taken");
+	/* Nobody heard of the refusals: the marker is next everywhere. */
+	tc_send(carol, "after the refusals\n");
+	room_expect(&rm, carol, "<carol> after the refusals");
+
+	/* B dies without a word: no "left" ever comes for bob. */
+	chatd_kill(b, SIGKILL);
+	st = chatd_wait(b, HARNESS_STOP_MS);
+	ck_assert_msg(st == 128 + SIGKILL, "node b: status %d after SIGKILL",
+	    st);
+	deadline = now_ms() + NAME_FREE_MS;
+	for (;;) {
+		tries++;
+		tc_send(carol, "/nick bob\n");
+		tc_expect_re(carol, "^\\*\\*\\* (name bob is taken|you are now "
+		    "known as bob)$", W);
+		if (strcmp(carol->line, "*** you are now known as bob") == 0)
+			break;
+		ck_assert_msg(now_ms() < deadline, "bob still taken %d ms "
+		    "after node b was killed (presence_ttl = %d, %d tries)",
+		    NAME_FREE_MS, TTL, tries);
+		pause_ms(NICK_POLL_MS);
+	}
+	tc_rename(carol, "bob");
+	expect_line(alice, "*** carol is now known as bob");
+
+	/* B's /who hash expired with its names. */
+	tc_send(alice, "/who\n");
+	n = read_who(alice, who, MAXC);
+	ck_assert_int_eq(n, 2);
+	ck_assert_int_eq(count_matching(who, n, WHO_LOCAL("alice",
+	    " \\(you\\)")), 1);
+	ck_assert_int_eq(count_matching(who, n, WHO_LOCAL("bob", "")), 1);
+
+	st = chatd_stop(b);
+	ck_assert_int_eq(st, 128 + SIGKILL);
+	tc_close(bob);
+	tc_close(alice);
+	tc_close(carol);
+	chatd_stop_ok(a);
+	redis_stop(r);
+}
+END_TEST
+
+/* 3. /msg across nodes reaches only its addressee. ------------------------ */
+
+START_TEST(test_msg_across)
+{
+	struct redis	*r;
+	struct chatd	*a, *b;
+	struct room	 rm;
+	struct tc	*alice, *bob, *carol, *dave;
+
+	r = redis_start(0);
+	room_init(&rm, r);
+	a = node_up(r, "a", 1);
+	b = node_up(r, "b", 2);
+	alice = room_join(&rm, a, "alice");
+	bob = room_join(&rm, b, "bob");
+	carol = room_join(&rm, a, "carol");
+	dave = room_join(&rm, b, "dave");
+
+	tc_send(alice, "/msg bob psst, bob\n");
+	expect_line(alice, "*** message sent to bob");
+	expect_line(bob, "*alice* psst, bob");
+	/* Only bob: everyone's next line is the public marker. */
+	tc_send(alice, "public after the msg\n");
+	room_expect(&rm, alice, "<alice> public after the msg");
+
+	/* Back, with the name in another case. */
+	tc_send(dave, "/msg ALICE hi from b\n");
+	expect_line(dave, "*** message sent to alice");
+	expect_line(alice, "*dave* hi from b");
+	tc_send(dave, "public from dave\n");
+	room_expect(&rm, dave, "<dave> public from dave");
+
+	/* Lines after /msg wait for it: their order holds. */
+	tc_send(carol, "/msg dave one\nafter one\n/msg bob two\nafter two\n");
+	expect_line(carol, "*** message sent to dave");
+	expect_line(carol, "*** message sent to bob");
+	expect_line(dave, "*carol* one");
+	expect_line(dave, "<carol> after one");
+	expect_line(dave, "<carol> after two");
+	expect_line(bob, "<carol> after one");
+	expect_line(bob, "*carol* two");
+	expect_line(bob, "<carol> after two");
+	expect_line(alice, "<carol> after one");
+	expect_line(alice, "<carol> after two");
+
+	tc_send(alice, "/msg nobody hello?\n");
+	expect_line(alice, "*** no such user: nobody");
+	tc_send(alice, "/msg bob\n");
+	expect_line(alice, "*** usage: /msg NAME TEXT");
+	tc_send(bob, "last\n");
+	room_expect(&rm, bob, "<bob> last");
+
+	room_close(&rm);
+	chatd_stop_ok(a);
+	chatd_stop_ok(b);
+	redis_stop(r);
+}
+END_TEST
+
+/* 4. Redis killed mid-conversation, then restarted on the same port. ------ */
+
+/*
+ * Read c until the line stop: chat lines from alice must be "<alice> a000"
+ * and on, consecutive (a prefix of what she sent: what Redis had relayed
+ * before it died); notices are skipped; anything else fails.  Returns the
+ * number of alice's lines.
+ */
+static int
+read_prefix_until(struct tc *c, const char *stop)
+{
+	char	 want[64], *l;
+	int	 n = 0;
+
+	for (;;) {
+		l = tc_line(c, W);
+		ck_assert_msg(l != NULL, "%s: no '%s' (%s); recent:\n%s",
+		    c->name, stop, c->eof ? "end of file" : "timed out",
+		    c->seen);
+		if (strcmp(l, stop) == 0)
+			return n;
+		if (strncmp(l, "*** ", 4) == 0)
+			continue;
+		snprintf(want, sizeof want, "<alice> a%03d", n++);
+		ck_assert_msg(strcmp(l, want) == 0, "%s: got '%s', want '%s'",
+		    c->name, l, want);
+	}
+}
+
+START_TEST(test_redis_outage)
+{
+	struct redis	*r;
+	struct chatd	*a, *b;
+	struct room	 rm;
+	struct tc	*alice, *bob, *carol, *dave, *erin;
+	char		*l;
+	int		 i, n, told;
+
+	r = redis_start(0);
+	room_init(&rm, r);
+	a = node_up(r, "a", 1);
+	b = node_up(r, "b", 2);
+	alice = room_join(&rm, a, "alice");
+	bob = room_join(&rm, b, "bob");
+	carol = room_join(&rm, a, "carol");
+	dave = room_join(&rm, b, "dave");
+
+	tc_send(alice, "hello b\n");
+	room_expect(&rm, alice, "<alice> hello b");
+	tc_send(bob, "hello a\n");
+	room_expect(&rm, bob, "<bob> hello a");
+
+	/* Mid-conversation: alice keeps talking while Redis dies. */
+	for (i = 0; i < 50; i++)
+		tc_send(alice, "a%03d\n", i);
+	redis_kill(r, SIGKILL);
+	for (i = 50; i < 100; i++)
+		tc_send(alice, "a%03d\n", i);
+
+	/* Locally nothing is lost; everyone is told, once. */
+	told = 0;
+	for (i = 0; i < 100; i++) {
+		char want[64];
+
+		snprintf(want, sizeof want, "<alice> a%03d", i);
+		while ((l = tc_line(carol, W)) != NULL &&
+		    strcmp(l, LOCAL_ONLY) == 0)
+			told++;
+		ck_assert_msg(l != NULL && strcmp(l, want) == 0, "carol: got "
+		    "'%s', want '%s'; recent:\n%s", l != NULL ? l : "nothing",
+		    want, carol->seen);
+	}
+	ck_assert_msg(told <= 1, "carol: told %d times", told);
+	if (!told)
+		expect_line(carol, LOCAL_ONLY);
+	expect_line(alice, LOCAL_ONLY);
+	/* On B, a prefix of alice's lines, then the notice. */
+	n = read_prefix_until(dave, LOCAL_ONLY);
+	ck_assert_int_le(n, 100);
+	ck_assert_int_eq(read_prefix_until(bob, LOCAL_ONLY), n);
+
+	/* Local-only: each node's clients still chat among themselves. */
+	tc_send(bob, "local on b\n");
+	expect_line(dave, "<bob> local on b");
+	tc_send(carol, "local on a\n");
+	expect_line(alice, "<carol> local on a");
+	/* Commands that need Redis answer from memory meanwhile. */
+	tc_send(alice, "/msg bob are you there\n");
+	expect_line(alice, "*** no such user: bob");
+	tc_send(alice, "/who\n");
+	expect_line(alice, "*** 2 online:");
+	tc_expect(alice, "***   carol", W);
+	tc_send(dave, "/msg carol hi\n");
+	expect_line(dave, "*** no such user: carol");
+
+	/* Same port again: both nodes relink by themselves. */
+	redis_restart(r);
+	node_linked(a, 2);
+	node_linked(b, 2);
+	room_expect(&rm, NULL, WHOLE);
+
+	/* Cross-node lines flow again; nothing from the outage leaked. */
+	tc_send(alice, "back from a\n");
+	room_expect(&rm, alice, "<alice> back from a");
+	tc_send(dave, "back from b\n");
+	room_expect(&rm, dave, "<dave> back from b");
+	/* The names were claimed again: /msg and /nick know them. */
+	tc_send(carol, "/msg bob welcome back\n");
+	expect_line(carol, "*** message sent to bob");
+	expect_line(bob, "*carol* welcome back");
+	tc_send(carol, "/nick dave\n");
+	expect_line(carol, "*** name dave is taken");
+	/* And a newcomer is announced across nodes again. */
+	erin = room_join(&rm, b, "erin");
+	tc_send(erin, "hi all\n");
+	room_expect(&rm, erin, "<erin> hi all");
+
+	room_close(&rm);
+	chatd_stop_ok(a);
+	chatd_stop_ok(b);
+	redis_stop(r);
+}
+END_TEST
+
+/* 5. Joins, leaves, renames and /me look as local ones; no echo. ---------- */
+
+START_TEST(test_formats)
+{
+	struct redis	*r;
+	struct chatd	*a, *b;
+	struct room	 rm;
+	struct tc	*alice, *carol, *bob, *dave, *g;
+	char		 local[256], want[256];
+
+	r = redis_start(0);
+	room_init(&rm, r);
+	a = node_up(r, "a", 1);
+	b = node_up(r, "b", 2);
+	/* room_join() checks "joined" and "is now known as" everywhere. */
+	alice = room_join(&rm, a, "alice");
+	carol = room_join(&rm, a, "carol");
+	bob = room_join(&rm, b, "bob");
+	dave = room_join(&rm, b, "dave");
+
+	tc_send(bob, "/me waves\n");
+	room_expect(&rm, bob, "* bob waves");
+	tc_send(alice, "/me smiles back\n");
+	room_expect(&rm, alice, "* alice smiles back");
+	tc_send(bob, "//slash text\n");
+	room_expect(&rm, bob, "<bob> /slash text");
+
+	/*
+	 * No echo, and each line once: alice's line reached both nodes
+	 * before bob's marker was sent, so a copy of it coming back to A
+	 * through Redis would arrive before the marker.
+	 */
+	tc_send(alice, "x1\n");
+	room_expect(&rm, alice, "<alice> x1");
+	tc_send(alice, "/me x2\n");
+	room_expect(&rm, alice, "* alice x2");
+	tc_send(bob, "m1\n");
+	room_expect(&rm, bob, "<bob> m1");
+
+	/* A second rename, both ways. */
+	tc_send(bob, "/nick bobby\n");
+	expect_line(bob, "*** you are now known as bobby");
+	tc_rename(bob, "bobby");
+	room_expect(&rm, bob, "*** bob is now known as bobby");
+	tc_send(carol, "/nick Carol\n");
+	expect_line(carol, "*** you are now known as Carol");
+	tc_rename(carol, "Carol");
+	room_expect(&rm, carol, "*** carol is now known as Carol");
+
+	/* /quit with a reason, seen on both nodes alike. */
+	tc_send(bob, "/quit see you\n");
+	expect_line(bob, "*** bye");
+	ck_assert(tc_closed(bob, W));
+	room_leave(&rm, bob);
+	room_expect(&rm, NULL, "*** bobby left (quit: see you)");
+
+	/* A plain close: the remote reason is the local one. */
+	room_leave(&rm, carol);
+	ck_assert_ptr_nonnull(tc_line(alice, W));
+	snprintf(local, sizeof local, "%.255s", alice->line);
+	ck_assert_msg(matches(local, "^\\*\\*\\* Carol left \\(.+\\)$"),
+	    "alice: got '%s'", local);
+	expect_line(dave, local);
+
+	/* A guest that never renamed leaves too. */
+	g = tc_connect(b);
+	snprintf(want, sizeof want, "*** %s joined", g->name);
+	room_expect(&rm, NULL, want);
+	tc_send(g, "/quit\n");
+	expect_line(g, "*** bye");
+	snprintf(want, sizeof want, "*** %s left (quit)", g->name);
+	room_expect(&rm, NULL, want);
+	tc_close(g);
+
+	tc_send(dave, "the end\n");
+	expect_line(alice, "<dave> the end");
+
+	room_close(&rm);
+	chatd_stop_ok(a);
+	chatd_stop_ok(b);
+	redis_stop(r);
+}
+END_TEST
+
+/* 6. Malformed and hostile messages in the channel. ---------------------- */
+
+#define M(s)	s, sizeof(s) - 1
+
+static const struct {
+	const char	*msg;
+	size_t		 len;
+	const char	*log;	/* what the log must say, or NULL */
+} bad_messages[] = {
+	{ M("garbage"),
+	    "message of unknown version or shape ignored: garbage" },
+	{ M("chatd9\tx\tsay\tbob\thi"),
+	    "message of unknown version or shape ignored: chatd9" },
+	{ M("chatd1\tz\tsay\tbad name!\thi"),
+	    "bad field in 'say' message from z ignored" },
+	{ M("chatd1\tz\tbogus"),
+	    "unknown message type 'bogus' from z ignored" },
+	{ "", 0, "malformed message ignored (0 bytes)" },
+	{ M("chatd1\tz\tsay\tzed\tnul\0inside"),
+	    "malformed message ignored (" },
+	{ M("chatd1\tz\tsay\tzed"),
+	    "'say' message from z with 1 fields ignored" },
+	{ M("chatd1\tz\tsay\tzed\tx\ty"),
+	    "'say' message from z with 3 fields ignored" },
+	{ M("chatd1\tz\tsay\tzed\ta\tb\tc\td\te"),
+	    "message of unknown version or shape ignored: chatd1" },
+	{ M("chatd1\tz\tnick\tzed\tno way"),
+	    "bad field in 'nick' message from z ignored" },
+	{ M("chatd1\tz\tjoin\tev\x1bil"),
+	    "bad field in 'join' message from z ignored" },
+	{ M("chatd1\tz\tjoin\t0123456789012345678901234"),
+	    "bad field in 'join' message from z ignored" },
+	{ M("chatd1\tz\tsay\t\tno name"),
+	    "bad field in 'say' message from z ignored" },
+	{ M("chatd1\tz\tsay\tzed\t\x1b[2J\x07"),
+	    "bad field in 'say' message from z ignored" },
+	{ M("chatd1\tz\tmsg\tzed\tno body\thi"),
+	    "bad field in 'msg' message from z ignored" },
+	{ M("chatd1\tz\tleft\tzed"),
+	    "'left' message from z with 1 fields ignored" },
+	/* Our own node's name: delivered locally already, never again. */
+	{ M("chatd1\ta\tsay\tzed\tfrom myself"), NULL },
+	/* Raw lines are for raw mode; a chat node drops them. */
+	{ M("chatd1\tz\traw\tsome raw line"), NULL },
+};
+
+/* Publish "<zed> ok N" and check that both clients' next line is it. */
+static void
+ok_marker(struct redis *r, struct tc *x, struct tc *y, int n)
+{
+	char	msg[64], want[64];
+
+	snprintf(msg, sizeof msg, "chatd1\tz\tsay\tzed\tok %d", n);
+	publish(r, msg);
+	snprintf(want, sizeof want, "<zed> ok %d", n);
+	expect_line(x, want);
+	expect_line(y, want);
+}
+
+START_TEST(test_malformed)
+{
+	struct redis	*r;
+	struct chatd	*a;
+	struct room	 rm;
+	struct tc	*alice, *carol;
+	char		*big;
+	size_t		 i, biglen = 70000;
+	int		 before, marker = 0;
+
+	r = redis_start(0);
+	room_init(&rm, r);
+	a = node_up(r, "a", 1);
+	alice = room_join(&rm, a, "alice");
+	carol = room_join(&rm, a, "carol");
+	ok_marker(r, alice, carol, marker++);
+
+	for (i = 0; i < sizeof bad_messages / sizeof bad_messages[0]; i++) {
+		before = bad_messages[i].log != NULL ?
+		    log_count(a, bad_messages[i].log) : 0;
+		ck_assert_int_ge(redis_publish(r, "chatd", bad_messages[i].msg,
+		    bad_messages[i].len), 1);
+		/* Nothing came of it: the marker is the next line. */
+		ok_marker(r, alice, carol, marker++);
+		/* Logged before the marker was handled. */
+		if (bad_messages[i].log != NULL)
+			ck_assert_msg(log_count(a, bad_messages[i].log) >
+			    before, "message %zu: no '%s' in the log:\n%s", i,
+			    bad_messages[i].log, chatd_log(a));
+	}
+
+	/* Longer than any message chatd accepts. */
+	if ((big = malloc(biglen)) == NULL)
+		ck_abort_msg("out of memory");
+	memset(big, 'x', biglen);
+	memcpy(big, "chatd1\tz\tsay\tzed\t", 17);
+	ck_assert_int_ge(redis_publish(r, "chatd", big, biglen), 1);
+	free(big);
+	ok_marker(r, alice, carol, marker++);
+	ck_assert_msg(log_count(a, "malformed message ignored (70000 bytes)")
+	    == 1, "no log of the long message:\n%s", chatd_log(a));
+
+	/* Valid but dirty: every field is sanitised before display. */
+	publish(r, "chatd1\tz\tsay\tzed\ta\x1b[2Jb\xc2\x9b" "31mc\xc2\x85"
+	    "d\x9b" "e\x07" "f\x1b]0;title\x07g");
+	expect_line(alice, "<zed> abcd\xef\xbf\xbd" "efg");
+	expect_line(carol, "<zed> abcd\xef\xbf\xbd" "efg");
+	publish(r, "chatd1\tz\tme\tzed\t\x1b[1mbold\x1b[0m move\r");
+	expect_line(alice, "* zed bold move");
+	expect_line(carol, "* zed bold move");
+	publish(r, "chatd1\tz\tjoin\tzed");
+	expect_line(alice, "*** zed joined");
+	expect_line(carol, "*** zed joined");
+	publish(r, "chatd1\tz\tnick\tzed\tzed.2");
+	expect_line(alice, "*** zed is now known as zed.2");
+	expect_line(carol, "*** zed is now known as zed.2");
+	publish(r, "chatd1\tz\tleft\tzed.2\tquit: \x1b[31mred\x1b[0m\xc2\x9b"
+	    "2J\x7f");
+	expect_line(alice, "*** zed.2 left (quit: red)");
+	expect_line(carol, "*** zed.2 left (quit: red)");
+	/* A private message from "another node" reaches carol alone. */
+	publish(r, "chatd1\tz\tmsg\tzed\tCAROL\tps\x1b[2Js\x1b" "ct");
+	expect_line(carol, "*zed* psst");
+	ok_marker(r, alice, carol, marker++);
+
+	/* The node kept relaying, locally and through Redis. */
+	tc_send(alice, "still here\n");
+	expect_line(carol, "<alice> still here");
+
+	room_close(&rm);
+	chatd_stop_ok(a);
+	redis_stop(r);
+}
+END_TEST
+
+/*
+ * 6b. Nothing from the channel reaches the log unsanitised: fields shown in
+ * warnings may hold ESC and LF (only TAB and NUL are excluded by framing),
+ * which would forge log lines or drive the terminal of whoever reads it.
+ */
+START_TEST(test_malformed_log_safe)
+{
+	static const char	*forged[] = {
+		"chatd1\tev\x1b[2Jil\nFORGED-1 chatd: notice: node\tbogus",
+		"chatd9\x1b[2J\nFORGED-2\tx\tsay\tbob\thi",
+		"chatd1\tz\tbo\x1b[2J\nFORGED-3\tzed\thi",
+		"chatd1\tz\nFORGED-4\tsay\tbad name\thi",
+	};
+	struct redis	*r;
+	struct chatd	*a;
+	struct room	 rm;
+	struct tc	*alice, *carol;
+	const char	*log;
+	size_t		 i;
+
+	r = redis_start(0);
+	room_init(&rm, r);
+	a = node_up(r, "a", 1);
+	alice = room_join(&rm, a, "alice");
+	carol = room_join(&rm, a, "carol");
+	for (i = 0; i < sizeof forged / sizeof forged[0]; i++) {
+		publish(r, forged[i]);
+		ok_marker(r, alice, carol, (int)i);
+	}
+	log = chatd_log(a);
+	ck_assert_msg(strchr(log, '\x1b') == NULL, "ESC from the channel "
+	    "reached the log:\n%s", log);
+	ck_assert_msg(strstr(log, "\nFORGED") == NULL, "a line of the log "
+	    "was forged from the channel:\n%s", log);
+
+	room_close(&rm);
+	chatd_stop_ok(a);
+	redis_stop(r);
+}
+END_TEST
+
+/* 7. A node started while Redis is down. --------------------------------- */
+
+START_TEST(test_start_redis_down)
+{
+	struct redis	*r;
+	struct chatd	*a, *b;
+	struct room	 rm;
+	struct tc	*c1, *c2, *bob;
+	char		 want[256];
+	int		 port, fails;
+
+	port = harness_free_port();
+	a = node_start(port, "a", TTL, "log_level = debug\n", NULL);
+	c1 = tc_connect(a);
+	/* The welcome says the room is local-only. */
+	expect_line(c1, LOCAL_ONLY);
+
+	/* At least one more failed attempt after c1 was told. */
+	fails = log_count(a, "cluster: Redis still unreachable");
+	wait_log(a, "cluster: Redis still unreachable", fails + 1);
+	c2 = tc_connect(a);
+	expect_line(c2, LOCAL_ONLY);
+	snprintf(want, sizeof want, "*** %s joined", c2->name);
+	expect_past_notice(c1, want);
+
+	/* Local clients are served meanwhile. */
+	tc_send(c2, "local hello\n");
+	snprintf(want, sizeof want, "<%s> local hello", c2->name);
+	expect_line(c1, want);
+	ck_assert_int_eq(log_count(a, LINKED), 0);
+
+	/* Redis comes: the node links by itself and says so. */
+	r = redis_start(port);
+	room_init(&rm, r);
+	room_node(&rm, a);
+	node_linked(a, 1);
+	expect_line(c1, WHOLE);
+	expect_line(c2, WHOLE);
+
+	b = node_up(r, "b", 2);
+	rm.c[rm.n++] = c1;
+	rm.c[rm.n++] = c2;
+	bob = room_join(&rm, b, "bob");
+	tc_send(bob, "hi from b\n");
+	room_expect(&rm, bob, "<bob> hi from b");
+	tc_send(c1, "hi from a\n");
+	snprintf(want, sizeof want, "<%s> hi from a", c1->name);
+	room_expect(&rm, c1, want);
+
+	room_close(&rm);
+	chatd_stop_ok(a);
+	chatd_stop_ok(b);
+	redis_stop(r);
+}
+END_TEST
+
+/*
+ * 7b. Told once, and told again when it is over: a client told at its
+ * welcome that the room is local-only is not told a second time when the
+ * next attempt to reach Redis fails, and is told when the room is whole.
+ */
+START_TEST(test_local_only_told_once)
+{
+	struct redis	*r;
+	struct chatd	*a;
+	struct tc	*c1, *c2, *c3;
+	char		 want[256];
+	int		 port, fails;
+
+	port = harness_free_port();
+	a = node_start(port, "a", TTL, "log_level = debug\n", NULL);
+	c1 = tc_connect(a);
+	expect_line(c1, LOCAL_ONLY);
+	/* The next attempt fails too: c1 was told already. */
+	fails = log_count(a, "cluster: Redis still unreachable");
+	wait_log(a, "cluster: Redis still unreachable", fails + 1);
+	c2 = tc_connect(a);
+	expect_line(c2, LOCAL_ONLY);
+	snprintf(want, sizeof want, "*** %s joined", c2->name);
+	expect_line(c1, want);
+
+	/*
+	 * Right after a failed attempt (the backoff is a second or more by
+	 * now), c3 joins and Redis starts: the next attempt links, and c3,
+	 * told at its welcome, must hear that the room is whole.
+	 */
+	fails = log_count(a, "cluster: Redis still unreachable");
+	wait_log(a, "cluster: Redis still unreachable", fails + 1);
+	c3 = tc_connect(a);
+	expect_line(c3, LOCAL_ONLY);
+	r = redis_start(port);
+	node_linked(a, 1);
+	snprintf(want, sizeof want, "*** %s joined", c3->name);
+	expect_line(c1, want);
+	expect_line(c2, want);
+	expect_line(c1, WHOLE);
+	expect_line(c2, WHOLE);
+	expect_line(c3, WHOLE);
+	/* Nothing else came before this marker. */
+	tc_send(c3, "marker\n");
+	snprintf(want, sizeof want, "<%s> marker", c3->name);
+	expect_line(c1, want);
+	expect_line(c2, want);
+
+	tc_close(c1);
+	tc_close(c2);
+	tc_close(c3);
+	chatd_stop_ok(a);
+	redis_stop(r);
+}
+END_TEST
+
+/* 9. Requests waiting for a hung Redis: answered, detached, or cut. ------ */
+
+
+/* Read n lines on c into lines. */
+static void
+read_lines(struct tc *c, char lines[][256], int n)
+{
+	char	*l;
+	int	 i;
+
+	for (i = 0; i < n; i++) {
+		l = tc_line(c, W);
+		ck_assert_msg(l != NULL, "%s: %d of %d lines, then %s; recent "
+		    "lines:\n%s", c->name, i, n, c->eof ? "end of file" :
+		    "nothing", c->seen);
+		snprintf(lines[i], 256, "%.255s", l);
+	}
+}
+
+/* The index of the line in lines[0..n) that matches re; fails if none. */
+static int
+find_line(char lines[][256], int n, const char *re, const char *who)
+{
+	int	i;
+
+	for (i = 0; i < n; i++) {
+		if (matches(lines[i], re))
+			return i;
+	}
+	ck_abort_msg("%s: no line matching '%s' among %d", who, re, n);
+	return -1;
+}
+
+START_TEST(test_requests_in_flight)
+{
+	struct redis	*r;
+	struct chatd	*a, *b;
+	struct room	 rm;
+	struct tc	*alice, *bob, *carol, *g;
+	char		 want[256], got[4][256];
+	int		 ren, after, bobl, end;
+
+	r = redis_start(0);
+	room_init(&rm, r);
+	a = node_up(r, "a", 1);
+	b = node_up(r, "b", 2);
+	alice = room_join(&rm, a, "alice");
+	bob = room_join(&rm, b, "bob");
+	carol = room_join(&rm, a, "carol");
+
+	/* Redis hangs: commands wait for it, and lines after them too. */
+	redis_kill(r, SIGSTOP);
+	tc_send(carol, "/nick zed\nafter the nick\n");
+	tc_send(alice, "/who\n");
+	expect_line(alice, "*** in the room:");
+	expect_re(alice, WHO_LOCAL("alice", " \\(you\\)"));
+	expect_re(alice, WHO_LOCAL("carol", ""));
+	/* A client whose /who waits leaves before Redis answers. */
+	g = tc_connect(a);
+	snprintf(want, sizeof want, "*** %s joined", g->name);
+	expect_line(alice, want);
+	expect_line(carol, want);
+	tc_send(g, "/who\n");
+	expect_line(g, "*** in the room:");
+	expect_re(g, WHO_LOCAL("alice", ""));
+	expect_re(g, WHO_LOCAL("carol", ""));
+	expect_re(g, WHO_LOCAL(".*", " \\(you\\)"));
+	snprintf(want, sizeof want, "*** %s left (connection reset)",
+	    g->name);
+	tc_reset(g);
+	expect_line(alice, want);
+	expect_line(carol, want);
+
+	/* Redis answers: everyone's request completes, g's without g. */
+	redis_kill(r, SIGCONT);
+	expect_line(carol, "*** you are now known as zed");
+	tc_rename(carol, "zed");
+	read_lines(alice, got, 4);
+	ren = find_line(got, 4, "^\\*\\*\\* carol is now known as zed$",
+	    "alice");
+	after = find_line(got, 4, "^<zed> after the nick$", "alice");
+	bobl = find_line(got, 4, WHO_REMOTE("bob", "b"), "alice");
+	end = find_line(got, 4, "^\\*\\*\\* 3 online in the room$", "alice");
+	ck_assert_msg(ren < after && bobl < end, "alice: lines out of order:"
+	    "\n%s\n%s\n%s\n%s", got[0], got[1], got[2], got[3]);
+	/* On B the queued join and leave come first, in order. */
+	expect_re(bob, "^\\*\\*\\* guest[0-9]+ joined$");
+	expect_re(bob, "^\\*\\*\\* guest[0-9]+ left \\(connection reset\\)$");
+	expect_line(bob, "*** carol is now known as zed");
+	expect_line(bob, "<zed> after the nick");
+
+	/* Redis dies under a waiting /nick: answered; the client goes on. */
+	redis_kill(r, SIGSTOP);
+	tc_send(carol, "/bogus\n/nick yan\nafter the second nick\n");
+	/*
+	 * The /nick has no answer to wait for: the one to /bogus shows the
+	 * node is at it, and a moment more lets it send the SET.
+	 */
+	expect_line(carol, "*** unknown command /bogus (try /help)");
+	pause_ms(100);
+	redis_kill(r, SIGKILL);
+	expect_line(carol, "*** cannot change names now: the room is "
+	    "local-only, try again");
+	expect_line(carol, LOCAL_ONLY);
+	expect_line(alice, LOCAL_ONLY);
+	expect_line(alice, "<zed> after the second nick");
+	expect_line(bob, LOCAL_ONLY);
+
+	/* Back; then shut down with requests waiting on a hung Redis. */
+	redis_restart(r);
+	node_linked(a, 2);
+	node_linked(b, 2);
+	room_expect(&rm, NULL, WHOLE);
+	tc_send(bob, "whole again\n");
+	room_expect(&rm, bob, "<bob> whole again");
+	redis_kill(r, SIGSTOP);
+	tc_send(carol, "/who\n");
+	expect_line(carol, "*** in the room:");
+	expect_re(carol, WHO_LOCAL("alice", ""));
+	expect_re(carol, WHO_LOCAL("zed", " \\(you\\)"));
+	tc_send(bob, "/who\n");
+	expect_line(bob, "*** in the room:");
+	expect_re(bob, WHO_LOCAL("bob", " \\(you\\)"));
+
+	chatd_stop_ok(a);
+	chatd_stop_ok(b);
+	room_close(&rm);
+	redis_stop(r);
+}
+END_TEST
+
+/* 10. A node restarted under its name: the dead process's users go. ------ */
+
+#define GHOST_TTL	5
+
+START_TEST(test_node_restart)
+{
+	struct redis	*r;
+	struct chatd	*a, *a2, *b;
+	struct room	 rm;
+	struct tc	*alice, *bob;
+	char		 who[MAXC][256];
+	int64_t		 killed, deadline;
+	int		 n, st, ghost;
+
+	r = redis_start(0);
+	room_init(&rm, r);
+	a = node_up_ex(r, "a", 1, GHOST_TTL, NULL, NULL);
+	b = node_up_ex(r, "b", 2, GHOST_TTL, NULL, NULL);
+	alice = room_join(&rm, a, "alice");
+	bob = room_join(&rm, b, "bob");
+	tc_send(bob, "/who\n");
+	n = read_who(bob, who, MAXC);
+	ck_assert_int_eq(count_matching(who, n, WHO_REMOTE("alice", "a")), 1);
+
+	/* Node a crashes and is restarted at once, as systemd would. */
+	chatd_kill(a, SIGKILL);
+	st = chatd_wait(a, HARNESS_STOP_MS);
+	ck_assert_int_eq(st, 128 + SIGKILL);
+	killed = now_ms();
+	room_leave(&rm, alice);
+	room_drop_node(&rm, a);
+	a2 = node_up_ex(r, "a", 3, GHOST_TTL, NULL, NULL);
+	if (now_ms() - killed > GHOST_TTL * 1000)
+		fprintf(stderr, "test_node_restart: node a took %lld ms to "
+		    "come back, over presence_ttl: nothing of the old one was "
+		    "left to test\n", (long long)(now_ms() - killed));
+	room_join(&rm, a2, "carol");
+
+	/* alice went with the old process: /who drops her within the TTL. */
+	deadline = killed + 4 * GHOST_TTL * 1000;
+	for (;;) {
+		tc_send(bob, "/who\n");
+		n = read_who(bob, who, MAXC);
+		ck_assert_int_eq(count_matching(who, n, WHO_REMOTE("carol",
+		    "a")), 1);
+		ghost = count_matching(who, n, WHO_REMOTE("alice", "a"));
+		if (!ghost)
+			break;
+		ck_assert_msg(now_ms() < deadline, "alice, on node a when it "
+		    "was killed, is still in /who %lld ms later (presence_ttl "
+		    "= %d); node a was restarted and keeps her alive",
+		    (long long)(now_ms() - killed), GHOST_TTL);
+		pause_ms(NICK_POLL_MS);
+	}
+	ck_assert_int_eq(n, 2);
+
+	chatd_stop(a);
+	room_close(&rm);
+	chatd_stop_ok(a2);
+	chatd_stop_ok(b);
+	redis_stop(r);
+}
+END_TEST
+
+/* 11. [cluster] password; a node with a wrong one stays local. ----------- */
+
+START_TEST(test_password)
+{
+	struct redis	*r;
+	struct chatd	*a, *b, *w;
+	struct room	 rm;
+	struct tc	*alice, *bob, *w1, *w2;
+	char		 want[256];
+
+	r = redis_start_pw(0, "s3cret pass");
+	room_init(&rm, r);
+	w = node_start(r->port, "w", TTL, NULL, "password = wrong\n");
+	wait_log(w, "cluster: Redis refused the password", 1);
+	w1 = tc_connect(w);
+	expect_line(w1, LOCAL_ONLY);
+
+	a = node_up_ex(r, "a", 1, TTL, NULL, "password = s3cret pass\n");
+	b = node_up_ex(r, "b", 2, TTL, NULL, "password = s3cret pass\n");
+	alice = room_join(&rm, a, "alice");
+	bob = room_join(&rm, b, "bob");
+	tc_send(alice, "for members only\n");
+	expect_line(bob, "<alice> for members only");
+	tc_send(bob, "indeed\n");
+	expect_line(alice, "<bob> indeed");
+
+	/*
+	 * Nothing reached w: w1's next line is w2's join.  (Repeats of the
+	 * local-only notice are skipped here; test_start_redis_down is
+	 * about them.)
+	 */
+	w2 = tc_connect(w);
+	snprintf(want, sizeof want, "*** %s joined", w2->name);
+	expect_past_notice(w1, want);
+	ck_assert_int_eq(log_count(w, LINKED), 0);
+
+	tc_close(w1);
+	tc_close(w2);
+	room_close(&rm);
+	chatd_stop_ok(w);
+	chatd_stop_ok(a);
+	chatd_stop_ok(b);
+	redis_stop(r);
+}
+END_TEST
+
+/* 12. Two rooms (channels) on one Redis do not mix. ----------------------- */
+
+START_TEST(test_channels)
+{
+	struct redis	*r;
+	struct chatd	*a, *b, *c;
+	struct room	 red, blue;
+	struct tc	*alice, *carol, *bob, *dave;
+	char		 who[MAXC][256];
+	int		 n;
+
+	r = redis_start(0);
+	room_init(&red, r);
+	red.channel = "red";
+	room_init(&blue, r);
+	blue.channel = "blue";
+	a = node_up_ex(r, "a", 1, TTL, "red", "channel = red\n");
+	b = node_up_ex(r, "b", 1, TTL, "blue", "channel = blue\n");
+	c = node_up_ex(r, "c", 2, TTL, "red", "channel = red\n");
+	alice = room_join(&red, a, "alice");
+	bob = room_join(&blue, b, "bob");
+	carol = room_join(&red, c, "carol");
+	dave = room_join(&blue, b, "dave");
+
+	tc_send(alice, "in red\n");
+	expect_line(carol, "<alice> in red");
+	tc_send(bob, "in blue\n");
+	expect_line(dave, "<bob> in blue");
+	tc_send(carol, "red again\n");
+	expect_line(alice, "<carol> red again");
+
+	/* Names and /who are per room too. */
+	tc_send(carol, "/nick bob\n");
+	expect_line(carol, "*** you are now known as bob");
+	expect_line(alice, "*** carol is now known as bob");
+	tc_send(alice, "/who\n");
+	n = read_who(alice, who, MAXC);
+	ck_assert_int_eq(n, 2);
+	ck_assert_int_eq(count_matching(who, n, WHO_REMOTE("bob", "c")), 1);
+	tc_send(alice, "/msg dave hi\n");
+	expect_line(alice, "*** no such user: dave");
+	tc_send(dave, "/msg bob hi bob\n");
+	expect_line(dave, "*** message sent to bob");
+	expect_line(bob, "*dave* hi bob");
+	/* The blue bob got nothing from red, and the red one nothing. */
+	tc_send(alice, "end of red\n");
+	expect_line(carol, "<alice> end of red");
+	tc_send(dave, "end of blue\n");
+	expect_line(bob, "<dave> end of blue");
+
+	room_close(&red);
+	room_close(&blue);
+	chatd_stop_ok(a);
+	chatd_stop_ok(b);
+	chatd_stop_ok(c);
+	redis_stop(r);
+}
+END_TEST
+
+/*
+ * 13. A channel name is a name, not a pattern: one with glob characters,
+ * which would make /who's SCAN MATCH list other rooms, is refused by the
+ * config (cluster-bad-channel.conf in test 17).
+ */
+
+/* 14. /msg across nodes names the addressee as it is now. ---------------- */
+
+START_TEST(test_msg_after_case_change)
+{
+	struct redis	*r;
+	struct chatd	*a, *b;
+	struct room	 rm;
+	struct tc	*alice, *bob, *carol;
+
+	r = redis_start(0);
+	room_init(&rm, r);
+	a = node_up(r, "a", 1);
+	b = node_up(r, "b", 2);
+	alice = room_join(&rm, a, "alice");
+	carol = room_join(&rm, a, "carol");
+	bob = room_join(&rm, b, "bob");
+
+	tc_send(bob, "/nick Bob\n");
+	expect_line(bob, "*** you are now known as Bob");
+	tc_rename(bob, "Bob");
+	room_expect(&rm, bob, "*** bob is now known as Bob");
+	/* As for a local addressee: "message sent to" its name now. */
+	tc_send(carol, "/msg carol hi me\n");
+	expect_line(carol, "*** that is you");
+	tc_send(carol, "/msg ALICE hi alice\n");
+	expect_line(carol, "*** message sent to alice");
+	expect_line(alice, "*carol* hi alice");
+	tc_send(alice, "/msg bob hi\n");
+	expect_line(bob, "*alice* hi");
+	expect_line(alice, "*** message sent to Bob");
+
+	room_close(&rm);
+	chatd_stop_ok(a);
+	chatd_stop_ok(b);
+	redis_stop(r);
+}
+END_TEST
+
+/* 15. Raw mode: lines cross nodes verbatim (sanitised). ------------------ */
+
+START_TEST(test_raw_mode)
+{
+	struct redis	*r;
+	struct chatd	*a, *b;
+	struct tc	*a1, *a2, *b1;
+
+	r = redis_start(0);
+	a = node_start(r->port, "a", TTL, "mode = raw\n", NULL);
+	b = node_start(r->port, "b", TTL, "mode = raw\n", NULL);
+	node_linked(a, 1);
+	node_linked(b, 1);
+	/* No welcome in raw mode: the log says when each is in. */
+	a1 = tc_connect_raw(a, AF_INET);
+	wait_log(a, "connected (1 online)", 1);
+	a2 = tc_connect_raw(a, AF_INET);
+	wait_log(a, "connected (2 online)", 1);
+	b1 = tc_connect_raw(b, AF_INET);
+	wait_log(b, "connected (1 online)", 1);
+	tc_rename(a1, "a1");
+	tc_rename(a2, "a2");
+	tc_rename(b1, "b1");
+
+	tc_send(a1, "{\"raw\":1}\n");
+	expect_line(a2, "{\"raw\":1}");
+	expect_line(b1, "{\"raw\":1}");
+	tc_send(b1, "from b \x1b[2Jclean\n");
+	expect_line(a1, "from b clean");
+	expect_line(a2, "from b clean");
+	/* No echo: a1's next line is a2's. */
+	tc_send(a2, "from a2\n");
+	expect_line(a1, "from a2");
+	expect_line(b1, "from a2");
+
+	tc_close(a1);
+	tc_close(a2);
+	tc_close(b1);
+	chatd_stop_ok(a);
+	chatd_stop_ok(b);
+	redis_stop(r);
+}
+END_TEST
+
+/* 16. A reload keeps the room linked; [cluster] changes wait. ------------- */
+
+START_TEST(test_reload)
+{
+	struct redis	*r;
+	struct chatd	*a, *b;
+	struct room	 rm;
+	struct tc	*alice, *bob;
+	char		 body[1024], *path;
+
+	r = redis_start(0);
+	room_init(&rm, r);
+	a = node_up(r, "a", 1);
+	b = node_up(r, "b", 2);
+	alice = room_join(&rm, a, "alice");
+	bob = room_join(&rm, b, "bob");
+
+	snprintf(body, sizeof body, "[server]\nbind = 127.0.0.1\nport = %d\n"
+	    "name = reloaded\n[limits]\nrate_lines = 0\n[chat]\nhistory = 0\n"
+	    "[cluster]\nredis = 127.0.0.1:%d\nnode = a2\nchannel = other\n"
+	    "presence_ttl = 30\n", a->port, r->port);
+	path = harness_write_file(a->dir, "chatd.conf", body);
+	free(path);
+	chatd_kill(a, SIGHUP);
+	ck_assert_msg(chatd_notified(a, "READY=1", W), "no READY=1 after "
+	    "SIGHUP; log:\n%s", chatd_log(a));
+	wait_log(a, "configuration reloaded", 1);
+	ck_assert_msg(log_count(a, "[cluster] changes take effect at the "
+	    "next restart") == 1, "no notice of the kept [cluster]; log:\n%s",
+	    chatd_log(a));
+
+	tc_send(alice, "after the reload\n");
+	expect_line(bob, "<alice> after the reload");
+	tc_send(bob, "still linked\n");
+	expect_line(alice, "<bob> still linked");
+	room_join(&rm, a, "carol");
+	tc_send(bob, "/who\n");
+	expect_line(bob, "*** in the room:");
+	expect_re(bob, WHO_LOCAL("bob", " \\(you\\)"));
+	tc_expect_re(bob, WHO_REMOTE("carol", "a"), W);
+	tc_expect(bob, "*** 3 online in the room", W);
+
+	room_close(&rm);
+	chatd_stop_ok(a);
+	chatd_stop_ok(b);
+	redis_stop(r);
+}
+END_TEST
+
+/* 17. [cluster] configs: chatd -t accepts good ones, refuses bad ones. -- */
+
+static const struct {
+	const char	*file;
+	int		 status;
+	int		 line;	/* the line named in the error, or 0 */
+} cluster_configs[] = {
+	{ "cluster-good.conf",		0,	0 },
+	{ "cluster-bad-ttl.conf",	78,	8 },
+	{ "cluster-bad-node.conf",	78,	7 },
+	{ "cluster-bad-channel.conf",	78,	8 },
+	{ "cluster-bad-redis.conf",	78,	6 },
+	{ "cluster-no-redis.conf",	78,	0 },
+};
+
+START_TEST(test_cluster_config)
+{
+	char	 out[OUTLEN], want[PATH_MAX + 64];
+	char	*path, *argv[] = { "-t", "-c", NULL, NULL };
+	int	 st;
+
+	path = harness_config_path(cluster_configs[_i].file);
+	argv[2] = path;
+	st = chatd_run(argv, out, sizeof out);
+	ck_assert_msg(st == cluster_configs[_i].status, "chatd -t -c %s: exit "
+	    "%d, want %d; output:\n%s", path, st, cluster_configs[_i].status,
+	    out);
+	if (cluster_configs[_i].status != 0) {
+		if (cluster_configs[_i].line != 0)
+			snprintf(want, sizeof want, "%s:%d: ", path,
+			    cluster_configs[_i].line);
+		else
+			snprintf(want, sizeof want, "%s", path);
+		ck_assert_msg(strstr(out, want) != NULL, "chatd -t -c %s: no "
+		    "'%s' in output:\n%s", path, want, out);
+	}
+	free(path);
+}
+END_TEST
+
+/* main ------------------------------------------------------------------ */
+
+/*
+ * Whether chatd accepts a [cluster] section (it was built with hiredis):
+ * runs "CHATD_BIN -t -c FILE" directly, without CHATD_WRAPPER.
+ */
+static int
+chatd_has_cluster(void)
+{
+	const char	*bin = getenv("CHATD_BIN"), *tmp = getenv("TMPDIR");
+	char		 path[PATH_MAX];
+	pid_t		 pid;
+	int		 fd, st;
+
+	if (bin == NULL)
+		return 1;	/* the harness will say what is missing */
+	snprintf(path, sizeof path, "%s/chatd-cluster-probe.XXXXXX",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	if ((fd = mkstemp(path)) == -1)
+		return 1;
+	dprintf(fd, "[cluster]\nredis = 127.0.0.1:1\nnode = probe\n");
+	close(fd);
+	switch (pid = fork()) {
+	case -1:
+		unlink(path);
+		return 1;
+	case 0:
+		if ((fd = open("/dev/null", O_RDWR)) != -1) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execl(bin, "chatd", "-t", "-c", path, (char *)NULL);
+		_exit(127);
+	default:
+		break;
+	}
+	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
+		;
+	unlink(path);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+static Suite *
+e2e_cluster_suite(void)
+{
+	Suite	*s;
+	TCase	*tc;
+
+	s = suite_create("e2e_cluster");
+
+	tc = tcase_create("chat");
+	tcase_set_timeout(tc, TEST_TIMEOUT);
+	tcase_add_test(tc, test_chat_both_ways);
+	tcase_add_test(tc, test_formats);
+	tcase_add_test(tc, test_msg_across);
+	tcase_add_test(tc, test_msg_after_case_change);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("presence");
+	tcase_set_timeout(tc, TEST_TIMEOUT);
+	tcase_add_test(tc, test_who_nick_kill);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("faults");
+	tcase_set_timeout(tc, TEST_TIMEOUT);
+	tcase_add_test(tc, test_redis_outage);
+	tcase_add_test(tc, test_start_redis_down);
+	tcase_add_test(tc, test_local_only_told_once);
+	tcase_add_test(tc, test_requests_in_flight);
+	tcase_add_test(tc, test_node_restart);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("config");
+	tcase_set_timeout(tc, TEST_TIMEOUT);
+	tcase_add_test(tc, test_password);
+	tcase_add_test(tc, test_channels);
+	tcase_add_test(tc, test_raw_mode);
+	tcase_add_test(tc, test_reload);
+	tcase_add_loop_test(tc, test_cluster_config, 0,
+	    sizeof cluster_configs / sizeof cluster_configs[0]);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("hostile");
+	tcase_set_timeout(tc, TEST_TIMEOUT);
+	tcase_add_test(tc, test_malformed);
+	tcase_add_test(tc, test_malformed_log_safe);
+	suite_add_tcase(s, tc);
+
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 failed;
+
+	redis_bin = getenv("REDIS_SERVER");
+	if (redis_bin == NULL || *redis_bin == '\0')
+		redis_bin = "/usr/bin/redis-server";
+	if (access(redis_bin, X_OK) != 0) {
+		printf("SKIP: %s not found (install redis-server, or set "
+		    "REDIS_SERVER): the cluster tests need a real Redis\n",
+		    redis_bin);
+		return 77;
+	}
+	if (!chatd_has_cluster()) {
+		printf("SKIP: chatd was built without hiredis: no [cluster]\n");
+		return 77;
+	}
+	harness_init();
+	sr = srunner_create(e2e_cluster_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
