@@ -168,6 +168,9 @@ config_free(struct config *c)
 /* Records an error on the current line, keeping the earliest.  Returns 0. */
 static int
 config_error(struct config_parse *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int
+config_error(struct config_parse *p, const char *fmt, ...)
 {
 	va_list	ap;
 
