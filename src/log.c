@@ -94,6 +94,9 @@ log_parse_level(const char *s)
 
 static void
 log_vwrite(int level, const char *errstr, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+static void
+log_vwrite(int level, const char *errstr, const char *fmt, va_list ap)
 {
 	char		 msg[2048], stamp[32];
 	struct timeval	 tv;
