@@ -147,6 +147,8 @@ struct bench {
 	const char		*label;
 
 	struct addrinfo		*ai;
+	const char		*port2;		/* a second node, or NULL */
+	struct addrinfo		*ai2;
 	struct bench_client	*clients;
 	struct bench_sender	*senders;
 	unsigned		 next_connect;
@@ -816,6 +818,7 @@ static void
 bench_connect_more(struct bench *b)
 {
 	struct bench_client	*c;
+	struct addrinfo		*ai;
 	long			 fds;
 	int			 fd, on = 1;
 	struct timeval		 tv = { 0, AHEAD_POLL_US };
@@ -840,8 +843,16 @@ bench_connect_more(struct bench *b)
 			}
 		}
 		c = &b->clients[b->next_connect++];
-		fd = socket(b->ai->ai_family, b->ai->ai_socktype |
-		    SOCK_NONBLOCK | SOCK_CLOEXEC, b->ai->ai_protocol);
+		/*
+		 * With a second node, senders stay on the first and the
+		 * receivers alternate between the two.
+		 */
+		ai = b->ai;
+		if (b->ai2 != NULL && c->id >= b->nsenders &&
+		    (c->id - b->nsenders) % 2 == 1)
+			ai = b->ai2;
+		fd = socket(ai->ai_family, ai->ai_socktype |
+		    SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
 		if (fd == -1)
 			fatal("socket (client %u): %s", c->id,
 			    strerror(errno));
@@ -854,7 +865,7 @@ bench_connect_more(struct bench *b)
 		if (c->ev_read == NULL || c->ev_write == NULL)
 			fatal("event_new failed");
 		b->connecting++;
-		if (connect(fd, b->ai->ai_addr, b->ai->ai_addrlen) == -1 &&
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1 &&
 		    errno != EINPROGRESS)
 			fatal("connect (client %u): %s", c->id,
 			    strerror(errno));
@@ -1092,6 +1103,8 @@ bench_free(struct bench *b)
 	event_free(b->ev_ahead);
 	event_base_free(b->base);
 	freeaddrinfo(b->ai);
+	if (b->ai2 != NULL)
+		freeaddrinfo(b->ai2);
 	free(b->clients);
 	free(b->senders);
 	free(b->next_seq);
@@ -1109,6 +1122,8 @@ usage(FILE *f)
 "usage: chatd-bench [options]\n"
 "  -h, --host HOST        server address (default 127.0.0.1)\n"
 "  -p, --port PORT        server port (default 7777)\n"
+"      --port2 PORT       a second node of the same room: senders stay on\n"
+"                         PORT, receivers alternate between the two\n"
 "  -n, --clients N        connections (default 100)\n"
 "  -s, --senders S        clients 0..S-1 send (default 10)\n"
 "  -m, --lines M          lines per sender, or rounds (default 10000)\n"
@@ -1179,6 +1194,7 @@ main(int argc, char **argv)
 	static const struct option	 longopts[] = {
 		{ "host",		required_argument, NULL, 'h' },
 		{ "port",		required_argument, NULL, 'p' },
+		{ "port2",		required_argument, NULL, '2' },
 		{ "clients",		required_argument, NULL, 'n' },
 		{ "senders",		required_argument, NULL, 's' },
 		{ "lines",		required_argument, NULL, 'm' },
@@ -1223,6 +1239,9 @@ main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "a:b:h:p:n:s:m:w:r:l:P:t:L:q",
 	    longopts, NULL)) != -1) {
 		switch (ch) {
+		case '2':
+			b->port2 = optarg;
+			break;
 		case 'a':
 			b->ahead = number(optarg, "connect-ahead count", 65535);
 			if (b->ahead == 0)
@@ -1326,6 +1345,10 @@ main(int argc, char **argv)
 	hints.ai_socktype = SOCK_STREAM;
 	if ((error = getaddrinfo(b->host, b->port, &hints, &b->ai)) != 0)
 		fatal("%s port %s: %s", b->host, b->port, gai_strerror(error));
+	if (b->port2 != NULL && (error = getaddrinfo(b->host, b->port2,
+	    &hints, &b->ai2)) != 0)
+		fatal("%s port %s: %s", b->host, b->port2,
+		    gai_strerror(error));
 
 	if ((cfg = event_config_new()) == NULL)
 		fatal("event_config_new failed");

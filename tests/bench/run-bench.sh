@@ -79,12 +79,13 @@ fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/chatd-bench.XXXXXX") || exit 99
 server_pid=
+cluster_pids=
 # shellcheck disable=SC2317
 cleanup() {
-	if [ -n "$server_pid" ]; then
-		kill "$server_pid" 2>/dev/null
-		wait "$server_pid" 2>/dev/null
-	fi
+	for p in $server_pid $cluster_pids; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then
 		echo "run-bench: kept $tmp" >&2
 	else
@@ -264,6 +265,103 @@ scenario latency-50x5 yes -n 50 -s 5 -m $m_lat -r 200
 scenario idle-$n_idle no --idle -n $n_idle --hold 1
 scenario broadcast-$n_bcast no --broadcast -n $n_bcast -m 20
 
+# run_cluster NAME ARGS...: the same room on two chatd nodes linked by a
+# redis-server of its own; senders on node a, receivers alternating
+# between a and b.  Node a's CPU is measured.  Skipped without Redis.
+run_cluster() {
+	name=$1
+	shift
+	if ! command -v redis-server >/dev/null; then
+		echo "run-bench: redis-server not installed: no two-node" \
+		    "figures" >&2
+		return 0
+	fi
+	tries=0
+	while [ $tries -lt 5 ]; do
+		tries=$((tries + 1))
+		rport=$(random_port)
+		redis-server --port "$rport" --bind 127.0.0.1 --save "" \
+		    --appendonly no --dir "$tmp" > "$tmp/redis.log" 2>&1 &
+		cluster_pids=$!
+		waited=0
+		while [ $waited -lt 50 ] && kill -0 "$cluster_pids" 2>/dev/null &&
+		    ! listening "$rport"; do
+			sleep 0.1
+			waited=$((waited + 1))
+		done
+		if kill -0 "$cluster_pids" 2>/dev/null; then
+			break
+		fi
+		wait "$cluster_pids" 2>/dev/null
+		cluster_pids=
+	done
+	for node in a b; do
+		tries=0
+		while [ $tries -lt 5 ]; do
+			tries=$((tries + 1))
+			nport=$(random_port)
+			cat > "$tmp/node-$node.conf" <<EOF
+[server]
+bind = 127.0.0.1
+port = $nport
+mode = raw
+log_level = notice
+[limits]
+max_clients = 0
+max_clients_per_address = 0
+rate_lines = 0
+[chat]
+history = 0
+[cluster]
+redis = 127.0.0.1:$rport
+node = bench-$node
+EOF
+			"$chatd" -c "$tmp/node-$node.conf" \
+			    > "$tmp/node-$node.log" 2>&1 &
+			npid=$!
+			waited=0
+			while [ $waited -lt 50 ] && kill -0 "$npid" 2>/dev/null &&
+			    ! listening "$nport"; do
+				sleep 0.1
+				waited=$((waited + 1))
+			done
+			if kill -0 "$npid" 2>/dev/null; then
+				break
+			fi
+			wait "$npid" 2>/dev/null
+		done
+		cluster_pids="$cluster_pids $npid"
+		eval "port_$node=$nport pid_$node=$npid"
+	done
+	waited=0
+	until grep -q "linked to Redis" "$tmp/node-a.log" &&
+	    grep -q "linked to Redis" "$tmp/node-b.log"; do
+		if [ $waited -ge 150 ]; then
+			echo "run-bench: the two nodes did not link through" \
+			    "Redis; see $tmp" >&2
+			failed=1
+			return 1
+		fi
+		sleep 0.1
+		waited=$((waited + 1))
+	done
+	# shellcheck disable=SC2154
+	"$bench" -p "$port_a" --port2 "$port_b" -P "$pid_a" -a 65535 \
+	    -L "$name/two-nodes" "$@" > "$tmp/$name.chatd.out" \
+	    2> "$tmp/$name.chatd.err"
+	status=$?
+	for p in $cluster_pids; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	cluster_pids=
+	sed 's/^/  /' "$tmp/$name.chatd.err" >&2
+	grep '^result:' "$tmp/$name.chatd.out" | tail -n 1 > "$tmp/$name.chatd"
+	[ $status -eq 0 ] || failed=1
+}
+
+run_cluster cluster-100x10 -n 100 -s 10 -m $m_fan
+
 # The table.  get FILE KEY prints a value from a result line, or "-".
 get() {
 	if [ -s "$1" ]; then
@@ -338,6 +436,24 @@ row $s "broadcast p50 us" bcast_p50_us 0 info 0
 row $s "broadcast max us" bcast_max_us 0 info 0
 row $s lost lost 0 zero 0
 row $s "cpu s/M deliveries" cpu_s_per_m 4 info 0
+
+if [ -s "$tmp/cluster-100x10.chatd" ]; then
+	# The two-node figures beside the single node's, in the same table:
+	# the "ncat" column holds the one-node run of the same scenario.
+	cp "$tmp/fanout-100x10.chatd" "$tmp/cluster-100x10.ncat"
+	echo
+	echo "two chatd nodes through Redis (chatd column) beside one node" \
+	    "(ncat column):"
+	s=cluster-100x10
+	row $s deliveries/s per_sec 0 info 0
+	row $s lost lost 0 zero 0
+	row $s duplicated dup 0 zero 0
+	row $s reordered reordered 0 zero 0
+	row $s echoed echoed 0 zero 0
+	row $s "latency p50 us" p50_us 0 info 0
+	row $s "latency p99 us" p99_us 0 info 0
+	row $s "node a cpu s/M" cpu_s_per_m 4 info 0
+fi
 
 echo
 echo "ratio = chatd / ncat: higher is better for deliveries/s, lower for"
