@@ -28,6 +28,7 @@
 #include <check.h>
 
 #include "chatd.h"
+#include "run_suite.h"
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -759,32 +760,36 @@ START_TEST(test_load_file)
 }
 END_TEST
 
-START_TEST(test_load_file_error)
+/*
+ * Writes text to name in the temporary directory and loads it, which must
+ * fail with an error that starts with the file's path and then where
+ * (":LINE: ", or ": " for an error of no one line) and names word.
+ */
+static void
+load_fails(const char *name, const char *text, const char *where,
+    const char *word)
 {
 	struct config	c;
 	char		path[FILE_MAX], want[FILE_MAX + 8], err[TEXT_MAX];
-	const char	*text;
 
-	text = "[server]\nport = 1\n\n[limits]\nmax_line = 1\n";
-	write_file(path, sizeof path, "bad.conf", text, strlen(text));
+	write_file(path, sizeof path, name, text, strlen(text));
 	config_defaults(&c);
 	ck_assert_int_eq(config_load(&c, path, 1, err, sizeof err), -1);
 	config_free(&c);
-	snprintf(want, sizeof want, "%s:5: ", path);
+	snprintf(want, sizeof want, "%s%s", path, where);
 	ck_assert_msg(strncmp(err, want, strlen(want)) == 0,
 	    "error '%s' does not start with '%s'", err, want);
-	ck_assert_ptr_nonnull(strstr(err, "max_line"));
+	ck_assert_ptr_nonnull(strstr(err, word));
+}
+
+START_TEST(test_load_file_error)
+{
+	load_fails("bad.conf", "[server]\nport = 1\n\n[limits]\nmax_line = 1\n",
+	    ":5: ", "max_line");
 
 	/* The cross-key check names the file alone. */
-	text = "[limits]\noutput_hard_limit = 1K\n";
-	write_file(path, sizeof path, "bad2.conf", text, strlen(text));
-	config_defaults(&c);
-	ck_assert_int_eq(config_load(&c, path, 1, err, sizeof err), -1);
-	config_free(&c);
-	snprintf(want, sizeof want, "%s: ", path);
-	ck_assert_msg(strncmp(err, want, strlen(want)) == 0,
-	    "error '%s' does not start with '%s'", err, want);
-	ck_assert_ptr_nonnull(strstr(err, "output_soft_limit"));
+	load_fails("bad2.conf", "[limits]\noutput_hard_limit = 1K\n", ": ",
+	    "output_soft_limit");
 }
 END_TEST
 
@@ -969,12 +974,5 @@ config_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(config_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return run_suite(config_suite());
 }

@@ -15,7 +15,7 @@
  * the exact next line, so anything extra the daemon sends fails the test.
  * Where the event that must stay silent has no reply of its own (a
  * socket closed or reset), the test first waits for the daemon's log to
- * record the disconnect; see wait_log().  No test waits for "nothing
+ * record the disconnect; see LOG_GONE.  No test waits for "nothing
  * within N ms" and none asserts timing; the waits are guards of
  * HARNESS_WAIT_MS (the idle-timeout test paces its keep-alive lines with
  * short reads, but asserts nothing about when the timeout fires).  The
@@ -31,8 +31,6 @@
 
 #include <sys/socket.h>
 
-#include <poll.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,74 +61,6 @@
 
 /* Helpers -------------------------------------------------------------- */
 
-static void
-pause_ms(int ms)
-{
-	poll(NULL, 0, ms);
-}
-
-/* Name c in failure messages from now on (it does not talk to chatd). */
-static void
-tc_rename(struct tc *c, const char *name)
-{
-	snprintf(c->name, sizeof c->name, "%s", name);
-}
-
-/* Fail unless the next line on c is exactly want. */
-static void
-expect_line(struct tc *c, const char *want)
-{
-	char	*l;
-
-	l = tc_line(c, W);
-	ck_assert_msg(l != NULL && strcmp(l, want) == 0,
-	    "%s: expected '%s', got %s%s%s; recent lines:\n%s", c->name, want,
-	    l != NULL ? "'" : "", l != NULL ? l : c->eof ? "end of file" :
-	    "nothing", l != NULL ? "'" : "", c->seen);
-}
-
-static int
-line_matches(const char *re, const char *s)
-{
-	regex_t	preg;
-	int	r;
-
-	if (regcomp(&preg, re, REG_EXTENDED | REG_NOSUB) != 0)
-		ck_abort_msg("bad regex '%s'", re);
-	r = regexec(&preg, s, 0, NULL, 0) == 0;
-	regfree(&preg);
-	return r;
-}
-
-/*
- * Fail unless the next line on c matches the extended regex re (anchored
- * by the caller); return it (valid until the next tc_* call on c).
- */
-static char *
-expect_line_re(struct tc *c, const char *re)
-{
-	char	*l;
-
-	l = tc_line(c, W);
-	ck_assert_msg(l != NULL && line_matches(re, l),
-	    "%s: expected a line matching '%s', got %s%s%s; recent lines:\n%s",
-	    c->name, re, l != NULL ? "'" : "", l != NULL ? l : c->eof ?
-	    "end of file" : "nothing", l != NULL ? "'" : "", c->seen);
-	return l;
-}
-
-/* Fail unless the server closes c before sending anything more. */
-static void
-expect_eof(struct tc *c)
-{
-	char	*l;
-
-	l = tc_line(c, W);
-	ck_assert_msg(l == NULL && c->eof, "%s: expected end of file, got "
-	    "%s%s%s", c->name, l != NULL ? "'" : "", l != NULL ? l :
-	    "a timeout", l != NULL ? "'" : "");
-}
-
 /*
  * Fail unless the next line on c is exactly want, byte for byte, ending in
  * CRLF (tc_line() enforces the CRLF and leaves no byte of the line out).
@@ -150,35 +80,29 @@ expect_bytes(struct tc *c, const char *want)
 }
 
 /*
- * Wait until a line of the daemon's log matches re (extended, anchored by
- * the caller, ^ and $ at line ends).  The daemon logs a disconnect when it
- * unlinks the client, before its deferred reaper announces the departure;
- * a line a test sends after this returns is read in a later loop pass than
- * that reaper, so a notice it would have sent comes before the test's
- * next line.
+ * A log line for chatd_wait_log_re(): client id gone, and why.  The daemon
+ * logs a disconnect when it unlinks the client, before its deferred reaper
+ * announces the departure; a line a test sends after the wait is read in a
+ * later loop pass than that reaper, so a notice it would have sent comes
+ * before the test's next line.
  */
-static void
-wait_log(struct chatd *d, const char *re)
-{
-	regex_t	 preg;
-	int	 i;
-
-	if (regcomp(&preg, re, REG_EXTENDED | REG_NOSUB | REG_NEWLINE) != 0)
-		ck_abort_msg("bad regex '%s'", re);
-	for (i = 0; i < W / 20; i++) {
-		if (regexec(&preg, chatd_log(d), 0, NULL, 0) == 0) {
-			regfree(&preg);
-			return;
-		}
-		pause_ms(20);
-	}
-	regfree(&preg);
-	ck_abort_msg("no log line matching '%s' in %d ms; log:\n%s", re, W,
-	    chatd_log(d));
-}
-
 #define LOG_GONE(id, why) \
 	"client " #id " \\[127\\.0\\.0\\.1\\]:[0-9]+ disconnected: " why "$"
+
+/*
+ * Connect guest1, guest2 and guest3 and read the join notices the first two
+ * get, so that the next line on each is what the test does next.
+ */
+static void
+join3(struct chatd *d, struct tc **a, struct tc **b, struct tc **c)
+{
+	*a = tc_connect(d);
+	*b = tc_connect(d);
+	*c = tc_connect(d);
+	tc_expect_line(*a, "*** guest2 joined");
+	tc_expect_line(*a, "*** guest3 joined");
+	tc_expect_line(*b, "*** guest3 joined");
+}
 
 /*
  * Send "/nick name" (with the command spelt cmd) on c, expect the
@@ -195,11 +119,11 @@ nick_ok(struct tc *c, const char *cmd, const char *name, struct tc **others,
 	snprintf(old, sizeof old, "%s", c->name);
 	tc_send(c, "%s %s\n", cmd, name);
 	snprintf(want, sizeof want, "*** you are now known as %s", name);
-	expect_line(c, want);
+	tc_expect_line(c, want);
 	tc_rename(c, name);
 	snprintf(want, sizeof want, "*** %s is now known as %s", old, name);
 	for (i = 0; i < n; i++)
-		expect_line(others[i], want);
+		tc_expect_line(others[i], want);
 }
 
 /*
@@ -214,9 +138,9 @@ who(struct tc *c, const char *cmd, int n, char out[][WHO_LEN])
 
 	tc_send(c, "%s\n", cmd);
 	snprintf(want, sizeof want, "*** %d online:", n);
-	expect_line(c, want);
+	tc_expect_line(c, want);
 	for (i = 0; i < n; i++) {
-		expect_line_re(c, "^\\*\\*\\*   ");
+		tc_expect_line_re(c, "^\\*\\*\\*   ");
 		ck_assert_msg(strlen(c->line) < WHO_LEN, "/who: entry too "
 		    "long: '%s'", c->line);
 		snprintf(out[i], WHO_LEN, "%.*s", WHO_LEN - 1, c->line);
@@ -230,7 +154,7 @@ who_find(char lines[][WHO_LEN], int n, const char *re)
 	int	i, found = -1;
 
 	for (i = 0; i < n; i++) {
-		if (!line_matches(re, lines[i]))
+		if (!harness_match(lines[i], re))
 			continue;
 		ck_assert_msg(found == -1, "/who: two entries match '%s':\n"
 		    "'%s'\n'%s'", re, lines[found], lines[i]);
@@ -252,45 +176,40 @@ START_TEST(test_nick_change)
 	struct tc	*a, *b, *c, *others[2];
 
 	d = chatd_start(NULL);
-	a = tc_connect(d);
-	b = tc_connect(d);
-	c = tc_connect(d);
-	expect_line(a, "*** guest2 joined");
-	expect_line(a, "*** guest3 joined");
-	expect_line(b, "*** guest3 joined");
+	join3(d, &a, &b, &c);
 
 	others[0] = b;
 	others[1] = c;
 	nick_ok(a, "/nick", "alice", others, 2);
 
 	tc_send(a, "hello as alice\n");
-	expect_line(b, "<alice> hello as alice");
-	expect_line(c, "<alice> hello as alice");
+	tc_expect_line(b, "<alice> hello as alice");
+	tc_expect_line(c, "<alice> hello as alice");
 	tc_send(a, "/me waves\n");
-	expect_line(b, "* alice waves");
-	expect_line(c, "* alice waves");
+	tc_expect_line(b, "* alice waves");
+	tc_expect_line(c, "* alice waves");
 
 	/* a got nothing of its own back: its next line is b's. */
 	tc_send(b, "hi alice\n");
-	expect_line(a, "<guest2> hi alice");
-	expect_line(c, "<guest2> hi alice");
+	tc_expect_line(a, "<guest2> hi alice");
+	tc_expect_line(c, "<guest2> hi alice");
 
 	/* Trailing blanks are not part of the name. */
 	others[0] = a;
 	others[1] = c;
 	tc_send(b, "/nick bob   \n");
-	expect_line(b, "*** you are now known as bob");
+	tc_expect_line(b, "*** you are now known as bob");
 	tc_rename(b, "bob");
-	expect_line(a, "*** guest2 is now known as bob");
-	expect_line(c, "*** guest2 is now known as bob");
+	tc_expect_line(a, "*** guest2 is now known as bob");
+	tc_expect_line(c, "*** guest2 is now known as bob");
 
 	/* Renaming again: the announcement names the previous name. */
 	others[0] = b;
 	others[1] = c;
 	nick_ok(a, "/nick", "alice.2-x_Y", others, 2);
 	tc_send(c, "marker\n");
-	expect_line(a, "<guest3> marker");
-	expect_line(b, "<guest3> marker");
+	tc_expect_line(a, "<guest3> marker");
+	tc_expect_line(b, "<guest3> marker");
 
 	tc_close(a);
 	tc_close(b);
@@ -310,44 +229,39 @@ START_TEST(test_nick_case_collision)
 	struct tc	*a, *b, *c, *others[2];
 
 	d = chatd_start(NULL);
-	a = tc_connect(d);
-	b = tc_connect(d);
-	c = tc_connect(d);
-	expect_line(a, "*** guest2 joined");
-	expect_line(a, "*** guest3 joined");
-	expect_line(b, "*** guest3 joined");
+	join3(d, &a, &b, &c);
 
 	others[0] = b;
 	others[1] = c;
 	nick_ok(a, "/nick", "alice", others, 2);
 
 	tc_send(b, "/nick Alice\n");
-	expect_line(b, "*** name alice is taken");
+	tc_expect_line(b, "*** name alice is taken");
 	tc_send(b, "/nick ALICE\n");
-	expect_line(b, "*** name alice is taken");
+	tc_expect_line(b, "*** name alice is taken");
 	tc_send(b, "/nick alice\n");
-	expect_line(b, "*** name alice is taken");
+	tc_expect_line(b, "*** name alice is taken");
 	/* Nobody else heard of it, and b is still guest2. */
 	tc_send(b, "still guest2\n");
-	expect_line(a, "<guest2> still guest2");
-	expect_line(c, "<guest2> still guest2");
+	tc_expect_line(a, "<guest2> still guest2");
+	tc_expect_line(c, "<guest2> still guest2");
 
 	/* A case-only change of one's own name is allowed and announced. */
 	nick_ok(a, "/nick", "Alice", others, 2);
 	tc_send(a, "/nick Alice\n");
-	expect_line(a, "*** you are already Alice");
+	tc_expect_line(a, "*** you are already Alice");
 	tc_send(b, "/nick alice\n");
-	expect_line(b, "*** name Alice is taken");
+	tc_expect_line(b, "*** name Alice is taken");
 	tc_send(a, "after\n");
-	expect_line(b, "<Alice> after");
-	expect_line(c, "<Alice> after");
+	tc_expect_line(b, "<Alice> after");
+	tc_expect_line(c, "<Alice> after");
 
 	/* The name is free again once its owner has left. */
 	tc_send(a, "/quit\n");
-	expect_line(a, "*** bye");
-	expect_eof(a);
-	expect_line(b, "*** Alice left (quit)");
-	expect_line(c, "*** Alice left (quit)");
+	tc_expect_line(a, "*** bye");
+	tc_expect_eof(a);
+	tc_expect_line(b, "*** Alice left (quit)");
+	tc_expect_line(c, "*** Alice left (quit)");
 	others[0] = c;
 	nick_ok(b, "/nick", "alice", others, 1);
 
@@ -392,21 +306,21 @@ START_TEST(test_nick_invalid)
 	d = chatd_start(NULL);
 	a = tc_connect(d);
 	b = tc_connect(d);
-	expect_line(a, "*** guest2 joined");
+	tc_expect_line(a, "*** guest2 joined");
 
 	for (i = 0; i < sizeof bad_nicks / sizeof bad_nicks[0]; i++) {
 		tc_send(b, "%s\n", bad_nicks[i].line);
-		expect_line(b, bad_nicks[i].error);
+		tc_expect_line(b, bad_nicks[i].error);
 	}
 	/* a heard nothing, and b is still guest2. */
 	tc_send(b, "after the bad names\n");
-	expect_line(a, "<guest2> after the bad names");
+	tc_expect_line(a, "<guest2> after the bad names");
 
 	/* 24 characters is the longest name. */
 	others[0] = a;
 	nick_ok(b, "/nick", "abcdefghijklmnopqrstuvwx", others, 1);
 	tc_send(b, "long name\n");
-	expect_line(a, "<abcdefghijklmnopqrstuvwx> long name");
+	tc_expect_line(a, "<abcdefghijklmnopqrstuvwx> long name");
 
 	tc_close(a);
 	tc_close(b);
@@ -426,17 +340,17 @@ START_TEST(test_nick_guest)
 	d = chatd_start(NULL);
 	a = tc_connect(d);
 	b = tc_connect(d);
-	expect_line(a, "*** guest2 joined");
+	tc_expect_line(a, "*** guest2 joined");
 	others[0] = a;
 
 	tc_send(b, "/nick guest99\n");
-	expect_line(b, "*** invalid name: guest names are reserved");
+	tc_expect_line(b, "*** invalid name: guest names are reserved");
 	nick_ok(b, "/nick", "bob", others, 1);
 	/* a's own guest name, now that a is someone else. */
 	others[0] = b;
 	nick_ok(a, "/nick", "alice", others, 1);
 	tc_send(b, "/nick guest1\n");
-	expect_line(b, "*** invalid name: guest names are reserved");
+	tc_expect_line(b, "*** invalid name: guest names are reserved");
 
 	/* b's own guest name is accepted back. */
 	others[0] = a;
@@ -444,7 +358,7 @@ START_TEST(test_nick_guest)
 	nick_ok(b, "/nick", "bob", others, 1);
 	nick_ok(b, "/nick", "Guest2", others, 1);
 	tc_send(b, "back\n");
-	expect_line(a, "<Guest2> back");
+	tc_expect_line(a, "<Guest2> back");
 
 	tc_close(a);
 	tc_close(b);
@@ -466,12 +380,7 @@ START_TEST(test_who)
 	int		 i;
 
 	d = chatd_start(NULL);
-	a = tc_connect(d);
-	b = tc_connect(d);
-	c = tc_connect(d);
-	expect_line(a, "*** guest2 joined");
-	expect_line(a, "*** guest3 joined");
-	expect_line(b, "*** guest3 joined");
+	join3(d, &a, &b, &c);
 	others[0] = a;
 	others[1] = c;
 	nick_ok(b, "/nick", "bob", others, 2);
@@ -496,12 +405,12 @@ START_TEST(test_who)
 
 	/* That was all, and nobody else saw the answers. */
 	tc_send(c, "marker\n");
-	expect_line(a, "<guest3> marker");
-	expect_line(b, "<guest3> marker");
+	tc_expect_line(a, "<guest3> marker");
+	tc_expect_line(b, "<guest3> marker");
 
 	/* Someone who left is not listed. */
 	tc_close(c);
-	expect_line(a, "*** guest3 left (connection closed)");
+	tc_expect_line(a, "*** guest3 left (connection closed)");
 	who(a, "/who", 2, lines);
 	who_find(lines, 2, WHO_RE("guest1", " \\(you\\)"));
 	who_find(lines, 2, WHO_RE("bob", ""));
@@ -522,7 +431,7 @@ START_TEST(test_who_addresses)
 	d = chatd_start("[chat]\nshow_addresses = yes\n");
 	a = tc_connect(d);
 	b = tc_connect(d);
-	expect_line(a, "*** guest2 joined from 127.0.0.1");
+	tc_expect_line(a, "*** guest2 joined from 127.0.0.1");
 
 	who(a, "/who", 2, lines);
 	who_find(lines, 2,
@@ -530,7 +439,7 @@ START_TEST(test_who_addresses)
 	who_find(lines, 2, WHO_RE("guest2", ", from 127\\.0\\.0\\.1"));
 
 	tc_send(b, "marker\n");
-	expect_line(a, "<guest2> marker");
+	tc_expect_line(a, "<guest2> marker");
 	tc_close(a);
 	tc_close(b);
 	chatd_stop_ok(d);
@@ -544,26 +453,21 @@ START_TEST(test_me)
 	struct tc	*a, *b, *c;
 
 	d = chatd_start(NULL);
-	a = tc_connect(d);
-	b = tc_connect(d);
-	c = tc_connect(d);
-	expect_line(a, "*** guest2 joined");
-	expect_line(a, "*** guest3 joined");
-	expect_line(b, "*** guest3 joined");
+	join3(d, &a, &b, &c);
 
 	tc_send(a, "/me waves at everyone\n");
-	expect_line(b, "* guest1 waves at everyone");
-	expect_line(c, "* guest1 waves at everyone");
+	tc_expect_line(b, "* guest1 waves at everyone");
+	tc_expect_line(c, "* guest1 waves at everyone");
 
 	tc_send(a, "/me\n");
-	expect_line(a, "*** usage: /me ACTION");
+	tc_expect_line(a, "*** usage: /me ACTION");
 	tc_send(a, "/me   \n");
-	expect_line(a, "*** usage: /me ACTION");
+	tc_expect_line(a, "*** usage: /me ACTION");
 
 	/* Neither usage error was broadcast; a did not get its action. */
 	tc_send(b, "marker\n");
-	expect_line(a, "<guest2> marker");
-	expect_line(c, "<guest2> marker");
+	tc_expect_line(a, "<guest2> marker");
+	tc_expect_line(c, "<guest2> marker");
 
 	tc_close(a);
 	tc_close(b);
@@ -583,52 +487,47 @@ START_TEST(test_msg)
 	struct tc	*a, *b, *c, *n, *others[2];
 
 	d = chatd_start(NULL);
-	a = tc_connect(d);
-	b = tc_connect(d);
-	c = tc_connect(d);
-	expect_line(a, "*** guest2 joined");
-	expect_line(a, "*** guest3 joined");
-	expect_line(b, "*** guest3 joined");
+	join3(d, &a, &b, &c);
 
 	tc_send(a, "/msg guest2 the secret is 42\n");
-	expect_line(b, "*guest1* the secret is 42");
-	expect_line(a, "*** message sent to guest2");
+	tc_expect_line(b, "*guest1* the secret is 42");
+	tc_expect_line(a, "*** message sent to guest2");
 	/* c did not get it: c's next line is the marker. */
 	tc_send(a, "marker one\n");
-	expect_line(c, "<guest1> marker one");
-	expect_line(b, "<guest1> marker one");
+	tc_expect_line(c, "<guest1> marker one");
+	tc_expect_line(b, "<guest1> marker one");
 
 	/* Missing user, usage, and oneself: errors to the sender alone. */
 	tc_send(a, "/msg nobody hello?\n");
-	expect_line(a, "*** no such user: nobody");
+	tc_expect_line(a, "*** no such user: nobody");
 	tc_send(a, "/msg guest2\n");
-	expect_line(a, "*** usage: /msg NAME TEXT");
+	tc_expect_line(a, "*** usage: /msg NAME TEXT");
 	tc_send(a, "/msg\n");
-	expect_line(a, "*** usage: /msg NAME TEXT");
+	tc_expect_line(a, "*** usage: /msg NAME TEXT");
 	tc_send(a, "/msg guest1 to myself\n");
-	expect_line(a, "*** that is you");
+	tc_expect_line(a, "*** that is you");
 
 	/* The target's name in any case; the text keeps its spacing. */
 	others[0] = a;
 	others[1] = c;
 	nick_ok(b, "/nick", "Bob", others, 2);
 	tc_send(c, "/msg bOB  psst,   bob\n");
-	expect_line(b, "*guest3* psst,   bob");
-	expect_line(c, "*** message sent to Bob");
+	tc_expect_line(b, "*guest3* psst,   bob");
+	tc_expect_line(c, "*** message sent to Bob");
 	tc_send(c, "/msg BOB again\n");
-	expect_line(b, "*guest3* again");
-	expect_line(c, "*** message sent to Bob");
+	tc_expect_line(b, "*guest3* again");
+	tc_expect_line(c, "*** message sent to Bob");
 
 	tc_send(b, "marker two\n");
-	expect_line(a, "<Bob> marker two");
-	expect_line(c, "<Bob> marker two");
+	tc_expect_line(a, "<Bob> marker two");
+	tc_expect_line(c, "<Bob> marker two");
 
 	/* A newcomer's history holds the public lines only. */
 	n = tc_connect(d);
-	expect_line_re(n, HIST_RE("<guest1> marker one"));
-	expect_line_re(n, HIST_RE("<Bob> marker two"));
+	tc_expect_line_re(n, HIST_RE("<guest1> marker one"));
+	tc_expect_line_re(n, HIST_RE("<Bob> marker two"));
 	tc_send(a, "marker three\n");
-	expect_line(n, "<guest1> marker three");
+	tc_expect_line(n, "<guest1> marker three");
 
 	tc_close(a);
 	tc_close(b);
@@ -652,7 +551,7 @@ START_TEST(test_help)
 	d = chatd_start(NULL);
 	a = tc_connect(d);
 	b = tc_connect(d);
-	expect_line(a, "*** guest2 joined");
+	tc_expect_line(a, "*** guest2 joined");
 
 	/*
 	 * a's commands are answered in order: everything before the answer
@@ -685,7 +584,7 @@ START_TEST(test_help)
 
 	/* b did not get the help text: its next line is a's. */
 	tc_send(a, "marker back\n");
-	expect_line(b, "<guest1> marker back");
+	tc_expect_line(b, "<guest1> marker back");
 
 	tc_close(a);
 	tc_close(b);
@@ -703,44 +602,39 @@ START_TEST(test_unknown_and_escape)
 	struct tc	*a, *b, *c;
 
 	d = chatd_start(NULL);
-	a = tc_connect(d);
-	b = tc_connect(d);
-	c = tc_connect(d);
-	expect_line(a, "*** guest2 joined");
-	expect_line(a, "*** guest3 joined");
-	expect_line(b, "*** guest3 joined");
+	join3(d, &a, &b, &c);
 
 	tc_send(a, "/foo bar baz\n");
-	expect_line(a, "*** unknown command /foo (try /help)");
+	tc_expect_line(a, "*** unknown command /foo (try /help)");
 	tc_send(a, "/FOO\n");
-	expect_line(a, "*** unknown command /FOO (try /help)");
+	tc_expect_line(a, "*** unknown command /FOO (try /help)");
 	tc_send(a, "/\n");
-	expect_line(a, "*** unknown command / (try /help)");
+	tc_expect_line(a, "*** unknown command / (try /help)");
 	tc_send(a, "/nickname bob\n");
-	expect_line(a, "*** unknown command /nickname (try /help)");
+	tc_expect_line(a, "*** unknown command /nickname (try /help)");
 
 	/* None of those reached b or c: their next line is this one. */
 	tc_send(a, "//shrug\n");
-	expect_line(b, "<guest1> /shrug");
-	expect_line(c, "<guest1> /shrug");
+	tc_expect_line(b, "<guest1> /shrug");
+	tc_expect_line(c, "<guest1> /shrug");
 	tc_send(a, "///two slashes\n");
-	expect_line(b, "<guest1> //two slashes");
-	expect_line(c, "<guest1> //two slashes");
+	tc_expect_line(b, "<guest1> //two slashes");
+	tc_expect_line(c, "<guest1> //two slashes");
 	tc_send(a, "//\n");
-	expect_line(b, "<guest1> /");
-	expect_line(c, "<guest1> /");
+	tc_expect_line(b, "<guest1> /");
+	tc_expect_line(c, "<guest1> /");
 	tc_send(a, "//nick bob\n");
-	expect_line(b, "<guest1> /nick bob");
-	expect_line(c, "<guest1> /nick bob");
+	tc_expect_line(b, "<guest1> /nick bob");
+	tc_expect_line(c, "<guest1> /nick bob");
 	/* A '/' later in the line is just text. */
 	tc_send(a, "a/b and /c\n");
-	expect_line(b, "<guest1> a/b and /c");
-	expect_line(c, "<guest1> a/b and /c");
+	tc_expect_line(b, "<guest1> a/b and /c");
+	tc_expect_line(c, "<guest1> a/b and /c");
 
 	/* "//nick bob" renamed nobody; a got nothing of its own back. */
 	tc_send(b, "marker\n");
-	expect_line(a, "<guest2> marker");
-	expect_line(c, "<guest2> marker");
+	tc_expect_line(a, "<guest2> marker");
+	tc_expect_line(c, "<guest2> marker");
 
 	tc_close(a);
 	tc_close(b);
@@ -759,10 +653,10 @@ START_TEST(test_command_case)
 	d = chatd_start(NULL);
 	a = tc_connect(d);
 	b = tc_connect(d);
-	expect_line(a, "*** guest2 joined");
+	tc_expect_line(a, "*** guest2 joined");
 
 	tc_send(a, "/HELP\n");
-	expect_line(a, "*** commands:");
+	tc_expect_line(a, "*** commands:");
 	tc_send(b, "marker one\n");
 	tc_expect(a, "<guest2> marker one", W);
 
@@ -777,21 +671,21 @@ START_TEST(test_command_case)
 	nick_ok(b, "/NICK", "dave", others, 1);
 
 	tc_send(a, "/ME jumps\n");
-	expect_line(b, "* carol jumps");
+	tc_expect_line(b, "* carol jumps");
 	tc_send(a, "/Me hops\n");
-	expect_line(b, "* carol hops");
+	tc_expect_line(b, "* carol hops");
 
 	tc_send(b, "/MSG Carol psst\n");
-	expect_line(a, "*dave* psst");
-	expect_line(b, "*** message sent to carol");
+	tc_expect_line(a, "*dave* psst");
+	tc_expect_line(b, "*** message sent to carol");
 	tc_send(b, "/mSg carol psst again\n");
-	expect_line(a, "*dave* psst again");
-	expect_line(b, "*** message sent to carol");
+	tc_expect_line(a, "*dave* psst again");
+	tc_expect_line(b, "*** message sent to carol");
 
 	tc_send(b, "/QuIt Bye Now\n");
-	expect_line(b, "*** bye");
-	expect_eof(b);
-	expect_line(a, "*** dave left (quit: Bye Now)");
+	tc_expect_line(b, "*** bye");
+	tc_expect_eof(b);
+	tc_expect_line(a, "*** dave left (quit: Bye Now)");
 
 	tc_close(a);
 	tc_close(b);
@@ -812,12 +706,12 @@ START_TEST(test_quit)
 	b = tc_connect(d);
 	c = tc_connect(d);
 	e = tc_connect(d);
-	expect_line(a, "*** guest2 joined");
-	expect_line(a, "*** guest3 joined");
-	expect_line(a, "*** guest4 joined");
-	expect_line(b, "*** guest3 joined");
-	expect_line(b, "*** guest4 joined");
-	expect_line(c, "*** guest4 joined");
+	tc_expect_line(a, "*** guest2 joined");
+	tc_expect_line(a, "*** guest3 joined");
+	tc_expect_line(a, "*** guest4 joined");
+	tc_expect_line(b, "*** guest3 joined");
+	tc_expect_line(b, "*** guest4 joined");
+	tc_expect_line(c, "*** guest4 joined");
 	others[0] = a;
 	others[1] = c;
 	others[2] = e;
@@ -825,37 +719,37 @@ START_TEST(test_quit)
 
 	/* The name shown is the current one; the reason is kept as typed. */
 	tc_send(b, "/quit going home: see you (later)\n");
-	expect_line(b, "*** bye");
-	expect_eof(b);
-	expect_line(a, "*** bob left (quit: going home: see you (later))");
-	expect_line(c, "*** bob left (quit: going home: see you (later))");
-	expect_line(e, "*** bob left (quit: going home: see you (later))");
+	tc_expect_line(b, "*** bye");
+	tc_expect_eof(b);
+	tc_expect_line(a, "*** bob left (quit: going home: see you (later))");
+	tc_expect_line(c, "*** bob left (quit: going home: see you (later))");
+	tc_expect_line(e, "*** bob left (quit: going home: see you (later))");
 
 	tc_send(c, "/quit\n");
-	expect_line(c, "*** bye");
-	expect_eof(c);
-	expect_line(a, "*** guest3 left (quit)");
-	expect_line(e, "*** guest3 left (quit)");
+	tc_expect_line(c, "*** bye");
+	tc_expect_eof(c);
+	tc_expect_line(a, "*** guest3 left (quit)");
+	tc_expect_line(e, "*** guest3 left (quit)");
 
 	/* Trailing blanks alone are no reason. */
 	tc_send(e, "/quit   \n");
-	expect_line(e, "*** bye");
-	expect_eof(e);
-	expect_line(a, "*** guest4 left (quit)");
+	tc_expect_line(e, "*** bye");
+	tc_expect_eof(e);
+	tc_expect_line(a, "*** guest4 left (quit)");
 
 	/* Lines after /quit in the same write are not run or relayed. */
 	tc_close(b);
 	tc_close(c);
 	b = tc_connect(d);
-	expect_line(a, "*** guest5 joined");
+	tc_expect_line(a, "*** guest5 joined");
 	tc_send(b, "/quit first\nthis is not relayed\n/nick zed\n");
-	expect_line(b, "*** bye");
-	expect_eof(b);
-	expect_line(a, "*** guest5 left (quit: first)");
+	tc_expect_line(b, "*** bye");
+	tc_expect_eof(b);
+	tc_expect_line(a, "*** guest5 left (quit: first)");
 	c = tc_connect(d);
-	expect_line(a, "*** guest6 joined");
+	tc_expect_line(a, "*** guest6 joined");
 	tc_send(c, "marker\n");
-	expect_line(a, "<guest6> marker");
+	tc_expect_line(a, "<guest6> marker");
 
 	tc_close(a);
 	tc_close(b);
@@ -879,14 +773,14 @@ START_TEST(test_quit_long_reason)
 	d = chatd_start(NULL);
 	a = tc_connect(d);
 	b = tc_connect(d);
-	expect_line(a, "*** guest2 joined");
+	tc_expect_line(a, "*** guest2 joined");
 
 	memset(reason, 'r', sizeof reason - 1);
 	reason[sizeof reason - 1] = '\0';
 	memcpy(reason + sizeof reason - 5, " end", 4);
 	tc_send(b, "/quit %s\n", reason);
-	expect_line(b, "*** bye");
-	expect_eof(b);
+	tc_expect_line(b, "*** bye");
+	tc_expect_eof(b);
 	snprintf(want, sizeof want, "*** guest2 left (quit: %s)", reason);
 	l = tc_line(a, W);
 	ck_assert_msg(l != NULL, "guest1: no line (%s)", a->eof ?
@@ -909,23 +803,18 @@ START_TEST(test_left_closed)
 	struct tc	*a, *b, *c;
 
 	d = chatd_start(NULL);
-	a = tc_connect(d);
-	b = tc_connect(d);
-	c = tc_connect(d);
-	expect_line(a, "*** guest2 joined");
-	expect_line(a, "*** guest3 joined");
-	expect_line(b, "*** guest3 joined");
+	join3(d, &a, &b, &c);
 
 	/* b has read everything, so close() sends a FIN, not a reset. */
 	tc_close(b);
-	expect_line(a, "*** guest2 left (connection closed)");
-	expect_line(c, "*** guest2 left (connection closed)");
+	tc_expect_line(a, "*** guest2 left (connection closed)");
+	tc_expect_line(c, "*** guest2 left (connection closed)");
 
 	/* A line sent just before the close is delivered first. */
 	tc_send(c, "last words\n");
 	tc_close(c);
-	expect_line(a, "<guest3> last words");
-	expect_line(a, "*** guest3 left (connection closed)");
+	tc_expect_line(a, "<guest3> last words");
+	tc_expect_line(a, "*** guest3 left (connection closed)");
 
 	tc_close(a);
 	chatd_stop_ok(d);
@@ -939,19 +828,14 @@ START_TEST(test_left_reset)
 	struct tc	*a, *b, *c;
 
 	d = chatd_start(NULL);
-	a = tc_connect(d);
-	b = tc_connect(d);
-	c = tc_connect(d);
-	expect_line(a, "*** guest2 joined");
-	expect_line(a, "*** guest3 joined");
-	expect_line(b, "*** guest3 joined");
+	join3(d, &a, &b, &c);
 
 	tc_reset(b);
-	expect_line(a, "*** guest2 left (connection reset)");
-	expect_line(c, "*** guest2 left (connection reset)");
+	tc_expect_line(a, "*** guest2 left (connection reset)");
+	tc_expect_line(c, "*** guest2 left (connection reset)");
 
 	tc_send(c, "still here\n");
-	expect_line(a, "<guest3> still here");
+	tc_expect_line(a, "<guest3> still here");
 
 	tc_close(a);
 	tc_close(c);
@@ -991,10 +875,10 @@ START_TEST(test_left_timeout)
 		    "no 'left (timed out)' within %d ms", W);
 	}
 	/* The victim was told why before it was closed. */
-	expect_line(v, "*** guest2 joined");
-	expect_line(v, "<guest2> ping 0");
+	tc_expect_line(v, "*** guest2 joined");
+	tc_expect_line(v, "<guest2> ping 0");
 	tc_expect_re(v, "^\\*\\*\\* idle for 1 seconds?, disconnecting$", W);
-	expect_eof(v);
+	tc_expect_eof(v);
 
 	tc_close(a);
 	tc_close(v);
@@ -1020,19 +904,17 @@ START_TEST(test_join_motd_history)
 	    "  Be kind; no spam.\n");
 	a = tc_connect(d);
 	ck_assert_str_eq(a->line,
-	    "*** Welcome to chattest, guest1. no others online; "
-	    "/help lists commands.");
-	expect_line(a, "*** Welcome to the test room.");
-	expect_line(a, "*** Be kind; no spam.");
+	    CHATD_WELCOME("chattest", "guest1", "no others"));
+	tc_expect_line(a, "*** Welcome to the test room.");
+	tc_expect_line(a, "*** Be kind; no spam.");
 
 	b = tc_connect(d);
 	ck_assert_str_eq(b->line,
-	    "*** Welcome to chattest, guest2. 1 other online; "
-	    "/help lists commands.");
-	expect_line(b, "*** Welcome to the test room.");
-	expect_line(b, "*** Be kind; no spam.");
+	    CHATD_WELCOME("chattest", "guest2", "1 other"));
+	tc_expect_line(b, "*** Welcome to the test room.");
+	tc_expect_line(b, "*** Be kind; no spam.");
 	/* a got no history with its welcome: the join notice is next. */
-	expect_line(a, "*** guest2 joined");
+	tc_expect_line(a, "*** guest2 joined");
 
 	for (i = 1; i <= 4; i++)
 		tc_send(a, "line %d\n", i);
@@ -1041,25 +923,24 @@ START_TEST(test_join_motd_history)
 		char	want[32];
 
 		snprintf(want, sizeof want, "<guest1> line %d", i);
-		expect_line(b, want);
+		tc_expect_line(b, want);
 	}
-	expect_line(b, "* guest1 sends line 5");
+	tc_expect_line(b, "* guest1 sends line 5");
 
 	c = tc_connect(d);
 	ck_assert_str_eq(c->line,
-	    "*** Welcome to chattest, guest3. 2 others online; "
-	    "/help lists commands.");
-	expect_line(c, "*** Welcome to the test room.");
-	expect_line(c, "*** Be kind; no spam.");
-	expect_line_re(c, HIST_RE("<guest1> line 3"));
-	expect_line_re(c, HIST_RE("<guest1> line 4"));
-	expect_line_re(c, HIST_RE("\\* guest1 sends line 5"));
+	    CHATD_WELCOME("chattest", "guest3", "2 others"));
+	tc_expect_line(c, "*** Welcome to the test room.");
+	tc_expect_line(c, "*** Be kind; no spam.");
+	tc_expect_line_re(c, HIST_RE("<guest1> line 3"));
+	tc_expect_line_re(c, HIST_RE("<guest1> line 4"));
+	tc_expect_line_re(c, HIST_RE("\\* guest1 sends line 5"));
 	/* And nothing more: the next line is one sent after the join. */
 	tc_send(b, "marker\n");
-	expect_line(c, "<guest2> marker");
-	expect_line(a, "*** guest3 joined");
-	expect_line(a, "<guest2> marker");
-	expect_line(b, "*** guest3 joined");
+	tc_expect_line(c, "<guest2> marker");
+	tc_expect_line(a, "*** guest3 joined");
+	tc_expect_line(a, "<guest2> marker");
+	tc_expect_line(b, "*** guest3 joined");
 
 	tc_close(a);
 	tc_close(b);
@@ -1083,29 +964,28 @@ START_TEST(test_join_motd_file)
 	d = chatd_start(extra);
 
 	a = tc_connect(d);
-	expect_line(a, "*** First line of the file.");
-	expect_line(a, "*** Second line of the file.");
+	tc_expect_line(a, "*** First line of the file.");
+	tc_expect_line(a, "*** Second line of the file.");
 	b = tc_connect(d);
-	expect_line(b, "*** First line of the file.");
-	expect_line(b, "*** Second line of the file.");
-	expect_line(a, "*** guest2 joined");
+	tc_expect_line(b, "*** First line of the file.");
+	tc_expect_line(b, "*** Second line of the file.");
+	tc_expect_line(a, "*** guest2 joined");
 	tc_send(a, "one\n");
 	tc_send(a, "two\n");
-	expect_line(b, "<guest1> one");
-	expect_line(b, "<guest1> two");
+	tc_expect_line(b, "<guest1> one");
+	tc_expect_line(b, "<guest1> two");
 	tc_close(b);
-	expect_line(a, "*** guest2 left (connection closed)");
+	tc_expect_line(a, "*** guest2 left (connection closed)");
 
 	b = tc_connect(d);
 	ck_assert_str_eq(b->line,
-	    "*** Welcome to chattest, guest3. 1 other online; "
-	    "/help lists commands.");
-	expect_line(b, "*** First line of the file.");
-	expect_line(b, "*** Second line of the file.");
-	expect_line_re(b, HIST_RE("<guest1> one"));
-	expect_line_re(b, HIST_RE("<guest1> two"));
+	    CHATD_WELCOME("chattest", "guest3", "1 other"));
+	tc_expect_line(b, "*** First line of the file.");
+	tc_expect_line(b, "*** Second line of the file.");
+	tc_expect_line_re(b, HIST_RE("<guest1> one"));
+	tc_expect_line_re(b, HIST_RE("<guest1> two"));
 	tc_send(a, "marker\n");
-	expect_line(b, "<guest1> marker");
+	tc_expect_line(b, "<guest1> marker");
 
 	tc_close(a);
 	tc_close(b);
@@ -1140,11 +1020,11 @@ START_TEST(test_motd_file_overrides_motd)
 		d = chatd_start(extra);
 		a = tc_connect(d);
 		tc_rename(a, tags[i]);
-		expect_line(a, "*** From the file.");
+		tc_expect_line(a, "*** From the file.");
 		b = tc_connect(d);
-		expect_line(b, "*** From the file.");
+		tc_expect_line(b, "*** From the file.");
 		/* Nothing else came with a's welcome. */
-		expect_line(a, "*** guest2 joined");
+		tc_expect_line(a, "*** guest2 joined");
 		tc_close(a);
 		tc_close(b);
 		chatd_stop_ok(d);
@@ -1163,19 +1043,19 @@ START_TEST(test_history_off)
 
 	d = chatd_start("[chat]\nhistory = 0\nmotd = the motd\n");
 	a = tc_connect(d);
-	expect_line(a, "*** the motd");
+	tc_expect_line(a, "*** the motd");
 	b = tc_connect(d);
-	expect_line(b, "*** the motd");
-	expect_line(a, "*** guest2 joined");
+	tc_expect_line(b, "*** the motd");
+	tc_expect_line(a, "*** guest2 joined");
 	tc_send(a, "one\n");
 	tc_send(a, "/me two\n");
-	expect_line(b, "<guest1> one");
-	expect_line(b, "* guest1 two");
+	tc_expect_line(b, "<guest1> one");
+	tc_expect_line(b, "* guest1 two");
 
 	c = tc_connect(d);
-	expect_line(c, "*** the motd");
+	tc_expect_line(c, "*** the motd");
 	tc_send(b, "marker\n");
-	expect_line(c, "<guest2> marker");
+	tc_expect_line(c, "<guest2> marker");
 
 	tc_close(a);
 	tc_close(b);
@@ -1195,21 +1075,21 @@ START_TEST(test_history_default)
 	d = chatd_start(NULL);
 	a = tc_connect(d);
 	b = tc_connect(d);
-	expect_line(a, "*** guest2 joined");
+	tc_expect_line(a, "*** guest2 joined");
 	for (i = 1; i <= 25; i++)
 		tc_send(a, "line %02d\n", i);
 	for (i = 1; i <= 25; i++) {
 		snprintf(want, sizeof want, "<guest1> line %02d", i);
-		expect_line(b, want);
+		tc_expect_line(b, want);
 	}
 
 	c = tc_connect(d);
 	for (i = 6; i <= 25; i++) {
 		snprintf(want, sizeof want, HIST_RE("<guest1> line %02d"), i);
-		expect_line_re(c, want);
+		tc_expect_line_re(c, want);
 	}
 	tc_send(b, "marker\n");
-	expect_line(c, "<guest2> marker");
+	tc_expect_line(c, "<guest2> marker");
 
 	tc_close(a);
 	tc_close(b);
@@ -1234,31 +1114,31 @@ START_TEST(test_announce_off)
 
 	/* No "guest2 joined" for a. */
 	tc_send(b, "marker one\n");
-	expect_line(a, "<guest2> marker one");
+	tc_expect_line(a, "<guest2> marker one");
 
 	tc_send(b, "/nick bob\n");
-	expect_line(b, "*** you are now known as bob");
+	tc_expect_line(b, "*** you are now known as bob");
 	tc_rename(b, "bob");
 	tc_send(b, "marker two\n");
-	expect_line(a, "<bob> marker two");
+	tc_expect_line(a, "<bob> marker two");
 
 	c = tc_connect(d);
 	tc_send(c, "/quit leaving\n");
-	expect_line(c, "*** bye");
-	expect_eof(c);
+	tc_expect_line(c, "*** bye");
+	tc_expect_eof(c);
 	tc_close(c);
 	c = tc_connect(d);
 	tc_close(c);
-	wait_log(d, LOG_GONE(4, "connection closed"));
+	chatd_wait_log_re(d, LOG_GONE(4, "connection closed"));
 	c = tc_connect(d);
 	tc_reset(c);
-	wait_log(d, LOG_GONE(5, "connection reset"));
+	chatd_wait_log_re(d, LOG_GONE(5, "connection reset"));
 	tc_send(b, "marker three\n");
-	expect_line(a, "<bob> marker three");
+	tc_expect_line(a, "<bob> marker three");
 
 	/* Chat and /me are not notices: they still come. */
 	tc_send(a, "/me is still here\n");
-	expect_line(b, "* guest1 is still here");
+	tc_expect_line(b, "* guest1 is still here");
 
 	tc_close(a);
 	tc_close(b);
@@ -1310,14 +1190,14 @@ START_TEST(test_raw_relay)
 
 	/* Leaving is not announced either, whatever the cause. */
 	tc_close(c);
-	wait_log(d, LOG_GONE(3, "connection closed"));
+	chatd_wait_log_re(d, LOG_GONE(3, "connection closed"));
 	e = tc_connect_raw(d, AF_INET);
 	tc_rename(e, "e");
 	tc_send(e, "e is here\n");
 	expect_bytes(a, "e is here");
 	expect_bytes(b, "e is here");
 	tc_reset(e);
-	wait_log(d, LOG_GONE(4, "connection reset"));
+	chatd_wait_log_re(d, LOG_GONE(4, "connection reset"));
 	tc_send(a, "marker\n");
 	expect_bytes(b, "marker");
 	tc_send(b, "marker back\n");
@@ -1420,13 +1300,5 @@ e2e_chat_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	harness_init();
-	sr = srunner_create(e2e_chat_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return harness_run_suite(e2e_chat_suite());
 }

@@ -57,13 +57,11 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <regex.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -85,51 +83,14 @@
 #define LOCAL_ONLY	"*** the room is temporarily local-only: lines " \
 	"reach this server's users only"
 #define WHOLE		"*** the room is whole again: other nodes are back"
+#define UNREACHABLE	"cluster: Redis still unreachable"
 
 static const char	*redis_bin;
 
 /* Helpers -------------------------------------------------------------- */
 
-static int64_t
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-pause_ms(int ms)
-{
-	poll(NULL, 0, ms);
-}
-
-static void
-tc_rename(struct tc *c, const char *name)
-{
-	snprintf(c->name, sizeof c->name, "%s", name);
-}
-
 /*
- * Fail unless the next line on c is exactly want.  The expect_*() helpers
- * are macros so that a failure names the line of the test that expected.
- */
-#define expect_line(c, want)	expect_line_at(__LINE__, c, want)
-static void
-expect_line_at(int at, struct tc *c, const char *want)
-{
-	char	*l;
-
-	l = tc_line(c, W);
-	ck_assert_msg(l != NULL && strcmp(l, want) == 0,
-	    "line %d: %s: expected '%s', got %s%s%s; recent lines:\n%s", at,
-	    c->name, want, l != NULL ? "'" : "", l != NULL ? l : c->eof ?
-	    "end of file" : "nothing", l != NULL ? "'" : "", c->seen);
-}
-
-/*
- * As expect_line(), but repeats of the local-only notice come first and
+ * As tc_expect_line(), but repeats of the local-only notice come first and
  * are skipped (test_local_only_told_once is about them).
  */
 #define expect_past_notice(c, want) \
@@ -147,57 +108,22 @@ expect_past_notice_at(int at, struct tc *c, const char *want)
 	    "end of file" : "nothing", l != NULL ? "'" : "", c->seen);
 }
 
-static int
-matches(const char *s, const char *re)
+/* A client of d while the room is local-only: its welcome says so. */
+static struct tc *
+connect_local_only(struct chatd *d)
 {
-	regex_t	preg;
-	int	r;
+	struct tc	*c;
 
-	if (regcomp(&preg, re, REG_EXTENDED | REG_NOSUB) != 0)
-		ck_abort_msg("bad regex '%s'", re);
-	r = regexec(&preg, s, 0, NULL, 0) == 0;
-	regfree(&preg);
-	return r;
+	c = tc_connect(d);
+	tc_expect_line(c, LOCAL_ONLY);
+	return c;
 }
 
-/* Fail unless the next line on c matches the extended regex re. */
-#define expect_re(c, re)	expect_re_at(__LINE__, c, re)
+/* Wait until d logs one more failed attempt to reach Redis. */
 static void
-expect_re_at(int at, struct tc *c, const char *re)
+wait_unreachable(struct chatd *d)
 {
-	char	*l;
-
-	l = tc_line(c, W);
-	ck_assert_msg(l != NULL && matches(l, re), "line %d: %s: expected a "
-	    "line matching '%s', got %s%s%s; recent lines:\n%s", at, c->name,
-	    re, l != NULL ? "'" : "", l != NULL ? l : c->eof ? "end of file" :
-	    "nothing", l != NULL ? "'" : "", c->seen);
-}
-
-/* How often needle occurs in the daemon's log so far. */
-static int
-log_count(struct chatd *d, const char *needle)
-{
-	const char	*p;
-	int		 n = 0;
-
-	for (p = chatd_log(d); (p = strstr(p, needle)) != NULL; p++)
-		n++;
-	return n;
-}
-
-/* Wait until needle has occurred n times in the log. */
-static void
-wait_log(struct chatd *d, const char *needle, int n)
-{
-	int64_t	deadline = now_ms() + W;
-
-	while (log_count(d, needle) < n) {
-		if (now_ms() > deadline)
-			ck_abort_msg("'%s' not %d times in the log within %d "
-			    "ms; log:\n%s", needle, n, W, chatd_log(d));
-		pause_ms(20);
-	}
+	chatd_wait_log_n(d, UNREACHABLE, chatd_log_count(d, UNREACHABLE) + 1);
 }
 
 /* Redis: a tiny blocking RESP client ----------------------------------- */
@@ -258,8 +184,8 @@ resp_exchange(int fd, int argc, const char *const argv[],
 	while (!resp_complete(reply, len)) {
 		pfd.fd = fd;
 		pfd.events = POLLIN;
-		if (deadline - now_ms() <= 0 ||
-		    poll(&pfd, 1, (int)(deadline - now_ms())) <= 0)
+		if (deadline - harness_now_ms() <= 0 ||
+		    poll(&pfd, 1, (int)(deadline - harness_now_ms())) <= 0)
 			goto out;
 		if (len + 1 >= size)
 			ck_abort_msg("Redis reply too long");
@@ -287,7 +213,7 @@ resp_command(const struct redis *r, int argc, const char *const argv[],
 	struct sockaddr_in	 sin;
 	const char		*auth[2];
 	size_t			 alens[2];
-	int64_t			 deadline = now_ms() + timeout_ms;
+	int64_t			 deadline = harness_now_ms() + timeout_ms;
 	int			 fd, ret = -1;
 
 	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
@@ -411,7 +337,7 @@ redis_spawn(struct redis *r)
 	}
 	free(logpath);
 	redis_child_set(0, r->pid);
-	deadline = now_ms() + W;
+	deadline = harness_now_ms() + W;
 	for (;;) {
 		if (waitpid(r->pid, &st, WNOHANG) == r->pid) {
 			redis_child_set(r->pid, 0);
@@ -420,7 +346,7 @@ redis_spawn(struct redis *r)
 		}
 		if (redis_ping(r, 1000))
 			return 0;
-		if (now_ms() > deadline) {
+		if (harness_now_ms() > deadline) {
 			kill(r->pid, SIGKILL);
 			waitpid(r->pid, &st, 0);
 			redis_child_set(r->pid, 0);
@@ -428,7 +354,7 @@ redis_spawn(struct redis *r)
 			ck_abort_msg("redis-server on port %d did not answer "
 			    "PING within %d ms", r->port, W);
 		}
-		pause_ms(20);
+		harness_pause_ms(20);
 	}
 }
 
@@ -470,7 +396,7 @@ redis_restart(struct redis *r)
 	for (attempt = 0; attempt < 5; attempt++) {
 		if (redis_spawn(r) == 0)
 			return;
-		pause_ms(200);
+		harness_pause_ms(200);
 	}
 	ck_abort_msg("redis-server did not restart on port %d", r->port);
 }
@@ -569,7 +495,7 @@ node_start(int port, const char *node, int ttl, const char *server_more,
 static void
 node_linked(struct chatd *d, int n)
 {
-	wait_log(d, LINKED, n);
+	chatd_wait_log_n(d, LINKED, n);
 }
 
 /*
@@ -589,14 +515,14 @@ node_up_ex(struct redis *r, const char *node, int k, int ttl,
 	node_linked(d, 1);
 	snprintf(key, sizeof key, "%s:ids", channel != NULL ? channel :
 	    "chatd");
-	deadline = now_ms() + W;
+	deadline = harness_now_ms() + W;
 	while (redis_get_int(r, key) < 1000LL * k) {
-		if (now_ms() > deadline)
+		if (harness_now_ms() > deadline)
 			ck_abort_msg("node %s took no block of ids", node);
-		pause_ms(20);
+		harness_pause_ms(20);
 	}
 	/* The INCRBY reply may still be on its way: let it land. */
-	pause_ms(50);
+	harness_pause_ms(50);
 	return d;
 }
 
@@ -671,7 +597,7 @@ room_sync(struct room *rm)
 	ck_assert_int_ge(redis_publish(rm->r, rm->channel, msg, strlen(msg)),
 	    1);
 	for (i = 0; i < rm->nnodes; i++)
-		wait_log(rm->node[i], needle, 1);
+		chatd_wait_log(rm->node[i], needle);
 }
 
 /*
@@ -694,21 +620,21 @@ room_join(struct room *rm, struct chatd *d, const char *nick)
 	snprintf(guest, sizeof guest, "%s", c->name);
 	snprintf(want, sizeof want, "*** %s joined", guest);
 	for (i = 0; i < rm->n; i++)
-		expect_line(rm->c[i], want);
+		tc_expect_line(rm->c[i], want);
 	tc_send(c, "/nick %s\n", nick);
 	snprintf(want, sizeof want, "*** you are now known as %s", nick);
-	expect_line(c, want);
+	tc_expect_line(c, want);
 	tc_rename(c, nick);
 	snprintf(want, sizeof want, "*** %s is now known as %s", guest, nick);
 	for (i = 0; i < rm->n; i++)
-		expect_line(rm->c[i], want);
+		tc_expect_line(rm->c[i], want);
 	rm->c[rm->n++] = c;
 	/*
 	 * d's "join" and "nick" went out on its Redis connection before this
 	 * GET, so Redis has relayed them once the answer is back.
 	 */
 	tc_send(c, "/msg nobody.sync x\n");
-	expect_line(c, "*** no such user: nobody.sync");
+	tc_expect_line(c, "*** no such user: nobody.sync");
 	room_sync(rm);
 	return c;
 }
@@ -746,7 +672,7 @@ room_expect(struct room *rm, struct tc *except, const char *want)
 
 	for (i = 0; i < rm->n; i++) {
 		if (rm->c[i] != except)
-			expect_line(rm->c[i], want);
+			tc_expect_line(rm->c[i], want);
 	}
 }
 
@@ -761,12 +687,12 @@ read_who(struct tc *c, char lines[][256], int max)
 	char	*l;
 	int	 n = 0, online;
 
-	expect_line(c, "*** in the room:");
+	tc_expect_line(c, "*** in the room:");
 	for (;;) {
 		l = tc_line(c, W);
 		ck_assert_msg(l != NULL, "%s: /who answer cut short; recent "
 		    "lines:\n%s", c->name, c->seen);
-		if (matches(l, "^\\*\\*\\* [0-9]+ online in the room$"))
+		if (harness_match(l, "^\\*\\*\\* [0-9]+ online in the room$"))
 			break;
 		ck_assert_msg(strncmp(l, "***   ", 6) == 0, "%s: unexpected "
 		    "line in /who: '%s'", c->name, l);
@@ -785,7 +711,7 @@ count_matching(char lines[][256], int n, const char *re)
 	int	i, k = 0;
 
 	for (i = 0; i < n; i++)
-		k += matches(lines[i], re);
+		k += harness_match(lines[i], re);
 	return k;
 }
 
@@ -916,11 +842,11 @@ START_TEST(test_who_nick_kill)
 
 	/* A name taken on B is refused on A, whatever its case, and back. */
 	tc_send(carol, "/nick bob\n");
-	expect_line(carol, "*** name bob is taken");
+	tc_expect_line(carol, "*** name bob is taken");
 	tc_send(carol, "/nick BOB\n");
-	expect_line(carol, "*** name BOB is taken");
+	tc_expect_line(carol, "*** name BOB is taken");
 	tc_send(bob, "/nick Alice\n");
-	expect_line(bob, "*** name Alice is taken");
+	tc_expect_line(bob, "*** name Alice is taken");
 	/* Nobody heard of the refusals: the marker is next everywhere. */
 	tc_send(carol, "after the refusals\n");
 	room_expect(&rm, carol, "<carol> after the refusals");
@@ -930,7 +856,7 @@ START_TEST(test_who_nick_kill)
 	st = chatd_wait(b, HARNESS_STOP_MS);
 	ck_assert_msg(st == 128 + SIGKILL, "node b: status %d after SIGKILL",
 	    st);
-	deadline = now_ms() + NAME_FREE_MS;
+	deadline = harness_now_ms() + NAME_FREE_MS;
 	for (;;) {
 		tries++;
 		tc_send(carol, "/nick bob\n");
@@ -938,13 +864,13 @@ START_TEST(test_who_nick_kill)
 		    "known as bob)$", W);
 		if (strcmp(carol->line, "*** you are now known as bob") == 0)
 			break;
-		ck_assert_msg(now_ms() < deadline, "bob still taken %d ms "
-		    "after node b was killed (presence_ttl = %d, %d tries)",
-		    NAME_FREE_MS, TTL, tries);
-		pause_ms(NICK_POLL_MS);
+		ck_assert_msg(harness_now_ms() < deadline, "bob still taken "
+		    "%d ms after node b was killed (presence_ttl = %d, %d "
+		    "tries)", NAME_FREE_MS, TTL, tries);
+		harness_pause_ms(NICK_POLL_MS);
 	}
 	tc_rename(carol, "bob");
-	expect_line(alice, "*** carol is now known as bob");
+	tc_expect_line(alice, "*** carol is now known as bob");
 
 	/* B's /who hash expired with its names. */
 	tc_send(alice, "/who\n");
@@ -983,36 +909,36 @@ START_TEST(test_msg_across)
 	dave = room_join(&rm, b, "dave");
 
 	tc_send(alice, "/msg bob psst, bob\n");
-	expect_line(alice, "*** message sent to bob");
-	expect_line(bob, "*alice* psst, bob");
+	tc_expect_line(alice, "*** message sent to bob");
+	tc_expect_line(bob, "*alice* psst, bob");
 	/* Only bob: everyone's next line is the public marker. */
 	tc_send(alice, "public after the msg\n");
 	room_expect(&rm, alice, "<alice> public after the msg");
 
 	/* Back, with the name in another case. */
 	tc_send(dave, "/msg ALICE hi from b\n");
-	expect_line(dave, "*** message sent to alice");
-	expect_line(alice, "*dave* hi from b");
+	tc_expect_line(dave, "*** message sent to alice");
+	tc_expect_line(alice, "*dave* hi from b");
 	tc_send(dave, "public from dave\n");
 	room_expect(&rm, dave, "<dave> public from dave");
 
 	/* Lines after /msg wait for it: their order holds. */
 	tc_send(carol, "/msg dave one\nafter one\n/msg bob two\nafter two\n");
-	expect_line(carol, "*** message sent to dave");
-	expect_line(carol, "*** message sent to bob");
-	expect_line(dave, "*carol* one");
-	expect_line(dave, "<carol> after one");
-	expect_line(dave, "<carol> after two");
-	expect_line(bob, "<carol> after one");
-	expect_line(bob, "*carol* two");
-	expect_line(bob, "<carol> after two");
-	expect_line(alice, "<carol> after one");
-	expect_line(alice, "<carol> after two");
+	tc_expect_line(carol, "*** message sent to dave");
+	tc_expect_line(carol, "*** message sent to bob");
+	tc_expect_line(dave, "*carol* one");
+	tc_expect_line(dave, "<carol> after one");
+	tc_expect_line(dave, "<carol> after two");
+	tc_expect_line(bob, "<carol> after one");
+	tc_expect_line(bob, "*carol* two");
+	tc_expect_line(bob, "<carol> after two");
+	tc_expect_line(alice, "<carol> after one");
+	tc_expect_line(alice, "<carol> after two");
 
 	tc_send(alice, "/msg nobody hello?\n");
-	expect_line(alice, "*** no such user: nobody");
+	tc_expect_line(alice, "*** no such user: nobody");
 	tc_send(alice, "/msg bob\n");
-	expect_line(alice, "*** usage: /msg NAME TEXT");
+	tc_expect_line(alice, "*** usage: /msg NAME TEXT");
 	tc_send(bob, "last\n");
 	room_expect(&rm, bob, "<bob> last");
 
@@ -1097,8 +1023,8 @@ START_TEST(test_redis_outage)
 	}
 	ck_assert_msg(told <= 1, "carol: told %d times", told);
 	if (!told)
-		expect_line(carol, LOCAL_ONLY);
-	expect_line(alice, LOCAL_ONLY);
+		tc_expect_line(carol, LOCAL_ONLY);
+	tc_expect_line(alice, LOCAL_ONLY);
 	/* On B, a prefix of alice's lines, then the notice. */
 	n = read_prefix_until(dave, LOCAL_ONLY);
 	ck_assert_int_le(n, 100);
@@ -1106,17 +1032,17 @@ START_TEST(test_redis_outage)
 
 	/* Local-only: each node's clients still chat among themselves. */
 	tc_send(bob, "local on b\n");
-	expect_line(dave, "<bob> local on b");
+	tc_expect_line(dave, "<bob> local on b");
 	tc_send(carol, "local on a\n");
-	expect_line(alice, "<carol> local on a");
+	tc_expect_line(alice, "<carol> local on a");
 	/* Commands that need Redis answer from memory meanwhile. */
 	tc_send(alice, "/msg bob are you there\n");
-	expect_line(alice, "*** no such user: bob");
+	tc_expect_line(alice, "*** no such user: bob");
 	tc_send(alice, "/who\n");
-	expect_line(alice, "*** 2 online:");
+	tc_expect_line(alice, "*** 2 online:");
 	tc_expect(alice, "***   carol", W);
 	tc_send(dave, "/msg carol hi\n");
-	expect_line(dave, "*** no such user: carol");
+	tc_expect_line(dave, "*** no such user: carol");
 
 	/* Same port again: both nodes relink by themselves. */
 	redis_restart(r);
@@ -1131,10 +1057,10 @@ START_TEST(test_redis_outage)
 	room_expect(&rm, dave, "<dave> back from b");
 	/* The names were claimed again: /msg and /nick know them. */
 	tc_send(carol, "/msg bob welcome back\n");
-	expect_line(carol, "*** message sent to bob");
-	expect_line(bob, "*carol* welcome back");
+	tc_expect_line(carol, "*** message sent to bob");
+	tc_expect_line(bob, "*carol* welcome back");
 	tc_send(carol, "/nick dave\n");
-	expect_line(carol, "*** name dave is taken");
+	tc_expect_line(carol, "*** name dave is taken");
 	/* And a newcomer is announced across nodes again. */
 	erin = room_join(&rm, b, "erin");
 	tc_send(erin, "hi all\n");
@@ -1188,17 +1114,17 @@ START_TEST(test_formats)
 
 	/* A second rename, both ways. */
 	tc_send(bob, "/nick bobby\n");
-	expect_line(bob, "*** you are now known as bobby");
+	tc_expect_line(bob, "*** you are now known as bobby");
 	tc_rename(bob, "bobby");
 	room_expect(&rm, bob, "*** bob is now known as bobby");
 	tc_send(carol, "/nick Carol\n");
-	expect_line(carol, "*** you are now known as Carol");
+	tc_expect_line(carol, "*** you are now known as Carol");
 	tc_rename(carol, "Carol");
 	room_expect(&rm, carol, "*** carol is now known as Carol");
 
 	/* /quit with a reason, seen on both nodes alike. */
 	tc_send(bob, "/quit see you\n");
-	expect_line(bob, "*** bye");
+	tc_expect_line(bob, "*** bye");
 	ck_assert(tc_closed(bob, W));
 	room_leave(&rm, bob);
 	room_expect(&rm, NULL, "*** bobby left (quit: see you)");
@@ -1207,22 +1133,22 @@ START_TEST(test_formats)
 	room_leave(&rm, carol);
 	ck_assert_ptr_nonnull(tc_line(alice, W));
 	snprintf(local, sizeof local, "%.255s", alice->line);
-	ck_assert_msg(matches(local, "^\\*\\*\\* Carol left \\(.+\\)$"),
+	ck_assert_msg(harness_match(local, "^\\*\\*\\* Carol left \\(.+\\)$"),
 	    "alice: got '%s'", local);
-	expect_line(dave, local);
+	tc_expect_line(dave, local);
 
 	/* A guest that never renamed leaves too. */
 	g = tc_connect(b);
 	snprintf(want, sizeof want, "*** %s joined", g->name);
 	room_expect(&rm, NULL, want);
 	tc_send(g, "/quit\n");
-	expect_line(g, "*** bye");
+	tc_expect_line(g, "*** bye");
 	snprintf(want, sizeof want, "*** %s left (quit)", g->name);
 	room_expect(&rm, NULL, want);
 	tc_close(g);
 
 	tc_send(dave, "the end\n");
-	expect_line(alice, "<dave> the end");
+	tc_expect_line(alice, "<dave> the end");
 
 	room_close(&rm);
 	chatd_stop_ok(a);
@@ -1286,8 +1212,8 @@ ok_marker(struct redis *r, struct tc *x, struct tc *y, int n)
 	snprintf(msg, sizeof msg, "chatd1\tz\tsay\tzed\tok %d", n);
 	publish(r, msg);
 	snprintf(want, sizeof want, "<zed> ok %d", n);
-	expect_line(x, want);
-	expect_line(y, want);
+	tc_expect_line(x, want);
+	tc_expect_line(y, want);
 }
 
 START_TEST(test_malformed)
@@ -1309,14 +1235,14 @@ START_TEST(test_malformed)
 
 	for (i = 0; i < sizeof bad_messages / sizeof bad_messages[0]; i++) {
 		before = bad_messages[i].log != NULL ?
-		    log_count(a, bad_messages[i].log) : 0;
+		    chatd_log_count(a, bad_messages[i].log) : 0;
 		ck_assert_int_ge(redis_publish(r, "chatd", bad_messages[i].msg,
 		    bad_messages[i].len), 1);
 		/* Nothing came of it: the marker is the next line. */
 		ok_marker(r, alice, carol, marker++);
 		/* Logged before the marker was handled. */
 		if (bad_messages[i].log != NULL)
-			ck_assert_msg(log_count(a, bad_messages[i].log) >
+			ck_assert_msg(chatd_log_count(a, bad_messages[i].log) >
 			    before, "message %zu: no '%s' in the log:\n%s", i,
 			    bad_messages[i].log, chatd_log(a));
 	}
@@ -1329,35 +1255,36 @@ START_TEST(test_malformed)
 	ck_assert_int_ge(redis_publish(r, "chatd", big, biglen), 1);
 	free(big);
 	ok_marker(r, alice, carol, marker++);
-	ck_assert_msg(log_count(a, "malformed message ignored (70000 bytes)")
-	    == 1, "no log of the long message:\n%s", chatd_log(a));
+	ck_assert_msg(chatd_log_count(a, "malformed message ignored "
+	    "(70000 bytes)") == 1, "no log of the long message:\n%s",
+	    chatd_log(a));
 
 	/* Valid but dirty: every field is sanitised before display. */
 	publish(r, "chatd1\tz\tsay\tzed\ta\x1b[2Jb\xc2\x9b" "31mc\xc2\x85"
 	    "d\x9b" "e\x07" "f\x1b]0;title\x07g");
-	expect_line(alice, "<zed> abcd\xef\xbf\xbd" "efg");
-	expect_line(carol, "<zed> abcd\xef\xbf\xbd" "efg");
+	tc_expect_line(alice, "<zed> abcd\xef\xbf\xbd" "efg");
+	tc_expect_line(carol, "<zed> abcd\xef\xbf\xbd" "efg");
 	publish(r, "chatd1\tz\tme\tzed\t\x1b[1mbold\x1b[0m move\r");
-	expect_line(alice, "* zed bold move");
-	expect_line(carol, "* zed bold move");
+	tc_expect_line(alice, "* zed bold move");
+	tc_expect_line(carol, "* zed bold move");
 	publish(r, "chatd1\tz\tjoin\tzed");
-	expect_line(alice, "*** zed joined");
-	expect_line(carol, "*** zed joined");
+	tc_expect_line(alice, "*** zed joined");
+	tc_expect_line(carol, "*** zed joined");
 	publish(r, "chatd1\tz\tnick\tzed\tzed.2");
-	expect_line(alice, "*** zed is now known as zed.2");
-	expect_line(carol, "*** zed is now known as zed.2");
+	tc_expect_line(alice, "*** zed is now known as zed.2");
+	tc_expect_line(carol, "*** zed is now known as zed.2");
 	publish(r, "chatd1\tz\tleft\tzed.2\tquit: \x1b[31mred\x1b[0m\xc2\x9b"
 	    "2J\x7f");
-	expect_line(alice, "*** zed.2 left (quit: red)");
-	expect_line(carol, "*** zed.2 left (quit: red)");
+	tc_expect_line(alice, "*** zed.2 left (quit: red)");
+	tc_expect_line(carol, "*** zed.2 left (quit: red)");
 	/* A private message from "another node" reaches carol alone. */
 	publish(r, "chatd1\tz\tmsg\tzed\tCAROL\tps\x1b[2Js\x1b" "ct");
-	expect_line(carol, "*zed* psst");
+	tc_expect_line(carol, "*zed* psst");
 	ok_marker(r, alice, carol, marker++);
 
 	/* The node kept relaying, locally and through Redis. */
 	tc_send(alice, "still here\n");
-	expect_line(carol, "<alice> still here");
+	tc_expect_line(carol, "<alice> still here");
 
 	room_close(&rm);
 	chatd_stop_ok(a);
@@ -1415,35 +1342,32 @@ START_TEST(test_start_redis_down)
 	struct room	 rm;
 	struct tc	*c1, *c2, *bob;
 	char		 want[256];
-	int		 port, fails;
+	int		 port;
 
 	port = harness_free_port();
 	a = node_start(port, "a", TTL, "log_level = debug\n", NULL);
-	c1 = tc_connect(a);
 	/* The welcome says the room is local-only. */
-	expect_line(c1, LOCAL_ONLY);
+	c1 = connect_local_only(a);
 
 	/* At least one more failed attempt after c1 was told. */
-	fails = log_count(a, "cluster: Redis still unreachable");
-	wait_log(a, "cluster: Redis still unreachable", fails + 1);
-	c2 = tc_connect(a);
-	expect_line(c2, LOCAL_ONLY);
+	wait_unreachable(a);
+	c2 = connect_local_only(a);
 	snprintf(want, sizeof want, "*** %s joined", c2->name);
 	expect_past_notice(c1, want);
 
 	/* Local clients are served meanwhile. */
 	tc_send(c2, "local hello\n");
 	snprintf(want, sizeof want, "<%s> local hello", c2->name);
-	expect_line(c1, want);
-	ck_assert_int_eq(log_count(a, LINKED), 0);
+	tc_expect_line(c1, want);
+	ck_assert_int_eq(chatd_log_count(a, LINKED), 0);
 
 	/* Redis comes: the node links by itself and says so. */
 	r = redis_start(port);
 	room_init(&rm, r);
 	room_node(&rm, a);
 	node_linked(a, 1);
-	expect_line(c1, WHOLE);
-	expect_line(c2, WHOLE);
+	tc_expect_line(c1, WHOLE);
+	tc_expect_line(c2, WHOLE);
 
 	b = node_up(r, "b", 2);
 	rm.c[rm.n++] = c1;
@@ -1473,42 +1397,37 @@ START_TEST(test_local_only_told_once)
 	struct chatd	*a;
 	struct tc	*c1, *c2, *c3;
 	char		 want[256];
-	int		 port, fails;
+	int		 port;
 
 	port = harness_free_port();
 	a = node_start(port, "a", TTL, "log_level = debug\n", NULL);
-	c1 = tc_connect(a);
-	expect_line(c1, LOCAL_ONLY);
+	c1 = connect_local_only(a);
 	/* The next attempt fails too: c1 was told already. */
-	fails = log_count(a, "cluster: Redis still unreachable");
-	wait_log(a, "cluster: Redis still unreachable", fails + 1);
-	c2 = tc_connect(a);
-	expect_line(c2, LOCAL_ONLY);
+	wait_unreachable(a);
+	c2 = connect_local_only(a);
 	snprintf(want, sizeof want, "*** %s joined", c2->name);
-	expect_line(c1, want);
+	tc_expect_line(c1, want);
 
 	/*
 	 * Right after a failed attempt (the backoff is a second or more by
 	 * now), c3 joins and Redis starts: the next attempt links, and c3,
 	 * told at its welcome, must hear that the room is whole.
 	 */
-	fails = log_count(a, "cluster: Redis still unreachable");
-	wait_log(a, "cluster: Redis still unreachable", fails + 1);
-	c3 = tc_connect(a);
-	expect_line(c3, LOCAL_ONLY);
+	wait_unreachable(a);
+	c3 = connect_local_only(a);
 	r = redis_start(port);
 	node_linked(a, 1);
 	snprintf(want, sizeof want, "*** %s joined", c3->name);
-	expect_line(c1, want);
-	expect_line(c2, want);
-	expect_line(c1, WHOLE);
-	expect_line(c2, WHOLE);
-	expect_line(c3, WHOLE);
+	tc_expect_line(c1, want);
+	tc_expect_line(c2, want);
+	tc_expect_line(c1, WHOLE);
+	tc_expect_line(c2, WHOLE);
+	tc_expect_line(c3, WHOLE);
 	/* Nothing else came before this marker. */
 	tc_send(c3, "marker\n");
 	snprintf(want, sizeof want, "<%s> marker", c3->name);
-	expect_line(c1, want);
-	expect_line(c2, want);
+	tc_expect_line(c1, want);
+	tc_expect_line(c2, want);
 
 	tc_close(c1);
 	tc_close(c2);
@@ -1544,7 +1463,7 @@ find_line(char lines[][256], int n, const char *re, const char *who)
 	int	i;
 
 	for (i = 0; i < n; i++) {
-		if (matches(lines[i], re))
+		if (harness_match(lines[i], re))
 			return i;
 	}
 	ck_abort_msg("%s: no line matching '%s' among %d", who, re, n);
@@ -1572,28 +1491,28 @@ START_TEST(test_requests_in_flight)
 	redis_kill(r, SIGSTOP);
 	tc_send(carol, "/nick zed\nafter the nick\n");
 	tc_send(alice, "/who\n");
-	expect_line(alice, "*** in the room:");
-	expect_re(alice, WHO_LOCAL("alice", " \\(you\\)"));
-	expect_re(alice, WHO_LOCAL("carol", ""));
+	tc_expect_line(alice, "*** in the room:");
+	tc_expect_line_re(alice, WHO_LOCAL("alice", " \\(you\\)"));
+	tc_expect_line_re(alice, WHO_LOCAL("carol", ""));
 	/* A client whose /who waits leaves before Redis answers. */
 	g = tc_connect(a);
 	snprintf(want, sizeof want, "*** %s joined", g->name);
-	expect_line(alice, want);
-	expect_line(carol, want);
+	tc_expect_line(alice, want);
+	tc_expect_line(carol, want);
 	tc_send(g, "/who\n");
-	expect_line(g, "*** in the room:");
-	expect_re(g, WHO_LOCAL("alice", ""));
-	expect_re(g, WHO_LOCAL("carol", ""));
-	expect_re(g, WHO_LOCAL(".*", " \\(you\\)"));
+	tc_expect_line(g, "*** in the room:");
+	tc_expect_line_re(g, WHO_LOCAL("alice", ""));
+	tc_expect_line_re(g, WHO_LOCAL("carol", ""));
+	tc_expect_line_re(g, WHO_LOCAL(".*", " \\(you\\)"));
 	snprintf(want, sizeof want, "*** %s left (connection reset)",
 	    g->name);
 	tc_reset(g);
-	expect_line(alice, want);
-	expect_line(carol, want);
+	tc_expect_line(alice, want);
+	tc_expect_line(carol, want);
 
 	/* Redis answers: everyone's request completes, g's without g. */
 	redis_kill(r, SIGCONT);
-	expect_line(carol, "*** you are now known as zed");
+	tc_expect_line(carol, "*** you are now known as zed");
 	tc_rename(carol, "zed");
 	read_lines(alice, got, 4);
 	ren = find_line(got, 4, "^\\*\\*\\* carol is now known as zed$",
@@ -1604,10 +1523,11 @@ START_TEST(test_requests_in_flight)
 	ck_assert_msg(ren < after && bobl < end, "alice: lines out of order:"
 	    "\n%s\n%s\n%s\n%s", got[0], got[1], got[2], got[3]);
 	/* On B the queued join and leave come first, in order. */
-	expect_re(bob, "^\\*\\*\\* guest[0-9]+ joined$");
-	expect_re(bob, "^\\*\\*\\* guest[0-9]+ left \\(connection reset\\)$");
-	expect_line(bob, "*** carol is now known as zed");
-	expect_line(bob, "<zed> after the nick");
+	tc_expect_line_re(bob, "^\\*\\*\\* guest[0-9]+ joined$");
+	tc_expect_line_re(bob, "^\\*\\*\\* guest[0-9]+ left "
+	    "\\(connection reset\\)$");
+	tc_expect_line(bob, "*** carol is now known as zed");
+	tc_expect_line(bob, "<zed> after the nick");
 
 	/* Redis dies under a waiting /nick: answered; the client goes on. */
 	redis_kill(r, SIGSTOP);
@@ -1616,15 +1536,15 @@ START_TEST(test_requests_in_flight)
 	 * The /nick has no answer to wait for: the one to /bogus shows the
 	 * node is at it, and a moment more lets it send the SET.
 	 */
-	expect_line(carol, "*** unknown command /bogus (try /help)");
-	pause_ms(100);
+	tc_expect_line(carol, "*** unknown command /bogus (try /help)");
+	harness_pause_ms(100);
 	redis_kill(r, SIGKILL);
-	expect_line(carol, "*** cannot change names now: the room is "
+	tc_expect_line(carol, "*** cannot change names now: the room is "
 	    "local-only, try again");
-	expect_line(carol, LOCAL_ONLY);
-	expect_line(alice, LOCAL_ONLY);
-	expect_line(alice, "<zed> after the second nick");
-	expect_line(bob, LOCAL_ONLY);
+	tc_expect_line(carol, LOCAL_ONLY);
+	tc_expect_line(alice, LOCAL_ONLY);
+	tc_expect_line(alice, "<zed> after the second nick");
+	tc_expect_line(bob, LOCAL_ONLY);
 
 	/* Back; then shut down with requests waiting on a hung Redis. */
 	redis_restart(r);
@@ -1635,12 +1555,12 @@ START_TEST(test_requests_in_flight)
 	room_expect(&rm, bob, "<bob> whole again");
 	redis_kill(r, SIGSTOP);
 	tc_send(carol, "/who\n");
-	expect_line(carol, "*** in the room:");
-	expect_re(carol, WHO_LOCAL("alice", ""));
-	expect_re(carol, WHO_LOCAL("zed", " \\(you\\)"));
+	tc_expect_line(carol, "*** in the room:");
+	tc_expect_line_re(carol, WHO_LOCAL("alice", ""));
+	tc_expect_line_re(carol, WHO_LOCAL("zed", " \\(you\\)"));
 	tc_send(bob, "/who\n");
-	expect_line(bob, "*** in the room:");
-	expect_re(bob, WHO_LOCAL("bob", " \\(you\\)"));
+	tc_expect_line(bob, "*** in the room:");
+	tc_expect_line_re(bob, WHO_LOCAL("bob", " \\(you\\)"));
 
 	chatd_stop_ok(a);
 	chatd_stop_ok(b);
@@ -1677,14 +1597,14 @@ START_TEST(test_node_restart)
 	chatd_kill(a, SIGKILL);
 	st = chatd_wait(a, HARNESS_STOP_MS);
 	ck_assert_int_eq(st, 128 + SIGKILL);
-	killed = now_ms();
+	killed = harness_now_ms();
 	room_leave(&rm, alice);
 	room_drop_node(&rm, a);
 	a2 = node_up_ex(r, "a", 3, GHOST_TTL, NULL, NULL);
-	if (now_ms() - killed > GHOST_TTL * 1000)
+	if (harness_now_ms() - killed > GHOST_TTL * 1000)
 		fprintf(stderr, "test_node_restart: node a took %lld ms to "
 		    "come back, over presence_ttl: nothing of the old one was "
-		    "left to test\n", (long long)(now_ms() - killed));
+		    "left to test\n", (long long)(harness_now_ms() - killed));
 	room_join(&rm, a2, "carol");
 
 	/* alice went with the old process: /who drops her within the TTL. */
@@ -1697,11 +1617,12 @@ START_TEST(test_node_restart)
 		ghost = count_matching(who, n, WHO_REMOTE("alice", "a"));
 		if (!ghost)
 			break;
-		ck_assert_msg(now_ms() < deadline, "alice, on node a when it "
-		    "was killed, is still in /who %lld ms later (presence_ttl "
-		    "= %d); node a was restarted and keeps her alive",
-		    (long long)(now_ms() - killed), GHOST_TTL);
-		pause_ms(NICK_POLL_MS);
+		ck_assert_msg(harness_now_ms() < deadline, "alice, on node a "
+		    "when it was killed, is still in /who %lld ms later "
+		    "(presence_ttl = %d); node a was restarted and keeps her "
+		    "alive",
+		    (long long)(harness_now_ms() - killed), GHOST_TTL);
+		harness_pause_ms(NICK_POLL_MS);
 	}
 	ck_assert_int_eq(n, 2);
 
@@ -1726,18 +1647,17 @@ START_TEST(test_password)
 	r = redis_start_pw(0, "s3cret pass");
 	room_init(&rm, r);
 	w = node_start(r->port, "w", TTL, NULL, "password = wrong\n");
-	wait_log(w, "cluster: Redis refused the password", 1);
-	w1 = tc_connect(w);
-	expect_line(w1, LOCAL_ONLY);
+	chatd_wait_log(w, "cluster: Redis refused the password");
+	w1 = connect_local_only(w);
 
 	a = node_up_ex(r, "a", 1, TTL, NULL, "password = s3cret pass\n");
 	b = node_up_ex(r, "b", 2, TTL, NULL, "password = s3cret pass\n");
 	alice = room_join(&rm, a, "alice");
 	bob = room_join(&rm, b, "bob");
 	tc_send(alice, "for members only\n");
-	expect_line(bob, "<alice> for members only");
+	tc_expect_line(bob, "<alice> for members only");
 	tc_send(bob, "indeed\n");
-	expect_line(alice, "<bob> indeed");
+	tc_expect_line(alice, "<bob> indeed");
 
 	/*
 	 * Nothing reached w: w1's next line is w2's join.  (Repeats of the
@@ -1747,7 +1667,7 @@ START_TEST(test_password)
 	w2 = tc_connect(w);
 	snprintf(want, sizeof want, "*** %s joined", w2->name);
 	expect_past_notice(w1, want);
-	ck_assert_int_eq(log_count(w, LINKED), 0);
+	ck_assert_int_eq(chatd_log_count(w, LINKED), 0);
 
 	tc_close(w1);
 	tc_close(w2);
@@ -1784,30 +1704,30 @@ START_TEST(test_channels)
 	dave = room_join(&blue, b, "dave");
 
 	tc_send(alice, "in red\n");
-	expect_line(carol, "<alice> in red");
+	tc_expect_line(carol, "<alice> in red");
 	tc_send(bob, "in blue\n");
-	expect_line(dave, "<bob> in blue");
+	tc_expect_line(dave, "<bob> in blue");
 	tc_send(carol, "red again\n");
-	expect_line(alice, "<carol> red again");
+	tc_expect_line(alice, "<carol> red again");
 
 	/* Names and /who are per room too. */
 	tc_send(carol, "/nick bob\n");
-	expect_line(carol, "*** you are now known as bob");
-	expect_line(alice, "*** carol is now known as bob");
+	tc_expect_line(carol, "*** you are now known as bob");
+	tc_expect_line(alice, "*** carol is now known as bob");
 	tc_send(alice, "/who\n");
 	n = read_who(alice, who, MAXC);
 	ck_assert_int_eq(n, 2);
 	ck_assert_int_eq(count_matching(who, n, WHO_REMOTE("bob", "c")), 1);
 	tc_send(alice, "/msg dave hi\n");
-	expect_line(alice, "*** no such user: dave");
+	tc_expect_line(alice, "*** no such user: dave");
 	tc_send(dave, "/msg bob hi bob\n");
-	expect_line(dave, "*** message sent to bob");
-	expect_line(bob, "*dave* hi bob");
+	tc_expect_line(dave, "*** message sent to bob");
+	tc_expect_line(bob, "*dave* hi bob");
 	/* The blue bob got nothing from red, and the red one nothing. */
 	tc_send(alice, "end of red\n");
-	expect_line(carol, "<alice> end of red");
+	tc_expect_line(carol, "<alice> end of red");
 	tc_send(dave, "end of blue\n");
-	expect_line(bob, "<dave> end of blue");
+	tc_expect_line(bob, "<dave> end of blue");
 
 	room_close(&red);
 	room_close(&blue);
@@ -1842,18 +1762,18 @@ START_TEST(test_msg_after_case_change)
 	bob = room_join(&rm, b, "bob");
 
 	tc_send(bob, "/nick Bob\n");
-	expect_line(bob, "*** you are now known as Bob");
+	tc_expect_line(bob, "*** you are now known as Bob");
 	tc_rename(bob, "Bob");
 	room_expect(&rm, bob, "*** bob is now known as Bob");
 	/* As for a local addressee: "message sent to" its name now. */
 	tc_send(carol, "/msg carol hi me\n");
-	expect_line(carol, "*** that is you");
+	tc_expect_line(carol, "*** that is you");
 	tc_send(carol, "/msg ALICE hi alice\n");
-	expect_line(carol, "*** message sent to alice");
-	expect_line(alice, "*carol* hi alice");
+	tc_expect_line(carol, "*** message sent to alice");
+	tc_expect_line(alice, "*carol* hi alice");
 	tc_send(alice, "/msg bob hi\n");
-	expect_line(bob, "*alice* hi");
-	expect_line(alice, "*** message sent to Bob");
+	tc_expect_line(bob, "*alice* hi");
+	tc_expect_line(alice, "*** message sent to Bob");
 
 	room_close(&rm);
 	chatd_stop_ok(a);
@@ -1877,25 +1797,25 @@ START_TEST(test_raw_mode)
 	node_linked(b, 1);
 	/* No welcome in raw mode: the log says when each is in. */
 	a1 = tc_connect_raw(a, AF_INET);
-	wait_log(a, "connected (1 online)", 1);
+	chatd_wait_log(a, "connected (1 online)");
 	a2 = tc_connect_raw(a, AF_INET);
-	wait_log(a, "connected (2 online)", 1);
+	chatd_wait_log(a, "connected (2 online)");
 	b1 = tc_connect_raw(b, AF_INET);
-	wait_log(b, "connected (1 online)", 1);
+	chatd_wait_log(b, "connected (1 online)");
 	tc_rename(a1, "a1");
 	tc_rename(a2, "a2");
 	tc_rename(b1, "b1");
 
 	tc_send(a1, "{\"raw\":1}\n");
-	expect_line(a2, "{\"raw\":1}");
-	expect_line(b1, "{\"raw\":1}");
+	tc_expect_line(a2, "{\"raw\":1}");
+	tc_expect_line(b1, "{\"raw\":1}");
 	tc_send(b1, "from b \x1b[2Jclean\n");
-	expect_line(a1, "from b clean");
-	expect_line(a2, "from b clean");
+	tc_expect_line(a1, "from b clean");
+	tc_expect_line(a2, "from b clean");
 	/* No echo: a1's next line is a2's. */
 	tc_send(a2, "from a2\n");
-	expect_line(a1, "from a2");
-	expect_line(b1, "from a2");
+	tc_expect_line(a1, "from a2");
+	tc_expect_line(b1, "from a2");
 
 	tc_close(a1);
 	tc_close(a2);
@@ -1932,19 +1852,19 @@ START_TEST(test_reload)
 	chatd_kill(a, SIGHUP);
 	ck_assert_msg(chatd_notified(a, "READY=1", W), "no READY=1 after "
 	    "SIGHUP; log:\n%s", chatd_log(a));
-	wait_log(a, "configuration reloaded", 1);
-	ck_assert_msg(log_count(a, "[cluster] changes take effect at the "
+	chatd_wait_log(a, "configuration reloaded");
+	ck_assert_msg(chatd_log_count(a, "[cluster] changes take effect at the "
 	    "next restart") == 1, "no notice of the kept [cluster]; log:\n%s",
 	    chatd_log(a));
 
 	tc_send(alice, "after the reload\n");
-	expect_line(bob, "<alice> after the reload");
+	tc_expect_line(bob, "<alice> after the reload");
 	tc_send(bob, "still linked\n");
-	expect_line(alice, "<bob> still linked");
+	tc_expect_line(alice, "<bob> still linked");
 	room_join(&rm, a, "carol");
 	tc_send(bob, "/who\n");
-	expect_line(bob, "*** in the room:");
-	expect_re(bob, WHO_LOCAL("bob", " \\(you\\)"));
+	tc_expect_line(bob, "*** in the room:");
+	tc_expect_line_re(bob, WHO_LOCAL("bob", " \\(you\\)"));
 	tc_expect_re(bob, WHO_REMOTE("carol", "a"), W);
 	tc_expect(bob, "*** 3 online in the room", W);
 
@@ -2090,9 +2010,6 @@ e2e_cluster_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
 	redis_bin = getenv("REDIS_SERVER");
 	if (redis_bin == NULL || *redis_bin == '\0')
 		redis_bin = "/usr/bin/redis-server";
@@ -2106,10 +2023,5 @@ main(void)
 		printf("SKIP: chatd was built without hiredis: no [cluster]\n");
 		return 77;
 	}
-	harness_init();
-	sr = srunner_create(e2e_cluster_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return harness_run_suite(e2e_cluster_suite());
 }

@@ -23,7 +23,6 @@
 
 #include <sys/socket.h>
 
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,40 +41,7 @@
 #define TEST_TIMEOUT	120
 #define OUTLEN		8192
 
-#define WELCOME(name, n)	"*** Welcome to e2etest, " name ". " n \
-	" online; /help lists commands."
-
-/* Fail unless the next line on c is exactly want. */
-static void
-expect_line(struct tc *c, const char *want)
-{
-	char	*l;
-
-	l = tc_line(c, W);
-	ck_assert_msg(l != NULL && strcmp(l, want) == 0,
-	    "%s: expected '%s', got %s%s%s", c->name, want,
-	    l != NULL ? "'" : "", l != NULL ? l : c->eof ? "end of file" :
-	    "nothing", l != NULL ? "'" : "");
-}
-
-/* Fail unless the next line on c that is not a "*** " notice is want. */
-static void
-expect_chat(struct tc *c, const char *want)
-{
-	char	*l;
-
-	l = tc_chat(c, W);
-	ck_assert_msg(l != NULL && strcmp(l, want) == 0,
-	    "%s: expected chat line '%s', got %s%s%s; recent lines:\n%s",
-	    c->name, want, l != NULL ? "'" : "", l != NULL ? l :
-	    c->eof ? "end of file" : "nothing", l != NULL ? "'" : "", c->seen);
-}
-
-static void
-pause_ms(int ms)
-{
-	poll(NULL, 0, ms);
-}
+#define WELCOME(name, n)	CHATD_WELCOME("e2etest", name, n)
 
 /* 1. Each line reaches both others with the sender's name, never the sender. */
 START_TEST(test_relay_three)
@@ -93,31 +59,32 @@ START_TEST(test_relay_three)
 	    strcmp(c->line, WELCOME("guest3", "2 others")) == 0,
 	    "welcome lines:\n got  '%s'\n want '%s'\n got  '%s'\n want '%s'\n"
 	    " got  '%s'\n want '%s'", a->line, WELCOME("guest1", "no others"),
-	    b->line, WELCOME("guest2", "1 other"), c->line, WELCOME("guest3", "2 others"));
+	    b->line, WELCOME("guest2", "1 other"), c->line,
+	    WELCOME("guest3", "2 others"));
 	ck_assert_str_eq(a->name, "guest1");
 	ck_assert_int_eq(a->others, 0);
 	ck_assert_int_eq(c->others, 2);
 
-	expect_line(a, "*** guest2 joined");
-	expect_line(a, "*** guest3 joined");
-	expect_line(b, "*** guest3 joined");
+	tc_expect_line(a, "*** guest2 joined");
+	tc_expect_line(a, "*** guest3 joined");
+	tc_expect_line(b, "*** guest3 joined");
 
 	tc_send(a, "hello from a\n");
-	expect_chat(b, "<guest1> hello from a");
-	expect_chat(c, "<guest1> hello from a");
+	tc_expect_chat(b, "<guest1> hello from a");
+	tc_expect_chat(c, "<guest1> hello from a");
 
 	/* a's next chat line is b's: a did not get its own line back. */
 	tc_send(b, "hello from b\n");
-	expect_chat(a, "<guest2> hello from b");
-	expect_chat(c, "<guest2> hello from b");
+	tc_expect_chat(a, "<guest2> hello from b");
+	tc_expect_chat(c, "<guest2> hello from b");
 
 	tc_send(c, "hello from c\n");
-	expect_chat(a, "<guest3> hello from c");
-	expect_chat(b, "<guest3> hello from c");
+	tc_expect_chat(a, "<guest3> hello from c");
+	tc_expect_chat(b, "<guest3> hello from c");
 
 	tc_send(a, "again from a\n");
-	expect_chat(b, "<guest1> again from a");
-	expect_chat(c, "<guest1> again from a");
+	tc_expect_chat(b, "<guest1> again from a");
+	tc_expect_chat(c, "<guest1> again from a");
 
 	tc_close(a);
 	tc_close(b);
@@ -157,7 +124,7 @@ START_TEST(test_line_endings)
 	ck_assert_str_eq(l, "<guest2> crlf from b");
 
 	tc_send(b, "lf from b\n");
-	expect_chat(a, "<guest2> lf from b");
+	tc_expect_chat(a, "<guest2> lf from b");
 
 	tc_close(a);
 	tc_close(b);
@@ -181,29 +148,29 @@ START_TEST(test_framing)
 	c = tc_connect(d);
 
 	tc_send(a, "one\ntwo\r\nthree\n");
-	expect_chat(b, "<guest1> one");
-	expect_chat(b, "<guest1> two");
-	expect_chat(b, "<guest1> three");
-	expect_chat(c, "<guest1> one");
-	expect_chat(c, "<guest1> two");
-	expect_chat(c, "<guest1> three");
+	tc_expect_chat(b, "<guest1> one");
+	tc_expect_chat(b, "<guest1> two");
+	tc_expect_chat(b, "<guest1> three");
+	tc_expect_chat(c, "<guest1> one");
+	tc_expect_chat(c, "<guest1> two");
+	tc_expect_chat(c, "<guest1> three");
 
 	tc_send(a, "spl");
-	pause_ms(50);
+	harness_pause_ms(50);
 	tc_send(a, "it li");
-	pause_ms(50);
+	harness_pause_ms(50);
 	tc_send(a, "ne in pie");
-	pause_ms(50);
+	harness_pause_ms(50);
 	tc_send(a, "ces\r");
-	pause_ms(50);
+	harness_pause_ms(50);
 	tc_send(a, "\n");
-	expect_chat(b, "<guest1> split line in pieces");
-	expect_chat(c, "<guest1> split line in pieces");
+	tc_expect_chat(b, "<guest1> split line in pieces");
+	tc_expect_chat(c, "<guest1> split line in pieces");
 
 	/* Relayed once: the next line is the following one. */
 	tc_send(a, "after the pieces\n");
-	expect_chat(b, "<guest1> after the pieces");
-	expect_chat(c, "<guest1> after the pieces");
+	tc_expect_chat(b, "<guest1> after the pieces");
+	tc_expect_chat(c, "<guest1> after the pieces");
 
 	tc_close(a);
 	tc_close(b);
@@ -228,13 +195,13 @@ START_TEST(test_empty_lines)
 	tc_send(a, "\n\r\n\n");
 	tc_send(a, "not empty\n");
 	/* Had an empty line been relayed, "<guest1> " would come first. */
-	expect_chat(b, "<guest1> not empty");
-	expect_chat(c, "<guest1> not empty");
+	tc_expect_chat(b, "<guest1> not empty");
+	tc_expect_chat(c, "<guest1> not empty");
 
 	tc_send(b, "\r\n\n");
 	tc_send(c, "marker\n");
-	expect_chat(a, "<guest3> marker");
-	expect_chat(b, "<guest3> marker");
+	tc_expect_chat(a, "<guest3> marker");
+	tc_expect_chat(b, "<guest3> marker");
 
 	tc_close(a);
 	tc_close(b);
@@ -255,23 +222,23 @@ START_TEST(test_disconnect)
 	c = tc_connect(d);
 
 	tc_send(c, "bye\n");
-	expect_chat(a, "<guest3> bye");
-	expect_chat(b, "<guest3> bye");
+	tc_expect_chat(a, "<guest3> bye");
+	tc_expect_chat(b, "<guest3> bye");
 	tc_close(c);
 	tc_expect_re(a, "^\\*\\*\\* guest3 left \\(.+\\)$", W);
 	tc_expect_re(b, "^\\*\\*\\* guest3 left \\(.+\\)$", W);
 
 	tc_send(a, "still here\n");
-	expect_chat(b, "<guest1> still here");
+	tc_expect_chat(b, "<guest1> still here");
 	tc_send(b, "me too\n");
-	expect_chat(a, "<guest2> me too");
+	tc_expect_chat(a, "<guest2> me too");
 
 	/* A new client gets a new id, never guest3 again. */
 	c = tc_connect(d);
 	ck_assert_str_eq(c->name, "guest4");
 	tc_send(c, "new here\n");
-	expect_chat(a, "<guest4> new here");
-	expect_chat(b, "<guest4> new here");
+	tc_expect_chat(a, "<guest4> new here");
+	tc_expect_chat(b, "<guest4> new here");
 
 	tc_close(a);
 	tc_close(b);
@@ -357,9 +324,9 @@ START_TEST(test_reset_mid_broadcast)
 	n = tc_connect(d);
 	ck_assert_str_eq(n->name, "guest5");
 	tc_send(a, "after the reset\n");
-	expect_chat(n, "<guest1> after the reset");
-	expect_chat(b, "<guest1> after the reset");
-	expect_chat(l, "<guest1> after the reset");
+	tc_expect_chat(n, "<guest1> after the reset");
+	tc_expect_chat(b, "<guest1> after the reset");
+	tc_expect_chat(l, "<guest1> after the reset");
 
 	tc_close(a);
 	tc_close(b);
@@ -391,9 +358,9 @@ START_TEST(test_ipv6)
 	ck_assert_str_eq(a->name, "guest1");
 
 	tc_send(a, "from the first listener\n");
-	expect_chat(b, "<guest1> from the first listener");
+	tc_expect_chat(b, "<guest1> from the first listener");
 	tc_send(b, "from 127.0.0.1\n");
-	expect_chat(a, "<guest2> from 127.0.0.1");
+	tc_expect_chat(a, "<guest2> from 127.0.0.1");
 	tc_close(a);
 	tc_close(b);
 	chatd_stop_ok(d);
@@ -407,9 +374,9 @@ START_TEST(test_ipv6)
 	b = tc_connect_raw(d, AF_INET6);
 	tc_welcome(b);
 	tc_send(b, "from ::1\n");
-	expect_chat(a, "<guest2> from ::1");
+	tc_expect_chat(a, "<guest2> from ::1");
 	tc_send(a, "from 127.0.0.1\n");
-	expect_chat(b, "<guest1> from 127.0.0.1");
+	tc_expect_chat(b, "<guest1> from 127.0.0.1");
 	tc_close(a);
 	tc_close(b);
 	chatd_stop_ok(d);
@@ -588,7 +555,7 @@ START_TEST(test_port_in_use)
 	b = tc_connect(d);
 	ck_assert_str_eq(a->name, "guest1");
 	tc_send(a, "still serving\n");
-	expect_chat(b, "<guest1> still serving");
+	tc_expect_chat(b, "<guest1> still serving");
 
 	tc_close(a);
 	tc_close(b);
@@ -617,11 +584,7 @@ START_TEST(test_sigterm)
 	for (i = 0; i < 10; i++) {
 		l = tc_expect(c[i], "*** server shutting down", W);
 		ck_assert_str_eq(l, "*** server shutting down");
-		l = tc_line(c[i], W);
-		ck_assert_msg(l == NULL && c[i]->eof, "%s: expected end of "
-		    "file after the shutdown notice, got %s%s%s", c[i]->name,
-		    l != NULL ? "'" : "", l != NULL ? l : "a timeout",
-		    l != NULL ? "'" : "");
+		tc_expect_eof(c[i]);
 	}
 	st = chatd_wait(d, HARNESS_STOP_MS);
 	ck_assert_msg(st == 0, "exit status %d after SIGTERM (-1: still "
@@ -680,13 +643,5 @@ e2e_core_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	harness_init();
-	sr = srunner_create(e2e_core_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return harness_run_suite(e2e_core_suite());
 }

@@ -52,7 +52,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -68,24 +67,6 @@
 #define FFFD		"\xef\xbf\xbd"	/* U+FFFD in UTF-8 */
 
 /* Helpers ----------------------------------------------------------------- */
-
-static int64_t
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int
-left_ms(int64_t deadline)
-{
-	int64_t	left;
-
-	left = deadline - now_ms();
-	return left < 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
-}
 
 static const char *
 wrapper(void)
@@ -115,45 +96,6 @@ guest_id(const struct tc *c)
 	return (unsigned)strtoul(c->name + 5, NULL, 10);
 }
 
-/* Fail unless the next line on c is exactly want. */
-static void
-expect_line(struct tc *c, const char *want)
-{
-	char	*l;
-
-	l = tc_line(c, W);
-	ck_assert_msg(l != NULL && strcmp(l, want) == 0,
-	    "%s: expected '%s', got %s%s%s; recent lines:\n%s", c->name, want,
-	    l != NULL ? "'" : "", l != NULL ? l : c->eof ? "end of file" :
-	    "nothing", l != NULL ? "'" : "", c->seen);
-}
-
-/* Fail unless the next line on c that is not a "*** " notice is want. */
-static void
-expect_chat(struct tc *c, const char *want)
-{
-	char	*l;
-
-	l = tc_chat(c, W);
-	ck_assert_msg(l != NULL && strcmp(l, want) == 0,
-	    "%s: expected chat line '%s', got %s%s%s; recent lines:\n%s",
-	    c->name, want, l != NULL ? "'" : "", l != NULL ? l :
-	    c->eof ? "end of file" : "nothing", l != NULL ? "'" : "", c->seen);
-}
-
-/* Fail unless the server closes c next, with no line before. */
-static void
-expect_eof(struct tc *c)
-{
-	char	*l;
-
-	l = tc_line(c, W);
-	ck_assert_msg(l == NULL && c->eof, "%s: expected end of file, got "
-	    "%s%s%s", c->name[0] != '\0' ? c->name : "client",
-	    l != NULL ? "'" : "", l != NULL ? l : "a timeout",
-	    l != NULL ? "'" : "");
-}
-
 /*
  * A client refused at the door: it gets one "*** " line, which must hold
  * why, and then end of file.
@@ -169,34 +111,7 @@ expect_refused(struct tc *c, const char *why)
 	ck_assert_msg(strncmp(l, "*** ", 4) == 0 && strstr(l, why) != NULL,
 	    "refused client: expected one '*** ' line saying '%s', got '%s'",
 	    why, l);
-	expect_eof(c);
-}
-
-static int
-count_substr(const char *text, const char *s)
-{
-	int	n = 0;
-
-	while ((text = strstr(text, s)) != NULL) {
-		n++;
-		text += strlen(s);
-	}
-	return n;
-}
-
-/* Wait up to timeout_ms for the daemon's log to hold s. */
-static void
-wait_log(struct chatd *d, const char *s, int timeout_ms)
-{
-	int64_t	deadline;
-
-	deadline = now_ms() + timeout_ms;
-	while (strstr(chatd_log(d), s) == NULL) {
-		if (left_ms(deadline) == 0)
-			ck_abort_msg("no '%s' in the log within %d ms; "
-			    "log:\n%s", s, timeout_ms, chatd_log(d));
-		poll(NULL, 0, 20);
-	}
+	tc_expect_eof(c);
 }
 
 /* Peak resident set of pid in KiB (VmHWM), or -1. */
@@ -484,7 +399,7 @@ pump_run(struct pump *pu)
 	int		 i, j, room, progress;
 
 	pu->want = xmalloc0(pu->line_len + 1);
-	last = now_ms();
+	last = harness_now_ms();
 	while (!pump_done(pu)) {
 		for (i = 0; i < pu->n; i++) {
 			p = &pu->p[i];
@@ -533,13 +448,36 @@ pump_run(struct pump *pu)
 			}
 		}
 		if (progress)
-			last = now_ms();
-		ck_assert_msg(now_ms() - last < W, "no progress for %d ms; "
-		    "state:\n%s", W, pump_state(pu));
+			last = harness_now_ms();
+		ck_assert_msg(harness_now_ms() - last < W, "no progress for "
+		    "%d ms; state:\n%s", W, pump_state(pu));
 	}
 	for (i = 0; i < pu->n; i++)
 		free(pu->p[i].out);
 	free(pu->want);
+}
+
+/*
+ * After pump_run(): s, the client pu->gone names, was dropped for
+ * pu->reason.  Every peer still in the room is told so, the log says so
+ * with s's id, and s is closed.
+ */
+static void
+pump_dropped(struct pump *pu, struct chatd *d, struct tc *s)
+{
+	char	want[128];
+	int	i;
+
+	snprintf(want, sizeof want, "*** %s left (%s)", s->name, pu->reason);
+	for (i = 0; i < pu->n; i++) {
+		if (!pu->p[i].gone)
+			tc_expect(pu->p[i].c, want, W);
+	}
+	snprintf(want, sizeof want, "client %u [127.0.0.1]: %s", guest_id(s),
+	    pu->reason);
+	ck_assert_msg(strstr(chatd_log(d), want) != NULL, "no '%s' in the "
+	    "log:\n%s", want, chatd_log(d));
+	ck_assert_msg(tc_closed(s, W), "%s: not closed", s->name);
 }
 
 /* 1. A slow reader ---------------------------------------------------- */
@@ -560,8 +498,6 @@ START_TEST(test_slow_reader)
 	struct chatd	*d;
 	struct tc	*a, *b, *r, *s;
 	struct pump	 pu;
-	char		 want[128];
-	int		 i;
 
 	d = chatd_start("[limits]\nrate_lines = 0\n"
 	    "output_hard_limit = 1M\noutput_soft_limit = 256K\n"
@@ -582,23 +518,14 @@ START_TEST(test_slow_reader)
 	pump_run(&pu);
 
 	/* Told of the slow client's departure, with the right reason. */
-	snprintf(want, sizeof want, "*** %s left (output limit)", s->name);
-	for (i = 0; i < pu.n; i++) {
-		if (!pu.p[i].gone)
-			tc_expect(pu.p[i].c, want, W);
-	}
-	snprintf(want, sizeof want, "client %u [127.0.0.1]: output limit",
-	    guest_id(s));
-	ck_assert_msg(strstr(chatd_log(d), want) != NULL, "no '%s' in the "
-	    "log:\n%s", want, chatd_log(d));
-	ck_assert_msg(tc_closed(s, W), "%s: not closed", s->name);
+	pump_dropped(&pu, d, s);
 
 	check_peak_rss(d, 64, "test_slow_reader");
 
 	/* The others are still in the room. */
 	tc_send(r, "after the flood\n");
-	expect_chat(a, "<guest3> after the flood");
-	expect_chat(b, "<guest3> after the flood");
+	tc_expect_chat(a, "<guest3> after the flood");
+	tc_expect_chat(b, "<guest3> after the flood");
 
 	tc_close(a);
 	tc_close(b);
@@ -620,8 +547,6 @@ START_TEST(test_soft_output_limit)
 	struct chatd	*d;
 	struct tc	*a, *r, *s;
 	struct pump	 pu;
-	char		 want[128];
-	int		 i;
 
 	d = chatd_start("[limits]\nrate_lines = 0\noutput_hard_limit = 0\n"
 	    "output_soft_limit = 64K\noutput_soft_seconds = 1\n"
@@ -640,19 +565,10 @@ START_TEST(test_soft_output_limit)
 	pump_run(&pu);
 
 	/* Nothing more is queued now: the once-a-second check drops it. */
-	snprintf(want, sizeof want, "*** %s left (output limit)", s->name);
-	for (i = 0; i < pu.n; i++) {
-		if (!pu.p[i].gone)
-			tc_expect(pu.p[i].c, want, W);
-	}
-	snprintf(want, sizeof want, "client %u [127.0.0.1]: output limit",
-	    guest_id(s));
-	ck_assert_msg(strstr(chatd_log(d), want) != NULL, "no '%s' in the "
-	    "log:\n%s", want, chatd_log(d));
-	ck_assert_msg(tc_closed(s, W), "%s: not closed", s->name);
+	pump_dropped(&pu, d, s);
 
 	tc_send(r, "still here\n");
-	expect_chat(a, "<guest2> still here");
+	tc_expect_chat(a, "<guest2> still here");
 
 	tc_close(a);
 	tc_close(r);
@@ -697,10 +613,10 @@ START_TEST(test_long_line)
 		/* Mid-line for l: p and q are served all the same. */
 		tc_send(p, "ping %d\n", round);
 		snprintf(want, sizeof want, "<guest1> ping %d", round);
-		expect_chat(q, want);
+		tc_expect_chat(q, want);
 		tc_send(q, "pong %d\n", round);
 		snprintf(want, sizeof want, "<guest2> pong %d", round);
-		expect_chat(p, want);
+		tc_expect_chat(p, want);
 		round++;
 	}
 	ck_assert_int_eq(round, LONG_TOTAL / LONG_ROUND);
@@ -720,10 +636,10 @@ START_TEST(test_long_line)
 	chunk = xmalloc0(MAX_LINE + 16);
 	strcpy(chunk, "<guest3> ");
 	memset(chunk + 9, 'y', MAX_LINE);
-	expect_chat(p, chunk);
-	expect_chat(q, chunk);
-	expect_chat(p, "<guest3> after");
-	expect_chat(q, "<guest3> after");
+	tc_expect_chat(p, chunk);
+	tc_expect_chat(q, chunk);
+	tc_expect_chat(p, "<guest3> after");
+	tc_expect_chat(q, "<guest3> after");
 
 	/*
 	 * Everything l sent has been handled ("after" came through), so
@@ -795,7 +711,7 @@ START_TEST(test_flood)
 		snprintf(buf + i * 8, 9, "f%06d\n", i);
 	len = FLOOD_LINES * 8;
 
-	t0 = last = now_ms();
+	t0 = last = harness_now_ms();
 	while (got < FLOOD_LINES || probe_at == -1) {
 		for (i = 0; i < 3; i++) {
 			pfd[i].fd = c[i]->fd;
@@ -838,7 +754,7 @@ START_TEST(test_flood)
 				ck_assert_msg(strcmp(l, want) == 0, "receiver: "
 				    "got '%s', want '%s'", l, want);
 				if (++got == FLOOD_LINES)
-					t1 = now_ms();
+					t1 = harness_now_ms();
 			}
 			ck_assert_msg(!c[i]->eof, "%s: connection closed "
 			    "after %d flood lines", c[i]->name, got);
@@ -849,10 +765,10 @@ START_TEST(test_flood)
 			probe_sent = 1;
 		}
 		if (progress)
-			last = now_ms();
-		ck_assert_msg(now_ms() - last < W, "no progress for %d ms: "
-		    "sent %zu of %zu bytes, received %d lines", W, off, len,
-		    got);
+			last = harness_now_ms();
+		ck_assert_msg(harness_now_ms() - last < W, "no progress for "
+		    "%d ms: sent %zu of %zu bytes, received %d lines", W, off,
+		    len, got);
 	}
 
 	ck_assert_msg(probe_at < FLOOD_LINES, "the probe came after the "
@@ -867,9 +783,9 @@ START_TEST(test_flood)
 
 	/* The flooder was slowed, not kicked: it is still in the room. */
 	if (!f_probe)
-		expect_chat(f, "<guest3> probe");
+		tc_expect_chat(f, "<guest3> probe");
 	tc_send(r, "done\n");
-	expect_chat(f, "<guest1> done");
+	tc_expect_chat(f, "<guest1> done");
 
 	free(buf);
 	tc_close(r);
@@ -904,10 +820,10 @@ START_TEST(test_flood_then_close)
 	tc_send_bytes(f, buf, FTC_LINES * 7);
 	tc_close(f);
 
-	expect_line(r, "*** guest2 joined");
+	tc_expect_line(r, "*** guest2 joined");
 	for (i = 0; i < FTC_LINES; i++) {
 		snprintf(want, sizeof want, "<guest2> g%05d", i);
-		expect_line(r, want);
+		tc_expect_line(r, want);
 	}
 	ck_assert_ptr_nonnull(tc_line(r, W));
 	ck_assert_msg(strncmp(r->line, "*** guest2 left (", 17) == 0,
@@ -981,14 +897,15 @@ clean_line(struct tc *c)
 	size_t		 raw;
 	char		*nl, *l;
 
-	deadline = now_ms() + W;
+	deadline = harness_now_ms() + W;
 	while ((nl = memchr(c->buf, '\n', c->len)) == NULL) {
 		ck_assert_msg(c->len < sizeof c->buf, "%s: line too long",
 		    c->name);
 		pfd.fd = c->fd;
 		pfd.events = POLLIN;
-		ck_assert_msg(poll(&pfd, 1, left_ms(deadline)) == 1, "%s: no "
-		    "line in %d ms; recent lines:\n%s", c->name, W, c->seen);
+		ck_assert_msg(poll(&pfd, 1, harness_left_ms(deadline)) == 1,
+		    "%s: no line in %d ms; recent lines:\n%s", c->name, W,
+		    c->seen);
 		n = read(c->fd, c->buf + c->len, sizeof c->buf - c->len);
 		ck_assert_msg(n > 0 || (n == -1 && errno == EAGAIN), "%s: "
 		    "connection closed; recent lines:\n%s", c->name, c->seen);
@@ -1225,11 +1142,11 @@ START_TEST(test_max_clients)
 	x = tc_connect_raw(d, AF_INET);
 	expect_refused(x, "full");
 	tc_close(x);
-	wait_log(d, "refused: server full", W);
+	chatd_wait_log(d, "refused: server full");
 
 	/* No join or departure for the refused client: order proves it. */
-	expect_line(a, "*** guest2 joined");
-	expect_line(a, "*** guest3 joined");
+	tc_expect_line(a, "*** guest2 joined");
+	tc_expect_line(a, "*** guest3 joined");
 	tc_close(c);
 	tc_expect_re(b, "^\\*\\*\\* guest3 left \\(.+\\)$", W);
 	tc_line(a, W);
@@ -1241,16 +1158,16 @@ START_TEST(test_max_clients)
 	ck_assert_str_eq(c->name, "guest5");
 	ck_assert_int_eq(c->others, 2);
 	tc_send(c, "let in\n");
-	expect_chat(a, "<guest5> let in");
-	expect_chat(b, "<guest5> let in");
+	tc_expect_chat(a, "<guest5> let in");
+	tc_expect_chat(b, "<guest5> let in");
 
 	/* And full again. */
 	x = tc_connect_raw(d, AF_INET);
 	expect_refused(x, "full");
 	tc_close(x);
 	tc_send(a, "still three\n");
-	expect_chat(b, "<guest1> still three");
-	expect_chat(c, "<guest1> still three");
+	tc_expect_chat(b, "<guest1> still three");
+	tc_expect_chat(c, "<guest1> still three");
 
 	tc_close(a);
 	tc_close(b);
@@ -1277,14 +1194,14 @@ START_TEST(test_max_per_address)
 	x = tc_connect_raw(d, AF_INET);
 	expect_refused(x, "too many connections");
 	tc_close(x);
-	wait_log(d, "refused: too many connections from your address", W);
+	chatd_wait_log(d, "refused: too many connections from your address");
 
 	/* The limit is per address, not in total. */
 	if ((o = connect_from(d, "127.0.0.2")) != NULL) {
 		ck_assert_str_eq(o->name, "guest4");
 		tc_send(o, "from another address\n");
-		expect_chat(a, "<guest4> from another address");
-		expect_chat(b, "<guest4> from another address");
+		tc_expect_chat(a, "<guest4> from another address");
+		tc_expect_chat(b, "<guest4> from another address");
 	}
 
 	tc_close(b);
@@ -1292,7 +1209,7 @@ START_TEST(test_max_per_address)
 	e = tc_connect(d);
 	ck_assert_str_eq(e->name, o != NULL ? "guest5" : "guest4");
 	tc_send(e, "my turn\n");
-	expect_chat(a, o != NULL ? "<guest5> my turn" : "<guest4> my turn");
+	tc_expect_chat(a, o != NULL ? "<guest5> my turn" : "<guest4> my turn");
 
 	x = tc_connect_raw(d, AF_INET);
 	expect_refused(x, "too many connections");
@@ -1369,10 +1286,10 @@ START_TEST(test_out_of_fds)
 	 * Logged once the clients accepted before the failure have been
 	 * admitted, and no descriptor frees up until one leaves.
 	 */
-	wait_log(d, "pausing accepts", W);
+	chatd_wait_log(d, "pausing accepts");
 	ck_assert_msg(strstr(chatd_log(d), strerror(EMFILE)) != NULL,
 	    "no '%s' in the log:\n%s", strerror(EMFILE), chatd_log(d));
-	k = count_substr(chatd_log(d), " connected (");
+	k = chatd_log_count(d, " connected (");
 	ck_assert_msg(k > FD_FREED && k < n, "%d of %d clients admitted "
 	    "under a limit of %d descriptors", k, n, limit);
 
@@ -1384,12 +1301,12 @@ START_TEST(test_out_of_fds)
 	}
 	tc_send(c[0], "full house\n");
 	snprintf(want, sizeof want, "<guest1> full house");
-	expect_chat(c[k - 1], want);
+	tc_expect_chat(c[k - 1], want);
 	tc_send(c[k - 1], "still chatting\n");
 	snprintf(want, sizeof want, "<guest%d> still chatting", k);
-	expect_chat(c[0], want);
-	expect_chat(c[1], "<guest1> full house");
-	expect_chat(c[1], want);
+	tc_expect_chat(c[0], want);
+	tc_expect_chat(c[1], "<guest1> full house");
+	tc_expect_chat(c[1], want);
 
 	/* Some leave; as many waiting clients get in, in their turn. */
 	for (i = 1; i <= FD_FREED; i++) {
@@ -1412,11 +1329,11 @@ START_TEST(test_out_of_fds)
 		    "by the wrapper (see welcome_or_lost())\n", lost);
 	tc_send(c[in[0]], "let in at last\n");
 	snprintf(want, sizeof want, "<guest%d> let in at last", k + 1);
-	expect_chat(c[0], want);
-	expect_chat(c[k - 1], want);
-	expect_chat(c[in[FD_FREED - 1]], want);
+	tc_expect_chat(c[0], want);
+	tc_expect_chat(c[k - 1], want);
+	tc_expect_chat(c[in[FD_FREED - 1]], want);
 	tc_send(c[0], "welcome\n");
-	expect_chat(c[in[FD_FREED - 1]], "<guest1> welcome");
+	tc_expect_chat(c[in[FD_FREED - 1]], "<guest1> welcome");
 
 	for (i = 0; i < n; i++)
 		tc_close(c[i]);
@@ -1444,22 +1361,23 @@ START_TEST(test_idle_timeout)
 
 	d = chatd_start("[limits]\nidle_timeout = 1\n[chat]\nhistory = 0\n");
 	b = tc_connect(d);		/* guest1 talks */
-	t0 = now_ms();
+	t0 = harness_now_ms();
 	a = tc_connect(d);		/* guest2 does not */
 
 	t1 = 0;
 	for (i = 0; t1 == 0; i++) {
-		ck_assert_msg(now_ms() - t0 < W, "guest2 not timed out in "
-		    "%d ms; recent lines:\n%s", W, b->seen);
+		ck_assert_msg(harness_now_ms() - t0 < W, "guest2 not timed out "
+		    "in %d ms; recent lines:\n%s", W, b->seen);
 		tc_send(b, "still here %d\n", i);
-		slice = now_ms() + IDLE_TALK_MS;
-		while (t1 == 0 && (l = tc_line(b, left_ms(slice))) != NULL) {
+		slice = harness_now_ms() + IDLE_TALK_MS;
+		while (t1 == 0 &&
+		    (l = tc_line(b, harness_left_ms(slice))) != NULL) {
 			ck_assert_msg(strncmp(l, "*** idle", 8) != 0,
 			    "guest1 timed out though it talks");
 			if (strstr(l, " left (") == NULL)
 				continue;
 			ck_assert_str_eq(l, "*** guest2 left (timed out)");
-			t1 = now_ms();
+			t1 = harness_now_ms();
 		}
 		ck_assert_msg(!b->eof, "guest1 closed; recent lines:\n%s",
 		    b->seen);
@@ -1469,7 +1387,7 @@ START_TEST(test_idle_timeout)
 
 	/* The idle client's chat lines are b's; then its notice, then EOF. */
 	tc_expect(a, "*** idle", W);
-	expect_eof(a);
+	tc_expect_eof(a);
 	snprintf(want, sizeof want, "client 2 [127.0.0.1]: idle");
 	ck_assert_msg(strstr(chatd_log(d), want) != NULL, "no '%s' in the "
 	    "log:\n%s", want, chatd_log(d));
@@ -1477,7 +1395,7 @@ START_TEST(test_idle_timeout)
 	/* The talker is still in the room. */
 	c = tc_connect(d);
 	tc_send(b, "after the timeout\n");
-	expect_chat(c, "<guest1> after the timeout");
+	tc_expect_chat(c, "<guest1> after the timeout");
 
 	tc_close(a);
 	tc_close(b);
@@ -1519,16 +1437,16 @@ START_TEST(test_shutdown_queued)
 	pump_add(&pu, r, 0, 0);
 	pump_run(&pu);
 
-	t0 = now_ms();
+	t0 = harness_now_ms();
 	chatd_kill(d, SIGTERM);
-	expect_line(r, "*** server shutting down");
-	expect_eof(r);
+	tc_expect_line(r, "*** server shutting down");
+	tc_expect_eof(r);
 	st = chatd_wait(d, 1000 + HARNESS_STOP_MS);
 	ck_assert_msg(st == 0, "exit status %d after SIGTERM (-1: still "
 	    "running after %d ms); log:\n%s", st, 1000 + HARNESS_STOP_MS,
 	    chatd_log(d));
 	fprintf(stderr, "test_shutdown_queued: exited %ld ms after SIGTERM\n",
-	    (long)(now_ms() - t0));
+	    (long)(harness_now_ms() - t0));
 	ck_assert_msg(tc_closed(s, W), "%s: not closed", s->name);
 
 	tc_close(a);
@@ -1569,8 +1487,8 @@ START_TEST(test_shutdown_grace)
 	pump_run(&pu);
 
 	chatd_kill(d, SIGTERM);
-	expect_line(r, "*** server shutting down");
-	expect_eof(r);
+	tc_expect_line(r, "*** server shutting down");
+	tc_expect_eof(r);
 	poll(NULL, 0, GRACE_PAUSE_S * 1000);
 
 	want = xmalloc0(QUEUE_LINE + 16);
@@ -1586,8 +1504,8 @@ START_TEST(test_shutdown_grace)
 		ck_assert_msg(strcmp(l, want) == 0, "%s: line %d: got "
 		    "'%.40s...', want '%.40s...'", s->name, i, l, want);
 	}
-	expect_line(s, "*** server shutting down");
-	expect_eof(s);
+	tc_expect_line(s, "*** server shutting down");
+	tc_expect_eof(s);
 	st = chatd_wait(d, HARNESS_STOP_MS);
 	ck_assert_msg(st == 0, "exit status %d after SIGTERM (-1: still "
 	    "running); log:\n%s", st, chatd_log(d));
@@ -1640,13 +1558,5 @@ e2e_limits_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	harness_init();
-	sr = srunner_create(e2e_limits_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return harness_run_suite(e2e_limits_suite());
 }

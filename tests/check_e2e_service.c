@@ -5,15 +5,16 @@
  * systemd-socket-activate; dropping root privileges; log formats (journal
  * priorities, timestamps, -d, log_level); the long command line options.
  *
- * Most tests start chatd through the harness.  A few need what the harness
- * cannot give: a chosen environment at start (JOURNAL_STREAM naming the
- * daemon's own stderr), extra arguments (-d, --config), another program in
- * front of the daemon (systemd-socket-activate), or a NOTIFY_SOCKET that a
- * daemon which dropped to nobody can still reach (the harness's directories
- * are mode 0700).  Those run the daemon through the svc_* helpers below: the
- * same CHATD_BIN and CHATD_WRAPPER, stdout and stderr to a log file in a
- * private directory under the harness root, and an abstract-namespace
- * NOTIFY_SOCKET (no file permissions apply to it) read by the test itself.
+ * Most tests start chatd through chatd_start().  A few need what it cannot
+ * give: a chosen environment at start (JOURNAL_STREAM naming the daemon's
+ * own stderr), extra arguments (-d, --config), another program in front of
+ * the daemon (systemd-socket-activate), or a NOTIFY_SOCKET that a daemon
+ * which dropped to nobody can still reach (the harness's directories are
+ * mode 0700).  Those run the daemon through the svc_* helpers below, over
+ * harness_spawn(): the same CHATD_BIN and CHATD_WRAPPER, stdout and stderr
+ * to a log file in a private directory under the harness root, and an
+ * abstract-namespace NOTIFY_SOCKET (no file permissions apply to it) read
+ * by the test itself.
  *
  * As in the core suite, negatives are proved by order, never by silence:
  * a log line that must not appear is checked after a later line that the
@@ -29,13 +30,9 @@
 #endif
 
 #include <sys/types.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -48,7 +45,6 @@
 #include <pwd.h>
 #include <regex.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,20 +61,8 @@
 #define OUTLEN		8192
 #define SLICE_MS	20
 #define SVC_ATTEMPTS	5
-#define SVC_MAX_ARGS	64
-
-extern char **environ;
 
 /* Helpers ---------------------------------------------------------------- */
-
-static int64_t
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static unsigned long long
 now_usec(void)
@@ -90,131 +74,7 @@ now_usec(void)
 	    (unsigned long long)ts.tv_nsec / 1000;
 }
 
-static char *
-xasprintf(const char *fmt, ...) __attribute__((__format__(__printf__, 1, 2)));
-
-static char *
-xasprintf(const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*s;
-	int	 n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		ck_abort_msg("out of memory");
-	return s;
-}
-
-/* The whole file, NUL-terminated (empty if it cannot be read); free() it. */
-static char *
-slurp(const char *path)
-{
-	char	*buf;
-	size_t	 len = 0, size = 8192;
-	ssize_t	 n;
-	int	 fd;
-
-	if ((buf = calloc(1, size)) == NULL)
-		ck_abort_msg("out of memory");
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return buf;
-	for (;;) {
-		if (size - len < 1024) {
-			size *= 2;
-			if ((buf = realloc(buf, size)) == NULL)
-				ck_abort_msg("out of memory");
-		}
-		n = read(fd, buf + len, size - len - 1);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += n;
-	}
-	buf[len] = '\0';
-	close(fd);
-	return buf;
-}
-
-/* Every "%d" in tmpl becomes port; free() the result. */
-static char *
-subst_port(const char *tmpl, int port)
-{
-	char	*out, *p;
-	size_t	 size;
-
-	size = strlen(tmpl) + 1;
-	for (p = strstr(tmpl, "%d"); p != NULL; p = strstr(p + 2, "%d"))
-		size += 8;
-	if ((out = p = calloc(1, size)) == NULL)
-		ck_abort_msg("out of memory");
-	while (*tmpl != '\0') {
-		if (tmpl[0] == '%' && tmpl[1] == 'd') {
-			p += sprintf(p, "%d", port);
-			tmpl += 2;
-		} else
-			*p++ = *tmpl++;
-	}
-	return out;
-}
-
-/* Whether some line of text matches the extended regex re. */
-static int
-has_line_re(const char *text, const char *re)
-{
-	regex_t	 preg;
-	int	 r;
-
-	if (regcomp(&preg, re, REG_EXTENDED | REG_NEWLINE | REG_NOSUB) != 0)
-		ck_abort_msg("bad regex '%s'", re);
-	r = regexec(&preg, text, 0, NULL, 0) == 0;
-	regfree(&preg);
-	return r;
-}
-
-/* Fail unless the next line on c is exactly want. */
-static void
-expect_line(struct tc *c, const char *want)
-{
-	char	*l;
-
-	l = tc_line(c, W);
-	ck_assert_msg(l != NULL && strcmp(l, want) == 0,
-	    "%s: expected '%s', got %s%s%s; recent lines:\n%s", c->name, want,
-	    l != NULL ? "'" : "", l != NULL ? l : c->eof ? "end of file" :
-	    "nothing", l != NULL ? "'" : "", c->seen);
-}
-
-/* Fail unless the next line on c matches the extended regex re. */
-static void
-expect_line_re(struct tc *c, const char *re)
-{
-	char	*l;
-
-	l = tc_line(c, W);
-	ck_assert_msg(l != NULL && has_line_re(l, re), "%s: expected a line "
-	    "matching '%s', got %s%s%s; recent lines:\n%s", c->name, re,
-	    l != NULL ? "'" : "", l != NULL ? l : c->eof ? "end of file" :
-	    "nothing", l != NULL ? "'" : "", c->seen);
-}
-
-/* Fail unless the next line on c that is not a "*** " notice is want. */
-static void
-expect_chat(struct tc *c, const char *want)
-{
-	char	*l;
-
-	l = tc_chat(c, W);
-	ck_assert_msg(l != NULL && strcmp(l, want) == 0,
-	    "%s: expected chat line '%s', got %s%s%s; recent lines:\n%s",
-	    c->name, want, l != NULL ? "'" : "", l != NULL ? l :
-	    c->eof ? "end of file" : "nothing", l != NULL ? "'" : "", c->seen);
-}
-
-/* As expect_chat(), for lines too long to quote in a failure message. */
+/* As tc_expect_chat(), for lines too long to quote in a failure message. */
 static void
 expect_long_chat(struct tc *c, const char *want)
 {
@@ -236,7 +96,7 @@ relay(struct tc *a, struct tc *b, const char *text)
 
 	tc_send(a, "%s\n", text);
 	snprintf(want, sizeof want, "<%s> %s", a->name, text);
-	expect_chat(b, want);
+	tc_expect_chat(b, want);
 }
 
 /* A client on port p, for daemons the harness did not start. */
@@ -257,30 +117,14 @@ connect_port(int port)
 static int
 connect_errno_af(int family, int port)
 {
-	struct sockaddr_in	sin;
-	struct sockaddr_in6	sin6;
-	struct sockaddr		*sa;
+	struct sockaddr_storage	ss;
 	socklen_t		len;
 	int			fd, err = 0;
 
 	if ((fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		ck_abort_msg("socket: %s", strerror(errno));
-	if (family == AF_INET) {
-		memset(&sin, 0, sizeof sin);
-		sin.sin_family = AF_INET;
-		sin.sin_port = htons(port);
-		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		sa = (struct sockaddr *)&sin;
-		len = sizeof sin;
-	} else {
-		memset(&sin6, 0, sizeof sin6);
-		sin6.sin6_family = AF_INET6;
-		sin6.sin6_port = htons(port);
-		sin6.sin6_addr = in6addr_loopback;
-		sa = (struct sockaddr *)&sin6;
-		len = sizeof sin6;
-	}
-	if (connect(fd, sa, len) == -1)
+	len = harness_loopback(family, port, &ss);
+	if (connect(fd, (struct sockaddr *)&ss, len) == -1)
 		err = errno;
 	close(fd);
 	return err;
@@ -290,20 +134,6 @@ static int
 connect_errno(int port)
 {
 	return connect_errno_af(AF_INET, port);
-}
-
-/* Wait (guard W) until the daemon's log holds needle. */
-static void
-wait_log(struct chatd *d, const char *needle)
-{
-	int64_t	deadline = now_ms() + W;
-
-	while (strstr(chatd_log(d), needle) == NULL) {
-		if (now_ms() > deadline)
-			ck_abort_msg("no '%s' in the log within %d ms; log:\n%s",
-			    needle, W, chatd_log(d));
-		poll(NULL, 0, SLICE_MS);
-	}
 }
 
 static void
@@ -328,6 +158,21 @@ reload(struct chatd *d, const char *body)
 	    "no RELOADING=1 after SIGHUP; log:\n%s", chatd_log(d));
 	ck_assert_msg(chatd_notified(d, "READY=1", W),
 	    "no READY=1 after RELOADING=1; log:\n%s", chatd_log(d));
+}
+
+/*
+ * reload() with the config chatd_start() writes for port, followed by
+ * more.
+ */
+static void
+reload_at(struct chatd *d, int port, const char *more)
+{
+	char	*body;
+
+	body = harness_asprintf("[server]\nbind = 127.0.0.1\nport = %d\n%s",
+	    port, more);
+	reload(d, body);
+	free(body);
 }
 
 /* A port other than avoid that was free a moment ago. */
@@ -373,8 +218,8 @@ svc_new(void)
 	s->pid = -1;
 	s->status = -1;
 	s->dir = harness_mkdtemp("svc");
-	s->conf = xasprintf("%s/chatd.conf", s->dir);
-	s->log = xasprintf("%s/chatd.log", s->dir);
+	s->conf = harness_asprintf("%s/chatd.conf", s->dir);
+	s->log = harness_asprintf("%s/chatd.log", s->dir);
 	s->logfd = open(s->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 	    0600);
 	if (s->logfd == -1)
@@ -394,152 +239,56 @@ svc_new(void)
 	return s;
 }
 
-static int
-env_skipped(const char *kv)
+/* In the child of svc_spawn() for s->groups: start with groups to shed. */
+static void
+svc_setgroups(void)
 {
-	static const char	*drop[] = {
-		"NOTIFY_SOCKET=", "LISTEN_PID=", "LISTEN_FDS=",
-		"LISTEN_FDNAMES=", "JOURNAL_STREAM=", "WATCHDOG_USEC=",
-		"WATCHDOG_PID=", NULL
-	};
-	int			 i;
+	static const gid_t	extra_groups[] = { 1, 2 };
 
-	for (i = 0; drop[i] != NULL; i++) {
-		if (strncmp(kv, drop[i], strlen(drop[i])) == 0)
-			return 1;
-	}
-	return 0;
+	if (setgroups(2, extra_groups) == -1)
+		_exit(126);
 }
 
 /*
- * Fork and exec pre... [CHATD_WRAPPER...] CHATD_BIN tail... with stdin
- * from /dev/null, stdout and stderr to s->log, and an environment of ours
- * without the systemd variables, plus env... and, unless there is a pre,
- * NOTIFY_SOCKET (all NULL-terminated; pre and env may be NULL).
+ * Start pre... [CHATD_WRAPPER...] CHATD_BIN tail... through
+ * harness_spawn(), stdout and stderr to s->log, with our environment less
+ * its systemd variables, plus NOTIFY_SOCKET unless there is a pre, plus
+ * env... (all NULL-terminated; pre and env may be NULL).
  */
 static void
 svc_spawn(struct svc *s, char *const pre[], char *const tail[],
     char *const env[])
 {
-	static const gid_t extra_groups[] = { 1, 2 };
-	const char	 *bin, *wrapper;
-	char		 *argv[SVC_MAX_ARGS], **envp, *words, *w, *save;
-	char		 *notify_env;
-	size_t		  n, i, j;
-	sigset_t	  none;
-	pid_t		  parent;
-	int		  devnull, fd;
+	static const char *const	systemd_env[] = {
+		"JOURNAL_STREAM=", "WATCHDOG_USEC=", "WATCHDOG_PID=", NULL
+	};
+	struct harness_exec		x;
 
-	if ((bin = getenv("CHATD_BIN")) == NULL || *bin == '\0')
-		ck_abort_msg("CHATD_BIN is not set");
-	i = 0;
-	for (j = 0; pre != NULL && pre[j] != NULL; j++)
-		argv[i++] = pre[j];
-	words = NULL;
-	if ((wrapper = getenv("CHATD_WRAPPER")) != NULL) {
-		if ((words = strdup(wrapper)) == NULL)
-			ck_abort_msg("out of memory");
-		for (w = strtok_r(words, " \t", &save); w != NULL;
-		    w = strtok_r(NULL, " \t", &save)) {
-			if (i >= SVC_MAX_ARGS - 16)
-				ck_abort_msg("CHATD_WRAPPER is too long");
-			argv[i++] = w;
-		}
-	}
-	argv[i++] = (char *)bin;
-	for (j = 0; tail[j] != NULL; j++) {
-		if (i >= SVC_MAX_ARGS - 1)
-			ck_abort_msg("too many arguments");
-		argv[i++] = tail[j];
-	}
-	argv[i] = NULL;
-
-	for (n = 0; environ[n] != NULL; n++)
-		;
-	for (j = 0; env != NULL && env[j] != NULL; j++)
-		;
-	if ((envp = calloc(n + j + 2, sizeof *envp)) == NULL)
-		ck_abort_msg("out of memory");
-	for (i = j = 0; i < n; i++) {
-		if (!env_skipped(environ[i]))
-			envp[j++] = environ[i];
-	}
+	memset(&x, 0, sizeof x);
+	x.pre = pre;
+	x.tail = tail;
+	x.env = env;
+	x.unset = systemd_env;
 	/* A program in front passes NOTIFY_SOCKET on itself (-E), or not. */
-	notify_env = xasprintf("NOTIFY_SOCKET=%s", s->notify);
-	if (pre == NULL)
-		envp[j++] = notify_env;
-	for (i = 0; env != NULL && env[i] != NULL; i++)
-		envp[j++] = env[i];
-	envp[j] = NULL;
-
-	if ((devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
-		ck_abort_msg("/dev/null: %s", strerror(errno));
-	parent = getpid();
-	switch (s->pid = fork()) {
-	case -1:
-		ck_abort_msg("fork: %s", strerror(errno));
-		break;
-	case 0:
-#ifdef __linux__
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-#endif
-		if (getppid() != parent)
-			_exit(127);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (s->groups && setgroups(2, extra_groups) == -1)
-			_exit(126);
-		if (dup2(devnull, 0) == -1 || dup2(s->logfd, 1) == -1 ||
-		    dup2(s->logfd, 2) == -1)
-			_exit(127);
-		for (fd = 3; fd < 1024; fd++)
-			close(fd);
-		execvpe(argv[0], argv, envp);
-		dprintf(2, "svc: exec %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	default:
-		break;
-	}
+	x.notify = pre == NULL ? s->notify : NULL;
+	x.outfd = s->logfd;
+	x.setup = s->groups ? svc_setgroups : NULL;
+	s->pid = harness_spawn(&x);
 	s->status = -1;
-	close(devnull);
-	free(notify_env);
-	free(envp);
-	free(words);
 }
 
 /* Wait up to timeout_ms for the process to exit; its status, or -1. */
 static int
 svc_wait(struct svc *s, int timeout_ms)
 {
-	int64_t	deadline = now_ms() + timeout_ms;
-	pid_t	r;
-	int	st;
-
-	if (s->pid <= 0)
-		return s->status;
-	for (;;) {
-		r = waitpid(s->pid, &st, WNOHANG);
-		if (r == s->pid) {
-			s->pid = -1;
-			if (WIFEXITED(st))
-				s->status = WEXITSTATUS(st);
-			else if (WIFSIGNALED(st))
-				s->status = 128 + WTERMSIG(st);
-			return s->status;
-		}
-		if (r == -1 && errno != EINTR)
-			ck_abort_msg("waitpid: %s", strerror(errno));
-		if (now_ms() >= deadline)
-			return -1;
-		poll(NULL, 0, SLICE_MS);
-	}
+	return harness_wait(&s->pid, &s->status, timeout_ms);
 }
 
 static const char *
 svc_log(struct svc *s)
 {
 	free(s->logbuf);
-	s->logbuf = slurp(s->log);
+	s->logbuf = harness_read_file(s->log);
 	return s->logbuf;
 }
 
@@ -573,7 +322,7 @@ svc_drain(struct svc *s)
 static int
 svc_notified(struct svc *s, const char *want, int timeout_ms)
 {
-	int64_t	 deadline = now_ms() + timeout_ms;
+	int64_t	 deadline = harness_now_ms() + timeout_ms;
 	char	*line, *nl;
 	size_t	 wlen = strlen(want);
 	int	 gone = 0;
@@ -588,7 +337,7 @@ svc_notified(struct svc *s, const char *want, int timeout_ms)
 				return 1;
 			}
 		}
-		if (gone || now_ms() >= deadline)
+		if (gone || harness_now_ms() >= deadline)
 			return 0;
 		/* One more drain after the exit: the last datagrams. */
 		if (svc_wait(s, 0) != -1)
@@ -604,7 +353,7 @@ svc_write_conf(struct svc *s, const char *tmpl, int port)
 {
 	char	*body;
 
-	body = subst_port(tmpl, port);
+	body = harness_subst_port(tmpl, port);
 	free(harness_write_file(s->dir, "chatd.conf", body));
 	free(body);
 }
@@ -656,7 +405,7 @@ svc_stop_status(struct svc *s, char **logp)
 	}
 	st = s->status;
 	if (logp != NULL)
-		*logp = slurp(s->log);
+		*logp = harness_read_file(s->log);
 	close(s->nfd);
 	close(s->logfd);
 	harness_rmtree(s->dir);
@@ -679,6 +428,28 @@ svc_stop_ok(struct svc *s)
 		ck_abort_msg("chatd exited with status %d, not 0; log:\n%s", st,
 		    log);
 	free(log);
+}
+
+/*
+ * Give s something to log (guest1 says text to guest2 and leaves), stop it
+ * with SIGTERM, which must end it with status 0, and return its whole log;
+ * free() it.  s itself is left for svc_stop_ok().
+ */
+static char *
+svc_chat_and_stop(struct svc *s, const char *text)
+{
+	struct tc	*a, *b;
+
+	a = connect_port(s->port);
+	b = connect_port(s->port);
+	relay(a, b, text);
+	tc_close(a);
+	tc_expect(b, "*** guest1 left", W);
+	tc_close(b);
+	kill(s->pid, SIGTERM);
+	ck_assert_msg(svc_wait(s, HARNESS_STOP_MS) == 0, "exit status %d "
+	    "after SIGTERM; log:\n%s", s->status, svc_log(s));
+	return harness_read_file(s->log);
 }
 
 /*
@@ -721,18 +492,18 @@ START_TEST(test_notify_ready)
 	 */
 	a = tc_connect(d);
 	b = tc_connect(d);
-	notes = slurp(d->notify_log);
+	notes = harness_read_file(d->notify_log);
 	ck_assert_msg(strncmp(notes, "READY=1\nSTATUS=0 clients connected\n",
 	    35) == 0, "first notification is not READY=1 with STATUS=; "
 	    "got:\n%s", notes);
 	free(notes);
 	ck_assert_msg(chatd_notified(d, "STATUS=2 clients connected", W),
 	    "no STATUS=2 clients connected; notifications:\n%s",
-	    slurp(d->notify_log));
+	    harness_read_file(d->notify_log));
 	tc_close(a);
 	ck_assert_msg(chatd_notified(d, "STATUS=1 client connected", W),
 	    "no STATUS=1 client connected; notifications:\n%s",
-	    slurp(d->notify_log));
+	    harness_read_file(d->notify_log));
 	tc_close(b);
 	chatd_stop_ok(d);
 }
@@ -761,7 +532,7 @@ START_TEST(test_notify_reload)
 		    "no RELOADING=1 after SIGHUP %d; log:\n%s", i + 1,
 		    chatd_log(d));
 		t1 = now_usec();
-		notes = slurp(d->notify_log);
+		notes = harness_read_file(d->notify_log);
 		p = notes + d->notify_off;
 		ck_assert_msg(strncmp(p, "MONOTONIC_USEC=", 15) == 0,
 		    "RELOADING=1 not followed by MONOTONIC_USEC=; "
@@ -824,7 +595,7 @@ START_TEST(test_watchdog)
 	for (i = 0; i < 3; i++)
 		ck_assert_msg(chatd_notified(d, "WATCHDOG=1", W),
 		    "WATCHDOG=1 number %d did not come; notifications:\n%s",
-		    i + 1, slurp(d->notify_log));
+		    i + 1, harness_read_file(d->notify_log));
 	/* The pings go on while clients chat. */
 	a = tc_connect(d);
 	b = tc_connect(d);
@@ -852,7 +623,7 @@ START_TEST(test_watchdog_other_pid)
 	    "watchdog armed for WATCHDOG_PID=1; log:\n%s", chatd_log(d));
 	chatd_kill(d, SIGHUP);
 	ck_assert(chatd_notified(d, "READY=1", W));
-	notes = slurp(d->notify_log);
+	notes = harness_read_file(d->notify_log);
 	ck_assert_msg(strstr(notes, "WATCHDOG=1") == NULL,
 	    "WATCHDOG=1 sent for WATCHDOG_PID=1:\n%s", notes);
 	free(notes);
@@ -870,24 +641,21 @@ START_TEST(test_reload_port)
 {
 	struct chatd	*d;
 	struct tc	*a, *b, *c;
-	char		*body, *text;
+	char		*text;
 	int		 old, new, attempt;
 
 	d = chatd_start("name = before\n[chat]\nhistory = 0\n");
 	old = d->port;
 	a = tc_connect(d);
 	b = tc_connect(d);
-	expect_line(a, "*** guest2 joined");
+	tc_expect_line(a, "*** guest2 joined");
 	relay(a, b, "before the reload");
 
 	/* The new port is free only "a moment ago": retry if it was taken. */
 	for (attempt = 1;; attempt++) {
 		new = other_port(old);
-		body = xasprintf("[server]\nbind = 127.0.0.1\nport = %d\n"
-		    "name = after\n[chat]\nhistory = 0\n", new);
-		reload(d, body);
-		free(body);
-		text = xasprintf("listening on 127.0.0.1:%d", new);
+		reload_at(d, new, "name = after\n[chat]\nhistory = 0\n");
+		text = harness_asprintf("listening on 127.0.0.1:%d", new);
 		if (strstr(chatd_log(d), text) != NULL)
 			break;
 		ck_assert_msg(attempt < 5, "reload to a new port failed; "
@@ -896,7 +664,7 @@ START_TEST(test_reload_port)
 	}
 	free(text);
 	assert_log(d, "configuration reloaded from ");
-	text = xasprintf("no longer listening on 127.0.0.1:%d", old);
+	text = harness_asprintf("no longer listening on 127.0.0.1:%d", old);
 	assert_log(d, text);
 	free(text);
 
@@ -907,13 +675,12 @@ START_TEST(test_reload_port)
 	/* The new port serves, with the new name. */
 	d->port = new;
 	c = tc_connect(d);
-	ck_assert_msg(strcmp(c->line, "*** Welcome to after, guest3. 2 others "
-	    "online; /help lists commands.") == 0, "welcome on the new port: "
-	    "'%s'", c->line);
-	expect_line(a, "*** guest3 joined");
-	expect_line(b, "*** guest3 joined");
+	ck_assert_msg(strcmp(c->line, CHATD_WELCOME("after", "guest3",
+	    "2 others")) == 0, "welcome on the new port: '%s'", c->line);
+	tc_expect_line(a, "*** guest3 joined");
+	tc_expect_line(b, "*** guest3 joined");
 	relay(c, a, "new port");
-	expect_chat(b, "<guest3> new port");
+	tc_expect_chat(b, "<guest3> new port");
 	relay(a, c, "old client to new client");
 
 	/* The old port is closed. */
@@ -945,31 +712,28 @@ START_TEST(test_reload_bind)
 	a = tc_connect(d);
 	ck_assert_int_eq(connect_errno_af(AF_INET6, d->port), ECONNREFUSED);
 
-	body = xasprintf("[server]\nbind = 127.0.0.1 ::1\nport = %d\n"
+	body = harness_asprintf("[server]\nbind = 127.0.0.1 ::1\nport = %d\n"
 	    "[chat]\nhistory = 0\n", d->port);
 	reload(d, body);
 	free(body);
-	text = xasprintf("listening on [::1]:%d", d->port);
+	text = harness_asprintf("listening on [::1]:%d", d->port);
 	assert_log(d, text);
 	free(text);
-	text = xasprintf("no longer listening on 127.0.0.1:%d", d->port);
+	text = harness_asprintf("no longer listening on 127.0.0.1:%d", d->port);
 	ck_assert_msg(strstr(chatd_log(d), text) == NULL, "the kept listener "
 	    "was closed:\n%s", chatd_log(d));
 	b = tc_connect_raw(d, AF_INET6);
 	tc_welcome(b);
 	c = tc_connect(d);
 	relay(b, a, "over IPv6");
-	expect_chat(c, "<guest2> over IPv6");
+	tc_expect_chat(c, "<guest2> over IPv6");
 	relay(a, c, "over IPv4");
 
-	body = xasprintf("[server]\nbind = 127.0.0.1\nport = %d\n"
-	    "[chat]\nhistory = 0\n", d->port);
-	reload(d, body);
-	free(body);
+	reload_at(d, d->port, "[chat]\nhistory = 0\n");
 	ck_assert_msg(strstr(chatd_log(d), text) == NULL, "the kept listener "
 	    "was closed:\n%s", chatd_log(d));
 	free(text);
-	text = xasprintf("no longer listening on [::1]:%d", d->port);
+	text = harness_asprintf("no longer listening on [::1]:%d", d->port);
 	assert_log(d, text);
 	free(text);
 	ck_assert_int_eq(connect_errno_af(AF_INET6, d->port), ECONNREFUSED);
@@ -1022,23 +786,23 @@ START_TEST(test_reload_bad)
 	d = chatd_start("name = before\n[chat]\nhistory = 0\n");
 	a = tc_connect(d);
 	b = tc_connect(d);
-	expect_line(a, "*** guest2 joined");
+	tc_expect_line(a, "*** guest2 joined");
 
 	if (bad_reloads[_i].body != NULL) {
-		body = subst_port(bad_reloads[_i].body, d->port);
+		body = harness_subst_port(bad_reloads[_i].body, d->port);
 		reload(d, body);
 		free(body);
-		want = xasprintf("reload failed: %s:%d: ", d->conf,
+		want = harness_asprintf("reload failed: %s:%d: ", d->conf,
 		    bad_reloads[_i].line);
-		alt = xasprintf("reload failed: %s:%d: ", d->conf,
+		alt = harness_asprintf("reload failed: %s:%d: ", d->conf,
 		    bad_reloads[_i].alt);
 	} else {
 		ck_assert_int_eq(unlink(d->conf), 0);
 		chatd_kill(d, SIGHUP);
 		ck_assert(chatd_notified(d, "RELOADING=1", W));
 		ck_assert(chatd_notified(d, "READY=1", W));
-		want = xasprintf("reload failed: %s: ", d->conf);
-		alt = xasprintf("%s", want);
+		want = harness_asprintf("reload failed: %s: ", d->conf);
+		alt = harness_asprintf("%s", want);
 	}
 	log = chatd_log(d);
 	ck_assert_msg(strstr(log, want) != NULL || (bad_reloads[_i].alt != 0 &&
@@ -1056,17 +820,14 @@ START_TEST(test_reload_bad)
 	relay(a, b, "after the broken reload");
 	relay(b, a, "me too");
 	c = tc_connect(d);
-	ck_assert_msg(strcmp(c->line, "*** Welcome to before, guest3. 2 others "
-	    "online; /help lists commands.") == 0, "%s: welcome after a "
-	    "failed reload: '%s'", bad_reloads[_i].what, c->line);
+	ck_assert_msg(strcmp(c->line, CHATD_WELCOME("before", "guest3",
+	    "2 others")) == 0, "%s: welcome after a failed reload: '%s'",
+	    bad_reloads[_i].what, c->line);
 	relay(c, a, "newcomer");
-	expect_chat(b, "<guest3> newcomer");
+	tc_expect_chat(b, "<guest3> newcomer");
 
 	/* And a good config still reloads afterwards. */
-	body = xasprintf("[server]\nbind = 127.0.0.1\nport = %d\n"
-	    "name = fixed\n[chat]\nhistory = 0\n", d->port);
-	reload(d, body);
-	free(body);
+	reload_at(d, d->port, "name = fixed\n[chat]\nhistory = 0\n");
 	assert_log(d, "configuration reloaded from ");
 	tc_close(c);
 	c = tc_connect(d);
@@ -1089,18 +850,15 @@ START_TEST(test_reload_port_in_use)
 {
 	struct chatd	*d;
 	struct tc	*a, *b, *c;
-	char		*body, *text;
+	char		*text;
 	int		 held, port;
 
 	d = chatd_start("name = before\n[chat]\nhistory = 0\n");
 	a = tc_connect(d);
 	b = tc_connect(d);
 	held = harness_hold_port(&port);
-	body = xasprintf("[server]\nbind = 127.0.0.1\nport = %d\n"
-	    "name = after\n", port);
-	reload(d, body);
-	free(body);
-	text = xasprintf("cannot listen on 127.0.0.1:%d", port);
+	reload_at(d, port, "name = after\n");
+	text = harness_asprintf("cannot listen on 127.0.0.1:%d", port);
 	assert_log(d, text);
 	free(text);
 	assert_log(d, "reload failed: cannot open the new listeners; keeping "
@@ -1127,23 +885,20 @@ START_TEST(test_reload_limits)
 {
 	struct chatd	*d;
 	struct tc	*a, *b, *c;
-	char		 line100[101], *big, *want, *body;
+	char		 line100[101], *big, *want;
 
 	memset(line100, 'x', 100);
 	line100[100] = '\0';
 	d = chatd_start("name = one\n[limits]\nmax_line = 4096\n"
 	    "[chat]\nhistory = 0\nmotd = first motd\n");
 	a = tc_connect(d);
-	expect_line(a, "*** first motd");
+	tc_expect_line(a, "*** first motd");
 	b = tc_connect(d);
-	expect_line(b, "*** first motd");
+	tc_expect_line(b, "*** first motd");
 	relay(a, b, line100);
 
-	body = xasprintf("[server]\nbind = 127.0.0.1\nport = %d\nname = two\n"
-	    "[limits]\nmax_line = 64\n[chat]\nhistory = 0\n"
-	    "motd = second motd\n", d->port);
-	reload(d, body);
-	free(body);
+	reload_at(d, d->port, "name = two\n[limits]\nmax_line = 64\n"
+	    "[chat]\nhistory = 0\nmotd = second motd\n");
 
 	/* a's 100 bytes are now too long: a is told, b never sees them. */
 	tc_send(a, "%s\n", line100);
@@ -1152,22 +907,19 @@ START_TEST(test_reload_limits)
 	assert_log(d, "line over 64 bytes discarded");
 
 	c = tc_connect(d);
-	ck_assert_msg(strcmp(c->line, "*** Welcome to two, guest3. 2 others "
-	    "online; /help lists commands.") == 0, "welcome after the "
-	    "reload: '%s'", c->line);
-	expect_line(c, "*** second motd");
+	ck_assert_msg(strcmp(c->line, CHATD_WELCOME("two", "guest3",
+	    "2 others")) == 0, "welcome after the reload: '%s'", c->line);
+	tc_expect_line(c, "*** second motd");
 
 	/* Raised far above what c joined with: 6000 bytes pass. */
-	body = xasprintf("[server]\nbind = 127.0.0.1\nport = %d\nname = two\n"
-	    "[limits]\nmax_line = 8000\n[chat]\nhistory = 0\n", d->port);
-	reload(d, body);
-	free(body);
+	reload_at(d, d->port, "name = two\n[limits]\nmax_line = 8000\n"
+	    "[chat]\nhistory = 0\n");
 	if ((big = malloc(6001)) == NULL)
 		ck_abort_msg("out of memory");
 	memset(big, 'y', 6000);
 	big[6000] = '\0';
 	tc_send(c, "%s\n", big);
-	want = xasprintf("<guest3> %s", big);
+	want = harness_asprintf("<guest3> %s", big);
 	expect_long_chat(a, want);
 	expect_long_chat(b, want);
 	free(want);
@@ -1189,7 +941,6 @@ START_TEST(test_reload_history)
 {
 	struct chatd	*d;
 	struct tc	*a, *b, *c, *e;
-	char		*body;
 	int		 i;
 
 	d = chatd_start("[chat]\nhistory = 5\n");
@@ -1197,30 +948,26 @@ START_TEST(test_reload_history)
 	b = tc_connect(d);
 	for (i = 1; i <= 4; i++)
 		tc_send(a, "line %d\n", i);
-	expect_chat(b, "<guest1> line 1");
-	expect_chat(b, "<guest1> line 2");
-	expect_chat(b, "<guest1> line 3");
-	expect_chat(b, "<guest1> line 4");
+	tc_expect_chat(b, "<guest1> line 1");
+	tc_expect_chat(b, "<guest1> line 2");
+	tc_expect_chat(b, "<guest1> line 3");
+	tc_expect_chat(b, "<guest1> line 4");
 
-	body = xasprintf("[server]\nbind = 127.0.0.1\nport = %d\n"
-	    "[chat]\nhistory = 2\n", d->port);
-	reload(d, body);
-	free(body);
+	reload_at(d, d->port, "[chat]\nhistory = 2\n");
 	c = tc_connect(d);
 	/* Right after the welcome: the two newest lines. */
-	expect_line_re(c, "^\\*\\*\\* \\[[0-9]{2}:[0-9]{2}\\] <guest1> line 3$");
-	expect_line_re(c, "^\\*\\*\\* \\[[0-9]{2}:[0-9]{2}\\] <guest1> line 4$");
+	tc_expect_line_re(c, "^\\*\\*\\* \\[[0-9]{2}:[0-9]{2}\\] "
+	    "<guest1> line 3$");
+	tc_expect_line_re(c, "^\\*\\*\\* \\[[0-9]{2}:[0-9]{2}\\] "
+	    "<guest1> line 4$");
 	tc_send(b, "live\n");
 	/* Had more history been replayed, it would come first. */
-	expect_line(c, "<guest2> live");
+	tc_expect_line(c, "<guest2> live");
 
-	body = xasprintf("[server]\nbind = 127.0.0.1\nport = %d\n"
-	    "[chat]\nhistory = 0\n", d->port);
-	reload(d, body);
-	free(body);
+	reload_at(d, d->port, "[chat]\nhistory = 0\n");
 	e = tc_connect(d);
 	tc_send(b, "no replay\n");
-	expect_line(e, "<guest2> no replay");
+	tc_expect_line(e, "<guest2> no replay");
 
 	tc_close(a);
 	tc_close(b);
@@ -1245,7 +992,7 @@ have_program(const char *name)
 		ck_abort_msg("out of memory");
 	for (dir = strtok_r(dirs, ":", &save); dir != NULL && !found;
 	    dir = strtok_r(NULL, ":", &save)) {
-		file = xasprintf("%s/%s", dir, name);
+		file = harness_asprintf("%s/%s", dir, name);
 		found = access(file, X_OK) == 0;
 		free(file);
 	}
@@ -1275,13 +1022,13 @@ START_TEST(test_socket_activation)
 	}
 	s = svc_new();
 	tail[1] = s->conf;
-	notify = xasprintf("NOTIFY_SOCKET=%s", s->notify);
+	notify = harness_asprintf("NOTIFY_SOCKET=%s", s->notify);
 	for (attempt = 1;; attempt++) {
 		s->port = harness_free_port();
 		cport = other_port(s->port);
 		svc_write_conf(s, "[server]\nbind = 127.0.0.1\nport = %d\n"
 		    "name = activated\n[chat]\nhistory = 0\n", cport);
-		listen = xasprintf("127.0.0.1:%d", s->port);
+		listen = harness_asprintf("127.0.0.1:%d", s->port);
 		pre[0] = "systemd-socket-activate";
 		pre[1] = "-l";
 		pre[2] = listen;
@@ -1289,11 +1036,11 @@ START_TEST(test_socket_activation)
 		pre[4] = notify;
 		pre[5] = NULL;
 		svc_spawn(s, pre, tail, NULL);
-		ready = xasprintf("Listening on %s as 3.", listen);
-		deadline = now_ms() + HARNESS_START_MS;
+		ready = harness_asprintf("Listening on %s as 3.", listen);
+		deadline = harness_now_ms() + HARNESS_START_MS;
 		while (strstr(svc_log(s), ready) == NULL &&
 		    svc_wait(s, SLICE_MS) == -1) {
-			if (now_ms() > deadline)
+			if (harness_now_ms() > deadline)
 				ck_abort_msg("systemd-socket-activate does not "
 				    "listen; log:\n%s", svc_log(s));
 		}
@@ -1308,17 +1055,17 @@ START_TEST(test_socket_activation)
 
 	/* The first connection starts chatd, which answers it. */
 	a = connect_port(s->port);
-	ck_assert_msg(strcmp(a->line, "*** Welcome to activated, guest1. no "
-	    "others online; /help lists commands.") == 0, "welcome: '%s'",
-	    a->line);
+	ck_assert_msg(strcmp(a->line, CHATD_WELCOME("activated", "guest1",
+	    "no others")) == 0, "welcome: '%s'", a->line);
 	ck_assert_msg(svc_notified(s, "READY=1", W), "no READY=1; log:\n%s",
 	    svc_log(s));
 	b = connect_port(s->port);
-	expect_line(a, "*** guest2 joined");
+	tc_expect_line(a, "*** guest2 joined");
 	relay(a, b, "through the passed socket");
 	relay(b, a, "back again");
 
-	text = xasprintf("listening on 127.0.0.1:%d (from systemd)", s->port);
+	text = harness_asprintf("listening on 127.0.0.1:%d (from systemd)",
+	    s->port);
 	ck_assert_msg(strstr(svc_log(s), text) != NULL, "no '%s' in the "
 	    "log:\n%s", text, svc_log(s));
 	free(text);
@@ -1327,14 +1074,14 @@ START_TEST(test_socket_activation)
 	    "used") != NULL, "the log does not say bind and port are unused:"
 	    "\n%s", svc_log(s));
 	/* Written before READY=1 if at all. */
-	text = xasprintf("listening on 127.0.0.1:%d\n", cport);
+	text = harness_asprintf("listening on 127.0.0.1:%d\n", cport);
 	ck_assert_msg(strstr(svc_log(s), text) == NULL, "listened on the "
 	    "config's port too:\n%s", svc_log(s));
 	free(text);
 	ck_assert_int_eq(connect_errno(cport), ECONNREFUSED);
 
 	/* A reload with another port: noted, not used; the rest applies. */
-	body = xasprintf("[server]\nbind = 127.0.0.1\nport = %d\n"
+	body = harness_asprintf("[server]\nbind = 127.0.0.1\nport = %d\n"
 	    "name = renamed\n[chat]\nhistory = 0\n", other_port(cport));
 	free(harness_write_file(s->dir, "chatd.conf", body));
 	free(body);
@@ -1350,9 +1097,9 @@ START_TEST(test_socket_activation)
 	ck_assert_msg(strncmp(c->line, "*** Welcome to renamed, guest3.", 31) ==
 	    0, "welcome after the reload: '%s'", c->line);
 	relay(a, c, "after the reload");
-	expect_chat(b, "<guest1> after the reload");
+	tc_expect_chat(b, "<guest1> after the reload");
 	relay(c, b, "and back");
-	expect_chat(a, "<guest3> and back");
+	tc_expect_chat(a, "<guest3> and back");
 
 	kill(s->pid, SIGTERM);
 	ck_assert_msg(svc_notified(s, "STOPPING=1", W), "no STOPPING=1; "
@@ -1436,7 +1183,7 @@ START_TEST(test_drop_privileges)
 	/* Groups the daemon must shed: root here may have none to begin with. */
 	s->groups = 1;
 	tail[1] = s->conf;
-	tmpl = xasprintf("[server]\nbind = 127.0.0.1\nport = %%d\n"
+	tmpl = harness_asprintf("[server]\nbind = 127.0.0.1\nport = %%d\n"
 	    "user = nobody\n%s%s%s[chat]\nhistory = 0\n", group != NULL ?
 	    "group = " : "", group != NULL ? group : "", group != NULL ?
 	    "\n" : "");
@@ -1446,12 +1193,12 @@ START_TEST(test_drop_privileges)
 	b = connect_port(s->port);
 	relay(a, b, "served by nobody");
 
-	want = xasprintf("running as user nobody (uid %lu, gid %lu)",
+	want = harness_asprintf("running as user nobody (uid %lu, gid %lu)",
 	    (unsigned long)uid, (unsigned long)gid);
 	pid = log_pid(svc_log(s), want);
 	free(want);
-	proc = xasprintf("/proc/%ld/status", (long)pid);
-	status = slurp(proc);
+	proc = harness_asprintf("/proc/%ld/status", (long)pid);
+	status = harness_read_file(proc);
 	ck_assert_msg(status[0] != '\0', "cannot read %s", proc);
 	n = status_ids(status, "\nUid:", ids, 64);
 	ck_assert_msg(n == 4, "Uid: %d fields in:\n%s", n, status);
@@ -1522,7 +1269,7 @@ START_TEST(test_unknown_user)
 		return;
 	}
 	dir = harness_mkdtemp("nouser");
-	body = xasprintf("[server]\nbind = 127.0.0.1\nport = %d\n"
+	body = harness_asprintf("[server]\nbind = 127.0.0.1\nport = %d\n"
 	    "user = no-such-chatd-user\n", harness_free_port());
 	path = harness_write_file(dir, "chatd.conf", body);
 	argv[1] = path;
@@ -1598,16 +1345,16 @@ START_TEST(test_log_timestamps)
 	relay(a, b, "stamped");
 	tc_close(a);
 	tc_expect(b, "*** guest1 left", W);
-	wait_log(d, "disconnected");
+	chatd_wait_log(d, "disconnected");
 	chatd_kill(d, SIGTERM);
 	ck_assert_msg(chatd_wait(d, HARNESS_STOP_MS) == 0, "exit status %d "
 	    "after SIGTERM; log:\n%s", d->status, chatd_log(d));
 	log = strdup(chatd_log(d));
 	assert_every_line(log, STAMP_RE, "timestamps", 1);
-	ck_assert_msg(has_line_re(log, "info: client 1 \\[127\\.0\\.0\\.1\\]:"
+	ck_assert_msg(harness_match(log, "info: client 1 \\[127\\.0\\.0\\.1\\]:"
 	    "[0-9]+ connected"), "no info line for the connect:\n%s", log);
-	ck_assert_msg(has_line_re(log, "notice: exiting$"), "no exit line:\n%s",
-	    log);
+	ck_assert_msg(harness_match(log, "notice: exiting$"),
+	    "no exit line:\n%s", log);
 	free(log);
 	tc_close(b);
 	chatd_stop_ok(d);
@@ -1621,7 +1368,6 @@ END_TEST
 START_TEST(test_log_journal)
 {
 	struct svc	*s;
-	struct tc	*a, *b;
 	struct stat	 sb;
 	char		*tail[] = { "-d", "-c", NULL, NULL };
 	char		*env[] = { NULL, "WATCHDOG_USEC=60000000", NULL };
@@ -1632,38 +1378,30 @@ START_TEST(test_log_journal)
 	tail[2] = s->conf;
 	if (fstat(s->logfd, &sb) == -1)
 		ck_abort_msg("fstat: %s", strerror(errno));
-	env[0] = xasprintf("JOURNAL_STREAM=%llu:%llu",
+	env[0] = harness_asprintf("JOURNAL_STREAM=%llu:%llu",
 	    (unsigned long long)sb.st_dev,
 	    (unsigned long long)sb.st_ino + (match ? 0 : 1));
 	svc_start(s, "[server]\nbind = 127.0.0.1\nport = %d\n"
 	    "[chat]\nhistory = 0\n", tail, env);
-	a = connect_port(s->port);
-	b = connect_port(s->port);
-	relay(a, b, "journal");
-	tc_close(a);
-	tc_expect(b, "*** guest1 left", W);
-	tc_close(b);
-	kill(s->pid, SIGTERM);
-	ck_assert_msg(svc_wait(s, HARNESS_STOP_MS) == 0, "exit status %d "
-	    "after SIGTERM; log:\n%s", s->status, svc_log(s));
-	log = strdup(svc_log(s));
+	log = svc_chat_and_stop(s, "journal");
 
 	if (match) {
 		assert_every_line(log, "^<[0-7]>[^<]", "journal", 1);
-		ck_assert_msg(!has_line_re(log, "^<[0-9]>[0-9]{4}-"),
+		ck_assert_msg(!harness_match(log, "^<[0-9]>[0-9]{4}-"),
 		    "timestamp after the priority:\n%s", log);
-		ck_assert_msg(has_line_re(log, "^<5>listening on 127\\.0\\.0"
+		ck_assert_msg(harness_match(log, "^<5>listening on 127\\.0\\.0"
 		    "\\.1:[0-9]+$"), "no <5> notice line:\n%s", log);
-		ck_assert_msg(has_line_re(log, "^<6>client 1 \\[127\\.0\\.0\\.1"
-		    "\\]:[0-9]+ connected"), "no <6> info line:\n%s", log);
-		ck_assert_msg(has_line_re(log, "^<7>watchdog: pinging every "
+		ck_assert_msg(harness_match(log, "^<6>client 1 "
+		    "\\[127\\.0\\.0\\.1\\]:[0-9]+ connected"),
+		    "no <6> info line:\n%s", log);
+		ck_assert_msg(harness_match(log, "^<7>watchdog: pinging every "
 		    "30000 ms$"), "no <7> debug line:\n%s", log);
 		if (geteuid() == 0)
-			ck_assert_msg(has_line_re(log, "^<4>running as root"),
+			ck_assert_msg(harness_match(log, "^<4>running as root"),
 			    "no <4> warning line:\n%s", log);
 	} else {
 		assert_every_line(log, STAMP_RE, "journal mismatch", 1);
-		ck_assert_msg(has_line_re(log, "debug: watchdog: pinging"),
+		ck_assert_msg(harness_match(log, "debug: watchdog: pinging"),
 		    "no debug line:\n%s", log);
 	}
 	free(log);
@@ -1691,18 +1429,18 @@ START_TEST(test_log_journal_config_error)
 	tail[1] = s->conf;
 	if (fstat(s->logfd, &sb) == -1)
 		ck_abort_msg("fstat: %s", strerror(errno));
-	env[0] = xasprintf("JOURNAL_STREAM=%llu:%llu",
+	env[0] = harness_asprintf("JOURNAL_STREAM=%llu:%llu",
 	    (unsigned long long)sb.st_dev, (unsigned long long)sb.st_ino);
 	svc_write_conf(s, "[server]\nport = 0\n", 0);
 	svc_spawn(s, NULL, tail, env);
 	st = svc_wait(s, HARNESS_START_MS);
 	log = strdup(svc_log(s));
 	ck_assert_msg(st == 78, "exit %d, want 78; log:\n%s", st, log);
-	re = xasprintf("%s:2: ", s->conf);
+	re = harness_asprintf("%s:2: ", s->conf);
 	ck_assert_msg(strstr(log, re) != NULL, "no '%s' in:\n%s", re, log);
 	free(re);
 	assert_every_line(log, "^<[0-7]>[^<]", "journal, config error", 1);
-	ck_assert_msg(has_line_re(log, "^<3>"), "the config error is not "
+	ck_assert_msg(harness_match(log, "^<3>"), "the config error is not "
 	    "logged at priority 3 (error):\n%s", log);
 	free(log);
 	free(env[0]);
@@ -1721,7 +1459,6 @@ START_TEST(test_log_debug_flag)
 {
 	static const char	*flags[] = { "-d", "--debug", NULL };
 	struct svc		*s;
-	struct tc		*a, *b;
 	char			*tail[] = { NULL, NULL, NULL, NULL };
 	char			*env[] = { "WATCHDOG_USEC=60000000", NULL };
 	const char		*flag = flags[_i];
@@ -1735,26 +1472,17 @@ START_TEST(test_log_debug_flag)
 	tail[i++] = s->conf;
 	svc_start(s, "[server]\nbind = 127.0.0.1\nport = %d\n"
 	    "log_level = warning\n[chat]\nhistory = 0\n", tail, env);
-	a = connect_port(s->port);
-	b = connect_port(s->port);
-	relay(a, b, "debug?");
-	tc_close(a);
-	tc_expect(b, "*** guest1 left", W);
-	tc_close(b);
-	kill(s->pid, SIGTERM);
-	ck_assert_msg(svc_wait(s, HARNESS_STOP_MS) == 0, "exit status %d "
-	    "after SIGTERM; log:\n%s", s->status, svc_log(s));
-	log = strdup(svc_log(s));
+	log = svc_chat_and_stop(s, "debug?");
 	/* Read after the exit: the log is complete; without -d it may be empty. */
 	assert_every_line(log, STAMP_RE, flag != NULL ? flag : "no -d",
 	    flag != NULL);
 	if (flag != NULL) {
-		ck_assert_msg(has_line_re(log, "debug: watchdog: pinging every "
-		    "30000 ms$"), "%s: no debug line:\n%s", flag, log);
-		ck_assert_msg(has_line_re(log, "info: client 1 .* connected"),
+		ck_assert_msg(harness_match(log, "debug: watchdog: pinging "
+		    "every 30000 ms$"), "%s: no debug line:\n%s", flag, log);
+		ck_assert_msg(harness_match(log, "info: client 1 .* connected"),
 		    "%s: no info line:\n%s", flag, log);
 	} else {
-		ck_assert_msg(!has_line_re(log, " (debug|info|notice): "),
+		ck_assert_msg(!harness_match(log, " (debug|info|notice): "),
 		    "log_level = warning: lower levels logged:\n%s", log);
 	}
 	free(log);
@@ -1770,7 +1498,7 @@ START_TEST(test_log_level)
 {
 	struct chatd	*d;
 	struct tc	*a, *b, *c;
-	char		*body, *log;
+	char		*log;
 
 	d = chatd_start("log_level = warning\n[chat]\nhistory = 0\n");
 	a = tc_connect(d);
@@ -1781,26 +1509,20 @@ START_TEST(test_log_level)
 	tc_expect(b, "*** guest1 left", W);
 
 	/* A failed reload logs a warning: it is written after all that. */
-	body = xasprintf("[server]\nbind = 127.0.0.1\nport = %d\n"
-	    "log_level = warning\nno_such_key = 1\n", d->port);
-	reload(d, body);
-	free(body);
+	reload_at(d, d->port, "log_level = warning\nno_such_key = 1\n");
 	log = strdup(chatd_log(d));
 	ck_assert_msg(strstr(log, "warning: reload failed: ") != NULL,
 	    "no reload warning:\n%s", log);
 	ck_assert_msg(strstr(log, "connected") == NULL, "log_level = warning "
 	    "logged connects:\n%s", log);
-	ck_assert_msg(!has_line_re(log, " (info|notice|debug): "),
+	ck_assert_msg(!harness_match(log, " (info|notice|debug): "),
 	    "log_level = warning logged lower levels:\n%s", log);
 	free(log);
 
-	body = xasprintf("[server]\nbind = 127.0.0.1\nport = %d\n"
-	    "log_level = info\n[chat]\nhistory = 0\n", d->port);
-	reload(d, body);
-	free(body);
+	reload_at(d, d->port, "log_level = info\n[chat]\nhistory = 0\n");
 	c = tc_connect(d);
 	relay(c, b, "loud");
-	wait_log(d, "info: client 3 [127.0.0.1]:");
+	chatd_wait_log(d, "info: client 3 [127.0.0.1]:");
 	tc_close(b);
 	tc_close(c);
 	chatd_stop_ok(d);
@@ -1838,12 +1560,12 @@ START_TEST(test_long_options)
 	ck_assert_msg(st == 0, "--test --config good: exit %d; output:\n%s",
 	    st, out2);
 	ck_assert_str_eq(out2, out);
-	want = xasprintf("chatd: configuration %s OK", good);
+	want = harness_asprintf("chatd: configuration %s OK", good);
 	ck_assert_msg(strstr(out2, want) != NULL, "no '%s' in:\n%s", want,
 	    out2);
 	free(want);
 
-	eq = xasprintf("--config=%s", good);
+	eq = harness_asprintf("--config=%s", good);
 	lteq[1] = eq;
 	st = chatd_run(lteq, out2, sizeof out2);
 	ck_assert_msg(st == 0, "--test %s: exit %d; output:\n%s", eq, st, out2);
@@ -1858,7 +1580,7 @@ START_TEST(test_long_options)
 	st = chatd_run(lt, out, sizeof out);
 	ck_assert_msg(st == 78, "--test --config bad: exit %d, want 78; "
 	    "output:\n%s", st, out);
-	want = xasprintf("chatd: %s:3: ", bad);
+	want = harness_asprintf("chatd: %s:3: ", bad);
 	ck_assert_msg(strstr(out, want) != NULL, "no '%s' in:\n%s", want, out);
 	free(want);
 
@@ -1959,13 +1681,5 @@ e2e_service_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	harness_init();
-	sr = srunner_create(e2e_service_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return harness_run_suite(e2e_service_suite());
 }

@@ -10,6 +10,7 @@
 #include <event2/event.h>
 
 #include "future.h"
+#include "run_suite.h"
 
 static struct event_base	*base;
 static struct future_sched	 sched;
@@ -318,11 +319,5 @@ future_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(future_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return run_suite(future_suite());
 }

@@ -18,6 +18,7 @@
 #include <event2/buffer.h>
 
 #include "chatd.h"
+#include "run_suite.h"
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -607,12 +608,5 @@ line_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(line_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return run_suite(line_suite());
 }

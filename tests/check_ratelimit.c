@@ -15,6 +15,7 @@
 #include <check.h>
 
 #include "chatd.h"
+#include "run_suite.h"
 
 #define T0	UINT64_C(1700000000000)
 
@@ -348,12 +349,5 @@ ratelimit_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(ratelimit_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return run_suite(ratelimit_suite());
 }

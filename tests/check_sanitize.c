@@ -10,8 +10,8 @@
  * by a second pass.  Output buffers are allocated at exactly
  * SANITIZE_MAX(len) so that AddressSanitizer catches an overrun.
  *
- * The UTF-8 checker here decodes code points instead of mirroring the
- * byte ranges of sanitize.c, so the two are not wrong in the same way.
+ * The checks on the output are in sanitize_invariants.h, shared with the
+ * fuzz target.
  */
 
 #include <check.h>
@@ -20,7 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "run_suite.h"
 #include "sanitize.h"
+#include "sanitize_invariants.h"
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -292,69 +294,6 @@ START_TEST(test_c1_each)
 }
 END_TEST
 
-/*
- * Independent checker: decode code points and reject overlongs,
- * surrogates, values above U+10FFFF and truncation.
- */
-static int
-valid_utf8(const unsigned char *p, size_t len)
-{
-	size_t		i = 0, n, j;
-	uint32_t	cp, min;
-
-	while (i < len) {
-		if (p[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if ((p[i] & 0xe0) == 0xc0) {
-			n = 2;
-			cp = p[i] & 0x1f;
-			min = 0x80;
-		} else if ((p[i] & 0xf0) == 0xe0) {
-			n = 3;
-			cp = p[i] & 0x0f;
-			min = 0x800;
-		} else if ((p[i] & 0xf8) == 0xf0) {
-			n = 4;
-			cp = p[i] & 0x07;
-			min = 0x10000;
-		} else
-			return (0);
-		if (len - i < n)
-			return (0);
-		for (j = 1; j < n; j++) {
-			if ((p[i + j] & 0xc0) != 0x80)
-				return (0);
-			cp = (cp << 6) | (p[i + j] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return (0);
-		i += n;
-	}
-	return (1);
-}
-
-/* Returns NULL if p[0..len) is safe to show, else what is wrong. */
-static const char *
-unsafe(const unsigned char *p, size_t len)
-{
-	size_t	i;
-
-	if (!valid_utf8(p, len))
-		return ("invalid UTF-8");
-	for (i = 0; i < len; i++) {
-		if (p[i] < 0x20)
-			return ("C0 control");
-		if (p[i] == 0x7f)
-			return ("DEL");
-		if (p[i] == 0xc2 && i + 1 < len && p[i + 1] <= 0x9f)
-			return ("C1 control");
-	}
-	return (NULL);
-}
-
 static uint64_t
 xorshift64(uint64_t *s)
 {
@@ -406,7 +345,8 @@ START_TEST(test_random_properties)
 			in[j] = random_byte(&seed);
 
 		out = run((const char *)in, len, &outlen);
-		why = unsafe((const unsigned char *)out, outlen);
+		why = sanitize_invariants_check((const unsigned char *)out,
+		    outlen);
 		ck_assert_msg(why == NULL, "iteration %d: %s from [%s]", iter,
 		    why, hex(inx, sizeof inx, (const char *)in, len));
 
@@ -479,12 +419,5 @@ sanitize_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failures;
-
-	sr = srunner_create(sanitize_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failures = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failures != 0);
+	return run_suite(sanitize_suite());
 }

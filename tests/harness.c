@@ -10,7 +10,9 @@
  * time, because the daemon's sendto() blocks once the socket's queue is
  * full and chatd notifies STATUS= on every connect. Picking a port and
  * handing it to another process is racy; a daemon that exits before
- * READY=1 is retried on a new port.
+ * READY=1 is retried on a new port. harness_spawn() is the one place that
+ * forks a daemon: chatd_start(), chatd_run() and the tests that need an
+ * environment or a program in front of their own all go through it.
  *
  * Every wait is poll() with a deadline from CLOCK_MONOTONIC. Deadlines are
  * generous guards (tens of seconds) because the daemon may run under
@@ -68,6 +70,7 @@
 #include <check.h>
 
 #include "harness.h"
+#include "run_suite.h"
 
 #define START_ATTEMPTS	5
 #define POLL_SLICE_MS	20
@@ -87,8 +90,8 @@ static struct {
 	pid_t	owner;
 } children[MAX_CHILDREN];
 
-static int64_t
-now_ms(void)
+int64_t
+harness_now_ms(void)
 {
 	struct timespec	ts;
 
@@ -96,17 +99,23 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int
-left_ms(int64_t deadline)
+int
+harness_left_ms(int64_t deadline)
 {
 	int64_t	left;
 
-	left = deadline - now_ms();
+	left = deadline - harness_now_ms();
 	if (left < 0)
 		return 0;
 	if (left > INT32_MAX)
 		return INT32_MAX;
 	return (int)left;
+}
+
+void
+harness_pause_ms(int ms)
+{
+	poll(NULL, 0, ms);
 }
 
 static void *
@@ -129,22 +138,26 @@ xstrdup1(const char *s)
 	return p;
 }
 
-static char *
-xprintf1(const char *fmt, ...)
-    __attribute__((__format__(__printf__, 1, 2)));
+/* vasprintf() that never fails; the length of *sp. */
+static int
+xvasprintf1(char **sp, const char *fmt, va_list ap)
+{
+	int	n;
 
-static char *
-xprintf1(const char *fmt, ...)
+	if ((n = vasprintf(sp, fmt, ap)) < 0)
+		ck_abort_msg("harness: out of memory");
+	return n;
+}
+
+char *
+harness_asprintf(const char *fmt, ...)
 {
 	va_list	 ap;
 	char	*s;
-	int	 n;
 
 	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
+	xvasprintf1(&s, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		ck_abort_msg("harness: out of memory");
 	return s;
 }
 
@@ -193,7 +206,7 @@ reap(pid_t pid, int timeout_ms)
 	pid_t	r;
 	int	st;
 
-	deadline = now_ms() + timeout_ms;
+	deadline = harness_now_ms() + timeout_ms;
 	for (;;) {
 		r = waitpid(pid, &st, WNOHANG);
 		if (r == pid) {
@@ -203,7 +216,7 @@ reap(pid_t pid, int timeout_ms)
 		if (r == -1 && errno != EINTR)
 			ck_abort_msg("harness: waitpid %ld: %s", (long)pid,
 			    strerror(errno));
-		if (left_ms(deadline) == 0)
+		if (harness_left_ms(deadline) == 0)
 			return -1;
 		poll(NULL, 0, POLL_SLICE_MS);
 	}
@@ -285,6 +298,13 @@ harness_init(void)
 	}
 }
 
+int
+harness_run_suite(Suite *s)
+{
+	harness_init();
+	return run_suite(s);
+}
+
 const char *
 harness_root(void)
 {
@@ -299,7 +319,7 @@ harness_mkdtemp(const char *tag)
 {
 	char	*path;
 
-	path = xprintf1("%s/%s.XXXXXX", harness_root(), tag);
+	path = harness_asprintf("%s/%s.XXXXXX", harness_root(), tag);
 	if (mkdtemp(path) == NULL)
 		ck_abort_msg("harness: mkdtemp %s: %s", path, strerror(errno));
 	return path;
@@ -313,7 +333,7 @@ harness_write_file(const char *dir, const char *name, const char *body)
 	ssize_t	 n;
 	int	 fd;
 
-	path = xprintf1("%s/%s", dir, name);
+	path = harness_asprintf("%s/%s", dir, name);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd == -1)
 		ck_abort_msg("harness: open %s: %s", path, strerror(errno));
@@ -339,37 +359,54 @@ harness_config_path(const char *name)
 
 	if ((srcdir = getenv("CHATD_SRCDIR")) == NULL || *srcdir == '\0')
 		ck_abort_msg("harness: CHATD_SRCDIR is not set");
-	return xprintf1("%s/tests/configs/%s", srcdir, name);
+	return harness_asprintf("%s/tests/configs/%s", srcdir, name);
+}
+
+int
+harness_match(const char *text, const char *re)
+{
+	regex_t	preg;
+	int	r;
+
+	if (regcomp(&preg, re, REG_EXTENDED | REG_NEWLINE | REG_NOSUB) != 0)
+		ck_abort_msg("harness: bad regex '%s'", re);
+	r = regexec(&preg, text, 0, NULL, 0) == 0;
+	regfree(&preg);
+	return r;
+}
+
+socklen_t
+harness_loopback(int family, int port, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof *ss);
+	if (family == AF_INET) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		return sizeof *sin;
+	}
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(port);
+	sin6->sin6_addr = in6addr_loopback;
+	return sizeof *sin6;
 }
 
 static int
 bind_loopback(int family, int port)
 {
-	struct sockaddr_in	 sin;
-	struct sockaddr_in6	 sin6;
-	struct sockaddr		*sa;
-	socklen_t		 salen;
-	int			 fd, on = 1;
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+	int			fd, on = 1;
 
 	if ((fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return -1;
-	if (family == AF_INET) {
-		memset(&sin, 0, sizeof sin);
-		sin.sin_family = AF_INET;
-		sin.sin_port = htons(port);
-		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		sa = (struct sockaddr *)&sin;
-		salen = sizeof sin;
-	} else {
+	if (family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
-		memset(&sin6, 0, sizeof sin6);
-		sin6.sin6_family = AF_INET6;
-		sin6.sin6_port = htons(port);
-		sin6.sin6_addr = in6addr_loopback;
-		sa = (struct sockaddr *)&sin6;
-		salen = sizeof sin6;
-	}
-	if (bind(fd, sa, salen) == -1) {
+	len = harness_loopback(family, port, &ss);
+	if (bind(fd, (struct sockaddr *)&ss, len) == -1) {
 		close(fd);
 		return -1;
 	}
@@ -437,33 +474,44 @@ harness_hold_port(int *port)
 
 /* Running the daemon ------------------------------------------------------ */
 
+/* Whether kv ("NAME=value") is one of the variables in drop ("NAME="). */
 static int
-env_dropped(const char *kv)
+env_listed(const char *kv, const char *const drop[])
 {
-	static const char	*drop[] = {
-		"NOTIFY_SOCKET=", "LISTEN_PID=", "LISTEN_FDS=",
-		"LISTEN_FDNAMES=", NULL
-	};
-	int			 i;
+	int	i;
 
-	for (i = 0; drop[i] != NULL; i++) {
+	for (i = 0; drop != NULL && drop[i] != NULL; i++) {
 		if (strncmp(kv, drop[i], strlen(drop[i])) == 0)
 			return 1;
 	}
 	return 0;
 }
 
-/*
- * Fork and exec [CHATD_WRAPPER...] CHATD_BIN tail... with stdin from
- * /dev/null, stdout and stderr on outfd, and NOTIFY_SOCKET set to notify
- * (or unset). Everything the child needs is built before fork().
- */
-static pid_t
-spawn(char *const tail[], const char *notify, int outfd)
+/* How many entries a NULL-terminated list (or NULL) has. */
+static size_t
+list_len(char *const list[])
 {
+	size_t	n = 0;
+
+	while (list != NULL && list[n] != NULL)
+		n++;
+	return n;
+}
+
+/*
+ * Everything the child needs is built before fork(): between fork() and
+ * exec() it only moves descriptors and calls x->setup.
+ */
+pid_t
+harness_spawn(const struct harness_exec *x)
+{
+	static const char *const managed[] = {
+		"NOTIFY_SOCKET=", "LISTEN_PID=", "LISTEN_FDS=",
+		"LISTEN_FDNAMES=", NULL
+	};
 	const char	 *bin, *wrapper;
 	char		**argv, **envp, *words, *w, *save, *notify_env;
-	size_t		  n, i, j;
+	size_t		  i, j;
 	sigset_t	  none;
 	pid_t		  pid, parent;
 	int		  devnull, fd;
@@ -474,38 +522,41 @@ spawn(char *const tail[], const char *notify, int outfd)
 		ck_abort_msg("harness: CHATD_BIN %s: %s", bin,
 		    strerror(errno));
 
-	for (n = 0; tail[n] != NULL; n++)
-		;
-	argv = xcalloc1((MAX_WRAPPER + n + 2) * sizeof *argv);
+	argv = xcalloc1((list_len(x->pre) + MAX_WRAPPER +
+	    list_len(x->tail) + 2) * sizeof *argv);
 	i = 0;
+	for (j = 0; j < list_len(x->pre); j++)
+		argv[i++] = x->pre[j];
 	words = NULL;
 	if ((wrapper = getenv("CHATD_WRAPPER")) != NULL) {
 		words = xstrdup1(wrapper);
 		for (w = strtok_r(words, " \t", &save); w != NULL;
 		    w = strtok_r(NULL, " \t", &save)) {
-			if (i == MAX_WRAPPER)
+			if (i == list_len(x->pre) + MAX_WRAPPER)
 				ck_abort_msg("harness: CHATD_WRAPPER has more "
 				    "than %d words", MAX_WRAPPER);
 			argv[i++] = w;
 		}
 	}
 	argv[i++] = (char *)bin;
-	for (j = 0; j < n; j++)
-		argv[i++] = tail[j];
+	for (j = 0; j < list_len(x->tail); j++)
+		argv[i++] = x->tail[j];
 	argv[i] = NULL;
 
-	for (n = 0; environ[n] != NULL; n++)
-		;
-	envp = xcalloc1((n + 2) * sizeof *envp);
+	envp = xcalloc1((list_len(environ) + list_len(x->env) + 2) *
+	    sizeof *envp);
 	notify_env = NULL;
-	for (i = j = 0; i < n; i++) {
-		if (!env_dropped(environ[i]))
+	for (i = j = 0; environ[i] != NULL; i++) {
+		if (!env_listed(environ[i], managed) &&
+		    !env_listed(environ[i], x->unset))
 			envp[j++] = environ[i];
 	}
-	if (notify != NULL) {
-		notify_env = xprintf1("NOTIFY_SOCKET=%s", notify);
+	if (x->notify != NULL) {
+		notify_env = harness_asprintf("NOTIFY_SOCKET=%s", x->notify);
 		envp[j++] = notify_env;
 	}
+	for (i = 0; i < list_len(x->env); i++)
+		envp[j++] = x->env[i];
 	envp[j] = NULL;
 
 	if ((devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
@@ -524,8 +575,10 @@ spawn(char *const tail[], const char *notify, int outfd)
 			_exit(127);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (dup2(devnull, 0) == -1 || dup2(outfd, 1) == -1 ||
-		    dup2(outfd, 2) == -1)
+		if (x->setup != NULL)
+			x->setup();
+		if (dup2(devnull, 0) == -1 || dup2(x->outfd, 1) == -1 ||
+		    dup2(x->outfd, 2) == -1)
 			_exit(127);
 		for (fd = 3; fd < 1024; fd++)
 			close(fd);
@@ -542,6 +595,20 @@ spawn(char *const tail[], const char *notify, int outfd)
 	free(words);
 	free(argv);
 	return pid;
+}
+
+int
+harness_wait(pid_t *pid, int *status, int timeout_ms)
+{
+	int	st;
+
+	if (*pid <= 0)
+		return *status;
+	if ((st = reap(*pid, timeout_ms)) == -1)
+		return -1;
+	*pid = -1;
+	*status = st;
+	return st;
 }
 
 static int
@@ -590,8 +657,8 @@ notify_drain(int fd, const char *want)
 	return found;
 }
 
-static char *
-read_file(const char *path)
+char *
+harness_read_file(const char *path)
 {
 	char	*buf;
 	size_t	 len = 0, size = 4096;
@@ -682,7 +749,7 @@ notify_seen(struct chatd *d, const char *want)
 	size_t	 wlen;
 	int	 found = 0;
 
-	text = read_file(d->notify_log);
+	text = harness_read_file(d->notify_log);
 	wlen = strlen(want);
 	if (d->notify_off <= strlen(text)) {
 		for (line = text + d->notify_off;
@@ -703,7 +770,7 @@ const char *
 chatd_log(struct chatd *d)
 {
 	free(d->logbuf);
-	d->logbuf = read_file(d->log);
+	d->logbuf = harness_read_file(d->log);
 	return d->logbuf;
 }
 
@@ -717,6 +784,52 @@ log_tail(struct chatd *d)
 	text = chatd_log(d);
 	len = strlen(text);
 	return len > LOG_TAIL ? text + len - LOG_TAIL : text;
+}
+
+int
+chatd_log_count(struct chatd *d, const char *s)
+{
+	const char	*p;
+	int		 n = 0;
+
+	for (p = chatd_log(d); (p = strstr(p, s)) != NULL; p++)
+		n++;
+	return n;
+}
+
+void
+chatd_wait_log_n(struct chatd *d, const char *s, int n)
+{
+	int64_t	deadline;
+
+	deadline = harness_now_ms() + HARNESS_WAIT_MS;
+	while (chatd_log_count(d, s) < n) {
+		if (harness_left_ms(deadline) == 0)
+			ck_abort_msg("'%s' not %d times in the log within %d "
+			    "ms; log:\n%s", s, n, HARNESS_WAIT_MS,
+			    chatd_log(d));
+		poll(NULL, 0, POLL_SLICE_MS);
+	}
+}
+
+void
+chatd_wait_log(struct chatd *d, const char *s)
+{
+	chatd_wait_log_n(d, s, 1);
+}
+
+void
+chatd_wait_log_re(struct chatd *d, const char *re)
+{
+	int64_t	deadline;
+
+	deadline = harness_now_ms() + HARNESS_WAIT_MS;
+	while (!harness_match(chatd_log(d), re)) {
+		if (harness_left_ms(deadline) == 0)
+			ck_abort_msg("no log line matching '%s' within %d ms; "
+			    "log:\n%s", re, HARNESS_WAIT_MS, chatd_log(d));
+		poll(NULL, 0, POLL_SLICE_MS);
+	}
 }
 
 /* Every "%d" in tmpl becomes the port, "%%" becomes "%". */
@@ -769,11 +882,12 @@ path_join(char *dst, size_t size, const char *dir, const char *name)
 static struct chatd *
 chatd_launch(const char *tmpl, const char *extra)
 {
-	struct chatd	*d;
-	char		*dir, *body, *path;
-	char		*tail[] = { "-c", NULL, NULL };
-	int64_t		 deadline;
-	int		 attempt, logfd, st = -1;
+	struct harness_exec	 x;
+	struct chatd		*d;
+	char			*dir, *body, *path;
+	char			*tail[] = { "-c", NULL, NULL };
+	int64_t			 deadline;
+	int			 attempt, logfd, st = -1;
 
 	d = xcalloc1(sizeof *d);
 	d->pid = -1;
@@ -793,6 +907,10 @@ chatd_launch(const char *tmpl, const char *extra)
 	if (logfd == -1)
 		ck_abort_msg("harness: open %s: %s", d->log, strerror(errno));
 	tail[1] = d->conf;
+	memset(&x, 0, sizeof x);
+	x.tail = tail;
+	x.notify = d->notify;
+	x.outfd = logfd;
 
 	for (attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
 		d->port = harness_free_port();
@@ -801,8 +919,8 @@ chatd_launch(const char *tmpl, const char *extra)
 		free(path);
 		free(body);
 
-		d->pid = spawn(tail, d->notify, logfd);
-		deadline = now_ms() + HARNESS_START_MS;
+		d->pid = harness_spawn(&x);
+		deadline = harness_now_ms() + HARNESS_START_MS;
 		for (;;) {
 			if (notify_seen(d, "READY=1")) {
 				close(logfd);
@@ -810,7 +928,7 @@ chatd_launch(const char *tmpl, const char *extra)
 			}
 			if ((st = reap(d->pid, 0)) != -1)
 				break;
-			if (left_ms(deadline) == 0) {
+			if (harness_left_ms(deadline) == 0) {
 				kill(d->pid, SIGKILL);
 				reap(d->pid, HARNESS_STOP_MS);
 				ck_abort_msg("chatd did not send READY=1 "
@@ -826,7 +944,7 @@ chatd_launch(const char *tmpl, const char *extra)
 	close(logfd);
 	ck_abort_msg("chatd exited before READY=1 (%d attempts, last status "
 	    "%d); config:\n%s\nlog:\n%s", START_ATTEMPTS, st,
-	    read_file(d->conf), log_tail(d));
+	    harness_read_file(d->conf), log_tail(d));
 	return NULL;
 }
 
@@ -843,6 +961,12 @@ chatd_start_conf(const char *body)
 	return chatd_launch(body, NULL);
 }
 
+char *
+harness_subst_port(const char *tmpl, int port)
+{
+	return conf_subst(tmpl, port, NULL);
+}
+
 void
 chatd_kill(struct chatd *d, int sig)
 {
@@ -853,15 +977,7 @@ chatd_kill(struct chatd *d, int sig)
 int
 chatd_wait(struct chatd *d, int timeout_ms)
 {
-	int	st;
-
-	if (d->pid <= 0)
-		return d->status;
-	if ((st = reap(d->pid, timeout_ms)) == -1)
-		return -1;
-	d->pid = -1;
-	d->status = st;
-	return st;
+	return harness_wait(&d->pid, &d->status, timeout_ms);
 }
 
 int
@@ -869,11 +985,11 @@ chatd_notified(struct chatd *d, const char *line, int timeout_ms)
 {
 	int64_t	deadline;
 
-	deadline = now_ms() + timeout_ms;
+	deadline = harness_now_ms() + timeout_ms;
 	for (;;) {
 		if (notify_seen(d, line))
 			return 1;
-		if (left_ms(deadline) == 0)
+		if (harness_left_ms(deadline) == 0)
 			return 0;
 		poll(NULL, 0, POLL_SLICE_MS);
 	}
@@ -934,25 +1050,30 @@ chatd_stop_ok(struct chatd *d)
 int
 chatd_run(char *const argv_tail[], char *out, size_t outlen)
 {
-	struct pollfd	 pfd[2];
-	char		 buf[4096], *dir, *notify;
-	size_t		 len = 0;
-	ssize_t		 n;
-	int64_t		 deadline;
-	pid_t		 pid;
-	int		 p[2], nfd, st = -1, ready = 0;
+	struct harness_exec	 x;
+	struct pollfd		 pfd[2];
+	char			 buf[4096], *dir, *notify;
+	size_t			 len = 0;
+	ssize_t			 n;
+	int64_t			 deadline;
+	pid_t			 pid;
+	int			 p[2], nfd, st = -1, ready = 0;
 
 	if (outlen == 0)
 		ck_abort_msg("harness: chatd_run needs an output buffer");
 	dir = harness_mkdtemp("run");
-	notify = xprintf1("%s/notify", dir);
+	notify = harness_asprintf("%s/notify", dir);
 	nfd = notify_open(notify);
 	if (pipe2(p, O_CLOEXEC) == -1)
 		ck_abort_msg("harness: pipe: %s", strerror(errno));
-	pid = spawn(argv_tail, notify, p[1]);
+	memset(&x, 0, sizeof x);
+	x.tail = argv_tail;
+	x.notify = notify;
+	x.outfd = p[1];
+	pid = harness_spawn(&x);
 	close(p[1]);
 
-	deadline = now_ms() + HARNESS_START_MS;
+	deadline = harness_now_ms() + HARNESS_START_MS;
 	for (;;) {
 		if (notify_drain(nfd, "READY=1")) {
 			ready = 1;
@@ -962,9 +1083,9 @@ chatd_run(char *const argv_tail[], char *out, size_t outlen)
 		pfd[0].events = POLLIN;
 		pfd[1].fd = nfd;
 		pfd[1].events = POLLIN;
-		if (left_ms(deadline) == 0)
+		if (harness_left_ms(deadline) == 0)
 			break;
-		if (poll(pfd, 2, left_ms(deadline)) <= 0)
+		if (poll(pfd, 2, harness_left_ms(deadline)) <= 0)
 			continue;
 		if (pfd[0].revents == 0)
 			continue;
@@ -987,7 +1108,9 @@ chatd_run(char *const argv_tail[], char *out, size_t outlen)
 	free(notify);
 	free(dir);
 
-	if (ready || (st = reap(pid, left_ms(deadline))) == -1) {
+	if (!ready)
+		st = reap(pid, harness_left_ms(deadline));
+	if (ready || st == -1) {
 		kill(pid, SIGKILL);
 		reap(pid, HARNESS_STOP_MS);
 		ck_abort_msg("chatd_run: %s (%s); output:\n%s", ready ?
@@ -1029,9 +1152,7 @@ tc_remember(struct tc *c, const char *line)
 struct tc *
 tc_connect_raw(struct chatd *d, int family)
 {
-	struct sockaddr_in	 sin;
-	struct sockaddr_in6	 sin6;
-	struct sockaddr		*sa;
+	struct sockaddr_storage	 ss;
 	struct pollfd		 pfd;
 	struct tc		*c;
 	socklen_t		 salen, len;
@@ -1043,22 +1164,8 @@ tc_connect_raw(struct chatd *d, int family)
 	if (c->fd == -1)
 		ck_abort_msg("harness: socket: %s", strerror(errno));
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-	if (family == AF_INET) {
-		memset(&sin, 0, sizeof sin);
-		sin.sin_family = AF_INET;
-		sin.sin_port = htons(d->port);
-		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		sa = (struct sockaddr *)&sin;
-		salen = sizeof sin;
-	} else {
-		memset(&sin6, 0, sizeof sin6);
-		sin6.sin6_family = AF_INET6;
-		sin6.sin6_port = htons(d->port);
-		sin6.sin6_addr = in6addr_loopback;
-		sa = (struct sockaddr *)&sin6;
-		salen = sizeof sin6;
-	}
-	if (connect(c->fd, sa, salen) == -1) {
+	salen = harness_loopback(family, d->port, &ss);
+	if (connect(c->fd, (struct sockaddr *)&ss, salen) == -1) {
 		if (errno != EINPROGRESS)
 			ck_abort_msg("connect to %s port %d: %s", family ==
 			    AF_INET ? "127.0.0.1" : "::1", d->port,
@@ -1128,7 +1235,7 @@ tc_write(struct tc *c, const void *buf, size_t len)
 	int64_t		 deadline;
 	ssize_t		 n;
 
-	deadline = now_ms() + HARNESS_WAIT_MS;
+	deadline = harness_now_ms() + HARNESS_WAIT_MS;
 	while (len > 0) {
 		n = send(c->fd, p, len, MSG_NOSIGNAL);
 		if (n > 0) {
@@ -1140,12 +1247,12 @@ tc_write(struct tc *c, const void *buf, size_t len)
 			continue;
 		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
 			return -1;
-		if (left_ms(deadline) == 0)
+		if (harness_left_ms(deadline) == 0)
 			ck_abort_msg("%s: send blocked for %d ms", tc_who(c),
 			    HARNESS_WAIT_MS);
 		pfd.fd = c->fd;
 		pfd.events = POLLOUT;
-		poll(&pfd, 1, left_ms(deadline));
+		poll(&pfd, 1, harness_left_ms(deadline));
 	}
 	return 0;
 }
@@ -1165,10 +1272,8 @@ tc_send(struct tc *c, const char *fmt, ...)
 	int	 n;
 
 	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
+	n = xvasprintf1(&s, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		ck_abort_msg("harness: out of memory");
 	if (tc_write(c, s, n) == -1) {
 		free(s);
 		ck_abort_msg("%s: send: %s", tc_who(c), strerror(errno));
@@ -1192,7 +1297,7 @@ tc_fill(struct tc *c, int timeout_ms)
 	if (c->len == sizeof c->buf)
 		ck_abort_msg("%s: line longer than %zu bytes", tc_who(c),
 		    sizeof c->buf);
-	deadline = now_ms() + timeout_ms;
+	deadline = harness_now_ms() + timeout_ms;
 	for (;;) {
 		n = read(c->fd, c->buf + c->len, sizeof c->buf - c->len);
 		if (n > 0) {
@@ -1206,11 +1311,11 @@ tc_fill(struct tc *c, int timeout_ms)
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			ck_abort_msg("%s: read: %s", tc_who(c),
 			    strerror(errno));
-		if (left_ms(deadline) == 0)
+		if (harness_left_ms(deadline) == 0)
 			return 0;
 		pfd.fd = c->fd;
 		pfd.events = POLLIN;
-		poll(&pfd, 1, left_ms(deadline));
+		poll(&pfd, 1, harness_left_ms(deadline));
 	}
 }
 
@@ -1221,7 +1326,7 @@ tc_line(struct tc *c, int timeout_ms)
 	size_t	 n;
 	int64_t	 deadline;
 
-	deadline = now_ms() + timeout_ms;
+	deadline = harness_now_ms() + timeout_ms;
 	for (;;) {
 		if ((nl = memchr(c->buf, '\n', c->len)) != NULL) {
 			n = nl - c->buf;
@@ -1238,7 +1343,7 @@ tc_line(struct tc *c, int timeout_ms)
 			tc_remember(c, c->line);
 			return c->line;
 		}
-		if (tc_fill(c, left_ms(deadline)) != 1)
+		if (tc_fill(c, harness_left_ms(deadline)) != 1)
 			return NULL;
 	}
 }
@@ -1249,8 +1354,8 @@ tc_chat(struct tc *c, int timeout_ms)
 	char	*line;
 	int64_t	 deadline;
 
-	deadline = now_ms() + timeout_ms;
-	while ((line = tc_line(c, left_ms(deadline))) != NULL) {
+	deadline = harness_now_ms() + timeout_ms;
+	while ((line = tc_line(c, harness_left_ms(deadline))) != NULL) {
 		if (strncmp(line, "*** ", 4) != 0)
 			return line;
 	}
@@ -1263,8 +1368,8 @@ tc_expect(struct tc *c, const char *prefix, int timeout_ms)
 	char	*line;
 	int64_t	 deadline;
 
-	deadline = now_ms() + timeout_ms;
-	while ((line = tc_line(c, left_ms(deadline))) != NULL) {
+	deadline = harness_now_ms() + timeout_ms;
+	while ((line = tc_line(c, harness_left_ms(deadline))) != NULL) {
 		if (strncmp(line, prefix, strlen(prefix)) == 0)
 			return line;
 	}
@@ -1283,8 +1388,8 @@ tc_expect_re(struct tc *c, const char *re, int timeout_ms)
 
 	if (regcomp(&preg, re, REG_EXTENDED | REG_NOSUB) != 0)
 		ck_abort_msg("harness: bad regex '%s'", re);
-	deadline = now_ms() + timeout_ms;
-	while ((line = tc_line(c, left_ms(deadline))) != NULL) {
+	deadline = harness_now_ms() + timeout_ms;
+	while ((line = tc_line(c, harness_left_ms(deadline))) != NULL) {
 		if (regexec(&preg, line, 0, NULL, 0) == 0) {
 			regfree(&preg);
 			return line;
@@ -1297,16 +1402,83 @@ tc_expect_re(struct tc *c, const char *re, int timeout_ms)
 	return NULL;
 }
 
+/* What the next line was, for failure messages: 'LINE', or why none. */
+static const char *
+tc_got(struct tc *c, const char *l, char *buf, size_t size)
+{
+	if (l == NULL)
+		return c->eof ? "end of file" : "nothing";
+	snprintf(buf, size, "'%s'", l);
+	return buf;
+}
+
+/* Fail, naming file:line, unless l (what, read from c) is want. */
+static void
+tc_check(const char *file, int line, struct tc *c, const char *what,
+    const char *l, const char *want)
+{
+	char	got[sizeof c->line + 2];
+
+	ck_assert_msg(l != NULL && strcmp(l, want) == 0,
+	    "%s:%d: %s: expected %s '%s', got %s; recent lines:\n%s", file,
+	    line, tc_who(c), what, want, tc_got(c, l, got, sizeof got),
+	    c->seen);
+}
+
+void
+tc_expect_line_at(const char *file, int line, struct tc *c, const char *want)
+{
+	tc_check(file, line, c, "line", tc_line(c, HARNESS_WAIT_MS), want);
+}
+
+void
+tc_expect_chat_at(const char *file, int line, struct tc *c, const char *want)
+{
+	tc_check(file, line, c, "chat line", tc_chat(c, HARNESS_WAIT_MS),
+	    want);
+}
+
+char *
+tc_expect_line_re_at(const char *file, int line, struct tc *c,
+    const char *re)
+{
+	char	*l, got[sizeof c->line + 2];
+
+	l = tc_line(c, HARNESS_WAIT_MS);
+	ck_assert_msg(l != NULL && harness_match(l, re),
+	    "%s:%d: %s: expected a line matching '%s', got %s; recent "
+	    "lines:\n%s", file, line, tc_who(c), re,
+	    tc_got(c, l, got, sizeof got), c->seen);
+	return l;
+}
+
+void
+tc_expect_eof_at(const char *file, int line, struct tc *c)
+{
+	char	*l, got[sizeof c->line + 2];
+
+	l = tc_line(c, HARNESS_WAIT_MS);
+	ck_assert_msg(l == NULL && c->eof, "%s:%d: %s: expected end of file, "
+	    "got %s", file, line, tc_who(c), l != NULL ?
+	    tc_got(c, l, got, sizeof got) : "a timeout");
+}
+
+void
+tc_rename(struct tc *c, const char *name)
+{
+	snprintf(c->name, sizeof c->name, "%s", name);
+}
+
 int
 tc_closed(struct tc *c, int timeout_ms)
 {
 	int64_t	deadline;
 	int	r;
 
-	deadline = now_ms() + timeout_ms;
+	deadline = harness_now_ms() + timeout_ms;
 	for (;;) {
 		c->len = 0;
-		if ((r = tc_fill(c, left_ms(deadline))) == -1)
+		if ((r = tc_fill(c, harness_left_ms(deadline))) == -1)
 			return 1;
 		if (r == 0)
 			return 0;

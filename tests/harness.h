@@ -22,10 +22,14 @@
 #define HARNESS_H
 
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <sys/un.h>
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include <check.h>
 
 /* Guard for one wait in a test (a line, a close, an exit). */
 #define HARNESS_WAIT_MS		30000
@@ -34,15 +38,22 @@
 #define HARNESS_STOP_MS		60000
 
 /*
- * Call once from main() before srunner_run_all(). It creates the directory
- * under $TMPDIR (or /tmp) that holds every test's private directory and
- * arranges for the process that called it to remove the whole tree at
- * exit: Check runs each test in a forked child that leaves with _exit()
- * when an assertion fails, so a failed test cannot clean up after itself.
+ * Call once from main() before srunner_run_all(); harness_run_suite()
+ * does. It creates the directory under $TMPDIR (or /tmp) that holds every
+ * test's private directory and arranges for the process that called it to
+ * remove the whole tree at exit: Check runs each test in a forked child
+ * that leaves with _exit() when an assertion fails, so a failed test
+ * cannot clean up after itself.
  * Without harness_init() the root is made lazily by the first test that
  * needs it, and a failing test may leave its directory behind.
  */
 void		 harness_init(void);
+
+/*
+ * The whole main() of a suite: harness_init(), then run every test of s
+ * (CK_NORMAL) and return EXIT_SUCCESS if none failed, else EXIT_FAILURE.
+ */
+int		 harness_run_suite(Suite *s);
 
 /* The root directory above; valid until exit. */
 const char	*harness_root(void);
@@ -78,8 +89,44 @@ int		 harness_hold_port(int *port);
 /* Whether an AF_INET6 socket can be bound to ::1 on this host. */
 int		 harness_have_ipv6(void);
 
+/*
+ * Fill *ss with 127.0.0.1:port (AF_INET) or [::1]:port (AF_INET6); its
+ * length.
+ */
+socklen_t	 harness_loopback(int family, int port,
+		    struct sockaddr_storage *ss);
+
 /* Path of tests/configs/NAME in the source tree; free() the result. */
 char		*harness_config_path(const char *name);
+
+/*
+ * The whole file, NUL-terminated (empty if it cannot be read); free() the
+ * result.
+ */
+char		*harness_read_file(const char *path);
+
+/* asprintf() that never returns NULL; free() the result. */
+char		*harness_asprintf(const char *fmt, ...)
+		    __attribute__((__format__(__printf__, 1, 2)));
+
+/* CLOCK_MONOTONIC in milliseconds, for deadlines. */
+int64_t		 harness_now_ms(void);
+
+/* Milliseconds left until deadline: 0 once it has passed. */
+int		 harness_left_ms(int64_t deadline);
+
+/*
+ * Sleep for ms. Only to pace what a test sends (to split TCP segments,
+ * say), never to wait for the daemon: wait for a line, a notification or
+ * a log line instead.
+ */
+void		 harness_pause_ms(int ms);
+
+/*
+ * Whether some line of text matches the POSIX extended regular expression
+ * re (^ and $ match at line ends). A bad re fails the test.
+ */
+int		 harness_match(const char *text, const char *re);
 
 /* The daemon ------------------------------------------------------------ */
 
@@ -112,6 +159,9 @@ struct chatd	*chatd_start(const char *extra);
  * replaced with the port and "%%" with "%"; nothing else is interpreted.
  */
 struct chatd	*chatd_start_conf(const char *body);
+
+/* The substitution chatd_start_conf() makes; free() the result. */
+char		*harness_subst_port(const char *tmpl, int port);
 
 /* Send a signal to the daemon (no-op once it has been reaped). */
 void		 chatd_kill(struct chatd *d, int sig);
@@ -153,6 +203,19 @@ void		 chatd_stop_ok(struct chatd *d);
  */
 const char	*chatd_log(struct chatd *d);
 
+/* How often s occurs in the daemon's log so far (overlaps count). */
+int		 chatd_log_count(struct chatd *d, const char *s);
+
+/*
+ * Wait (guard HARNESS_WAIT_MS) until the daemon's log holds s
+ * (chatd_wait_log), holds it n times (chatd_wait_log_n), or has a line
+ * matching re as harness_match() does (chatd_wait_log_re). On timeout the
+ * test fails, quoting the log.
+ */
+void		 chatd_wait_log(struct chatd *d, const char *s);
+void		 chatd_wait_log_n(struct chatd *d, const char *s, int n);
+void		 chatd_wait_log_re(struct chatd *d, const char *re);
+
 /*
  * Run [CHATD_WRAPPER...] CHATD_BIN argv_tail... synchronously (argv_tail
  * is NULL-terminated) with stdout and stderr captured into out (always
@@ -163,7 +226,52 @@ const char	*chatd_log(struct chatd *d);
 int		 chatd_run(char *const argv_tail[], char *out,
 		    size_t outlen);
 
+/* Running the daemon by hand -------------------------------------------- */
+
+/*
+ * For tests that need what chatd_start() does not give: a chosen
+ * environment, another program in front of the daemon, a NOTIFY_SOCKET of
+ * their own. harness_spawn() runs
+ *
+ *	[pre...] [CHATD_WRAPPER...] CHATD_BIN tail...
+ *
+ * with stdin from /dev/null, stdout and stderr on outfd, and this
+ * process's environment less NOTIFY_SOCKET, LISTEN_PID, LISTEN_FDS,
+ * LISTEN_FDNAMES and the variables named in unset, plus NOTIFY_SOCKET =
+ * notify (unless NULL) and then env. setup, unless NULL, runs in the child
+ * just before exec() (it may _exit() on failure). All lists are
+ * NULL-terminated; pre, env and unset may be NULL. The child dies with the
+ * test (PR_SET_PDEATHSIG) and is killed at exit if it still runs.
+ */
+struct harness_exec {
+	char *const	 *pre;
+	char *const	 *tail;
+	char *const	 *env;		/* "NAME=value" */
+	const char *const *unset;	/* "NAME=" */
+	const char	 *notify;
+	int		  outfd;
+	void		(*setup)(void);
+};
+
+pid_t		 harness_spawn(const struct harness_exec *x);
+
+/*
+ * Wait up to timeout_ms for *pid, from harness_spawn(), to exit. Returns
+ * its exit status (128 + signal if it was killed), or -1 if it is still
+ * running. Once it has exited, *pid is -1 and *status holds the status,
+ * which later calls return at once. chatd_wait() is this on a struct chatd.
+ */
+int		 harness_wait(pid_t *pid, int *status, int timeout_ms);
+
 /* Test clients ---------------------------------------------------------- */
+
+/*
+ * The welcome line of server for a client called name when others
+ * ("no others", "1 other", "2 others", ...) are online.
+ */
+#define CHATD_WELCOME(server, name, others)				\
+	"*** Welcome to " server ", " name ". " others " online; "	\
+	"/help lists commands."
 
 struct tc {
 	int	 fd;
@@ -236,6 +344,36 @@ char		*tc_expect_re(struct tc *c, const char *re,
  * are discarded. Returns 1 on end of file or reset, 0 on timeout.
  */
 int		 tc_closed(struct tc *c, int timeout_ms);
+
+/*
+ * Fail the test unless the very next line on c is exactly want
+ * (tc_expect_line), or matches the extended regular expression re
+ * (tc_expect_line_re; it returns the line, as tc_line() does); unless the
+ * next line that is not a server notice ("*** ...") is exactly want
+ * (tc_expect_chat); or unless the server closes c before sending another
+ * line (tc_expect_eof). Unlike tc_expect() and tc_expect_re(), which skip
+ * lines, these check the very next one, so anything extra the daemon sends
+ * fails the test. The guard is HARNESS_WAIT_MS; the failure message names
+ * the line of the test that expected, and quotes the recent lines.
+ */
+#define tc_expect_line(c, want) \
+	tc_expect_line_at(__FILE__, __LINE__, c, want)
+#define tc_expect_line_re(c, re) \
+	tc_expect_line_re_at(__FILE__, __LINE__, c, re)
+#define tc_expect_chat(c, want) \
+	tc_expect_chat_at(__FILE__, __LINE__, c, want)
+#define tc_expect_eof(c) \
+	tc_expect_eof_at(__FILE__, __LINE__, c)
+void		 tc_expect_line_at(const char *file, int line, struct tc *c,
+		    const char *want);
+char		*tc_expect_line_re_at(const char *file, int line,
+		    struct tc *c, const char *re);
+void		 tc_expect_chat_at(const char *file, int line, struct tc *c,
+		    const char *want);
+void		 tc_expect_eof_at(const char *file, int line, struct tc *c);
+
+/* Name c in failure messages from now on (it does not talk to chatd). */
+void		 tc_rename(struct tc *c, const char *name);
 
 /* Close with SO_LINGER {1, 0} so the server gets an RST; frees c. */
 void		 tc_reset(struct tc *c);
