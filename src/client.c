@@ -79,6 +79,22 @@ client_write_callback(struct bufferevent *bev, void *arg)
 }
 
 /*
+ * The socket failed (reset, broken pipe).  A client saying its last words
+ * learns it through its send future; any other is closed at once.
+ */
+static void
+client_broken(struct client *c, const char *how, const char *error)
+{
+	log_debug("client %llu [%s]: %s: %s", (unsigned long long)c->id,
+	    c->netaddr, how, error);
+	c->reason = "connection reset";
+	if (future_pending(&c->send) && (c->flags & CLIENT_FLUSHING))
+		future_fail(&c->send, ECONNRESET);
+	else
+		client_close(c, c->reason);
+}
+
+/*
  * Writes the client's queued output now.  What the socket does not take
  * is left to the bufferevent, with EV_WRITE enabled until it drains.
  */
@@ -103,15 +119,7 @@ client_flush(struct client *c)
 		evbuffer_freeze(out, 1);
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
 		    errno != EINTR) {
-			log_debug("client %llu [%s]: write: %s",
-			    (unsigned long long)c->id, c->netaddr,
-			    strerror(errno));
-			c->reason = "connection reset";
-			if (future_pending(&c->send) &&
-			    (c->flags & CLIENT_FLUSHING))
-				future_fail(&c->send, ECONNRESET);
-			else
-				client_close(c, c->reason);
+			client_broken(c, "write", strerror(errno));
 			return;
 		}
 		if (evbuffer_get_length(out) != 0) {
@@ -132,16 +140,9 @@ client_event_callback(struct bufferevent *bev, short events, void *arg)
 	struct client	*c = arg;
 
 	if (events & BEV_EVENT_ERROR) {
-		log_debug("client %llu [%s]: %s error: %s",
-		    (unsigned long long)c->id, c->netaddr,
-		    (events & BEV_EVENT_READING) ? "read" : "write",
-		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-		c->reason = "connection reset";
-		if (future_pending(&c->send) && (c->flags & CLIENT_FLUSHING)) {
-			future_fail(&c->send, ECONNRESET);
-			return;
-		}
-		client_close(c, c->reason);
+		client_broken(c, (events & BEV_EVENT_READING) ? "read" :
+		    "write", evutil_socket_error_to_string(
+		    EVUTIL_SOCKET_ERROR()));
 		return;
 	}
 	if (events & BEV_EVENT_EOF) {
