@@ -53,7 +53,14 @@
 #include "chatd.h"
 
 #define LINES_PER_PASS	64	/* lines a client handles per pass */
-#define SHARE_MIN	256	/* below this, copying beats a reference */
+/*
+ * Lines shorter than this are copied into the recipient's output, longer
+ * ones referenced (evbuffer_add_reference).  A reference costs a chain of
+ * its own per recipient: with 64-byte lines to 100 clients, referencing
+ * everything took 0.17 CPU-s per million deliveries and 60 MB of RSS
+ * against 0.07 and 5.5 MB copying (make bench, fan-out 100x10).
+ */
+#define SHARE_MIN	256
 #define READ_SLACK	4096	/* input room beyond max_line */
 
 static void	client_loop(struct client *);
