@@ -141,6 +141,10 @@ xstrdup1(const char *s)
 /* vasprintf() that never fails; the length of *sp. */
 static int
 xvasprintf1(char **sp, const char *fmt, va_list ap)
+    __attribute__((__format__(__printf__, 2, 0)));
+
+static int
+xvasprintf1(char **sp, const char *fmt, va_list ap)
 {
 	int	n;
 
