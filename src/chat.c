@@ -248,6 +248,13 @@ chat_find(struct server *s, const char *name, size_t len)
 	return (NULL);
 }
 
+/* The connected client called name (without regard to case), or NULL. */
+struct client *
+chat_holder(struct server *s, const char *name)
+{
+	return (chat_find(s, name, strlen(name)));
+}
+
 static int
 chat_cmd_help(struct server *s, struct client *c, const char *args)
 {

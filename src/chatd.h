@@ -86,6 +86,7 @@ struct config {
 	char			*cluster_channel;
 	char			*cluster_node;
 	unsigned		 cluster_ttl;	/* presence_ttl, seconds */
+	unsigned		 cluster_timeout; /* reply_timeout, seconds */
 };
 #define CONFIG_NODE_MAX		63
 
@@ -199,11 +200,13 @@ void		 chat_joined(struct server *, struct client *);
 void		 chat_left(struct server *, struct client *);
 int		 chat_input(struct server *, struct client *, char *, size_t);
 void		 chat_renamed(struct server *, struct client *, const char *);
+struct client	*chat_holder(struct server *, const char *);
 int		 chat_remote(struct server *, const char *, char **, int);
 
 /* cluster.c */
 void		 cluster_start(struct server *);
 void		 cluster_free(struct server *);
+void		 cluster_cron(struct server *);
 int		 cluster_up(struct server *);
 uint64_t	 cluster_next_id(struct server *);
 void		 cluster_said(struct server *, struct client *, int,

@@ -22,7 +22,9 @@
  * presence_ttl.  Client ids come from PREFIX:ids in blocks (INCRBY), so
  * guest names do not collide across nodes.
  *
- * Faults: when either connection fails, both are dropped, local clients
+ * Faults: a Redis that stops answering (a PING each second, or a client's
+ * command, unanswered for reply_timeout) counts as lost, so that no client
+ * waits on it for ever.  When either connection fails, both are dropped, local clients
  * are told once that the room is local-only, and the node reconnects with
  * exponential backoff (0.5 s to 10 s).  Once subscribed again it claims its
  * names anew (a name taken meanwhile elsewhere turns its local owner back
@@ -83,6 +85,7 @@ struct cluster {
 	unsigned		 backoff;	/* ms */
 	struct event		*retry_ev;
 	struct event		*refresh_ev;
+	uint64_t		 ping_ms;	/* unanswered PING sent at */
 	char			*prefix;	/* "channel:" */
 	uint64_t		 id_next;	/* block of client ids */
 	uint64_t		 id_end;
@@ -96,6 +99,7 @@ struct cluster_req {
 	struct future		 done;
 	char			 name[CLIENT_NAME_MAX + 1];
 	char			*text;
+	uint64_t		 sent_ms;	/* when it went to Redis */
 	unsigned long long	 cursor;	/* /who: SCAN position */
 	unsigned		 found;
 	TAILQ_ENTRY(cluster_req) entry;
@@ -269,6 +273,46 @@ cluster_release(struct cluster *cl, const char *name)
 	    lower);
 	redisAsyncCommand(cl->pub, NULL, NULL, "HDEL %snode:%s %s",
 	    cl->prefix, conf->cluster_node, name);
+}
+
+static void
+cluster_ping_reply(redisAsyncContext *ac, void *r, void *arg)
+{
+	struct cluster	*cl = ac->data;
+
+	if (cl != NULL && r != NULL)
+		cl->ping_ms = 0;
+}
+
+/*
+ * Once a second, from the server's cron: a Redis that has not answered a
+ * PING or a client's command for reply_timeout is treated as lost (its
+ * connections are dropped, which fails every waiting command, and the
+ * node relinks as after any outage).  Otherwise a new PING goes out.
+ */
+void
+cluster_cron(struct server *s)
+{
+	struct cluster		*cl = s->cluster;
+	struct cluster_req	*req;
+	uint64_t		 now, limit;
+
+	if (cl == NULL || !cl->pub_ready)
+		return;
+	now = server_now_ms(s);
+	limit = (uint64_t)s->config->cluster_timeout * 1000;
+	req = TAILQ_FIRST(&cl->reqs);
+	if ((cl->ping_ms != 0 && now - cl->ping_ms >= limit) ||
+	    (req != NULL && now - req->sent_ms >= limit)) {
+		log_warnx("cluster: Redis has not answered for %u seconds",
+		    s->config->cluster_timeout);
+		cluster_lost(cl, "no answer");
+		return;
+	}
+	if (cl->ping_ms == 0) {
+		cl->ping_ms = now;
+		redisAsyncCommand(cl->pub, cluster_ping_reply, NULL, "PING");
+	}
 }
 
 /* Every third of the TTL: keep our names and our /who hash alive. */
@@ -599,6 +643,7 @@ cluster_lost(struct cluster *cl, const char *why)
 		log_debug("cluster: Redis still unreachable (%s)", why);
 	cl->up = cl->pub_ready = cl->sub_ready = 0;
 	cl->id_next = cl->id_end = 0;
+	cl->ping_ms = 0;
 	if ((ac = cl->pub) != NULL) {
 		cl->pub = NULL;
 		ac->data = NULL;
@@ -812,6 +857,7 @@ cluster_req_new(struct cluster *cl, struct client *c)
 	req->cluster = cl;
 	req->client = c;
 	c->req = req;
+	req->sent_ms = server_now_ms(cl->server);
 	future_init(&req->done, &cl->server->sched);
 	future_start(&req->done);
 	future_then(&req->done, cluster_req_done, req);
@@ -828,6 +874,8 @@ cluster_req_finish(struct cluster_req *req, redisReply *reply)
 		future_complete(&req->done, NULL);
 }
 
+static void cluster_nick_owner_reply(redisAsyncContext *, void *, void *);
+
 static void
 cluster_nick_reply(redisAsyncContext *ac, void *r, void *arg)
 {
@@ -835,15 +883,54 @@ cluster_nick_reply(redisAsyncContext *ac, void *r, void *arg)
 	struct cluster		*cl = req->cluster;
 	redisReply		*reply = r;
 	struct client		*c = req->client;
+	char			 lower[CLIENT_NAME_MAX + 1];
 
 	if (c != NULL && reply != NULL) {
 		if (reply->type == REDIS_REPLY_STATUS)
 			chat_renamed(cl->server, c, req->name);
-		else if (reply->type == REDIS_REPLY_NIL)
-			client_printf(c, "*** name %s is taken", req->name);
-		else
+		else if (reply->type == REDIS_REPLY_NIL) {
+			/* Someone's, or a leftover claim of ours? */
+			cluster_lower(lower, req->name, sizeof lower);
+			redisAsyncCommand(cl->pub, cluster_nick_owner_reply,
+			    req, "GET %snick:%s", cl->prefix, lower);
+			return;
+		} else
 			client_printf(c, "*** cannot change names now, try "
 			    "again");
+	} else if (c != NULL)
+		client_printf(c, "*** cannot change names now: the room is "
+		    "local-only, try again");
+	cluster_req_finish(req, reply);
+}
+
+/*
+ * The name was taken.  If this node holds the key but none of its clients
+ * has the name, it is a claim whose answer never came (Redis hung, and ran
+ * the SET after we had given up on it): the key is ours to reuse.
+ */
+static void
+cluster_nick_owner_reply(redisAsyncContext *ac, void *r, void *arg)
+{
+	struct cluster_req	*req = arg;
+	struct cluster		*cl = req->cluster;
+	struct config		*conf = cl->server->config;
+	redisReply		*reply = r;
+	struct client		*c = req->client;
+	size_t			 nlen = strlen(conf->cluster_node);
+	char			 lower[CLIENT_NAME_MAX + 1];
+
+	if (c != NULL && reply != NULL) {
+		if (reply->type == REDIS_REPLY_STRING && reply->len > nlen &&
+		    strncmp(reply->str, conf->cluster_node, nlen) == 0 &&
+		    reply->str[nlen] == '\t' &&
+		    chat_holder(cl->server, req->name) == NULL) {
+			cluster_lower(lower, req->name, sizeof lower);
+			redisAsyncCommand(cl->pub, NULL, NULL, "SET %snick:%s "
+			    "%s\t%s XX EX %u", cl->prefix, lower,
+			    conf->cluster_node, req->name, conf->cluster_ttl);
+			chat_renamed(cl->server, c, req->name);
+		} else
+			client_printf(c, "*** name %s is taken", req->name);
 	} else if (c != NULL)
 		client_printf(c, "*** cannot change names now: the room is "
 		    "local-only, try again");
@@ -1042,6 +1129,11 @@ cluster_who(struct server *s, struct client *c, unsigned found)
 
 void
 cluster_forget(struct client *c)
+{
+}
+
+void
+cluster_cron(struct server *s)
 {
 }
 

@@ -101,6 +101,7 @@ static const struct config_key {
 	K("cluster", "channel", CONFIG_NODE, cluster_channel, 0, 0),
 	K("cluster", "node", CONFIG_NODE, cluster_node, 0, 0),
 	K("cluster", "presence_ttl", CONFIG_UINT, cluster_ttl, 3, 3600),
+	K("cluster", "reply_timeout", CONFIG_UINT, cluster_timeout, 1, 300),
 #undef K
 };
 
@@ -144,6 +145,7 @@ config_defaults(struct config *c)
 	c->show_addresses = 0;
 	c->history = 20;
 	c->cluster_ttl = 15;
+	c->cluster_timeout = 10;
 }
 
 void
@@ -771,4 +773,5 @@ config_keep_cluster(struct config *c, struct config *old)
 #undef MOVE
 	c->cluster_port = old->cluster_port;
 	c->cluster_ttl = old->cluster_ttl;
+	c->cluster_timeout = old->cluster_timeout;
 }

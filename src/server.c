@@ -237,6 +237,7 @@ server_cron_callback(evutil_socket_t fd, short events, void *arg)
 	uint64_t	 now = server_now_ms(s);
 
 	server_notify_status(s);
+	cluster_cron(s);
 	for (c = TAILQ_FIRST(&s->clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		if (c->flags & CLIENT_FLUSHING) {

@@ -1569,6 +1569,54 @@ START_TEST(test_requests_in_flight)
 }
 END_TEST
 
+/*
+ * 9b. A Redis that hangs counts as lost after reply_timeout: the waiting
+ * command fails, the room turns local-only, and the node relinks once
+ * Redis answers again.
+ */
+START_TEST(test_reply_timeout)
+{
+	struct redis	*r;
+	struct chatd	*a, *b;
+	struct room	 rm;
+	struct tc	*alice, *bob, *carol;
+
+	r = redis_start(0);
+	room_init(&rm, r);
+	a = node_up_ex(r, "a", 1, TTL, NULL, "reply_timeout = 2\n");
+	b = node_up_ex(r, "b", 2, TTL, NULL, "reply_timeout = 2\n");
+	alice = room_join(&rm, a, "alice");
+	bob = room_join(&rm, b, "bob");
+	carol = room_join(&rm, a, "carol");
+
+	redis_kill(r, SIGSTOP);
+	tc_send(carol, "/nick zed\nstill carol\n");
+	/* No answer within 2 s: the /nick fails and carol goes on. */
+	tc_expect_line(carol, "*** cannot change names now: the room is "
+	    "local-only, try again");
+	tc_expect_line(carol, LOCAL_ONLY);
+	tc_expect_line(alice, LOCAL_ONLY);
+	tc_expect_line(alice, "<carol> still carol");
+	tc_expect_line(bob, LOCAL_ONLY);
+	chatd_wait_log(a, "cluster: Redis has not answered for 2 seconds");
+
+	redis_kill(r, SIGCONT);
+	node_linked(a, 2);
+	node_linked(b, 2);
+	room_expect(&rm, NULL, WHOLE);
+	tc_send(carol, "/nick zed\n");
+	tc_expect_line(carol, "*** you are now known as zed");
+	tc_rename(carol, "zed");
+	tc_expect_line(alice, "*** carol is now known as zed");
+	tc_expect_line(bob, "*** carol is now known as zed");
+
+	room_close(&rm);
+	chatd_stop_ok(a);
+	chatd_stop_ok(b);
+	redis_stop(r);
+}
+END_TEST
+
 /* 10. A node restarted under its name: the dead process's users go. ------ */
 
 #define GHOST_TTL	5
@@ -1985,6 +2033,7 @@ e2e_cluster_suite(void)
 	tcase_add_test(tc, test_start_redis_down);
 	tcase_add_test(tc, test_local_only_told_once);
 	tcase_add_test(tc, test_requests_in_flight);
+	tcase_add_test(tc, test_reply_timeout);
 	tcase_add_test(tc, test_node_restart);
 	suite_add_tcase(s, tc);
 
