@@ -152,24 +152,28 @@ chat_announce(struct server *s, struct client *except, const char *fmt, ...)
 	msg_unref(m);
 }
 
-/* Formats and broadcasts a chat line: "<name> text" or "* name text". */
+/*
+ * Formats a chat line once, "<name> text" or "* name text", broadcasts it
+ * to everyone but `from` (NULL: a line from another node) and keeps it in
+ * the history.  Local and remote lines share this, so they look the same.
+ */
 static void
-chat_say(struct server *s, struct client *c, int action, const char *text,
-    size_t len)
+chat_say(struct server *s, struct client *from, const char *name,
+    int action, const char *text, size_t len)
 {
 	struct msg	*m;
-	size_t		 nlen = strlen(c->name), at = 0;
+	size_t		 nlen = strlen(name), at = 0;
 
 	m = msg_new(nlen + len + 5);
 	if (action) {
 		memcpy(m->data, "* ", 2);
 		at = 2;
-		memcpy(m->data + at, c->name, nlen);
+		memcpy(m->data + at, name, nlen);
 		at += nlen;
 		m->data[at++] = ' ';
 	} else {
 		m->data[at++] = '<';
-		memcpy(m->data + at, c->name, nlen);
+		memcpy(m->data + at, name, nlen);
 		at += nlen;
 		memcpy(m->data + at, "> ", 2);
 		at += 2;
@@ -178,10 +182,9 @@ chat_say(struct server *s, struct client *c, int action, const char *text,
 	at += len;
 	memcpy(m->data + at, "\r\n", 2);
 	m->len = at + 2;
-	server_broadcast(s, c, m);
+	server_broadcast(s, from, m);
 	chat_remember(s, m);
 	msg_unref(m);
-	cluster_said(s, c, action, text);
 }
 
 /* Welcome, message of the day, history; then tell the others. */
@@ -324,7 +327,8 @@ chat_cmd_me(struct server *s, struct client *c, const char *args)
 		client_printf(c, "*** usage: /me ACTION");
 		return (0);
 	}
-	chat_say(s, c, 1, args, strlen(args));
+	chat_say(s, c, c->name, 1, args, strlen(args));
+	cluster_said(s, c, 1, args);
 	return (0);
 }
 
@@ -479,24 +483,9 @@ chat_input(struct server *s, struct client *c, char *text, size_t len)
 		text++;
 		len--;
 	}
-	chat_say(s, c, 0, text, len);
+	chat_say(s, c, c->name, 0, text, len);
+	cluster_said(s, c, 0, text);
 	return (0);
-}
-
-/* Broadcasts a line from another node, formatted as a local one. */
-static void
-chat_say_remote(struct server *s, int action, const char *name,
-    const char *text)
-{
-	struct msg	*m;
-
-	if (action)
-		m = msg_printf("* %s %s\r\n", name, text);
-	else
-		m = msg_printf("<%s> %s\r\n", name, text);
-	server_broadcast(s, NULL, m);
-	chat_remember(s, m);
-	msg_unref(m);
 }
 
 /*
@@ -522,7 +511,8 @@ chat_remote(struct server *s, const char *type, char **argv, int argc)
 		return (0);
 	if ((strcmp(type, "say") == 0 || strcmp(type, "me") == 0) &&
 	    argc == 2)
-		chat_say_remote(s, type[0] == 'm', argv[0], argv[1]);
+		chat_say(s, NULL, argv[0], type[0] == 'm', argv[1],
+		    strlen(argv[1]));
 	else if (strcmp(type, "join") == 0 && argc == 1)
 		chat_announce(s, NULL, "%s joined", argv[0]);
 	else if (strcmp(type, "left") == 0 && argc == 2)
