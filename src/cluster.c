@@ -119,28 +119,40 @@ cluster_lower(char *dst, const char *src, size_t size)
 	dst[i] = '\0';
 }
 
-/* Publishes one message, fields NULL-terminated.  Local-only: dropped. */
+/*
+ * Publishes one message, fields NULL-terminated.  Local-only: dropped.
+ * This runs for every line a local client says, so the message is built
+ * in one pass into one allocation.
+ */
 static void
 cluster_publish(struct cluster *cl, const char *type, ...)
 {
 	struct config	*conf = cl->server->config;
-	char		*msg, *tmp;
 	const char	*f;
+	char		*msg, *p;
+	size_t		 len;
 	va_list		 ap;
 
 	if (!cl->up)
 		return;
-	xasprintf(&msg, "%s\t%s\t%s", CLUSTER_VERSION, conf->cluster_node,
+	len = strlen(CLUSTER_VERSION) + 1 + strlen(conf->cluster_node) + 1 +
+	    strlen(type);
+	va_start(ap, type);
+	while ((f = va_arg(ap, const char *)) != NULL)
+		len += 1 + strlen(f);
+	va_end(ap);
+	p = msg = xmalloc(len + 1);
+	p += sprintf(p, "%s\t%s\t%s", CLUSTER_VERSION, conf->cluster_node,
 	    type);
 	va_start(ap, type);
 	while ((f = va_arg(ap, const char *)) != NULL) {
-		xasprintf(&tmp, "%s\t%s", msg, f);
-		free(msg);
-		msg = tmp;
+		*p++ = '\t';
+		memcpy(p, f, strlen(f));
+		p += strlen(f);
 	}
 	va_end(ap);
-	redisAsyncCommand(cl->pub, NULL, NULL, "PUBLISH %s %s",
-	    conf->cluster_channel, msg);
+	redisAsyncCommand(cl->pub, NULL, NULL, "PUBLISH %s %b",
+	    conf->cluster_channel, msg, len);
 	free(msg);
 }
 
