@@ -110,7 +110,10 @@ struct ratelimit {
 /* A connected peer. */
 struct client {
 	struct server		*server;
-	struct bufferevent	*bev;		/* the socket */
+	int			 fd;		/* the socket */
+	struct bufferevent	*bev;		/* awake: its I/O, else NULL */
+	struct event		*wait_ev;	/* asleep: wakes on input */
+	struct evbuffer		*out;		/* asleep: output, on demand */
 	uint64_t		 id;		/* never reused */
 	char			 netaddr[NETADDR_MAX];	/* peer, as text */
 	uint16_t		 port;		/* peer port */
@@ -124,6 +127,8 @@ struct client {
 #define CLIENT_THROTTLED	0x10	/* waiting for its rate budget */
 #define CLIENT_FLUSHING		0x20	/* last words queued; then closed */
 #define CLIENT_PENDING		0x40	/* on the server's flush list */
+#define CLIENT_READING		0x80	/* started, not yet closing */
+#define CLIENT_RECENT		0x100	/* I/O since the last cron */
 
 	struct future		 read;		/* client_read_line() */
 	struct future		 send;		/* client_send() */
@@ -238,6 +243,7 @@ void		 client_resume(struct client *);
 void		 client_free(struct client *);
 void		 client_check_output(struct client *, uint64_t);
 void		 client_flush(struct client *);
+int		 client_cron(struct client *);
 
 /* config.c */
 void		 config_defaults(struct config *);

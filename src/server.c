@@ -227,7 +227,10 @@ server_throttle_callback(evutil_socket_t fd, short events, void *arg)
 	server_throttle_arm(s, now);
 }
 
-/* Once a second: idle timeouts, soft output limits, unread last words. */
+/*
+ * Once a second: quiet clients go to sleep, then idle timeouts, soft
+ * output limits, unread last words.
+ */
 static void
 server_cron_callback(evutil_socket_t fd, short events, void *arg)
 {
@@ -240,6 +243,7 @@ server_cron_callback(evutil_socket_t fd, short events, void *arg)
 	cluster_cron(s);
 	for (c = TAILQ_FIRST(&s->clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
+		client_cron(c);
 		if (c->flags & CLIENT_FLUSHING) {
 			/* At shutdown, shutdown_grace decides instead. */
 			if (!s->stopping &&

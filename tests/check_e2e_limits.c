@@ -38,6 +38,7 @@
 #endif
 
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <netinet/in.h>
@@ -114,23 +115,49 @@ expect_refused(struct tc *c, const char *why)
 	tc_expect_eof(c);
 }
 
-/* Peak resident set of pid in KiB (VmHWM), or -1. */
+/* A "Vm...: N kB" figure of pid (VmHWM, VmRSS) in KiB, or -1. */
 static long
-vm_hwm_kb(pid_t pid)
+vm_status_kb(pid_t pid, const char *key)
 {
 	char	 path[64], line[256];
 	FILE	*f;
 	long	 kb = -1;
+	size_t	 klen = strlen(key);
 
 	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
 	if ((f = fopen(path, "r")) == NULL)
 		return -1;
 	while (fgets(line, sizeof line, f) != NULL) {
-		if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':' &&
+		    sscanf(line + klen + 1, "%ld kB", &kb) == 1)
 			break;
 	}
 	fclose(f);
 	return kb;
+}
+
+/*
+ * Whether the daemon's memory means anything: not under a wrapper (whose
+ * memory would count) nor with sanitizers (whose shadow memory dwarfs it).
+ * Says why not on stderr.
+ */
+static int
+rss_meaningful(struct chatd *d, const char *test)
+{
+	if (wrapper() != NULL) {
+		fprintf(stderr, "%s: CHATD_WRAPPER is set, so pid %ld is the "
+		    "wrapper's (its memory counts); RSS not checked\n",
+		    test, (long)d->pid);
+		return 0;
+	}
+	if (getenv("CHATD_SANITIZERS") != NULL &&
+	    *getenv("CHATD_SANITIZERS") != '\0') {
+		fprintf(stderr, "%s: chatd is built with sanitizers (%s), whose "
+		    "shadow memory and quarantine dwarf its own; RSS not "
+		    "checked\n", test, getenv("CHATD_SANITIZERS"));
+		return 0;
+	}
+	return 1;
 }
 
 /* Fail if the daemon's peak RSS so far is max_mib MiB or more. */
@@ -139,20 +166,9 @@ check_peak_rss(struct chatd *d, long max_mib, const char *test)
 {
 	long	kb;
 
-	if (wrapper() != NULL) {
-		fprintf(stderr, "%s: CHATD_WRAPPER is set, so pid %ld is the "
-		    "wrapper's (its memory counts); peak RSS not checked\n",
-		    test, (long)d->pid);
+	if (!rss_meaningful(d, test))
 		return;
-	}
-	if (getenv("CHATD_SANITIZERS") != NULL &&
-	    *getenv("CHATD_SANITIZERS") != '\0') {
-		fprintf(stderr, "%s: chatd is built with sanitizers (%s), whose "
-		    "shadow memory and quarantine dwarf its own; peak RSS not "
-		    "checked\n", test, getenv("CHATD_SANITIZERS"));
-		return;
-	}
-	kb = vm_hwm_kb(d->pid);
+	kb = vm_status_kb(d->pid, "VmHWM");
 	ck_assert_msg(kb > 0, "%s: no VmHWM for pid %ld", test, (long)d->pid);
 	fprintf(stderr, "%s: chatd peak RSS %ld KiB\n", test, kb);
 	ck_assert_msg(kb < max_mib * 1024, "%s: chatd peak RSS %ld KiB, "
@@ -1518,6 +1534,92 @@ START_TEST(test_shutdown_grace)
 }
 END_TEST
 
+/*
+ * Quiet clients fall asleep and give back their bufferevents: a thousand
+ * idle clients cost at most 1 KiB each.  Asleep, they still receive (and
+ * a receiver whose socket takes the line stays asleep), and one that talks
+ * wakes and is heard.
+ */
+START_TEST(test_sleeping_clients)
+{
+	struct chatd	*d;
+	struct tc	*a, **cs, *warmup[19];
+	struct rlimit	 rl;
+	long		 rss0, rss1;
+	int		 n, i;
+	char		*l, *want;
+
+	/* Each client costs a descriptor here and one in the daemon. */
+	ck_assert(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+	if (rl.rlim_cur < 1200 && rl.rlim_max > rl.rlim_cur) {
+		rl.rlim_cur = rl.rlim_max < 1200 ? rl.rlim_max : 1200;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	n = rl.rlim_cur >= 1200 ? 1000 : (int)rl.rlim_cur - 200;
+	ck_assert_msg(n >= 200, "only %ld descriptors", (long)rl.rlim_cur);
+
+	d = chatd_start("[server]\nlog_level = debug\n"
+	    "[limits]\nmax_clients_per_address = 0\nrate_lines = 0\n"
+	    "[chat]\nannounce = no\nhistory = 0\n");
+	cs = calloc((size_t)n, sizeof *cs);
+	ck_assert(cs != NULL);
+	/*
+	 * Warm up (the first clients grow libevent's tables) and let a talk,
+	 * so that it is awake and then falls asleep; then count.
+	 */
+	a = tc_connect(d);
+	for (i = 0; i < 19; i++)
+		warmup[i] = tc_connect(d);
+	tc_send(a, "hello, warm-up\n");
+	want = harness_asprintf("<%s> hello, warm-up", a->name);
+	for (i = 0; i < 19; i++)
+		tc_expect_chat(warmup[i], want);
+	free(want);
+	chatd_wait_log(d, "]: asleep");
+	rss0 = vm_status_kb(d->pid, "VmRSS");
+	/* New clients start asleep. */
+	for (i = 0; i < n; i++)
+		cs[i] = tc_connect(d);
+	rss1 = vm_status_kb(d->pid, "VmRSS");
+	fprintf(stderr, "test_sleeping_clients: %d idle clients: RSS %ld -> "
+	    "%ld KiB, %ld bytes each\n", n, rss0, rss1,
+	    (rss1 - rss0) * 1024 / n);
+	if (rss_meaningful(d, "test_sleeping_clients"))
+		ck_assert_msg((rss1 - rss0) * 1024 / n <= 1024,
+		    "%d idle clients grew chatd's RSS from %ld to %ld KiB, "
+		    "over 1 KiB each", n, rss0, rss1);
+	ck_assert_int_eq(chatd_log_count(d, "]: awake"), 1);
+
+	/* a wakes to talk; the sleepers get the line without waking. */
+	tc_send(a, "hello, sleepers\n");
+	want = harness_asprintf("<%s> hello, sleepers", a->name);
+	for (i = 0; i < n; i++) {
+		l = tc_chat(cs[i], W);
+		ck_assert_msg(l != NULL && strcmp(l, want) == 0,
+		    "sleeper %d: expected '%s', got '%s'", i, want,
+		    l != NULL ? l : "(nothing)");
+	}
+	free(want);
+	ck_assert_int_eq(chatd_log_count(d, "]: awake"), 2);
+
+	/* The last one talks back: it wakes and is heard. */
+	tc_send(cs[n - 1], "good morning\n");
+	want = harness_asprintf("<%s> good morning", cs[n - 1]->name);
+	tc_expect_chat(a, want);
+	free(want);
+	ck_assert_int_eq(chatd_log_count(d, "]: awake"), 3);
+
+	for (i = 0; i < n; i++)
+		tc_close(cs[i]);
+	for (i = 0; i < 19; i++)
+		tc_close(warmup[i]);
+	free(cs);
+	tc_close(a);
+	chatd_stop_ok(d);
+}
+END_TEST
+
 static Suite *
 e2e_limits_suite(void)
 {
@@ -1550,6 +1652,7 @@ e2e_limits_suite(void)
 	tcase_add_test(tc, test_max_per_address);
 	tcase_add_test(tc, test_out_of_fds);
 	tcase_add_test(tc, test_idle_timeout);
+	tcase_add_test(tc, test_sleeping_clients);
 	suite_add_tcase(s, tc);
 
 	return s;
