@@ -26,6 +26,7 @@ struct event;
 struct event_base;
 struct evbuffer;
 struct evconnlistener;
+struct iovec;
 
 #define CHATD_NAME		"chatd"
 #define EX_CHATD_USAGE		64	/* EX_USAGE */
@@ -101,6 +102,22 @@ struct msg {
 	char			 data[];	/* len bytes, ends in CRLF */
 };
 
+/* The lines broadcast in one loop turn (turn.c). */
+#define TURN_BYTES		(64 * 1024)	/* flush early past this */
+#define TURN_LINES		1023	/* and this; IOV_MAX is 1024 */
+struct turn_mark {
+	struct client		*from;		/* who said it, or NULL */
+	size_t			 end;		/* where it ends in buf */
+};
+struct turn {
+	struct msg		*buf;		/* the lines; NULL: none yet */
+	size_t			 cap;		/* bytes buf can hold */
+	struct turn_mark	*marks;		/* TURN_LINES */
+	unsigned		 nmarks;
+	uint64_t		 gen;		/* this turn's number */
+	struct iovec		*iov;		/* TURN_LINES + 1, for parts */
+};
+
 /* A token bucket counting lines (in thousandths, to stay in integers). */
 struct ratelimit {
 	uint64_t		 last_ms;
@@ -136,6 +153,9 @@ struct client {
 	size_t			 eol_len;
 	uint64_t		 pass;		/* scheduler pass of pass_lines */
 	unsigned		 pass_lines;
+	uint64_t		 turn_gen;	/* turn of turn_seen */
+	uint64_t		 said_gen;	/* last turn it said a line in */
+	unsigned		 turn_seen;	/* marks of the turn it has had */
 
 	struct ratelimit	 rate;
 	uint64_t		 resume_ms;	/* when throttled */
@@ -177,6 +197,7 @@ struct server {
 	struct clients		 throttled;	/* waiting for rate budget */
 	struct clients		 dead;		/* to be freed */
 	struct clients		 pending;	/* output to flush */
+	struct turn		 turn;		/* broadcast this loop turn */
 	unsigned		 nclients;	/* connected */
 	unsigned		 status_clients; /* last told to systemd */
 	uint64_t		 next_id;
@@ -296,6 +317,17 @@ void		 fatal(const char *, ...)
 		    __attribute__((format(printf, 1, 2), noreturn));
 void		 fatalx(const char *, ...)
 		    __attribute__((format(printf, 1, 2), noreturn));
+
+/* turn.c */
+void		 turn_init(struct turn *);
+void		 turn_free(struct turn *);
+int		 turn_room(const struct turn *, size_t);
+void		 turn_add(struct turn *, struct client *, const char *, size_t);
+void		 turn_join(struct turn *, struct client *);
+int		 turn_part(struct turn *, const struct client *,
+		    struct iovec **);
+void		 turn_seen(struct turn *, struct client *);
+void		 turn_end(struct turn *);
 
 /* msg.c */
 struct msg	*msg_new(size_t);

@@ -121,35 +121,54 @@ server_pending(struct server *s, struct client *c)
 	TAILQ_INSERT_TAIL(&s->pending, c, out_entry);
 }
 
+/*
+ * Writes what this turn produced: every member of the room gets its part
+ * of the turn (turn.c), and clients with output of their own get that.
+ * A client whose socket fails is closed, which unlinks it; the walk
+ * tolerates that.
+ */
 static void
-server_flush_callback(evutil_socket_t fd, short events, void *arg)
+server_flush(struct server *s)
 {
-	struct server	*s = arg;
-	struct client	*c;
+	struct client	*c, *next;
 
+	if (s->turn.nmarks != 0) {
+		for (c = TAILQ_FIRST(&s->clients); c != NULL; c = next) {
+			next = TAILQ_NEXT(c, entry);
+			if (!(c->flags & CLIENT_CONNECTED) ||
+			    (c->flags & (CLIENT_FLUSHING | CLIENT_CLOSING)))
+				continue;
+			if (c->flags & CLIENT_PENDING)
+				TAILQ_REMOVE(&s->pending, c, out_entry);
+			client_flush(c);
+		}
+	}
 	while ((c = TAILQ_FIRST(&s->pending)) != NULL) {
 		TAILQ_REMOVE(&s->pending, c, out_entry);
 		client_flush(c);
 	}
+	turn_end(&s->turn);
+}
+
+static void
+server_flush_callback(evutil_socket_t fd, short events, void *arg)
+{
+	server_flush(arg);
 }
 
 /*
- * Queues m on every connected client except `from` (NULL: everyone).  A
- * recipient pushed over its output limit is closed, which unlinks it; the
- * walk tolerates that.
+ * Says m to every connected client except `from` (NULL: everyone): it
+ * joins this turn's lines, which are written to all once the turn's input
+ * has been handled (server_flush()).  A full turn is flushed first.
  */
 void
 server_broadcast(struct server *s, struct client *from, struct msg *m)
 {
-	struct client	*c, *next;
-
-	for (c = TAILQ_FIRST(&s->clients); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, entry);
-		if (c == from || !(c->flags & CLIENT_CONNECTED) ||
-		    (c->flags & CLIENT_FLUSHING))
-			continue;
-		client_send_msg(c, m);
-	}
+	if (!turn_room(&s->turn, m->len))
+		server_flush(s);
+	if (s->turn.nmarks == 0)
+		event_active(s->flush_ev, 0, 0);
+	turn_add(&s->turn, from, m->data, m->len);
 }
 
 /*
@@ -313,6 +332,7 @@ server_admit(struct server *s, struct client *c)
 		return;
 	}
 	c->flags |= CLIENT_CONNECTED;
+	turn_join(&s->turn, c);
 	s->nclients++;
 	c->connected_ms = c->active_ms = now;
 	ratelimit_init(&c->rate, now, conf->rate_burst);
@@ -458,6 +478,7 @@ server_new(struct config *conf, const char *path, int debug)
 	TAILQ_INIT(&s->throttled);
 	TAILQ_INIT(&s->dead);
 	TAILQ_INIT(&s->pending);
+	turn_init(&s->turn);
 	if ((s->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if (future_sched_init(&s->sched, s->base) != 0)
@@ -758,6 +779,7 @@ server_free(struct server *s)
 		client_free(c);
 	}
 	chat_free(s);
+	turn_free(&s->turn);
 	for (i = 0; i < sizeof s->sig_ev / sizeof s->sig_ev[0]; i++)
 		event_free(s->sig_ev[i]);
 	event_free(s->reap_ev);
