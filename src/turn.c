@@ -155,8 +155,11 @@ turn_end(struct turn *t)
 		return;
 	t->gen++;
 	t->nmarks = 0;
-	if (t->buf->refs > 1) {
-		/* A slow reader's queue refers to it: keep it for them. */
+	if (t->buf->refs > 1 || t->cap > TURN_BYTES) {
+		/*
+		 * A slow reader's queue refers to it (it is theirs now), or
+		 * it was made for one long line: the next turn makes its own.
+		 */
 		msg_unref(t->buf);
 		t->buf = NULL;
 	} else
