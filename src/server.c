@@ -698,8 +698,13 @@ server_reload(struct server *s)
 	    (unsigned long long)ts.tv_nsec / 1000);
 	conf = xcalloc(1, sizeof *conf);
 	config_defaults(conf);
-	if (config_load(conf, path, s->config_path != NULL, err,
-	    sizeof err) < 0) {
+	/*
+	 * A missing default file means built-in defaults only if it was
+	 * missing at start too: one deleted since is an error, not an order
+	 * to go back to port 7777 on every address.
+	 */
+	if (config_load(conf, path, s->config_path != NULL ||
+	    s->config->path != NULL, err, sizeof err) < 0) {
 		log_warnx("reload failed: %s; keeping the old configuration",
 		    err);
 		config_free(conf);
