@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <event2/event_struct.h>	/* struct client embeds one */
+
 #include "future.h"
 
 struct bufferevent;
@@ -129,7 +131,7 @@ struct client {
 	struct server		*server;
 	int			 fd;		/* the socket */
 	struct bufferevent	*bev;		/* awake: its I/O, else NULL */
-	struct event		*wait_ev;	/* asleep: wakes on input */
+	struct event		 wait_ev;	/* asleep: wakes on input */
 	struct evbuffer		*out;		/* asleep: output, on demand */
 	uint64_t		 id;		/* never reused */
 	char			 netaddr[NETADDR_MAX];	/* peer, as text */
@@ -216,6 +218,7 @@ struct server {
 	size_t			 scratch_size;
 	int			 stopping;
 	int			 exit_code;
+	unsigned		 trim_pending;	/* fell asleep: trim heap */
 };
 
 /* chat.c */

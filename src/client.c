@@ -38,8 +38,11 @@
  * evbuffers), three times what the rest of a client does, and most
  * clients of a chat room are quiet most of the time.  So a client is
  * either awake, with a bufferevent doing its I/O, or asleep: a bare socket
- * with one read event (144 bytes) that wakes it, and an output evbuffer
- * made only while it has something queued.  New clients start asleep.
+ * with one read event that wakes it, and an output evbuffer made only
+ * while it has something queued.  The read event is part of the client
+ * (as tmux embeds its events), not allocated at each sleep: allocations
+ * made then would land among the freed bufferevents and keep their pages
+ * resident.  New clients start asleep.
  * The cron puts a client back to sleep once a whole cron period passed
  * without I/O and nothing is buffered either way (client_cron()); it is
  * woken by input, or by output the socket does not take at once, which
@@ -407,9 +410,9 @@ client_new(struct server *s, int fd, const struct sockaddr *sa,
 
 	client_set_socket_options(c, fd);
 	c->fd = fd;
-	c->wait_ev = event_new(s->base, fd, EV_READ, client_wake_callback, c);
-	if (c->wait_ev == NULL)
-		fatalx("event_new failed");
+	if (event_assign(&c->wait_ev, s->base, fd, EV_READ,
+	    client_wake_callback, c) != 0)
+		fatalx("event_assign failed");
 	return (c);
 }
 
@@ -431,7 +434,7 @@ client_start(struct client *c)
 		client_configure(c);
 		bufferevent_enable(c->bev, EV_READ);
 	} else
-		event_add(c->wait_ev, NULL);
+		event_add(&c->wait_ev, NULL);
 	client_loop(c);
 }
 
@@ -443,8 +446,7 @@ client_free(struct client *c)
 	future_cancel(&c->send);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
-	if (c->wait_ev != NULL)
-		event_free(c->wait_ev);
+	event_del(&c->wait_ev);
 	if (c->out != NULL)
 		evbuffer_free(c->out);
 	evutil_closesocket(c->fd);
@@ -469,8 +471,7 @@ client_wake(struct client *c)
 		fatalx("bufferevent_socket_new failed");
 	bufferevent_setcb(c->bev, client_read_callback, client_write_callback,
 	    client_event_callback, c);
-	event_free(c->wait_ev);
-	c->wait_ev = NULL;
+	event_del(&c->wait_ev);
 	if (c->out != NULL) {
 		/* Moves the chains; nothing is copied. */
 		evbuffer_add_buffer(bufferevent_get_output(c->bev), c->out);
@@ -530,13 +531,9 @@ client_cron(struct client *c)
 	}
 	if (!client_may_sleep(c))
 		return (0);
-	c->wait_ev = event_new(c->server->base, c->fd, EV_READ,
-	    client_wake_callback, c);
-	if (c->wait_ev == NULL)
-		fatalx("event_new failed");
 	bufferevent_free(c->bev);
 	c->bev = NULL;
-	event_add(c->wait_ev, NULL);
+	event_add(&c->wait_ev, NULL);
 	log_debug("client %llu [%s]: asleep", (unsigned long long)c->id,
 	    c->netaddr);
 	return (1);
@@ -835,7 +832,7 @@ client_close_after_flush(struct client *c, const char *reason)
 	if (c->bev != NULL)
 		bufferevent_disable(c->bev, EV_READ);
 	else
-		event_del(c->wait_ev);
+		event_del(&c->wait_ev);
 	future_cancel(&c->read);
 	if (!future_pending(&c->send) && c->send.queued == FUTURE_Q_NONE) {
 		future_start(&c->send);
@@ -869,6 +866,6 @@ client_close(struct client *c, const char *reason)
 		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 		bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
 	} else
-		event_del(c->wait_ev);
+		event_del(&c->wait_ev);
 	server_remove(c->server, c);
 }

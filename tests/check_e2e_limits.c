@@ -1610,6 +1610,24 @@ START_TEST(test_sleeping_clients)
 	free(want);
 	ck_assert_int_eq(chatd_log_count(d, "]: awake"), 3);
 
+	/*
+	 * All wake at once (an empty line is read, and relayed to no one)
+	 * and fall asleep again: the memory their bufferevents took goes
+	 * back, so idle clients stay under 1 KiB.
+	 */
+	for (i = 0; i < n - 1; i++)	/* the last one may be awake */
+		tc_send(cs[i], "\n");
+	chatd_wait_log_n(d, "]: awake", 3 + n - 1);
+	chatd_wait_log(d, "heap trimmed after");
+	rss1 = vm_status_kb(d->pid, "VmRSS");
+	fprintf(stderr, "test_sleeping_clients: after all woke and slept "
+	    "again: RSS %ld KiB, %ld bytes per client\n", rss1,
+	    (rss1 - rss0) * 1024 / n);
+	if (rss_meaningful(d, "test_sleeping_clients"))
+		ck_assert_msg((rss1 - rss0) * 1024 / n <= 1024,
+		    "after %d idle clients woke and slept, chatd's RSS grew "
+		    "from %ld to %ld KiB, over 1 KiB a client", n, rss0, rss1);
+
 	for (i = 0; i < n; i++)
 		tc_close(cs[i]);
 	for (i = 0; i < 19; i++)

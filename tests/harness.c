@@ -805,13 +805,15 @@ void
 chatd_wait_log_n(struct chatd *d, const char *s, int n)
 {
 	int64_t	deadline;
+	int	seen;
 
 	deadline = harness_now_ms() + HARNESS_WAIT_MS;
-	while (chatd_log_count(d, s) < n) {
+	while ((seen = chatd_log_count(d, s)) < n) {
+		/* log_tail() rereads the log: seen is counted before. */
 		if (harness_left_ms(deadline) == 0)
-			ck_abort_msg("'%s' not %d times in the log within %d "
-			    "ms; log:\n%s", s, n, HARNESS_WAIT_MS,
-			    chatd_log(d));
+			ck_abort_msg("'%s' %d times, not %d, in the log within "
+			    "%d ms; its end:\n%s", s, seen, n, HARNESS_WAIT_MS,
+			    log_tail(d));
 		poll(NULL, 0, POLL_SLICE_MS);
 	}
 }
@@ -831,7 +833,7 @@ chatd_wait_log_re(struct chatd *d, const char *re)
 	while (!harness_match(chatd_log(d), re)) {
 		if (harness_left_ms(deadline) == 0)
 			ck_abort_msg("no log line matching '%s' within %d ms; "
-			    "log:\n%s", re, HARNESS_WAIT_MS, chatd_log(d));
+			    "its end:\n%s", re, HARNESS_WAIT_MS, log_tail(d));
 		poll(NULL, 0, POLL_SLICE_MS);
 	}
 }
