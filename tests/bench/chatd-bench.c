@@ -486,11 +486,17 @@ parse_u64(const char **pp, const char *end, uint64_t *v)
 {
 	const char	*p = *pp;
 	uint64_t	 x = 0;
+	unsigned	 d;
 
-	if (p >= end || *p < '0' || *p > '9')
+	/*
+	 * No bound check per digit: *end is the line's '\r' or '\n', which
+	 * stops the loop (a quarter of the generator's CPU was here).
+	 */
+	if (p >= end || (d = (unsigned char)*p - '0') > 9)
 		return (-1);
-	while (p < end && *p >= '0' && *p <= '9')
-		x = x * 10 + (uint64_t)(*p++ - '0');
+	do {
+		x = x * 10 + d;
+	} while ((d = (unsigned char)*++p - '0') <= 9);
 	*pp = p;
 	*v = x;
 	return (0);
@@ -616,7 +622,8 @@ bench_read_callback(evutil_socket_t fd, short events, void *arg)
 	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
 		if (c->flags & BC_DISCARD)
 			c->flags &= ~BC_DISCARD;
-		else if ((at = memchr(p, '@', (size_t)(nl - p))) != NULL &&
+		else if ((at = *p == '@' ? p :
+		    memchr(p, '@', (size_t)(nl - p))) != NULL &&
 		    nl - at > 3 && at[2] == ' ') {
 			if (at[1] == 'B')
 				bench_line(b, c, at + 3, nl, now);
