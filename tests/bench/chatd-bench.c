@@ -194,6 +194,8 @@ struct bench {
 	uint64_t		 hold_until_ns;
 	long			 server_ticks0;
 	long			 server_ticks1;
+	long			 steal0;	/* the machine's, all CPUs */
+	long			 steal1;
 	long			 server_rss0;
 	long			 server_rss1;
 	struct rusage		 ru0;
@@ -294,6 +296,31 @@ proc_cpu_ticks(pid_t pid)
 	    "%lu %lu", &utime, &stime) != 2)
 		return (-1);
 	return ((long)(utime + stime));
+}
+
+/*
+ * Steal time of the whole machine (the "cpu" line of /proc/stat): time
+ * a hypervisor ran something else while our CPUs had work.
+ */
+static long
+proc_steal_ticks(void)
+{
+	char		 buf[512];
+	unsigned long	 v[8];
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = open("/proc/stat", O_RDONLY)) == -1)
+		return (-1);
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return (-1);
+	buf[n] = '\0';
+	if (sscanf(buf, "cpu %lu %lu %lu %lu %lu %lu %lu %lu", &v[0], &v[1],
+	    &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) != 8)
+		return (-1);
+	return ((long)v[7]);
 }
 
 static long
@@ -739,6 +766,7 @@ bench_start_run(struct bench *b)
 	}
 	b->phase = PHASE_RUN;
 	b->server_ticks0 = proc_cpu_ticks(b->server_pid);
+	b->steal0 = proc_steal_ticks();
 	getrusage(RUSAGE_SELF, &b->ru0);
 	b->run_start_ns = b->last_progress_ns = now_ns();
 	if (b->expected == 0) {
@@ -939,6 +967,7 @@ bench_finish(struct bench *b)
 		return;
 	if (b->phase == PHASE_RUN || b->phase == PHASE_HOLD) {
 		b->server_ticks1 = proc_cpu_ticks(b->server_pid);
+		b->steal1 = proc_steal_ticks();
 		b->server_rss1 = proc_rss_kb(b->server_pid);
 		getrusage(RUSAGE_SELF, &b->ru1);
 		b->finish_ns = now_ns();
@@ -1080,9 +1109,11 @@ bench_report(struct bench *b)
 		printf(" rounds=%u bcast_p50_us=%.1f bcast_max_us=%.1f",
 		    rounds, r50 / 1e3, rmax / 1e3);
 	printf(" server_cpu_s=%.3f cpu_s_per_m=%.4f server_rss_kb=%ld "
-	    "gen_cpu_s=%.3f server_busy_pct=%.0f gen_busy_pct=%.0f\n", cpu,
+	    "gen_cpu_s=%.3f server_busy_pct=%.0f gen_busy_pct=%.0f", cpu,
 	    per_m, b->server_rss1, gen_cpu, wall > 0 && cpu >= 0 ?
 	    100 * cpu / wall : -1, wall > 0 ? 100 * gen_cpu / wall : -1);
+	printf(" steal_ms=%ld\n", b->steal0 >= 0 && b->steal1 >= b->steal0 &&
+	    tck > 0 ? (b->steal1 - b->steal0) * 1000 / tck : -1);
 	return (ok ? 0 : 1);
 }
 
@@ -1147,6 +1178,8 @@ usage(FILE *f)
 "      --broadcast        one line to all, M rounds, time each round\n"
 "      --idle             connect N, report server RSS per connection\n"
 "      --hold SECS        idle mode: hold the connections (default 1)\n"
+"      --stall-probe SECS only sleep 200 us at a time for SECS and report\n"
+"                         how late it woke (the machine's own stalls)\n"
 "      --expect-exact     fail unless every line arrived exactly once,\n"
 "                         in order, and never to its sender\n"
 "      --help             this text\n"
@@ -1195,6 +1228,36 @@ raise_nofile(unsigned need)
 		    need - 32, need, (unsigned long)rl.rlim_cur);
 }
 
+/*
+ * --stall-probe: sleeps 200 us at a time for secs and reports how late
+ * it woke, at worst and how often by over 1 ms.  Run beside a latency
+ * scenario, it shows the stalls of the machine itself (a hypervisor
+ * running something else, the kernel's own work), which no server can
+ * be faster than.  The idea is cyclictest's.
+ */
+static int
+stall_probe(double secs, const char *label)
+{
+	struct timespec	 nap = { 0, 200000 };
+	uint64_t	 end, t, late, max = 0, n = 0, over1 = 0;
+
+	end = now_ns() + (uint64_t)(secs * 1e9);
+	while ((t = now_ns()) < end) {
+		nanosleep(&nap, NULL);
+		late = now_ns() - t;
+		late = late > 200000 ? late - 200000 : 0;
+		if (late > max)
+			max = late;
+		if (late > 1000000)
+			over1++;
+		n++;
+	}
+	printf("result: label=%s mode=probe seconds=%.1f sleeps=%" PRIu64
+	    " stall_max_us=%.1f stalls_over_1ms=%" PRIu64 "\n",
+	    label != NULL ? label : "probe", secs, n, max / 1e3, over1);
+	return (0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1218,6 +1281,7 @@ main(int argc, char **argv)
 		{ "batch",		required_argument, NULL, 'b' },
 		{ "ahead",		required_argument, NULL, 'a' },
 		{ "expect-exact",	no_argument,	   NULL, 'X' },
+		{ "stall-probe",	required_argument, NULL, 'S' },
 		{ "help",		no_argument,	   NULL, 'H' },
 		{ NULL,			0,		   NULL, 0 }
 	};
@@ -1308,6 +1372,9 @@ main(int argc, char **argv)
 		case 'X':
 			b->expect_exact = 1;
 			break;
+		case 'S':
+			return (stall_probe(seconds(optarg, "probe time"),
+			    b->label));
 		case 'H':
 			usage(stdout);
 			return (0);

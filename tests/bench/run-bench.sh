@@ -307,12 +307,35 @@ scenario() {
 	fi
 }
 
+# probed KIND NAME SECS ARGS...: run, with chatd-bench --stall-probe
+# beside it for SECS, whose result joins the run's: how late a process
+# that only sleeps 200 us at a time woke up during the run is a stall of
+# the machine itself, which bounds what any server's worst latency can be.
+probed() {
+	pkind=$1
+	pname=$2
+	psecs=$3
+	shift 3
+	"$bench" -L "$pname/probe" --stall-probe "$psecs" \
+	    > "$tmp/$pname.probe.out" 2>&1 &
+	probe_pid=$!
+	run "$pkind" "$pname" "$@"
+	wait "$probe_pid"
+	grep '^result:' "$tmp/$pname.probe.out" | sed 's/^result://' |
+	    tr '\n' ' ' >> "$tmp/$pname.$pkind"
+}
+
 for p in $fan_sweep; do
 	scenario "fanout-100x10-w${p%:*}" yes -n 100 -s 10 -w "${p%:*}" \
 	    -m "${p#*:}"
 done
 scenario fanout-1000x2 yes -n 1000 -s 2 -m $m_big
-scenario latency-50x5 yes -n 50 -s 5 -m $m_lat -r 200
+# The latency runs last m_lat / 200 s plus the connect and sync.
+probed chatd latency-50x5 $((m_lat / 200 + 1)) -n 50 -s 5 -m $m_lat -r 200
+if [ -n "$ncat" ]; then
+	probed ncat latency-50x5 $((m_lat / 200 + 1)) -n 50 -s 5 -m $m_lat \
+	    -r 200
+fi
 scenario idle-raw-$n_idle no --idle -n $n_idle --hold 1
 # Chat mode: every client gets a welcome line and every join is announced
 # to all the others; the generator reads and discards lines that are not
@@ -488,6 +511,9 @@ row $s lost lost 0 zero 0
 row $s "latency p50 us" p50_us 0 info 0
 row $s "latency p99 us" p99_us 0 max 1000
 row $s "latency max us" max_us 0 max 5000
+row $s "machine stall max us" stall_max_us 0 info 0
+row $s "machine stalls > 1 ms" stalls_over_1ms 0 info 0
+row $s "VM steal ms" steal_ms 0 info 0
 row $s "cpu s/M deliveries" cpu_s_per_m 4 info 0
 for s in idle-raw-$n_idle idle-chat-$n_idle; do
 	row "$s" "RSS bytes/conn" rss_per_conn_b 0 max 1024
