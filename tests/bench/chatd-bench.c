@@ -273,22 +273,32 @@ bench_fail(struct bench *b, const char *fmt, ...)
 
 /* /proc readers: -1 when the process or the field is not there. */
 
+/* The start of a /proc file, NUL-terminated; 0, or -1 if unreadable. */
+static int
+proc_read(const char *path, char *buf, size_t size)
+{
+	ssize_t	n;
+	int	fd;
+
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return (-1);
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return (-1);
+	buf[n] = '\0';
+	return (0);
+}
+
 static long
 proc_cpu_ticks(pid_t pid)
 {
 	char			 path[64], buf[1024], *p;
 	unsigned long		 utime, stime;
-	ssize_t			 n;
-	int			 fd;
 
 	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	if ((fd = open(path, O_RDONLY)) == -1)
+	if (proc_read(path, buf, sizeof buf) == -1)
 		return (-1);
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return (-1);
-	buf[n] = '\0';
 	/* The command name may hold spaces: count fields after its ')'. */
 	if ((p = strrchr(buf, ')')) == NULL)
 		return (-1);
@@ -307,16 +317,9 @@ proc_steal_ticks(void)
 {
 	char		 buf[512];
 	unsigned long	 v[8];
-	ssize_t		 n;
-	int		 fd;
 
-	if ((fd = open("/proc/stat", O_RDONLY)) == -1)
+	if (proc_read("/proc/stat", buf, sizeof buf) == -1)
 		return (-1);
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return (-1);
-	buf[n] = '\0';
 	if (sscanf(buf, "cpu %lu %lu %lu %lu %lu %lu %lu %lu", &v[0], &v[1],
 	    &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) != 8)
 		return (-1);
