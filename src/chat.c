@@ -429,6 +429,20 @@ chat_renamed(struct server *s, struct client *c, const char *name)
 	cluster_renamed(s, c, old);
 }
 
+/*
+ * The room gave c's name to someone else while this node was cut off from
+ * it (cluster.c); c is now called c->name.  c and the local room are told.
+ */
+void
+chat_name_lost(struct server *s, struct client *c, const char *old)
+{
+	log_notice("client %llu [%s]: name %s taken on another node; now %s",
+	    (unsigned long long)c->id, c->netaddr, old, c->name);
+	client_printf(c, "*** the name %s is taken elsewhere in the room; "
+	    "you are now %s", old, c->name);
+	chat_announce(s, c, "%s is now known as %s", old, c->name);
+}
+
 static int
 chat_cmd_quit(struct server *s, struct client *c, const char *args)
 {

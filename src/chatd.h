@@ -229,6 +229,7 @@ void		 chat_joined(struct server *, struct client *);
 void		 chat_left(struct server *, struct client *);
 int		 chat_input(struct server *, struct client *, char *, size_t);
 void		 chat_renamed(struct server *, struct client *, const char *);
+void		 chat_name_lost(struct server *, struct client *, const char *);
 struct client	*chat_holder(struct server *, const char *);
 int		 chat_remote(struct server *, const char *, char **, int);
 

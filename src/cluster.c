@@ -265,10 +265,13 @@ cluster_owner_reply(redisAsyncContext *ac, void *r, void *arg)
 	c->id = cluster_next_id(cl->server);
 	snprintf(c->name, sizeof c->name, "guest%llu",
 	    (unsigned long long)c->id);
-	log_notice("client %s [%s]: name taken on another node; now %s", old,
-	    c->netaddr, c->name);
-	client_printf(c, "*** the name %s is taken elsewhere in the room; "
-	    "you are now %s", old, c->name);
+	/*
+	 * Everyone who knew c by its old name is told: here, and on the
+	 * other nodes through a "nick" message.  The old name's key is the
+	 * other owner's now, so nothing is released (see cluster_renamed()).
+	 */
+	chat_name_lost(cl->server, c, old);
+	cluster_publish(cl, "nick", old, c->name, (char *)NULL);
 	cluster_claim(cl, c);
 }
 

@@ -639,6 +639,17 @@ room_join(struct room *rm, struct chatd *d, const char *nick)
 	return c;
 }
 
+/* A Redis server of its own, and nodes a and b on it: the usual room. */
+static void
+room_two_nodes(struct room *rm, struct redis **r, struct chatd **a,
+    struct chatd **b)
+{
+	*r = redis_start(0);
+	room_init(rm, *r);
+	*a = node_up(*r, "a", 1);
+	*b = node_up(*r, "b", 2);
+}
+
 static void
 room_close(struct room *rm)
 {
@@ -760,10 +771,7 @@ START_TEST(test_chat_both_ways)
 	struct tc	*alice, *bob, *carol, *dave, *erin;
 	int		 i, j;
 
-	r = redis_start(0);
-	room_init(&rm, r);
-	a = node_up(r, "a", 1);
-	b = node_up(r, "b", 2);
+	room_two_nodes(&rm, &r, &a, &b);
 	c = node_up(r, "c", 3);
 	alice = room_join(&rm, a, "alice");
 	bob = room_join(&rm, b, "bob");
@@ -813,10 +821,7 @@ START_TEST(test_who_nick_kill)
 	int64_t		 deadline;
 	int		 n, st, tries = 0;
 
-	r = redis_start(0);
-	room_init(&rm, r);
-	a = node_up(r, "a", 1);
-	b = node_up(r, "b", 2);
+	room_two_nodes(&rm, &r, &a, &b);
 	alice = room_join(&rm, a, "alice");
 	bob = room_join(&rm, b, "bob");
 	carol = room_join(&rm, a, "carol");
@@ -899,10 +904,7 @@ START_TEST(test_msg_across)
 	struct room	 rm;
 	struct tc	*alice, *bob, *carol, *dave;
 
-	r = redis_start(0);
-	room_init(&rm, r);
-	a = node_up(r, "a", 1);
-	b = node_up(r, "b", 2);
+	room_two_nodes(&rm, &r, &a, &b);
 	alice = room_join(&rm, a, "alice");
 	bob = room_join(&rm, b, "bob");
 	carol = room_join(&rm, a, "carol");
@@ -978,6 +980,79 @@ read_prefix_until(struct tc *c, const char *stop)
 	}
 }
 
+/*
+ * Cut off from each other, two nodes can give one name to two people.
+ * When the room is whole again one of them keeps it; the other becomes a
+ * guest, is told why, and so is everyone, on both nodes.
+ */
+START_TEST(test_name_clash_after_outage)
+{
+	struct redis	*r;
+	struct chatd	*a, *b;
+	struct room	 rm;
+	struct tc	*alice, *bob, *carol, *dave, *loser;
+	char		*l, *lost, *won, guest[64], want[256];
+	char		 on_a[256], on_b[256];
+	const char	*re = "^\\*\\*\\* (the name carol is taken elsewhere "
+	    "in the room; you are now|carol is now known as) guest[0-9]+$";
+
+	room_two_nodes(&rm, &r, &a, &b);
+	alice = room_join(&rm, a, "alice");
+	carol = room_join(&rm, a, "carol");
+	bob = room_join(&rm, b, "bob");
+	dave = room_join(&rm, b, "dave");
+
+	redis_kill(r, SIGKILL);
+	room_expect(&rm, NULL, LOCAL_ONLY);
+	/* b cannot ask the room, and nobody on b is called carol. */
+	tc_send(dave, "/nick carol\n");
+	tc_expect_line(dave, "*** you are now known as carol");
+	tc_expect_line(bob, "*** dave is now known as carol");
+
+	/* Redis comes back empty: both nodes claim carol, one wins. */
+	redis_restart(r);
+	node_linked(a, 2);
+	node_linked(b, 2);
+	l = tc_expect_re(carol, re, W);
+	snprintf(on_a, sizeof on_a, "%s", l);
+	l = tc_expect_re(dave, re, W);
+	snprintf(on_b, sizeof on_b, "%s", l);
+	if (strstr(on_a, "taken elsewhere") != NULL) {
+		loser = carol;
+		lost = on_a;
+		won = on_b;
+	} else {
+		loser = dave;
+		lost = on_b;
+		won = on_a;
+	}
+	ck_assert_msg(strstr(lost, "taken elsewhere") != NULL, "neither "
+	    "carol lost the name: carol was told '%s', dave '%s'", on_a, on_b);
+	snprintf(guest, sizeof guest, "%s", strrchr(lost, ' ') + 1);
+	snprintf(want, sizeof want, "*** carol is now known as %s", guest);
+	/* The winner, and everyone else on both nodes, is told. */
+	ck_assert_str_eq(won, want);
+	l = tc_expect_re(alice, re, W);
+	ck_assert_str_eq(l, want);
+	l = tc_expect_re(bob, re, W);
+	ck_assert_str_eq(l, want);
+
+	/* The new name is the loser's across the room, the old one not. */
+	tc_rename(loser, guest);
+	tc_send(loser, "/nick carol\n");
+	tc_expect_line(loser, "*** name carol is taken");
+	tc_send(alice, "/msg %s are you the other carol?\n", guest);
+	snprintf(want, sizeof want, "*** message sent to %s", guest);
+	tc_expect(alice, want, W);
+	tc_expect(loser, "*alice* are you the other carol?", W);
+
+	room_close(&rm);
+	chatd_stop_ok(a);
+	chatd_stop_ok(b);
+	redis_stop(r);
+}
+END_TEST
+
 START_TEST(test_redis_outage)
 {
 	struct redis	*r;
@@ -987,10 +1062,7 @@ START_TEST(test_redis_outage)
 	char		*l;
 	int		 i, n, told;
 
-	r = redis_start(0);
-	room_init(&rm, r);
-	a = node_up(r, "a", 1);
-	b = node_up(r, "b", 2);
+	room_two_nodes(&rm, &r, &a, &b);
 	alice = room_join(&rm, a, "alice");
 	bob = room_join(&rm, b, "bob");
 	carol = room_join(&rm, a, "carol");
@@ -1083,10 +1155,7 @@ START_TEST(test_formats)
 	struct tc	*alice, *carol, *bob, *dave, *g;
 	char		 local[256], want[256];
 
-	r = redis_start(0);
-	room_init(&rm, r);
-	a = node_up(r, "a", 1);
-	b = node_up(r, "b", 2);
+	room_two_nodes(&rm, &r, &a, &b);
 	/* room_join() checks "joined" and "is now known as" everywhere. */
 	alice = room_join(&rm, a, "alice");
 	carol = room_join(&rm, a, "carol");
@@ -1479,10 +1548,7 @@ START_TEST(test_requests_in_flight)
 	char		 want[256], got[4][256];
 	int		 ren, after, bobl, end;
 
-	r = redis_start(0);
-	room_init(&rm, r);
-	a = node_up(r, "a", 1);
-	b = node_up(r, "b", 2);
+	room_two_nodes(&rm, &r, &a, &b);
 	alice = room_join(&rm, a, "alice");
 	bob = room_join(&rm, b, "bob");
 	carol = room_join(&rm, a, "carol");
@@ -1801,10 +1867,7 @@ START_TEST(test_msg_after_case_change)
 	struct room	 rm;
 	struct tc	*alice, *bob, *carol;
 
-	r = redis_start(0);
-	room_init(&rm, r);
-	a = node_up(r, "a", 1);
-	b = node_up(r, "b", 2);
+	room_two_nodes(&rm, &r, &a, &b);
 	alice = room_join(&rm, a, "alice");
 	carol = room_join(&rm, a, "carol");
 	bob = room_join(&rm, b, "bob");
@@ -1884,10 +1947,7 @@ START_TEST(test_reload)
 	struct tc	*alice, *bob;
 	char		 body[1024], *path;
 
-	r = redis_start(0);
-	room_init(&rm, r);
-	a = node_up(r, "a", 1);
-	b = node_up(r, "b", 2);
+	room_two_nodes(&rm, &r, &a, &b);
 	alice = room_join(&rm, a, "alice");
 	bob = room_join(&rm, b, "bob");
 
@@ -2030,6 +2090,7 @@ e2e_cluster_suite(void)
 	tc = tcase_create("faults");
 	tcase_set_timeout(tc, TEST_TIMEOUT);
 	tcase_add_test(tc, test_redis_outage);
+	tcase_add_test(tc, test_name_clash_after_outage);
 	tcase_add_test(tc, test_start_redis_down);
 	tcase_add_test(tc, test_local_only_told_once);
 	tcase_add_test(tc, test_requests_in_flight);
