@@ -293,9 +293,10 @@ server_cron_callback(evutil_socket_t fd, short events, void *arg)
 	 * The bufferevents of clients that fell asleep are freed between
 	 * the clients' other allocations, and glibc keeps such memory
 	 * resident (measured: 1 KiB per client that ever woke, for good).
-	 * malloc_trim() hands the free pages back.  It walks the heap, so it
-	 * runs only after many fell asleep, and a cron later: libevent frees
-	 * a bufferevent from its loop after bufferevent_free().
+	 * malloc_trim() hands the free pages back.  It walks the heap (0.03
+	 * to 0.4 ms with 8,000 clients, measured), so it runs only after many
+	 * fell asleep, and a cron later: libevent frees a bufferevent from
+	 * its loop after bufferevent_free().
 	 */
 	if (s->trim_pending) {
 		malloc_trim(0);
