@@ -120,6 +120,18 @@ struct turn {
 	struct iovec		*iov;		/* TURN_LINES + 1, for parts */
 };
 
+/* Clients in the room per peer address (peer.c). */
+#define PEER_BUCKETS		4096	/* a power of two */
+struct peer {
+	LIST_ENTRY(peer)	 entry;
+	unsigned		 n;		/* clients in the room */
+	char			 addr[NETADDR_MAX];
+};
+LIST_HEAD(peer_list, peer);
+struct peers {
+	struct peer_list	*buckets;	/* PEER_BUCKETS */
+};
+
 /* A token bucket counting lines (in thousandths, to stay in integers). */
 struct ratelimit {
 	uint64_t		 last_ms;
@@ -200,6 +212,7 @@ struct server {
 	struct clients		 dead;		/* to be freed */
 	struct clients		 pending;	/* output to flush */
 	struct turn		 turn;		/* broadcast this loop turn */
+	struct peers		 peers;		/* connected, per address */
 	unsigned		 nclients;	/* connected */
 	unsigned		 status_clients; /* last told to systemd */
 	uint64_t		 next_id;
@@ -321,6 +334,13 @@ void		 fatal(const char *, ...)
 		    __attribute__((format(printf, 1, 2), noreturn));
 void		 fatalx(const char *, ...)
 		    __attribute__((format(printf, 1, 2), noreturn));
+
+/* peer.c */
+void		 peer_init(struct peers *);
+void		 peer_free(struct peers *);
+unsigned	 peer_count(struct peers *, const char *);
+void		 peer_add(struct peers *, const char *);
+void		 peer_remove(struct peers *, const char *);
 
 /* turn.c */
 void		 turn_init(struct turn *);

@@ -104,6 +104,7 @@ server_remove(struct server *s, struct client *c)
 		TAILQ_REMOVE(&s->throttled, c, wait_entry);
 	if (c->flags & CLIENT_CONNECTED) {
 		s->nclients--;
+		peer_remove(&s->peers, c->netaddr);
 		log_info("client %llu [%s]:%u disconnected: %s",
 		    (unsigned long long)c->id, c->netaddr, c->port, c->reason);
 	} else
@@ -307,21 +308,6 @@ server_cron_callback(evutil_socket_t fd, short events, void *arg)
 #endif
 }
 
-/* Counts connected clients from addr. */
-static unsigned
-server_count_address(struct server *s, const char *addr)
-{
-	struct client	*c;
-	unsigned	 n = 0;
-
-	TAILQ_FOREACH(c, &s->clients, entry) {
-		if ((c->flags & CLIENT_CONNECTED) &&
-		    strcmp(c->netaddr, addr) == 0)
-			n++;
-	}
-	return (n);
-}
-
 /* Refuses c with one line, then closes it once the line is written. */
 static void
 server_refuse(struct server *s, struct client *c, const char *why)
@@ -349,12 +335,13 @@ server_admit(struct server *s, struct client *c)
 		return;
 	}
 	if (conf->max_per_address != 0 &&
-	    server_count_address(s, c->netaddr) >= conf->max_per_address) {
+	    peer_count(&s->peers, c->netaddr) >= conf->max_per_address) {
 		server_refuse(s, c, "too many connections from your address");
 		return;
 	}
 	c->flags |= CLIENT_CONNECTED;
 	turn_join(&s->turn, c);
+	peer_add(&s->peers, c->netaddr);
 	s->nclients++;
 	c->connected_ms = c->active_ms = now;
 	ratelimit_init(&c->rate, now, conf->rate_burst);
@@ -501,6 +488,7 @@ server_new(struct config *conf, const char *path, int debug)
 	TAILQ_INIT(&s->dead);
 	TAILQ_INIT(&s->pending);
 	turn_init(&s->turn);
+	peer_init(&s->peers);
 	if ((s->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if (future_sched_init(&s->sched, s->base) != 0)
@@ -807,6 +795,7 @@ server_free(struct server *s)
 	}
 	chat_free(s);
 	turn_free(&s->turn);
+	peer_free(&s->peers);
 	for (i = 0; i < sizeof s->sig_ev / sizeof s->sig_ev[0]; i++)
 		event_free(s->sig_ev[i]);
 	event_free(s->reap_ev);

@@ -1,0 +1,160 @@
+/*
+ * Unit tests for the per-address client counts (peer.c): counts go up and
+ * down per address, addresses do not disturb one another even when they
+ * share a bucket, an address with no clients left leaves no entry, and
+ * removing a client that was never added is a broken invariant.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <check.h>
+
+#include "chatd.h"
+#include "run_suite.h"
+
+static struct peers	p;
+
+static void
+setup(void)
+{
+	peer_init(&p);
+}
+
+static void
+teardown(void)
+{
+	peer_free(&p);
+}
+
+/* How many entries the table holds, over all buckets. */
+static unsigned
+entries(void)
+{
+	struct peer	*e;
+	unsigned	 n = 0;
+	size_t		 i;
+
+	for (i = 0; i < PEER_BUCKETS; i++) {
+		LIST_FOREACH(e, &p.buckets[i], entry)
+			n++;
+	}
+	return (n);
+}
+
+START_TEST(test_empty)
+{
+	ck_assert_uint_eq(peer_count(&p, "127.0.0.1"), 0);
+	ck_assert_uint_eq(peer_count(&p, ""), 0);
+	ck_assert_uint_eq(entries(), 0);
+}
+END_TEST
+
+START_TEST(test_up_and_down)
+{
+	peer_add(&p, "192.0.2.1");
+	peer_add(&p, "192.0.2.1");
+	peer_add(&p, "2001:db8::1");
+	ck_assert_uint_eq(peer_count(&p, "192.0.2.1"), 2);
+	ck_assert_uint_eq(peer_count(&p, "2001:db8::1"), 1);
+	ck_assert_uint_eq(peer_count(&p, "192.0.2.10"), 0);
+	ck_assert_uint_eq(entries(), 2);
+
+	peer_remove(&p, "192.0.2.1");
+	ck_assert_uint_eq(peer_count(&p, "192.0.2.1"), 1);
+	peer_remove(&p, "192.0.2.1");
+	ck_assert_uint_eq(peer_count(&p, "192.0.2.1"), 0);
+	/* No clients, no entry. */
+	ck_assert_uint_eq(entries(), 1);
+	peer_remove(&p, "2001:db8::1");
+	ck_assert_uint_eq(entries(), 0);
+
+	/* And back again. */
+	peer_add(&p, "192.0.2.1");
+	ck_assert_uint_eq(peer_count(&p, "192.0.2.1"), 1);
+}
+END_TEST
+
+/* Many more addresses than buckets: chains, each count its own. */
+START_TEST(test_many_addresses)
+{
+	char		addr[NETADDR_MAX];
+	unsigned	i, n = 3 * PEER_BUCKETS;
+
+	for (i = 0; i < n; i++) {
+		snprintf(addr, sizeof addr, "10.%u.%u.%u", i >> 16,
+		    (i >> 8) & 255, i & 255);
+		peer_add(&p, addr);
+		if (i % 3 == 0)
+			peer_add(&p, addr);
+	}
+	ck_assert_uint_eq(entries(), n);
+	for (i = 0; i < n; i++) {
+		snprintf(addr, sizeof addr, "10.%u.%u.%u", i >> 16,
+		    (i >> 8) & 255, i & 255);
+		ck_assert_uint_eq(peer_count(&p, addr), i % 3 == 0 ? 2 : 1);
+	}
+	/* Remove every other address whole: the rest stay as they were. */
+	for (i = 0; i < n; i += 2) {
+		snprintf(addr, sizeof addr, "10.%u.%u.%u", i >> 16,
+		    (i >> 8) & 255, i & 255);
+		peer_remove(&p, addr);
+		if (i % 3 == 0)
+			peer_remove(&p, addr);
+	}
+	ck_assert_uint_eq(entries(), n / 2);
+	for (i = 0; i < n; i++) {
+		snprintf(addr, sizeof addr, "10.%u.%u.%u", i >> 16,
+		    (i >> 8) & 255, i & 255);
+		ck_assert_uint_eq(peer_count(&p, addr),
+		    i % 2 == 0 ? 0 : (i % 3 == 0 ? 2 : 1));
+	}
+	/* teardown() frees what is left (valgrind and LSan check it). */
+}
+END_TEST
+
+/* Removing a client nobody added: chatd's bookkeeping is broken. */
+START_TEST(test_remove_unknown)
+{
+	peer_add(&p, "192.0.2.1");
+	peer_remove(&p, "192.0.2.2");
+}
+END_TEST
+
+START_TEST(test_remove_twice)
+{
+	peer_add(&p, "192.0.2.1");
+	peer_remove(&p, "192.0.2.1");
+	peer_remove(&p, "192.0.2.1");
+}
+END_TEST
+
+static Suite *
+peer_suite(void)
+{
+	Suite	*s;
+	TCase	*tc;
+
+	s = suite_create("peer");
+
+	tc = tcase_create("counts");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_empty);
+	tcase_add_test(tc, test_up_and_down);
+	tcase_add_test(tc, test_many_addresses);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("invariants");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_exit_test(tc, test_remove_unknown, 1);
+	tcase_add_exit_test(tc, test_remove_twice, 1);
+	suite_add_tcase(s, tc);
+
+	return (s);
+}
+
+int
+main(void)
+{
+	return run_suite(peer_suite());
+}
