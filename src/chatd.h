@@ -158,8 +158,7 @@ struct client {
 #define CLIENT_THROTTLED	0x10	/* waiting for its rate budget */
 #define CLIENT_FLUSHING		0x20	/* last words queued; then closed */
 #define CLIENT_PENDING		0x40	/* on the server's flush list */
-#define CLIENT_READING		0x80	/* started, not yet closing */
-#define CLIENT_RECENT		0x100	/* I/O since the last cron */
+#define CLIENT_RECENT		0x80	/* I/O since the last cron */
 
 	struct future		 read;		/* client_read_line() */
 	struct future		 send;		/* client_send() */
@@ -282,6 +281,7 @@ void		 client_free(struct client *);
 void		 client_check_output(struct client *, uint64_t);
 void		 client_flush(struct client *);
 int		 client_cron(struct client *);
+int		 client_in_room(const struct client *);
 
 /* config.c */
 void		 config_defaults(struct config *);

@@ -132,12 +132,34 @@ client_queue_msg(struct client *c, struct msg *m, const char *data,
 	}
 }
 
-/* Whether c is in the room, so that broadcasts reach it. */
-static int
+/*
+ * Whether c is in the room: broadcasts reach it and it reads lines.  It
+ * joins when admitted (and its loop starts at once) and leaves when it
+ * starts closing.
+ */
+int
 client_in_room(const struct client *c)
 {
 	return ((c->flags & CLIENT_CONNECTED) &&
 	    !(c->flags & (CLIENT_FLUSHING | CLIENT_CLOSING)));
+}
+
+/* Queues a part of the turn (turn_part()), less its first skip bytes. */
+static void
+client_queue_part(struct client *c, const struct iovec *iov, int n,
+    size_t skip)
+{
+	int	i;
+
+	for (i = 0; i < n; i++) {
+		if (skip >= iov[i].iov_len) {
+			skip -= iov[i].iov_len;
+			continue;
+		}
+		client_queue_msg(c, c->server->turn.buf,
+		    (char *)iov[i].iov_base + skip, iov[i].iov_len - skip);
+		skip = 0;
+	}
 }
 
 /*
@@ -149,13 +171,12 @@ client_sync(struct client *c)
 {
 	struct turn	*t = &c->server->turn;
 	struct iovec	*iov;
-	int		 i, n;
+	int		 n;
 
 	if (!client_in_room(c))
 		return;
 	n = turn_part(t, c, &iov);
-	for (i = 0; i < n; i++)
-		client_queue_msg(c, t->buf, iov[i].iov_base, iov[i].iov_len);
+	client_queue_part(c, iov, n, 0);
 	turn_seen(t, c);
 }
 
@@ -232,8 +253,7 @@ client_write_turn(struct client *c)
 	struct turn	*t = &c->server->turn;
 	struct iovec	*iov;
 	ssize_t		 w;
-	size_t		 skip;
-	int		 i, n;
+	int		 n;
 
 	if (!client_in_room(c) || (n = turn_part(t, c, &iov)) == 0)
 		return (0);
@@ -246,16 +266,7 @@ client_write_turn(struct client *c)
 		}
 		w = 0;
 	}
-	skip = (size_t)w;
-	for (i = 0; i < n; i++) {
-		if (skip >= iov[i].iov_len) {
-			skip -= iov[i].iov_len;
-			continue;
-		}
-		client_queue_msg(c, t->buf, (char *)iov[i].iov_base + skip,
-		    iov[i].iov_len - skip);
-		skip = 0;
-	}
+	client_queue_part(c, iov, n, (size_t)w);
 	if (client_output_length(c) == 0)
 		return (0);
 	client_limits(c);
@@ -429,7 +440,6 @@ client_configure(struct client *c)
 void
 client_start(struct client *c)
 {
-	c->flags |= CLIENT_READING;
 	if (c->bev != NULL) {
 		client_configure(c);
 		bufferevent_enable(c->bev, EV_READ);
@@ -480,7 +490,7 @@ client_wake(struct client *c)
 	}
 	c->flags |= CLIENT_RECENT;
 	client_configure(c);
-	if (c->flags & CLIENT_READING)
+	if (client_in_room(c))
 		bufferevent_enable(c->bev, EV_READ);
 	log_debug("client %llu [%s]: awake", (unsigned long long)c->id,
 	    c->netaddr);
@@ -504,7 +514,7 @@ client_may_sleep(struct client *c)
 	if (c->bev == NULL ||
 	    (c->flags & (CLIENT_CLOSING | CLIENT_FLUSHING | CLIENT_EOF |
 	    CLIENT_DISCARD | CLIENT_THROTTLED | CLIENT_PENDING |
-	    CLIENT_RECENT)) || !(c->flags & CLIENT_READING))
+	    CLIENT_RECENT)) || !client_in_room(c))
 		return (0);
 	if (!future_pending(&c->read) || c->read.queued != FUTURE_Q_NONE ||
 	    future_pending(&c->send) || c->send.queued != FUTURE_Q_NONE ||
@@ -828,7 +838,6 @@ client_close_after_flush(struct client *c, const char *reason)
 	c->flags |= CLIENT_FLUSHING;
 	c->reason = reason;
 	c->resume_ms = server_now_ms(c->server);
-	c->flags &= ~CLIENT_READING;
 	if (c->bev != NULL)
 		bufferevent_disable(c->bev, EV_READ);
 	else
@@ -859,7 +868,6 @@ client_close(struct client *c, const char *reason)
 		c->flags &= ~CLIENT_PENDING;
 		TAILQ_REMOVE(&c->server->pending, c, out_entry);
 	}
-	c->flags &= ~CLIENT_READING;
 	future_cancel(&c->read);
 	future_cancel(&c->send);
 	if (c->bev != NULL) {

@@ -140,8 +140,7 @@ server_flush(struct server *s)
 	if (s->turn.nmarks != 0) {
 		for (c = TAILQ_FIRST(&s->clients); c != NULL; c = next) {
 			next = TAILQ_NEXT(c, entry);
-			if (!(c->flags & CLIENT_CONNECTED) ||
-			    (c->flags & (CLIENT_FLUSHING | CLIENT_CLOSING)))
+			if (!client_in_room(c))
 				continue;
 			if (c->flags & CLIENT_PENDING)
 				TAILQ_REMOVE(&s->pending, c, out_entry);
