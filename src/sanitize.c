@@ -15,6 +15,22 @@
  * debris is left.  Everything else must be well-formed UTF-8; each maximal
  * invalid subpart (Unicode 3.9, WHATWG) becomes one U+FFFD.
  *
+ * Some well-formed characters go too, because they let a line lie about
+ * what it says.  The bidi marks, embeddings, overrides and isolates
+ * (U+061C, U+200E-U+200F, U+202A-U+202E, U+2066-U+2069) reorder the text
+ * after them, so "gpj.exe" reads as "exe.jpg" and code reads unlike what
+ * it does (Trojan Source, CVE-2021-42574).  The zero widths, joiners and
+ * other invisible format characters (U+180E, U+200B-U+200D, U+2060-U+2064,
+ * U+206A-U+206F, U+FEFF, U+FFF9-U+FFFB, the tags U+E0000-U+E007F) hide
+ * text, or make two strings that look alike differ.  U+2028 and U+2029
+ * become a space: some clients break the line there, and what follows
+ * would pose as a line of its own.  The price is paid by honest text: a
+ * ZWJ emoji sequence shows as its parts, a subdivision flag as a black
+ * flag, and a script that shapes with ZWNJ or ZWJ (Persian, the Indic
+ * scripts) loses it.  These code points start with the bytes D8, E1, E2,
+ * EF or F3 only, so they are matched on multi-byte sequences and cost the
+ * ASCII loop nothing.
+ *
  * Safety does not depend on recognising sequences: the output holds no C0,
  * DEL, ESC or C1 at all, so nothing in it can start a sequence on the
  * reader's terminal; whole-sequence removal only avoids visible debris.  A
@@ -30,7 +46,13 @@
  * a scratch allocation for the telnet data (the output buffer's spare room
  * is enough); mbrtowc() or iconv() (locale-dependent, and neither does
  * maximal-subpart replacement); a 256-entry class table (the ranges are
- * few and the branches read as the rules).
+ * few and the branches read as the rules).  Folding confusables (Cyrillic
+ * "a" for Latin "a") or normalising (NFKC): that protects names, which
+ * are ASCII already, and in text it would rewrite what people write in
+ * their own scripts.  Removing every Default_Ignorable_Code_Point: it
+ * needs Unicode tables, and would take the variation selectors that pick
+ * emoji presentation and the soft hyphen, which hide nothing that
+ * matters; the list above is what reorders a line or makes text vanish.
  */
 
 #include <string.h>
@@ -54,6 +76,13 @@
 #define C1_PM		0x9e
 #define C1_APC		0x9f
 
+/* What becomes of a well-formed multi-byte sequence. */
+enum sanitize_format {
+	SANITIZE_KEEP,
+	SANITIZE_REMOVE,
+	SANITIZE_SPACE
+};
+
 static const unsigned char sanitize_replacement[] = { 0xef, 0xbf, 0xbd };
 
 static size_t	sanitize_telnet(const unsigned char *, size_t,
@@ -62,6 +91,7 @@ static size_t	sanitize_esc(const unsigned char *, size_t, size_t);
 static size_t	sanitize_csi(const unsigned char *, size_t, size_t);
 static size_t	sanitize_string(const unsigned char *, size_t, size_t);
 static size_t	sanitize_utf8(const unsigned char *, size_t, size_t *);
+static enum sanitize_format sanitize_format(const unsigned char *);
 
 /*
  * Telnet layer: copy the data bytes of in[0..len) to out and return their
@@ -220,6 +250,67 @@ sanitize_utf8(const unsigned char *p, size_t n, size_t *bad)
 }
 
 /*
+ * The well-formed sequence at p (two bytes or more, checked by
+ * sanitize_utf8()) is a format or separator character that could reorder
+ * or hide text: say whether it is kept, removed or shown as a space.  The
+ * bytes are matched rather than decoded; the comments give the code
+ * points.  Only five lead bytes can start one, so any other costs a
+ * switch.
+ */
+static enum sanitize_format
+sanitize_format(const unsigned char *p)
+{
+	switch (p[0]) {
+	case 0xd8:
+		/* U+061C ARABIC LETTER MARK: D8 9C. */
+		if (p[1] == 0x9c)
+			return (SANITIZE_REMOVE);
+		break;
+	case 0xe1:
+		/* U+180E MONGOLIAN VOWEL SEPARATOR: E1 A0 8E. */
+		if (p[1] == 0xa0 && p[2] == 0x8e)
+			return (SANITIZE_REMOVE);
+		break;
+	case 0xe2:
+		if (p[1] == 0x80) {
+			/* U+200B-U+200F: zero widths, LRM, RLM. */
+			if (p[2] >= 0x8b && p[2] <= 0x8f)
+				return (SANITIZE_REMOVE);
+			/* U+2028, U+2029: line, paragraph separator. */
+			if (p[2] == 0xa8 || p[2] == 0xa9)
+				return (SANITIZE_SPACE);
+			/* U+202A-U+202E: bidi embeddings, overrides. */
+			if (p[2] >= 0xaa && p[2] <= 0xae)
+				return (SANITIZE_REMOVE);
+		} else if (p[1] == 0x81) {
+			/*
+			 * U+2060-U+2064 (word joiner, invisible operators),
+			 * U+2066-U+2069 (bidi isolates) and U+206A-U+206F
+			 * (deprecated format characters); not the
+			 * unassigned U+2065.
+			 */
+			if (p[2] >= 0xa0 && p[2] <= 0xaf && p[2] != 0xa5)
+				return (SANITIZE_REMOVE);
+		}
+		break;
+	case 0xef:
+		/* U+FEFF BOM/ZWNBSP: EF BB BF. */
+		if (p[1] == 0xbb && p[2] == 0xbf)
+			return (SANITIZE_REMOVE);
+		/* U+FFF9-U+FFFB interlinear annotation: EF BF B9-BB. */
+		if (p[1] == 0xbf && p[2] >= 0xb9 && p[2] <= 0xbb)
+			return (SANITIZE_REMOVE);
+		break;
+	case 0xf3:
+		/* U+E0000-U+E007F tags: F3 A0 80 80 to F3 A0 81 BF. */
+		if (p[1] == 0xa0 && p[2] <= 0x81)
+			return (SANITIZE_REMOVE);
+		break;
+	}
+	return (SANITIZE_KEEP);
+}
+
+/*
  * When the line holds an IAC, the telnet data (m <= len bytes) is put at
  * out + 2 * len and read from there while the output is written from out.
  * Each data byte yields at most three output bytes and is read before
@@ -285,8 +376,17 @@ sanitize_line(const char *in, size_t len, char *out)
 				break;
 			}
 		} else {
-			memmove(o + w, d + i, k);
-			w += k;
+			switch (sanitize_format(d + i)) {
+			case SANITIZE_KEEP:
+				memmove(o + w, d + i, k);
+				w += k;
+				break;
+			case SANITIZE_SPACE:
+				o[w++] = ' ';
+				break;
+			case SANITIZE_REMOVE:
+				break;
+			}
 			i += k;
 		}
 	}

@@ -22,10 +22,14 @@
  * length; 0 means nothing printable was left and the caller drops the line.
  *
  * Telnet commands, C0 and C1 controls, DEL and ANSI escape sequences are
- * removed, TAB becomes one space, valid UTF-8 is copied byte for byte and
- * each maximal invalid subpart becomes one U+FFFD.  The output is valid
- * UTF-8 with no control characters, and sanitising it again changes
- * nothing.  Pure: no allocation and no state kept between calls, so a
+ * removed, TAB becomes one space, and each maximal invalid subpart of
+ * UTF-8 becomes one U+FFFD.  Valid UTF-8 is copied byte for byte except
+ * for the bidi controls and invisible format characters (U+061C, U+180E,
+ * U+200B-U+200F, U+202A-U+202E, U+2060-U+2064, U+2066-U+206F, U+FEFF,
+ * U+FFF9-U+FFFB, U+E0000-U+E007F), which are removed, and U+2028 and
+ * U+2029, which become one space.  The output is valid UTF-8 with no
+ * control characters and none of those code points, and sanitising it
+ * again changes nothing.  Pure: no allocation and no state kept between calls, so a
  * sequence cut by the end of the line ends there.  O(len).
  */
 size_t	sanitize_line(const char *, size_t, char *);

@@ -180,6 +180,74 @@ static const struct sanitize_case cases[] = {
 	    "\xef\xbf\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf") },
 	{ "u+fffd kept", B(FFFD), B(FFFD) },
 
+	/*
+	 * Format characters that reorder or hide text: removed, with the
+	 * first, one inner and the last code point of each range, and the
+	 * neighbours just outside it kept.
+	 */
+	{ "u+061c alm", B("a\xd8\x9c" "b"), B("ab") },
+	{ "u+061b, u+061d kept", B("\xd8\x9b\xd8\x9d"),
+	    B("\xd8\x9b\xd8\x9d") },
+	{ "u+180e mvs", B("a\xe1\xa0\x8e" "b"), B("ab") },
+	{ "u+180d, u+180f kept", B("\xe1\xa0\x8d\xe1\xa0\x8f"),
+	    B("\xe1\xa0\x8d\xe1\xa0\x8f") },
+	{ "u+200b zwsp", B("a\xe2\x80\x8b" "b"), B("ab") },
+	{ "u+200d zwj", B("a\xe2\x80\x8d" "b"), B("ab") },
+	{ "u+200f rlm", B("a\xe2\x80\x8f" "b"), B("ab") },
+	{ "u+200a, u+2010 kept", B("\xe2\x80\x8a\xe2\x80\x90"),
+	    B("\xe2\x80\x8a\xe2\x80\x90") },
+	{ "u+202a lre", B("a\xe2\x80\xaa" "b"), B("ab") },
+	{ "u+202c pdf", B("a\xe2\x80\xac" "b"), B("ab") },
+	{ "u+202e rlo", B("a\xe2\x80\xae" "b"), B("ab") },
+	{ "u+2027, u+202f kept", B("\xe2\x80\xa7\xe2\x80\xaf"),
+	    B("\xe2\x80\xa7\xe2\x80\xaf") },
+	{ "u+2060 wj", B("a\xe2\x81\xa0" "b"), B("ab") },
+	{ "u+2062 invisible times", B("a\xe2\x81\xa2" "b"), B("ab") },
+	{ "u+2064 invisible plus", B("a\xe2\x81\xa4" "b"), B("ab") },
+	{ "u+205f, unassigned u+2065 kept", B("\xe2\x81\x9f\xe2\x81\xa5"),
+	    B("\xe2\x81\x9f\xe2\x81\xa5") },
+	{ "u+2066 lri", B("a\xe2\x81\xa6" "b"), B("ab") },
+	{ "u+2067 rli", B("a\xe2\x81\xa7" "b"), B("ab") },
+	{ "u+2069 pdi", B("a\xe2\x81\xa9" "b"), B("ab") },
+	{ "u+206a iss", B("a\xe2\x81\xaa" "b"), B("ab") },
+	{ "u+206c iafs", B("a\xe2\x81\xac" "b"), B("ab") },
+	{ "u+206f nods", B("a\xe2\x81\xaf" "b"), B("ab") },
+	{ "u+2070 kept", B("\xe2\x81\xb0"), B("\xe2\x81\xb0") },
+	{ "u+feff bom", B("\xef\xbb\xbf" "a\xef\xbb\xbf" "b"), B("ab") },
+	{ "u+fefe, u+ff01 kept", B("\xef\xbb\xbe\xef\xbc\x81"),
+	    B("\xef\xbb\xbe\xef\xbc\x81") },
+	{ "u+fff9 iaa", B("a\xef\xbf\xb9" "b"), B("ab") },
+	{ "u+fffa ias", B("a\xef\xbf\xba" "b"), B("ab") },
+	{ "u+fffb iat", B("a\xef\xbf\xbb" "b"), B("ab") },
+	{ "u+fff8, u+fffc kept", B("\xef\xbf\xb8\xef\xbf\xbc"),
+	    B("\xef\xbf\xb8\xef\xbf\xbc") },
+	{ "u+e0000 tag", B("a\xf3\xa0\x80\x80" "b"), B("ab") },
+	{ "u+e0041 tag a", B("a\xf3\xa0\x81\x81" "b"), B("ab") },
+	{ "u+e007f cancel tag", B("a\xf3\xa0\x81\xbf" "b"), B("ab") },
+	{ "u+dffff, u+e0080, u+e0100 kept",
+	    B("\xf3\x9f\xbf\xbf\xf3\xa0\x82\x80\xf3\xa0\x84\x80"),
+	    B("\xf3\x9f\xbf\xbf\xf3\xa0\x82\x80\xf3\xa0\x84\x80") },
+	{ "trojan source rlo",
+	    B("if (admin) {\xe2\x80\xae } \xe2\x81\xa6// ok"),
+	    B("if (admin) { } // ok") },
+	{ "rlo file name", B("invoice\xe2\x80\xaegpj.exe"),
+	    B("invoicegpj.exe") },
+	{ "zero widths in a word", B("ad\xe2\x80\x8bmi\xe2\x80\x8cn"),
+	    B("admin") },
+	{ "zwj emoji sequence comes apart",
+	    B("\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9"),
+	    B("\xf0\x9f\x91\xa8\xf0\x9f\x91\xa9") },
+	{ "subdivision flag loses its tags",
+	    B("\xf0\x9f\x8f\xb4\xf3\xa0\x81\xa7\xf3\xa0\x81\xa2"
+	    "\xf3\xa0\x81\xa5\xf3\xa0\x81\xae\xf3\xa0\x81\xa7"
+	    "\xf3\xa0\x81\xbf"),
+	    B("\xf0\x9f\x8f\xb4") },
+	{ "format char cut by the end", B("a\xe2\x80"), B("a" FFFD) },
+
+	/* Line and paragraph separators: a space. */
+	{ "u+2028 ls", B("a\xe2\x80\xa8" "b"), B("a b") },
+	{ "u+2029 ps", B("a\xe2\x80\xa9" "b"), B("a b") },
+
 	/* Invalid UTF-8: one U+FFFD per maximal subpart. */
 	{ "lone continuation", B("a\x80" "b"), B("a" FFFD "b") },
 	{ "continuations", B("\x80\xbf"), B(FFFD FFFD) },
@@ -212,6 +280,9 @@ static const struct sanitize_case cases[] = {
 	{ "only escapes", B("\x1b[2J\x1b[H\x1b]0;x\a"), B("") },
 	{ "only telnet", B("\xff\xfd\x01\xff\xfb\x03"), B("") },
 	{ "only c1", B("\xc2\x85\xc2\x9c"), B("") },
+	{ "only format characters",
+	    B("\xe2\x80\x8b\xe2\x80\xae\xef\xbb\xbf\xf3\xa0\x80\x81"),
+	    B("") },
 };
 
 /* Format p[0..len) in hex into buf for a failure message; returns buf. */
