@@ -31,6 +31,18 @@
  * EF or F3 only, so they are matched on multi-byte sequences and cost the
  * ASCII loop nothing.
  *
+ * A run of spaces becomes one space, whether it came as spaces, TABs or
+ * line separators, or met once what was between them was removed ("a
+ * ESC[0m b" gives "a b").  Otherwise 200 spaces and then "*** admin: x"
+ * wrap on a narrow terminal into a line that reads as the server's.  One
+ * space is kept at either end rather than trimmed: trimming would turn
+ * " /quit", chat text today, into a command, and which lines are
+ * commands is chat's business, not the sanitiser's.  So a line of spaces
+ * gives " ", which is relayed.  The ASCII loop stops at a space that
+ * follows a space, and every other space is written by one function that
+ * looks at the last byte written.  Only ASCII spaces are squeezed: NBSP
+ * and the other Unicode spaces are text.
+ *
  * Safety does not depend on recognising sequences: the output holds no C0,
  * DEL, ESC or C1 at all, so nothing in it can start a sequence on the
  * reader's terminal; whole-sequence removal only avoids visible debris.  A
@@ -92,6 +104,7 @@ static size_t	sanitize_csi(const unsigned char *, size_t, size_t);
 static size_t	sanitize_string(const unsigned char *, size_t, size_t);
 static size_t	sanitize_utf8(const unsigned char *, size_t, size_t *);
 static enum sanitize_format sanitize_format(const unsigned char *);
+static size_t	sanitize_space(unsigned char *, size_t);
 
 /*
  * Telnet layer: copy the data bytes of in[0..len) to out and return their
@@ -311,6 +324,21 @@ sanitize_format(const unsigned char *p)
 }
 
 /*
+ * Appends a space to o[0..w) unless it ends with one already; returns the
+ * new length.  Every space that does not come from the ASCII loop in
+ * sanitize_line() (TAB, U+2028, U+2029, a space after a space) is written
+ * here, so spaces that meet once what was between them is removed still
+ * make one.
+ */
+static size_t
+sanitize_space(unsigned char *o, size_t w)
+{
+	if (w == 0 || o[w - 1] != ' ')
+		o[w++] = ' ';
+	return (w);
+}
+
+/*
  * When the line holds an IAC, the telnet data (m <= len bytes) is put at
  * out + 2 * len and read from there while the output is written from out.
  * Each data byte yields at most three output bytes and is read before
@@ -322,7 +350,7 @@ sanitize_line(const char *in, size_t len, char *out)
 {
 	const unsigned char	*d = (const unsigned char *)in;
 	unsigned char		*o = (unsigned char *)out;
-	unsigned char		*tail;
+	unsigned char		*tail, c, prev;
 	size_t			 n = len, i = 0, w = 0, start, k, bad;
 
 	if (len == 0)
@@ -334,9 +362,19 @@ sanitize_line(const char *in, size_t len, char *out)
 	}
 
 	while (i < n) {
+		/*
+		 * Printable ASCII up to anything else, or up to a space that
+		 * would follow a space.  The second test is one branch, taken
+		 * only there; testing c == ' ' on its own would be a branch
+		 * mispredicted at every word.
+		 */
 		start = i;
-		while (i < n && d[i] >= 0x20 && d[i] < 0x7f)
+		prev = w > 0 ? o[w - 1] : 0;
+		while (i < n && (c = d[i]) >= 0x20 && c < 0x7f &&
+		    ((c ^ ' ') | (prev ^ ' ')) != 0) {
+			prev = c;
 			i++;
+		}
 		if (i != start) {
 			memmove(o + w, d + start, i - start);
 			w += i - start;
@@ -344,14 +382,17 @@ sanitize_line(const char *in, size_t len, char *out)
 				break;
 		}
 
+		if (d[i] == ' ' || d[i] == C0_TAB) {
+			w = sanitize_space(o, w);
+			i++;
+			continue;
+		}
 		if (d[i] == C0_ESC) {
 			i = sanitize_esc(d, n, i + 1);
 			continue;
 		}
 		if (d[i] < 0x80) {
-			if (d[i] == C0_TAB)
-				o[w++] = ' ';
-			i++;		/* TAB, other C0, DEL */
+			i++;		/* other C0, DEL */
 			continue;
 		}
 
@@ -382,7 +423,7 @@ sanitize_line(const char *in, size_t len, char *out)
 				w += k;
 				break;
 			case SANITIZE_SPACE:
-				o[w++] = ' ';
+				w = sanitize_space(o, w);
 				break;
 			case SANITIZE_REMOVE:
 				break;

@@ -27,10 +27,13 @@
  * for the bidi controls and invisible format characters (U+061C, U+180E,
  * U+200B-U+200F, U+202A-U+202E, U+2060-U+2064, U+2066-U+206F, U+FEFF,
  * U+FFF9-U+FFFB, U+E0000-U+E007F), which are removed, and U+2028 and
- * U+2029, which become one space.  The output is valid UTF-8 with no
- * control characters and none of those code points, and sanitising it
- * again changes nothing.  Pure: no allocation and no state kept between calls, so a
- * sequence cut by the end of the line ends there.  O(len).
+ * U+2029, which become one space.  Then every run of spaces is one space,
+ * at the ends of the line too: nothing is trimmed, so a line of spaces
+ * gives " " (1), not 0.  The output is valid UTF-8 with no control
+ * characters, none of the code points above and no two spaces in a row,
+ * and sanitising it again changes nothing.  Pure: no allocation and no
+ * state kept between calls, so a sequence cut by the end of the line ends
+ * there.  O(len).
  */
 size_t	sanitize_line(const char *, size_t, char *);
 

@@ -507,12 +507,15 @@ START_TEST(test_msg)
 	tc_send(a, "/msg guest1 to myself\n");
 	tc_expect_line(a, "*** that is you");
 
-	/* The target's name in any case; the text keeps its spacing. */
+	/*
+	 * The target's name in any case; the text is sanitised like any
+	 * line, so its runs of spaces are one space.
+	 */
 	others[0] = a;
 	others[1] = c;
 	nick_ok(b, "/nick", "Bob", others, 2);
 	tc_send(c, "/msg bOB  psst,   bob\n");
-	tc_expect_line(b, "*guest3* psst,   bob");
+	tc_expect_line(b, "*guest3* psst, bob");
 	tc_expect_line(c, "*** message sent to Bob");
 	tc_send(c, "/msg BOB again\n");
 	tc_expect_line(b, "*guest3* again");
@@ -1184,9 +1187,10 @@ START_TEST(test_raw_relay)
 	tc_send(a, JSON_LINE "\r\n");
 	expect_bytes(b, JSON_LINE);
 	expect_bytes(c, JSON_LINE);
+	/* Sanitised, though: a run of spaces is one, at either end too. */
 	tc_send(b, "  leading and trailing blanks  \n");
-	expect_bytes(a, "  leading and trailing blanks  ");
-	expect_bytes(c, "  leading and trailing blanks  ");
+	expect_bytes(a, " leading and trailing blanks ");
+	expect_bytes(c, " leading and trailing blanks ");
 
 	/* Leaving is not announced either, whatever the cause. */
 	tc_close(c);

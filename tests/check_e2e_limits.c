@@ -969,12 +969,12 @@ static const struct {
 	S("\xc2\x9d" "0;evil title\xc2\x9c" "after 8-bit osc",
 	    "after 8-bit osc"),
 	S("\xc2\x90" "q#0\xc2\x9c" "after 8-bit dcs", "after 8-bit dcs"),
-	/* C0, NUL, DEL; TAB becomes a space. */
+	/* C0, NUL, DEL; TAB becomes a space, and a run of them one. */
 	S("nul\0byte\0\0end", "nulbyteend"),
 	S("de\x7f" "lete", "delete"),
 	S("bell\x07 cr\r bs\x08 ff\x0c vt\x0b so\x0e si\x0f",
 	    "bell cr bs ff vt so si"),
-	S("col1\tcol2\t\tend", "col1 col2  end"),
+	S("col1\tcol2\t\tend", "col1 col2 end"),
 	/* Telnet. */
 	S("\xff\xfb\x01" "will\xff\xfd\x03" "do\xff\xfa\x18\x00" "xterm"
 	    "\xff\xf0" "sb\xff\xf1" "nop", "willdosbnop"),

@@ -51,8 +51,17 @@ static const struct sanitize_case cases[] = {
 	    "[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~"),
 	    B(" !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	    "[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~") },
-	{ "spaces kept", B("  a  b  "), B("  a  b  ") },
-	{ "only spaces", B("   "), B("   ") },
+
+	/* Runs of spaces become one, at either end too. */
+	{ "one space", B(" "), B(" ") },
+	{ "spaces squeezed", B("  a  b  "), B(" a b ") },
+	{ "only spaces", B("   "), B(" ") },
+	{ "long run inside", B("a          b"), B("a b") },
+	{ "spaces after utf-8", B("\xc3\xa9  \xc3\xa9"),
+	    B("\xc3\xa9 \xc3\xa9") },
+	{ "spaces after u+fffd", B("\x80  x"), B(FFFD " x") },
+	{ "nbsp is not squeezed", B("a\xc2\xa0\xc2\xa0" "b"),
+	    B("a\xc2\xa0\xc2\xa0" "b") },
 
 	/* C0 controls, DEL, TAB. */
 	{ "nul", B("a\0b"), B("ab") },
@@ -67,7 +76,23 @@ static const struct sanitize_case cases[] = {
 	{ "unit separator", B("a\x1f" "b"), B("ab") },
 	{ "del", B("a\x7f" "b\x7f"), B("ab") },
 	{ "tab", B("a\tb"), B("a b") },
-	{ "tabs are one space each", B("\t\tx\t"), B("  x ") },
+	{ "tabs squeezed", B("\t\tx\t"), B(" x ") },
+	{ "tabs and spaces squeezed", B("a \t \t b"), B("a b") },
+
+	/* Spaces that meet once what was between them is removed. */
+	{ "spaces around csi", B("a \x1b[0m b"), B("a b") },
+	{ "spaces around sgr runs", B("\x1b[1m  \x1b[0m  \x1b[31m x"),
+	    B(" x") },
+	{ "spaces around osc", B("a \x1b]0;t\a b"), B("a b") },
+	{ "spaces around c0", B("a \x01 \x7f b"), B("a b") },
+	{ "spaces around c1", B("a \xc2\x85 b"), B("a b") },
+	{ "spaces around 8-bit csi", B("a \xc2\x9b" "2J b"), B("a b") },
+	{ "spaces around telnet", B("a \xff\xf1 \xff\xfb\x01 b"), B("a b") },
+	{ "spaces around rlo", B("a \xe2\x80\xae b"), B("a b") },
+	{ "spaces around zwsp", B("a \xe2\x80\x8b \xe2\x80\x8b b"),
+	    B("a b") },
+	{ "spaces around tags", B("a \xf3\xa0\x80\x81 b"), B("a b") },
+	{ "trailing spaces then escape", B("x  \x1b[2J  "), B("x ") },
 
 	/* C1 controls (UTF-8 encoded). */
 	{ "c1 pad", B("a\xc2\x80" "b"), B("ab") },
@@ -247,6 +272,9 @@ static const struct sanitize_case cases[] = {
 	/* Line and paragraph separators: a space. */
 	{ "u+2028 ls", B("a\xe2\x80\xa8" "b"), B("a b") },
 	{ "u+2029 ps", B("a\xe2\x80\xa9" "b"), B("a b") },
+	{ "u+2028 between spaces", B("a \xe2\x80\xa8 b"), B("a b") },
+	{ "u+2028 u+2029 run", B("\xe2\x80\xa8\xe2\x80\xa9"), B(" ") },
+	{ "u+2029 at the start", B("\xe2\x80\xa9" "*** x"), B(" *** x") },
 
 	/* Invalid UTF-8: one U+FFFD per maximal subpart. */
 	{ "lone continuation", B("a\x80" "b"), B("a" FFFD "b") },
@@ -334,6 +362,47 @@ START_TEST(test_table)
 	const struct sanitize_case	*c = &cases[_i];
 
 	check_one(c->name, c->in, c->inlen, c->want, c->wantlen);
+}
+END_TEST
+
+/*
+ * What the review showed: 200 spaces then "*** admin: x" wrap on a narrow
+ * terminal so that "*** admin: x" stands on a line of its own and reads
+ * as the server talking.  Whatever the padding is made of, one space is
+ * left, and the result is stable.
+ */
+static const struct {
+	const char	*name;
+	const char	*unit;
+	size_t		 len;
+} paddings[] = {
+	{ "spaces", B(" ") },
+	{ "tabs", B("\t") },
+	{ "spaces and sgr", B(" \x1b[0m") },
+	{ "spaces and del", B(" \x7f") },
+	{ "line separators", B("\xe2\x80\xa8") },
+	{ "spaces and zero widths", B(" \xe2\x80\x8b") },
+	{ "spaces and telnet nops", B(" \xff\xf1") },
+};
+
+START_TEST(test_padded_fake_server_line)
+{
+	static const char	 want[] = " *** admin: x";
+	char			 in[200 * 8 + sizeof want], name[64];
+	size_t			 len = 0, j;
+
+	ck_assert_uint_le(paddings[_i].len, 8);
+	for (j = 0; j < 200; j++) {
+		memcpy(in + len, paddings[_i].unit, paddings[_i].len);
+		len += paddings[_i].len;
+	}
+	memcpy(in + len, want + 1, sizeof want - 2);
+	len += sizeof want - 2;
+
+	snprintf(name, sizeof name, "200 %s then *** admin: x",
+	    paddings[_i].name);
+	check_one(name, in, len, want, sizeof want - 1);
+	check_one(name, want, sizeof want - 1, want, sizeof want - 1);
 }
 END_TEST
 
@@ -472,6 +541,11 @@ sanitize_suite(void)
 	tc = tcase_create("table");
 	tcase_add_loop_test(tc, test_table, 0, (int)nitems(cases));
 	tcase_add_loop_test(tc, test_table_idempotent, 0, (int)nitems(cases));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("spoofing");
+	tcase_add_loop_test(tc, test_padded_fake_server_line, 0,
+	    (int)nitems(paddings));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("controls");
