@@ -2,16 +2,18 @@
  * Unit tests for sanitize_line().
  *
  * A table of { input, expected } byte strings covers every rule (controls,
- * escape sequences, telnet, UTF-8), one row per loop iteration so a failure
- * names its row.  Loops over every C0 and C1 control follow, then a
- * property test: a few thousand pseudo-random lines (fixed-seed xorshift,
- * biased towards the bytes that start sequences) must come out as valid
- * UTF-8 with no control characters, within SANITIZE_MAX(), and unchanged
- * by a second pass.  Output buffers are allocated at exactly
- * SANITIZE_MAX(len) so that AddressSanitizer catches an overrun.
+ * escape sequences, telnet, UTF-8, removed format characters, runs of
+ * spaces), one row per loop iteration so a failure names its row.  The
+ * padded fake server line the review found, loops over every C0 and C1
+ * control, then property tests follow: a few thousand pseudo-random lines
+ * (fixed-seed xorshift, biased towards the bytes that start sequences, or
+ * strung together from pieces that meet the rules) must come out within
+ * SANITIZE_MAX(), pass the invariants, and be unchanged by a second pass.
+ * Output buffers are allocated at exactly SANITIZE_MAX(len) so that
+ * AddressSanitizer catches an overrun.
  *
  * The checks on the output are in sanitize_invariants.h, shared with the
- * fuzz target.
+ * fuzz target; a table of verdicts makes sure they catch what they should.
  */
 
 #include <check.h>
@@ -453,7 +455,8 @@ random_byte(uint64_t *s)
 	static const unsigned char	special[] = {
 		0x1b, '[', ']', 'P', '\\', 0x07, 0x09, 0x0d, 0x00, 0x7f,
 		0xff, 0xff, 0xfa, 0xf0, 0xfb, 0xc2, 0x9b, 0x9c, 0x9d,
-		0xc3, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0x80, 0xa0, 0xbf
+		0xc3, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0x80, 0xa0, 0xbf,
+		' ', ' ', 0xd8, 0xe1, 0xe2, 0xf3, 0x81, 0x8b, 0xa8, 0xbb
 	};
 	uint64_t			r = xorshift64(s);
 
@@ -498,6 +501,115 @@ START_TEST(test_random_properties)
 		free(again);
 		free(out);
 	}
+}
+END_TEST
+
+/*
+ * Lines strung together from pieces that meet the new rules: spaces,
+ * TABs, separators and removed characters next to each other, to
+ * escapes, telnet commands and cut sequences.  Random bytes seldom form
+ * a well-formed U+202E, so these have their own property test.
+ */
+static const struct {
+	const char	*s;
+	size_t		 len;
+} pieces[] = {
+	{ B(" ") }, { B(" ") }, { B("  ") }, { B("\t") }, { B("a") },
+	{ B("*") }, { B("\xc3\xa9") }, { B("\xe2\x80\x99") },
+	{ B("\xe2\x80\xa8") }, { B("\xe2\x80\xa9") },
+	{ B("\xd8\x9c") }, { B("\xe1\xa0\x8e") }, { B("\xe2\x80\x8b") },
+	{ B("\xe2\x80\x8d") }, { B("\xe2\x80\xae") }, { B("\xe2\x81\xa0") },
+	{ B("\xe2\x81\xa5") }, { B("\xe2\x81\xa9") }, { B("\xef\xbb\xbf") },
+	{ B("\xef\xbf\xbb") }, { B("\xf3\xa0\x80\x81") },
+	{ B("\xf3\xa0\x81\xbf") }, { B("\xe2\x80") }, { B("\xf3\xa0") },
+	{ B("\x1b[0m") }, { B("\x1b]0;t\a") }, { B("\x1b") }, { B("\x01") },
+	{ B("\xc2\x85") }, { B("\xc2\x9b") }, { B("\xff\xf1") },
+	{ B("\xff\xff") }, { B("\xff") }, { B("\x80") }
+};
+
+START_TEST(test_random_pieces)
+{
+	char		 in[48 * 8], *out, *again, inx[512];
+	const char	*why;
+	uint64_t	 seed = 0x2545f4914f6cdd1dULL, r;
+	size_t		 len, outlen, againlen, want;
+	int		 iter;
+
+	for (iter = 0; iter < 5000; iter++) {
+		want = xorshift64(&seed) % 48;
+		for (len = 0; want-- > 0;) {
+			r = xorshift64(&seed) % nitems(pieces);
+			ck_assert_uint_le(pieces[r].len, 8);
+			memcpy(in + len, pieces[r].s, pieces[r].len);
+			len += pieces[r].len;
+		}
+
+		out = run(in, len, &outlen);
+		why = sanitize_invariants_check((const unsigned char *)out,
+		    outlen);
+		ck_assert_msg(why == NULL, "iteration %d: %s from [%s]", iter,
+		    why, hex(inx, sizeof inx, in, len));
+
+		again = run(out, outlen, &againlen);
+		ck_assert_msg(againlen == outlen &&
+		    memcmp(again, out, outlen) == 0,
+		    "iteration %d: not idempotent for [%s]", iter,
+		    hex(inx, sizeof inx, in, len));
+		free(again);
+		free(out);
+	}
+}
+END_TEST
+
+/*
+ * The checker itself: it must refuse each thing it is there to catch, or
+ * the property tests and the fuzz target would pass vacuously.
+ */
+static const struct {
+	const char	*in;
+	size_t		 len;
+	int		 ok;
+} verdicts[] = {
+	{ B("plain text, one space"), 1 },
+	{ B(" a b "), 1 },
+	{ B("\xc2\xa0\xc2\xa0"), 1 },			/* NBSP NBSP */
+	{ B("\xe2\x80\x8a\xe2\x81\xa5\xe2\x81\xb0"), 1 }, /* 200A 2065 2070 */
+	{ B("\xef\xbf\xbc\xf3\xa0\x82\x80"), 1 },	/* FFFC E0080 */
+	{ B("a  b"), 0 },
+	{ B("  "), 0 },
+	{ B("a\tb"), 0 },
+	{ B("a\x7f"), 0 },
+	{ B("\xc2\x9b"), 0 },
+	{ B("\xc3"), 0 },
+	{ B("\xd8\x9c"), 0 },
+	{ B("\xe1\xa0\x8e"), 0 },
+	{ B("\xe2\x80\x8b"), 0 },
+	{ B("\xe2\x80\x8f"), 0 },
+	{ B("\xe2\x80\xa8"), 0 },
+	{ B("\xe2\x80\xa9"), 0 },
+	{ B("\xe2\x80\xaa"), 0 },
+	{ B("\xe2\x80\xae"), 0 },
+	{ B("\xe2\x81\xa0"), 0 },
+	{ B("\xe2\x81\xa4"), 0 },
+	{ B("\xe2\x81\xa6"), 0 },
+	{ B("\xe2\x81\xaf"), 0 },
+	{ B("\xef\xbb\xbf"), 0 },
+	{ B("\xef\xbf\xb9"), 0 },
+	{ B("\xef\xbf\xbb"), 0 },
+	{ B("\xf3\xa0\x80\x80"), 0 },
+	{ B("\xf3\xa0\x81\xbf"), 0 },
+};
+
+START_TEST(test_invariants_checker)
+{
+	const char	*why;
+	char		 inx[128];
+
+	why = sanitize_invariants_check((const unsigned char *)verdicts[_i].in,
+	    verdicts[_i].len);
+	ck_assert_msg((why == NULL) == verdicts[_i].ok, "[%s]: %s",
+	    hex(inx, sizeof inx, verdicts[_i].in, verdicts[_i].len),
+	    why != NULL ? why : "accepted");
 }
 END_TEST
 
@@ -555,6 +667,9 @@ sanitize_suite(void)
 
 	tc = tcase_create("properties");
 	tcase_add_test(tc, test_random_properties);
+	tcase_add_test(tc, test_random_pieces);
+	tcase_add_loop_test(tc, test_invariants_checker, 0,
+	    (int)nitems(verdicts));
 	tcase_add_test(tc, test_max_expansion);
 	suite_add_tcase(s, tc);
 

@@ -2,8 +2,9 @@
  * libFuzzer target for sanitize_line().
  *
  * The input is one line.  The output must fit SANITIZE_MAX(), be valid
- * UTF-8 (no overlongs, surrogates, values above U+10FFFF or truncation)
- * and hold no C0 control, DEL or C1 control (the checks of
+ * UTF-8 (no overlongs, surrogates, values above U+10FFFF or truncation),
+ * hold no C0 control, DEL, C1 control, bidi control, invisible format
+ * character or line separator, and no two spaces in a row (the checks of
  * tests/sanitize_invariants.h, which the unit tests share); sanitising it
  * again must give it back unchanged.  Any breach aborts.  Buffers are
  * allocated at exactly SANITIZE_MAX(len) so AddressSanitizer sees the
