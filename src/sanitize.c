@@ -40,8 +40,10 @@
  * commands is chat's business, not the sanitiser's.  So a line of spaces
  * gives " ", which is relayed.  The ASCII loop stops at a space that
  * follows a space, and every other space is written by one function that
- * looks at the last byte written.  Only ASCII spaces are squeezed: NBSP
- * and the other Unicode spaces are text.
+ * looks at the last byte written.  That is one more test per byte in the
+ * loop, rarely taken: on 100 MB of chat text, 80 ms became 117 ms when it
+ * is all ASCII and 172 ms became 192 ms with some UTF-8.  Only ASCII
+ * spaces are squeezed: NBSP and the other Unicode spaces are text.
  *
  * Safety does not depend on recognising sequences: the output holds no C0,
  * DEL, ESC or C1 at all, so nothing in it can start a sequence on the
@@ -65,6 +67,8 @@
  * needs Unicode tables, and would take the variation selectors that pick
  * emoji presentation and the soft hyphen, which hide nothing that
  * matters; the list above is what reorders a line or makes text vanish.
+ * Ending the ASCII loop at every space and squeezing there: a branch
+ * mispredicted at every word made chat text three to four times slower.
  */
 
 #include <string.h>
