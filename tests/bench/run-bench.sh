@@ -116,7 +116,8 @@ listening() {
 }
 
 # start_server KIND: starts chatd (raw mode), chatd-chat (chat mode, its
-# defaults) or ncat on a free port; sets server_pid and port, or fails.
+# defaults), chatd-lookup (chat mode, quiet: for /msg) or ncat on a free
+# port; sets server_pid and port, or fails.
 start_server() {
 	tries=0
 	while [ $tries -lt 5 ]; do
@@ -159,6 +160,27 @@ EOF
 			"$chatd" -c "$tmp/chatd-chat.conf" \
 			    >> "$tmp/chatd-chat.log" 2>&1 &
 			;;
+		chatd-lookup)
+			# Chat mode, for /msg: no join announcements (N
+			# joins would cost N^2/2 deliveries), no history, no
+			# rate limit (the sender would be throttled), no
+			# limit on clients.
+			cat > "$tmp/chatd-lookup.conf" <<EOF
+[server]
+bind = 127.0.0.1
+port = $port
+log_level = warning
+[limits]
+max_clients = 0
+max_clients_per_address = 0
+rate_lines = 0
+[chat]
+announce = no
+history = 0
+EOF
+			"$chatd" -c "$tmp/chatd-lookup.conf" \
+			    >> "$tmp/chatd-lookup.log" 2>&1 &
+			;;
 		ncat)
 			"$ncat" -l --chat -m 1016 127.0.0.1 "$port" \
 			    < /dev/null > /dev/null 2>> "$tmp/ncat.log" &
@@ -200,12 +222,12 @@ failed=0
 
 # run KIND NAME ARGS...: one scenario against one server; the bench's
 # result line goes to $tmp/NAME.COLUMN, COLUMN being chatd or ncat (the
-# table's columns: chatd-chat is chatd).
+# table's columns: chatd-chat and chatd-lookup are chatd).
 run() {
 	kind=$1
 	name=$2
 	shift 2
-	col=${kind%-chat}
+	col=${kind%%-*}
 	start_server "$kind" || { failed=1; return 1; }
 	extra=
 	if [ "$kind" = ncat ]; then
@@ -226,11 +248,15 @@ run() {
 }
 
 # Smoke test (make check): counts exact, nothing lost, duplicated,
-# reordered or echoed.
+# reordered or echoed; in the lookup mode, every /msg answered once and
+# every hit received once.
 if [ $smoke = 1 ]; then
-	echo "chatd-bench smoke test: 20 clients, 4 senders x 500 lines" >&2
+	echo "chatd-bench smoke test: 20 clients, 4 senders x 500 lines;" \
+	    "/msg lookup: 5 clients, 200 /msg per case" >&2
 	if run chatd smoke -n 20 -s 4 -m 500 -w 16 -t 10 --expect-exact &&
 	    run chatd smoke-batch -n 20 -s 4 -m 500 -w 64 -b 8 -t 10 \
+	    --expect-exact &&
+	    run chatd-lookup smoke-lookup --lookup -n 5 -m 200 -w 8 -t 10 \
 	    --expect-exact; then
 		echo "PASS: chatd-bench smoke test"
 		exit 0
