@@ -11,7 +11,13 @@
  *   --broadcast        S = 1 and W = 1: one line to all, wait until all
  *                      N-1 have it, M rounds; reports the time per round;
  *   --idle             connect N, wait until the server holds them, report
- *                      the server's RSS growth per connection, hold, exit.
+ *                      the server's RSS growth per connection, hold, exit;
+ *   --lookup           chatd in chat mode: connect N, wait for every
+ *                      welcome line, then the first client to join sends
+ *                      M "/msg NAME x" lines (a window of W in flight),
+ *                      once for a name nobody holds and once for the
+ *                      client that joined last; reports the server's CPU
+ *                      and the round trip per /msg in each case.
  *
  * Sync: the server may still be accepting when our connect() completes, so
  * client 0 sends "@S k" and the phase starts once every other client has
@@ -19,7 +25,11 @@
  * made good by resending with k+1 each second.  With --server-pid the idle
  * mode waits for the server's descriptor count instead, because a broadcast
  * would allocate (and leave in the server's malloc arena) output buffers
- * that are not the idle cost we want to measure.
+ * that are not the idle cost we want to measure.  The lookup mode syncs
+ * on chat mode's welcome line ("*** Welcome to NAME, guestK. ..."), which
+ * the server sends once it holds the client, and which tells us K: the
+ * client with the highest K is the last in the server's list, the worst
+ * case for a lookup that walks it.
  *
  * A measured line is "@B <sender> <seq> <send-ns>" padded with 'x' to -l
  * bytes.  Receivers look for the '@', so a relay's prefix ("<user5> ") is
@@ -36,6 +46,15 @@
  * duplicate, and gaps still open at the end are lost lines.  A line from
  * a receiver's own sender id is an echo.  This is exact for a relay that
  * only loses, duplicates or reorders, which is what it is meant to catch.
+ *
+ * Lookup mode: a /msg has no sequence number in its reply ("*** no such
+ * user: nobody", "*** message sent to guestK"), but one client's lines
+ * are answered in order, so the k-th reply answers the k-th /msg and a
+ * ring of W send times gives each its round trip.  A reply with no /msg
+ * outstanding is counted as unexpected.  Server CPU comes from the first
+ * field of /proc/PID/schedstat (nanoseconds on CPU; chatd has one
+ * thread), read before and after each case: one clock tick of
+ * /proc/PID/stat (10 ms) is thousands of /msg at N = 10.
  *
  * Rejected: bufferevents.  Their writes are deferred to the next loop turn
  * (adding our own latency to every measurement) and their input buffers
@@ -87,13 +106,15 @@
 enum bench_mode {
 	MODE_FANOUT,
 	MODE_BROADCAST,
-	MODE_IDLE
+	MODE_IDLE,
+	MODE_LOOKUP
 };
 
 enum bench_phase {
 	PHASE_CONNECT,
 	PHASE_ACCEPT,		/* idle mode: counting the server's fds */
 	PHASE_SYNC,
+	PHASE_WELCOME,		/* lookup mode: waiting for welcome lines */
 	PHASE_RUN,
 	PHASE_HOLD,
 	PHASE_DONE
@@ -108,6 +129,8 @@ struct bench_client {
 #define BC_SYNCED	0x2
 #define BC_DISCARD	0x4	/* dropping an overlong line */
 #define BC_CLOSED	0x8
+#define BC_WELCOMED	0x10	/* lookup mode: guest is known */
+	unsigned long long	 guest;		/* K of its name guestK */
 	struct event		*ev_read;
 	struct event		*ev_write;	/* connect, then output */
 	char			*part;		/* PART_MAX, on demand */
@@ -115,6 +138,25 @@ struct bench_client {
 	char			*out;		/* what send() left */
 	size_t			 outlen;
 	size_t			 outsize;
+};
+
+/* Lookup mode: one case (a miss, then a hit) of M /msg lines. */
+struct bench_lookup {
+	const char		*what;		/* "miss", "hit" */
+	char			 name[64];	/* NAME in "/msg NAME x" */
+	char			 reply[96];	/* the sender's answer */
+	size_t			 replylen;
+	uint32_t		 lines;		/* M, or fewer past --duration */
+	uint32_t		 sent;
+	uint32_t		 replied;
+	uint32_t		 received;	/* by the target (hit) */
+	uint64_t		 unexpected;	/* replies nothing asked */
+	uint64_t		 rtt_sum_ns;
+	int64_t			 cpu0_ns;	/* server, -1 unknown */
+	int64_t			 cpu1_ns;
+	uint64_t		 start_ns;
+	uint64_t		 end_ns;
+	int			 done;
 };
 
 struct bench_sender {
@@ -141,6 +183,7 @@ struct bench {
 	size_t			 payload;
 	pid_t			 server_pid;
 	double			 hold;
+	double			 duration;	/* lookup: sending, per case */
 	double			 timeout;
 	int			 expect_exact;
 	int			 quiet;
@@ -180,6 +223,16 @@ struct bench {
 	uint64_t		 lat_max;
 	uint64_t		 lat_sum;
 	uint64_t		 lat_n;
+
+	/* Lookup mode: the cases, the one running, who sends, who is hit. */
+	struct bench_lookup	 lookup[2];
+	unsigned		 lookup_case;
+	unsigned		 welcomed;
+	struct bench_client	*lookup_from;
+	struct bench_client	*lookup_to;
+	char			 receipt[96];	/* "*guestK* x" */
+	size_t			 receiptlen;
+	uint64_t		*lookup_sent_ns; /* ring of window */
 
 	/* Broadcast rounds. */
 	unsigned		 round_got;
@@ -306,6 +359,20 @@ proc_cpu_ticks(pid_t pid)
 	    "%lu %lu", &utime, &stime) != 2)
 		return (-1);
 	return ((long)(utime + stime));
+}
+
+/* Nanoseconds the process's main thread has been on a CPU. */
+static int64_t
+proc_cpu_ns(pid_t pid)
+{
+	char			 path[64], buf[128];
+	unsigned long long	 ns;
+
+	snprintf(path, sizeof path, "/proc/%ld/schedstat", (long)pid);
+	if (proc_read(path, buf, sizeof buf) == -1 ||
+	    sscanf(buf, "%llu", &ns) != 1)
+		return (-1);
+	return ((int64_t)ns);
 }
 
 /*
@@ -618,6 +685,199 @@ bench_line(struct bench *b, struct bench_client *c, const char *p,
 		bench_finish(b);
 }
 
+/*
+ * Lookup mode.  bench_lookup_pump() sends what the sender may send now
+ * in the running case (up to the window), as the fan-out's pump does;
+ * the first case is the miss, the second the hit.  A case starts at its
+ * first pump, which reads the server's CPU clock, and ends when every
+ * /msg sent has its answer (and, for the hit, its receipt); past
+ * --duration it sends no more, so that a slow lookup (10,000 clients
+ * walked per /msg) does not make the run minutes long.
+ */
+static void	bench_lookup_end(struct bench *);
+
+static int
+bench_lookup_complete(struct bench *b)
+{
+	struct bench_lookup	*lk = &b->lookup[b->lookup_case];
+
+	return (lk->replied == lk->lines &&
+	    (b->lookup_case == 0 || lk->received == lk->lines));
+}
+
+static void
+bench_lookup_pump(struct bench *b)
+{
+	struct bench_lookup	*lk = &b->lookup[b->lookup_case];
+	struct bench_client	*c = b->lookup_from;
+	uint64_t		 t;
+	size_t			 len = 0;
+	uint32_t		 nb = 0;
+	int			 n;
+
+	if (b->phase != PHASE_RUN || (c->flags & BC_CLOSED))
+		return;
+	if (lk->start_ns == 0) {
+		lk->cpu0_ns = b->server_pid > 0 ?
+		    proc_cpu_ns(b->server_pid) : -1;
+		lk->start_ns = b->last_progress_ns = now_ns();
+	}
+	t = now_ns();
+	if (b->duration > 0 && lk->lines > lk->sent &&
+	    t - lk->start_ns >= (uint64_t)(b->duration * 1e9)) {
+		lk->lines = lk->sent;
+		if (bench_lookup_complete(b))
+			bench_lookup_end(b);
+		return;
+	}
+	while (lk->sent < lk->lines && lk->sent - lk->replied < b->window) {
+		if (nb == b->batch || len + sizeof lk->name + 8 > SEND_CHUNK) {
+			bench_client_send(b, c, b->sendbuf, len);
+			len = 0;
+			nb = 0;
+			t = now_ns();
+		}
+		n = snprintf(b->sendbuf + len, SEND_CHUNK - len, "/msg %s x\n",
+		    lk->name);
+		len += (size_t)n;
+		nb++;
+		b->lookup_sent_ns[lk->sent++ % b->window] = t;
+	}
+	if (len > 0)
+		bench_client_send(b, c, b->sendbuf, len);
+}
+
+/* Ends the running case once its last answer is in; the hit follows. */
+static void
+bench_lookup_end(struct bench *b)
+{
+	struct bench_lookup	*lk = &b->lookup[b->lookup_case];
+
+	lk->cpu1_ns = b->server_pid > 0 ? proc_cpu_ns(b->server_pid) : -1;
+	lk->end_ns = now_ns();
+	lk->done = 1;
+	if (b->lookup_case == 0) {
+		b->lookup_case++;
+		event_active(b->ev_kick, 0, 0);
+	} else
+		bench_finish(b);
+}
+
+/*
+ * Everyone is welcomed: the client that joined first sends, the one that
+ * joined last (the highest guest number, the tail of the server's list)
+ * is the hit's target.
+ */
+static void
+bench_lookup_begin(struct bench *b)
+{
+	struct bench_client	*c, *from = NULL, *to = NULL;
+	struct bench_lookup	*lk;
+	unsigned		 i;
+
+	for (i = 0; i < b->nclients; i++) {
+		c = &b->clients[i];
+		if (from == NULL || c->guest < from->guest)
+			from = c;
+		if (to == NULL || c->guest > to->guest)
+			to = c;
+	}
+	b->lookup_from = from;
+	b->lookup_to = to;
+	b->receiptlen = (size_t)snprintf(b->receipt, sizeof b->receipt,
+	    "*guest%llu* x", from->guest);
+
+	b->lookup[0].lines = b->lookup[1].lines = b->lines;
+	lk = &b->lookup[0];
+	lk->what = "miss";
+	snprintf(lk->name, sizeof lk->name, "nobody");
+	lk->replylen = (size_t)snprintf(lk->reply, sizeof lk->reply,
+	    "*** no such user: %s", lk->name);
+	lk = &b->lookup[1];
+	lk->what = "hit";
+	snprintf(lk->name, sizeof lk->name, "guest%llu", to->guest);
+	lk->replylen = (size_t)snprintf(lk->reply, sizeof lk->reply,
+	    "*** message sent to %s", lk->name);
+
+	getrusage(RUSAGE_SELF, &b->ru0);
+	b->run_start_ns = now_ns();
+	b->phase = PHASE_RUN;
+	bench_lookup_pump(b);
+}
+
+/*
+ * A welcome line, "*** Welcome to NAME, guestK. ...", from p to end (no
+ * newline): c's K, once.  Other lines before it are not ours.
+ */
+static void
+bench_welcome(struct bench *b, struct bench_client *c, const char *p,
+    const char *end)
+{
+	static const char	 hello[] = "*** Welcome to ";
+	static const char	 guest[] = ", guest";
+	const char		*q;
+	uint64_t		 k;
+
+	if ((size_t)(end - p) < sizeof hello - 1 ||
+	    memcmp(p, hello, sizeof hello - 1) != 0 ||
+	    (q = memmem(p, (size_t)(end - p), guest, sizeof guest - 1)) ==
+	    NULL)
+		return;
+	q += sizeof guest - 1;
+	if (parse_u64(&q, end, &k) == -1 || q >= end || *q != '.')
+		return;
+	c->guest = k;
+	c->flags |= BC_WELCOMED;
+	if (++b->welcomed == b->nclients && b->phase == PHASE_WELCOME)
+		bench_lookup_begin(b);
+}
+
+/* One line (p to end, no newline) for client c in lookup mode. */
+static void
+bench_lookup_line(struct bench *b, struct bench_client *c, const char *p,
+    const char *end, uint64_t now)
+{
+	struct bench_lookup	*lk = &b->lookup[b->lookup_case];
+	size_t			 len;
+
+	if (end > p && end[-1] == '\r')
+		end--;
+	len = (size_t)(end - p);
+	if (!(c->flags & BC_WELCOMED)) {
+		bench_welcome(b, c, p, end);
+		return;
+	}
+	if (b->phase != PHASE_RUN)
+		return;
+	if (c == b->lookup_from) {
+		if (len != lk->replylen || memcmp(p, lk->reply, len) != 0 ||
+		    lk->replied == lk->sent) {
+			/*
+			 * Until the first answer, the rest of the welcome
+			 * (the message of the day) may still be coming.
+			 */
+			if (b->lookup_case > 0 || lk->replied > 0)
+				lk->unexpected++;
+			return;
+		}
+		lk->rtt_sum_ns += now -
+		    b->lookup_sent_ns[lk->replied++ % b->window];
+		event_active(b->ev_kick, 0, 0);
+	} else if (c == b->lookup_to && b->lookup_case == 1) {
+		if (len != b->receiptlen || memcmp(p, b->receipt, len) != 0)
+			return;
+		if (lk->received == lk->sent) {
+			lk->unexpected++;
+			return;
+		}
+		lk->received++;
+	} else
+		return;
+	b->delivered++;
+	if (bench_lookup_complete(b))
+		bench_lookup_end(b);
+}
+
 static void
 bench_read_callback(evutil_socket_t fd, short events, void *arg)
 {
@@ -652,6 +912,8 @@ bench_read_callback(evutil_socket_t fd, short events, void *arg)
 	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
 		if (c->flags & BC_DISCARD)
 			c->flags &= ~BC_DISCARD;
+		else if (b->mode == MODE_LOOKUP)
+			bench_lookup_line(b, c, p, nl, now);
 		else if ((at = *p == '@' ? p :
 		    memchr(p, '@', (size_t)(nl - p))) != NULL &&
 		    nl - at > 3 && at[2] == ' ') {
@@ -734,6 +996,10 @@ bench_kick_callback(evutil_socket_t fd, short events, void *arg)
 	struct bench	*b = arg;
 	unsigned	 i;
 
+	if (b->mode == MODE_LOOKUP) {
+		bench_lookup_pump(b);
+		return;
+	}
 	for (i = 0; i < b->nsenders; i++)
 		bench_pump(b, i);
 }
@@ -791,6 +1057,12 @@ static void
 bench_all_connected(struct bench *b)
 {
 	b->phase_ns = now_ns();
+	if (b->mode == MODE_LOOKUP) {
+		b->phase = PHASE_WELCOME;
+		if (b->welcomed == b->nclients)
+			bench_lookup_begin(b);
+		return;
+	}
 	if (b->mode == MODE_IDLE && b->server_pid > 0) {
 		b->phase = PHASE_ACCEPT;
 		return;
@@ -938,6 +1210,11 @@ bench_tick_callback(evutil_socket_t fd, short events, void *arg)
 			bench_fail(b, "server holds %ld of %u connections",
 			    n - (long)b->server_fds0, b->nclients);
 		break;
+	case PHASE_WELCOME:
+		if (now - b->phase_ns > (uint64_t)60 * 1000000000)
+			bench_fail(b, "welcome timed out: %u of %u clients "
+			    "welcomed", b->welcomed, b->nclients);
+		break;
 	case PHASE_SYNC:
 		if (now - b->phase_ns > (uint64_t)SYNC_GIVEUP_MS * 1000000)
 			bench_fail(b, "sync timed out: %u of %u clients",
@@ -994,6 +1271,81 @@ rusage_secs(const struct rusage *r0, const struct rusage *r1)
 	    tv_secs(&r0->ru_utime) - tv_secs(&r0->ru_stime));
 }
 
+/*
+ * Lookup mode's summary: per case, the server's CPU and the round trip
+ * per /msg.  Returns 0 when both cases completed (and, with
+ * --expect-exact, nothing unexpected came back).
+ */
+static int
+bench_report_lookup(struct bench *b)
+{
+	struct bench_lookup	*lk;
+	double			 cpu_us[2], rtt_us[2], per_sec[2], gen_cpu;
+	uint64_t		 unexpected = 0;
+	unsigned		 i;
+	int			 ok = !b->failed;
+
+	for (i = 0; i < 2; i++) {
+		lk = &b->lookup[i];
+		unexpected += lk->unexpected;
+		cpu_us[i] = rtt_us[i] = per_sec[i] = -1;
+		if (!lk->done) {
+			if (ok)
+				snprintf(b->failure, sizeof b->failure,
+				    "%s: %" PRIu32 " of %" PRIu32 " sent "
+				    "answered, %" PRIu32 " received",
+				    lk->what != NULL ? lk->what : "miss",
+				    lk->replied, lk->sent, lk->received);
+			ok = 0;
+			continue;
+		}
+		if (lk->cpu0_ns >= 0 && lk->cpu1_ns >= lk->cpu0_ns)
+			cpu_us[i] = (double)(lk->cpu1_ns - lk->cpu0_ns) / 1e3 /
+			    lk->replied;
+		rtt_us[i] = (double)lk->rtt_sum_ns / 1e3 / lk->replied;
+		if (lk->end_ns > lk->start_ns)
+			per_sec[i] = lk->replied /
+			    ((double)(lk->end_ns - lk->start_ns) / 1e9);
+	}
+	if (ok && b->expect_exact && unexpected != 0) {
+		snprintf(b->failure, sizeof b->failure, "%" PRIu64
+		    " unexpected answers or receipts", unexpected);
+		ok = 0;
+	}
+	gen_cpu = b->phase == PHASE_DONE && b->finish_ns > 0 ?
+	    rusage_secs(&b->ru0, &b->ru1) : -1;
+
+	if (!b->quiet && b->lookup_to != NULL) {
+		printf("%s: %u clients in chat mode, %" PRIu32 " /msg per "
+		    "case, window %" PRIu32 "\n", b->label, b->nclients,
+		    b->lines, b->window);
+		for (i = 0; i < 2; i++) {
+			lk = &b->lookup[i];
+			printf("  %-4s /msg %-12s answered %" PRIu32 ", "
+			    "received %" PRIu32 ", unexpected %" PRIu64 "; "
+			    "server CPU %.3f us/msg, round trip %.1f us, "
+			    "%.0f /msg/s\n", lk->what, lk->name, lk->replied,
+			    lk->received, lk->unexpected, cpu_us[i],
+			    rtt_us[i], per_sec[i]);
+		}
+		printf("  sender guest%llu (joined first), target guest%llu "
+		    "(joined last); generator CPU %.2f s\n",
+		    b->lookup_from->guest, b->lookup_to->guest, gen_cpu);
+	}
+	if (!ok)
+		fprintf(stderr, "chatd-bench: FAIL: %s\n", b->failure);
+	printf("result: label=%s mode=lookup ok=%d clients=%u lines=%" PRIu32
+	    " window=%" PRIu32 " miss_answered=%" PRIu32 " miss_cpu_us=%.3f "
+	    "miss_rtt_us=%.1f miss_per_sec=%.0f hit_answered=%" PRIu32
+	    " hit_received=%" PRIu32 " hit_cpu_us=%.3f hit_rtt_us=%.1f "
+	    "hit_per_sec=%.0f unexpected=%" PRIu64 " gen_cpu_s=%.3f\n",
+	    b->label, ok, b->nclients, b->lines, b->window,
+	    b->lookup[0].replied, cpu_us[0], rtt_us[0], per_sec[0],
+	    b->lookup[1].replied, b->lookup[1].received, cpu_us[1],
+	    rtt_us[1], per_sec[1], unexpected, gen_cpu);
+	return (ok ? 0 : 1);
+}
+
 /* Prints the summary; returns 0 when the run passes its checks. */
 static int
 bench_report(struct bench *b)
@@ -1004,6 +1356,8 @@ bench_report(struct bench *b)
 	unsigned	 rounds = 0;
 	int		 ok;
 
+	if (b->mode == MODE_LOOKUP)
+		return (bench_report_lookup(b));
 	if (b->mode == MODE_IDLE) {
 		double	per = -1;
 
@@ -1151,6 +1505,7 @@ bench_free(struct bench *b)
 	free(b->next_seq);
 	free(b->gaps);
 	free(b->round_ns);
+	free(b->lookup_sent_ns);
 	free(b->sendbuf);
 }
 
@@ -1181,6 +1536,12 @@ usage(FILE *f)
 "      --broadcast        one line to all, M rounds, time each round\n"
 "      --idle             connect N, report server RSS per connection\n"
 "      --hold SECS        idle mode: hold the connections (default 1)\n"
+"      --lookup           chatd in chat mode: the first client to join sends\n"
+"                         M \"/msg nobody x\", then M \"/msg NAME x\" to the\n"
+"                         client that joined last; server CPU (with -P) and\n"
+"                         round trip per /msg\n"
+"      --duration SECS    lookup mode: stop sending a case after SECS, short\n"
+"                         of M if need be (default 0: send all M)\n"
 "      --stall-probe SECS only sleep 200 us at a time for SECS and report\n"
 "                         how late it woke (the machine's own stalls)\n"
 "      --expect-exact     fail unless every line arrived exactly once,\n"
@@ -1280,6 +1641,8 @@ main(int argc, char **argv)
 		{ "quiet",		no_argument,	   NULL, 'q' },
 		{ "broadcast",		no_argument,   NULL, 'B' },
 		{ "idle",		no_argument,	   NULL, 'I' },
+		{ "lookup",		no_argument,	   NULL, 'U' },
+		{ "duration",		required_argument, NULL, 'D' },
 		{ "hold",		required_argument, NULL, 'O' },
 		{ "batch",		required_argument, NULL, 'b' },
 		{ "ahead",		required_argument, NULL, 'a' },
@@ -1369,6 +1732,12 @@ main(int argc, char **argv)
 		case 'I':
 			b->mode = MODE_IDLE;
 			break;
+		case 'U':
+			b->mode = MODE_LOOKUP;
+			break;
+		case 'D':
+			b->duration = seconds(optarg, "duration");
+			break;
 		case 'O':
 			b->hold = seconds(optarg, "hold time");
 			break;
@@ -1396,10 +1765,13 @@ main(int argc, char **argv)
 		b->nsenders = 1;
 		b->window = 1;
 	}
-	if (b->mode == MODE_IDLE)
+	if (b->mode == MODE_IDLE || b->mode == MODE_LOOKUP)
 		b->nsenders = 0;
+	if (b->mode == MODE_LOOKUP && b->lines == 0)
+		fatal("--lookup needs at least one line");
 	if (b->label == NULL)
 		b->label = b->mode == MODE_IDLE ? "idle" :
+		    b->mode == MODE_LOOKUP ? "lookup" :
 		    b->mode == MODE_BROADCAST ? "broadcast" : "fanout";
 	if (b->nclients == 0 || b->nsenders > b->nclients)
 		fatal("need at least one client and no more senders than "
@@ -1453,6 +1825,9 @@ main(int argc, char **argv)
 	b->gaps = xcalloc((size_t)b->nclients * b->nsenders, sizeof *b->gaps);
 	if (b->mode == MODE_BROADCAST)
 		b->round_ns = xcalloc(b->lines, sizeof *b->round_ns);
+	if (b->mode == MODE_LOOKUP)
+		b->lookup_sent_ns = xcalloc(b->window,
+		    sizeof *b->lookup_sent_ns);
 	b->sendbuf = xcalloc(1, SEND_CHUNK);
 	b->expected = (uint64_t)(b->nclients - 1) * b->nsenders * b->lines;
 	b->server_ticks0 = b->server_ticks1 = -1;

@@ -10,15 +10,21 @@
 # the previous scenario's teardown.  chatd runs in raw mode with every
 # protection at its default (output limits, sanitising) except rate_lines,
 # which is 0: the default 10 lines/s per client would throttle the senders.
-# The one exception is idle-chat-N, which runs chatd in chat mode with its
-# defaults (welcome line, join announcements, history), because that is
-# what an idle connection costs in the mode people use.  ncat is skipped
-# for scenarios past its ~1,024-connection select() limit.
+# The exceptions run chatd in chat mode: idle-chat-N with its defaults
+# (welcome line, join announcements, history), because that is what an
+# idle connection costs in the mode people use, and msg-lookup-N, where
+# one client sends "/msg NAME x" to a room of N, with announce = no (or
+# N joins would cost N^2/2 announcements), history = 0 and rate_lines = 0.
+# ncat is skipped for scenarios past its ~1,024-connection select() limit,
+# and has no /msg.
 #
-# usage: run-bench.sh [--smoke] [--quick] [--no-ncat]
-#   --smoke    the make check test: a small exact run against chatd only
-#   --quick    a quarter of the lines per sender (a rough run, under a minute)
-#   --no-ncat  do not compare with ncat
+# usage: run-bench.sh [--smoke] [--quick] [--no-ncat] [--lookup-only]
+#   --smoke        the make check test: small exact runs against chatd only
+#   --quick        a quarter of the lines per sender (a rough run, under a
+#                  minute)
+#   --no-ncat      do not compare with ncat
+#   --lookup-only  only the /msg lookup scenarios (msg-lookup-N) and their
+#                  rows
 #
 # Environment: CHATD_BIN (default ../../src/chatd from this script, or
 # src/chatd in the current directory), CHATD_BENCH (default chatd-bench next
@@ -34,12 +40,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 smoke=0
 quick=0
 use_ncat=1
+lookup_only=0
 for arg; do
 	case $arg in
 	--smoke) smoke=1 ;;
 	--quick) quick=1 ;;
 	--no-ncat) use_ncat=0 ;;
-	*) echo "usage: $0 [--smoke] [--quick] [--no-ncat]" >&2; exit 99 ;;
+	--lookup-only) lookup_only=1 ;;
+	*) echo "usage: $0 [--smoke] [--quick] [--no-ncat] [--lookup-only]" \
+	    >&2; exit 99 ;;
 	esac
 done
 
@@ -65,7 +74,8 @@ bench=$(find_bin "${CHATD_BENCH:-}" "$here/chatd-bench" \
 	exit 99
 }
 ncat=${NCAT:-ncat}
-if [ $smoke = 1 ] || [ $use_ncat = 0 ] || ! command -v "$ncat" >/dev/null
+if [ $smoke = 1 ] || [ $use_ncat = 0 ] || [ $lookup_only = 1 ] ||
+    ! command -v "$ncat" >/dev/null
 then
 	ncat=
 fi
@@ -116,7 +126,8 @@ listening() {
 }
 
 # start_server KIND: starts chatd (raw mode), chatd-chat (chat mode, its
-# defaults) or ncat on a free port; sets server_pid and port, or fails.
+# defaults), chatd-lookup (chat mode, quiet: for /msg) or ncat on a free
+# port; sets server_pid and port, or fails.
 start_server() {
 	tries=0
 	while [ $tries -lt 5 ]; do
@@ -159,6 +170,27 @@ EOF
 			"$chatd" -c "$tmp/chatd-chat.conf" \
 			    >> "$tmp/chatd-chat.log" 2>&1 &
 			;;
+		chatd-lookup)
+			# Chat mode, for /msg: no join announcements (N
+			# joins would cost N^2/2 deliveries), no history, no
+			# rate limit (the sender would be throttled), no
+			# limit on clients.
+			cat > "$tmp/chatd-lookup.conf" <<EOF
+[server]
+bind = 127.0.0.1
+port = $port
+log_level = warning
+[limits]
+max_clients = 0
+max_clients_per_address = 0
+rate_lines = 0
+[chat]
+announce = no
+history = 0
+EOF
+			"$chatd" -c "$tmp/chatd-lookup.conf" \
+			    >> "$tmp/chatd-lookup.log" 2>&1 &
+			;;
 		ncat)
 			"$ncat" -l --chat -m 1016 127.0.0.1 "$port" \
 			    < /dev/null > /dev/null 2>> "$tmp/ncat.log" &
@@ -200,12 +232,12 @@ failed=0
 
 # run KIND NAME ARGS...: one scenario against one server; the bench's
 # result line goes to $tmp/NAME.COLUMN, COLUMN being chatd or ncat (the
-# table's columns: chatd-chat is chatd).
+# table's columns: chatd-chat and chatd-lookup are chatd).
 run() {
 	kind=$1
 	name=$2
 	shift 2
-	col=${kind%-chat}
+	col=${kind%%-*}
 	start_server "$kind" || { failed=1; return 1; }
 	extra=
 	if [ "$kind" = ncat ]; then
@@ -226,11 +258,15 @@ run() {
 }
 
 # Smoke test (make check): counts exact, nothing lost, duplicated,
-# reordered or echoed.
+# reordered or echoed; in the lookup mode, every /msg answered once and
+# every hit received once.
 if [ $smoke = 1 ]; then
-	echo "chatd-bench smoke test: 20 clients, 4 senders x 500 lines" >&2
+	echo "chatd-bench smoke test: 20 clients, 4 senders x 500 lines;" \
+	    "/msg lookup: 5 clients, 200 /msg per case" >&2
 	if run chatd smoke -n 20 -s 4 -m 500 -w 16 -t 10 --expect-exact &&
 	    run chatd smoke-batch -n 20 -s 4 -m 500 -w 64 -b 8 -t 10 \
+	    --expect-exact &&
+	    run chatd-lookup smoke-lookup --lookup -n 5 -m 200 -w 8 -t 10 \
 	    --expect-exact; then
 		echo "PASS: chatd-bench smoke test"
 		exit 0
@@ -254,21 +290,42 @@ fi
 # a few seconds: w1 a tenth of m_fan lines per sender, w4 a quarter, w16
 # and w64 all of it.
 #
+# msg-lookup-N measures what "/msg NAME x" costs in a room of N (10,
+# 1,000, 10,000), where the server looks NAME up among the connected
+# clients.  The client that joined first sends m_lookup of them with 16
+# in flight, first to "nobody" (a miss), then to the client that joined
+# last (a hit; the tail of the client list), and the table has the
+# server's CPU per /msg (from /proc/PID/schedstat, in ns) and the mean
+# round trip of each.  Window 16, not 1: measured with 10 clients on a
+# busy 2-core VM, a /msg cost the server 5-8 us of CPU at w1 (a wakeup, a
+# read and a write each) and 2-4 us at w16, so the lookup is a larger
+# share of what is measured.  Each case stops sending after d_lookup
+# seconds, because a lookup that walks the client list (chat_find() when
+# this scenario was added) cost 230-260 us per /msg with 10,000 clients
+# on that VM (7-9 us with 1,000, 2-4 us with 10): 100,000 of them would
+# take half a minute.
+#
 # Targets in the table: for every window, deliveries/s at least 3.5x
 # ncat's, CPU at most 0.1 s per million deliveries, and no line lost,
 # duplicated, reordered or echoed; latency and busy % are for information.
 # Elsewhere: none lost, duplicated, reordered or echoed in fanout-1000x2,
 # none lost in latency-50x5 and broadcast, p99 <= 1 ms and max <= 5 ms in
-# latency-50x5, and at most 1,024 bytes of server RSS per idle connection
-# in both idle scenarios (raw and chat mode); the rest is information.
+# latency-50x5, at most 1,024 bytes of server RSS per idle connection in
+# both idle scenarios (raw and chat mode), and /msg lookup cost flat from
+# 10 to 10,000 clients: server CPU per /msg with 10,000 at most 1.5x that
+# with 10, for a miss and for a hit; the rest is information.
 if [ $quick = 1 ]; then
 	m_fan=5000
 	m_big=1000
 	m_lat=400
+	m_lookup=25000
+	d_lookup=0.5
 else
 	m_fan=20000
 	m_big=5000
 	m_lat=1000
+	m_lookup=100000
+	d_lookup=2
 fi
 # WINDOW:LINES pairs.  w64 keeps m_fan: cluster-100x10 runs the same
 # lines at the generator's default window (64) and is compared with it.
@@ -283,10 +340,23 @@ if [ $((n_idle + 64)) -gt "$nofile" ]; then
 	n_idle=$((nofile - 64))
 	echo "run-bench: open file limit $nofile: $n_idle idle clients" >&2
 fi
+n_lookup=
+for n in 10 1000 10000; do
+	if [ $((n + 64)) -gt "$nofile" ]; then
+		n=$((nofile - 64))
+		echo "run-bench: open file limit $nofile: /msg lookup with" \
+		    "at most $n clients" >&2
+		n_lookup="$n_lookup $n"
+		break
+	fi
+	n_lookup="$n_lookup $n"
+done
+n_lookup=${n_lookup# }
 
 echo "chatd: $chatd (raw mode; rate_lines = 0 so senders are not" \
     "throttled; output limits and sanitising at their defaults;" \
-    "idle-chat: chat mode, all defaults)" >&2
+    "idle-chat: chat mode, all defaults; msg-lookup: chat mode," \
+    "announce = no, history = 0, rate_lines = 0)" >&2
 if [ -n "$ncat" ]; then
 	echo "ncat: $(command -v "$ncat") (-l --chat)" >&2
 else
@@ -325,23 +395,31 @@ probed() {
 	    tr '\n' ' ' >> "$tmp/$pname.$pkind"
 }
 
-for p in $fan_sweep; do
-	scenario "fanout-100x10-w${p%:*}" yes -n 100 -s 10 -w "${p%:*}" \
-	    -m "${p#*:}"
-done
-scenario fanout-1000x2 yes -n 1000 -s 2 -m $m_big
-# The latency runs last m_lat / 200 s plus the connect and sync.
-probed chatd latency-50x5 $((m_lat / 200 + 1)) -n 50 -s 5 -m $m_lat -r 200
-if [ -n "$ncat" ]; then
-	probed ncat latency-50x5 $((m_lat / 200 + 1)) -n 50 -s 5 -m $m_lat \
-	    -r 200
+if [ $lookup_only = 0 ]; then
+	for p in $fan_sweep; do
+		scenario "fanout-100x10-w${p%:*}" yes -n 100 -s 10 \
+		    -w "${p%:*}" -m "${p#*:}"
+	done
+	scenario fanout-1000x2 yes -n 1000 -s 2 -m $m_big
+	# The latency runs last m_lat / 200 s plus the connect and sync.
+	probed chatd latency-50x5 $((m_lat / 200 + 1)) -n 50 -s 5 \
+	    -m $m_lat -r 200
+	if [ -n "$ncat" ]; then
+		probed ncat latency-50x5 $((m_lat / 200 + 1)) -n 50 -s 5 \
+		    -m $m_lat -r 200
+	fi
+	scenario idle-raw-$n_idle no --idle -n $n_idle --hold 1
+	# Chat mode: every client gets a welcome line and every join is
+	# announced to all the others; the generator reads and discards
+	# lines that are not its own ("@B", "@S"), so the RSS figure is
+	# taken with nothing queued.
+	run chatd-chat idle-chat-$n_idle --idle -n $n_idle --hold 1
+	scenario broadcast-$n_bcast no --broadcast -n $n_bcast -m 20
 fi
-scenario idle-raw-$n_idle no --idle -n $n_idle --hold 1
-# Chat mode: every client gets a welcome line and every join is announced
-# to all the others; the generator reads and discards lines that are not
-# its own ("@B", "@S"), so the RSS figure is taken with nothing queued.
-run chatd-chat idle-chat-$n_idle --idle -n $n_idle --hold 1
-scenario broadcast-$n_bcast no --broadcast -n $n_bcast -m 20
+for n in $n_lookup; do
+	run chatd-lookup "msg-lookup-$n" --lookup -n "$n" -m $m_lookup -w 16 \
+	    --duration $d_lookup
+done
 
 # run_cluster NAME ARGS...: the same room on two chatd nodes linked by a
 # redis-server of its own; senders on node a, receivers alternating
@@ -439,7 +517,9 @@ EOF
 }
 
 # No -w: the generator's default window, 64, as in fanout-100x10-w64.
-run_cluster cluster-100x10 -n 100 -s 10 -m $m_fan
+if [ $lookup_only = 0 ]; then
+	run_cluster cluster-100x10 -n 100 -s 10 -m $m_fan
+fi
 
 # The table.  get FILE KEY prints a value from a result line, or "-".
 get() {
@@ -450,7 +530,8 @@ get() {
 
 # row SCENARIO LABEL KEY SCALE DIRECTION TARGET: DIRECTION "max" means
 # chatd's figure must be at most TARGET, "min" at least TARGET,
-# "ratio" chatd/ncat at least TARGET, "zero" must be 0, "info" no target.
+# "ratio" chatd/ncat at least TARGET, "zero" must be 0, "flat" (a ratio
+# of two chatd figures) at most TARGET, "info" no target.
 row() {
 	c=$(get "$tmp/$1.chatd" "$3")
 	n=$(get "$tmp/$1.ncat" "$3")
@@ -469,6 +550,8 @@ row() {
 		    v = (c + 0 == 0) ? "PASS" : "MISS" }
 		if (dir == "ratio") { tt = ">= " t "x ncat"; if (r != "-") \
 		    v = (c / n >= t + 0) ? "PASS" : "MISS" }
+		if (dir == "flat") { tt = "flat: <= " t "x"; if (fc != "-") \
+		    v = (c + 0 <= t + 0) ? "PASS" : "MISS" }
 		printf "%-18s %-22s %12s %12s %8s %16s  %s\n", \
 		    s, l, fc, fn, r, tt, v
 	}'
@@ -500,30 +583,56 @@ fanout_rows() {
 	row "$1" "generator busy %" gen_busy_pct 0 info 0
 }
 
-# The window sweep: the same targets at every window (see above).
-for p in $fan_sweep; do
-	fanout_rows "fanout-100x10-w${p%:*}" ratio 3.5 max 0.1
+if [ $lookup_only = 0 ]; then
+	# The window sweep: the same targets at every window (see above).
+	for p in $fan_sweep; do
+		fanout_rows "fanout-100x10-w${p%:*}" ratio 3.5 max 0.1
+	done
+	fanout_rows fanout-1000x2 info 0 info 0
+	s=latency-50x5
+	row $s deliveries/s per_sec 0 info 0
+	row $s lost lost 0 zero 0
+	row $s "latency p50 us" p50_us 0 info 0
+	row $s "latency p99 us" p99_us 0 max 1000
+	row $s "latency max us" max_us 0 max 5000
+	row $s "machine stall max us" stall_max_us 0 info 0
+	row $s "machine stalls > 1 ms" stalls_over_1ms 0 info 0
+	row $s "VM steal ms" steal_ms 0 info 0
+	row $s "cpu s/M deliveries" cpu_s_per_m 4 info 0
+	for s in idle-raw-$n_idle idle-chat-$n_idle; do
+		row "$s" "RSS bytes/conn" rss_per_conn_b 0 max 1024
+		row "$s" "server RSS KiB" rss1_kb 0 info 0
+	done
+	s=broadcast-$n_bcast
+	row $s "broadcast p50 us" bcast_p50_us 0 info 0
+	row $s "broadcast max us" bcast_max_us 0 info 0
+	row $s lost lost 0 zero 0
+	row $s "cpu s/M deliveries" cpu_s_per_m 4 info 0
+fi
+
+# The /msg lookup, per room size; then CPU per /msg in the largest room
+# over that in the smallest, which must stay flat (at most 1.5x).
+for n in $n_lookup; do
+	s=msg-lookup-$n
+	row "$s" "cpu us/msg (miss)" miss_cpu_us 2 info 0
+	row "$s" "cpu us/msg (hit)" hit_cpu_us 2 info 0
+	row "$s" "rtt us/msg (miss)" miss_rtt_us 1 info 0
+	row "$s" "rtt us/msg (hit)" hit_rtt_us 1 info 0
 done
-fanout_rows fanout-1000x2 info 0 info 0
-s=latency-50x5
-row $s deliveries/s per_sec 0 info 0
-row $s lost lost 0 zero 0
-row $s "latency p50 us" p50_us 0 info 0
-row $s "latency p99 us" p99_us 0 max 1000
-row $s "latency max us" max_us 0 max 5000
-row $s "machine stall max us" stall_max_us 0 info 0
-row $s "machine stalls > 1 ms" stalls_over_1ms 0 info 0
-row $s "VM steal ms" steal_ms 0 info 0
-row $s "cpu s/M deliveries" cpu_s_per_m 4 info 0
-for s in idle-raw-$n_idle idle-chat-$n_idle; do
-	row "$s" "RSS bytes/conn" rss_per_conn_b 0 max 1024
-	row "$s" "server RSS KiB" rss1_kb 0 info 0
-done
-s=broadcast-$n_bcast
-row $s "broadcast p50 us" bcast_p50_us 0 info 0
-row $s "broadcast max us" bcast_max_us 0 info 0
-row $s lost lost 0 zero 0
-row $s "cpu s/M deliveries" cpu_s_per_m 4 info 0
+lo=${n_lookup%% *}
+hi=${n_lookup##* }
+for k in miss hit; do
+	x=$(awk -v a="$(get "$tmp/msg-lookup-$lo.chatd" ${k}_cpu_us)" \
+	    -v b="$(get "$tmp/msg-lookup-$hi.chatd" ${k}_cpu_us)" 'BEGIN {
+		if (a == "-" || b == "-" || a <= 0 || b < 0)
+			print "-"
+		else
+			printf "%.4f\n", b / a
+	}')
+	printf '%s_x=%s ' $k "$x"
+done > "$tmp/msg-lookup-flat.chatd"
+row msg-lookup-flat "cpu $hi/$lo (miss)" miss_x 2 flat 1.5
+row msg-lookup-flat "cpu $hi/$lo (hit)" hit_x 2 flat 1.5
 
 if [ -s "$tmp/cluster-100x10.chatd" ]; then
 	# The two-node figures beside the single node's, in the same table:
@@ -543,13 +652,20 @@ if [ -s "$tmp/cluster-100x10.chatd" ]; then
 fi
 
 echo
-echo "ratio = chatd / ncat: higher is better for deliveries/s, lower for"
-echo "CPU, latency and RSS.  \"busy %\" is CPU time over the run's wall"
-echo "time; a generator near 100% means the figure is the generator's limit."
-echo "fanout-100x10-wN: N lines in flight per sender.  ncat (no TCP_NODELAY,"
-echo "one write per read) waits on Nagle and delayed ACKs at middle windows"
-echo "and batches like chatd at large ones, where both are bound by the"
-echo "kernel's loopback cost; see the comment in run-bench.sh."
+if [ $lookup_only = 0 ]; then
+	echo "ratio = chatd / ncat: higher is better for deliveries/s, lower"
+	echo "for CPU, latency and RSS.  \"busy %\" is CPU time over the run's"
+	echo "wall time; a generator near 100% means the figure is the"
+	echo "generator's limit.  fanout-100x10-wN: N lines in flight per"
+	echo "sender.  ncat (no TCP_NODELAY, one write per read) waits on Nagle"
+	echo "and delayed ACKs at middle windows and batches like chatd at large"
+	echo "ones, where both are bound by the kernel's loopback cost; see the"
+	echo "comment in run-bench.sh."
+fi
+echo "msg-lookup-N: /msg from the first client of N to join, 16 in flight:"
+echo "miss = a name nobody holds, hit = the client that joined last.  cpu is"
+echo "the server's per /msg, rtt the mean round trip; msg-lookup-flat is cpu"
+echo "with $hi clients over cpu with $lo."
 
 if [ $failed = 1 ]; then
 	echo "run-bench: some runs failed (see above)" >&2

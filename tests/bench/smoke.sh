@@ -2,7 +2,10 @@
 #
 # smoke.sh: the make check test of the benchmark.  chatd-bench drives a
 # fresh chatd with 20 clients, 4 of them sending 500 lines each, and fails
-# unless every line reaches every other client exactly once and in order
-# (run-bench.sh --smoke; CHATD_BIN and CHATD_BENCH come from the Makefile).
+# unless every line reaches every other client exactly once and in order;
+# then, in chat mode with 5 clients, unless each of 200 /msg to nobody and
+# 200 to the last client is answered once and each of the latter received
+# once (run-bench.sh --smoke; CHATD_BIN and CHATD_BENCH come from the
+# Makefile).
 
 exec "$(dirname "$0")/run-bench.sh" --smoke
