@@ -2,20 +2,24 @@
  * chat.c: what people see in chat mode: names, commands, presence and
  * history.
  *
- * The server hands every sanitised line here.  A line is chat unless it
- * starts with '/': "//x" is chat with one '/' removed, "/cmd args" runs a
- * command from a table (matched without regard to case).  Chat lines are
- * formatted once into a shared msg ("<alice> hello") and broadcast; the
- * last `history` of them are kept, referenced rather than copied, and
- * replayed to newcomers after the welcome and the message of the day.
+ * The server hands every sanitised line here.  command.c says whether it
+ * is chat or a command; a command runs its handler from the table below,
+ * indexed by the command.  Chat lines are formatted once into a shared msg
+ * ("<alice> hello") and broadcast; the last `history` of them are kept,
+ * referenced rather than copied, and the newest that fit in
+ * history_bytes are replayed to newcomers after the welcome and the
+ * message of the day, so a room full of long lines stays joinable (the
+ * config checks that the replay fits under output_hard_limit).
  * Everything the server says itself starts with "*** ".
  *
- * Names are looked up by walking the client list.  That is O(clients) per
- * /nick or /msg, far below the cost of the broadcast each chat line makes,
- * and keeps no second index to get out of step.
+ * Names follow name.c's rule and are unique by their key, so that names a
+ * reader cannot tell apart cannot both be in the room; the roster
+ * (roster.c) finds a holder in constant time.  Events from other nodes
+ * (cluster.c) arrive as decoded wire messages and are shown through the
+ * same formatters as local ones, by a handler per message type.
  */
 
-#include <ctype.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,11 +41,8 @@ struct chat {
 	unsigned		 head;	/* oldest entry */
 };
 
-struct chat_command {
-	const char	*name;
-	const char	*usage;
-	int		(*fn)(struct server *, struct client *, const char *);
-};
+typedef int	(*chat_handler)(struct server *, struct client *,
+		    const char *);
 
 static int	chat_cmd_help(struct server *, struct client *, const char *);
 static int	chat_cmd_who(struct server *, struct client *, const char *);
@@ -50,13 +51,14 @@ static int	chat_cmd_msg(struct server *, struct client *, const char *);
 static int	chat_cmd_nick(struct server *, struct client *, const char *);
 static int	chat_cmd_quit(struct server *, struct client *, const char *);
 
-static const struct chat_command chat_commands[] = {
-	{ "help", "/help", chat_cmd_help },
-	{ "who", "/who", chat_cmd_who },
-	{ "nick", "/nick NAME", chat_cmd_nick },
-	{ "me", "/me ACTION", chat_cmd_me },
-	{ "msg", "/msg NAME TEXT", chat_cmd_msg },
-	{ "quit", "/quit [REASON]", chat_cmd_quit },
+/* What each command does; command.c holds its name, usage and help. */
+static const chat_handler chat_handlers[] = {
+	[CMD_HELP] = chat_cmd_help,
+	[CMD_WHO] = chat_cmd_who,
+	[CMD_NICK] = chat_cmd_nick,
+	[CMD_ME] = chat_cmd_me,
+	[CMD_MSG] = chat_cmd_msg,
+	[CMD_QUIT] = chat_cmd_quit,
 };
 
 void
@@ -187,39 +189,59 @@ chat_say(struct server *s, struct client *from, const char *name,
 	msg_unref(m);
 }
 
+/* The newest history entries whose replay fits in history_bytes. */
+static unsigned
+chat_replay_start(struct server *s)
+{
+	struct chat		*ch = s->chat;
+	struct chat_history	*h;
+	size_t			 budget = s->config->history_bytes, cost;
+	unsigned		 n = 0;
+
+	while (n < ch->count) {
+		h = &ch->ring[(ch->head + ch->count - 1 - n) % ch->size];
+		cost = CHAT_STAMP_LEN + h->msg->len;
+		if (cost > budget)
+			break;
+		budget -= cost;
+		n++;
+	}
+	return (ch->count - n);
+}
+
 /* Welcome, message of the day, history; then tell the others. */
 void
 chat_joined(struct server *s, struct client *c)
 {
-	struct config	*conf = s->config;
-	struct chat	*ch = s->chat;
-	const char	*p, *nl;
-	char		 stamp[16];
-	struct tm	 tm;
-	unsigned	 others = s->nclients - 1, i;
+	struct config		*conf = s->config;
+	struct chat		*ch = s->chat;
+	struct chat_history	*h;
+	const char		*p, *nl;
+	char			 stamp[16];
+	struct tm		 tm;
+	unsigned		 others = s->nclients - 1, i;
 
 	if (conf->mode == MODE_RAW)
 		return;
 	if (others == 0)
-		client_printf(c, "*** Welcome to %s, %s. no others online; "
+		output_printf(c, "*** Welcome to %s, %s. no others online; "
 		    "/help lists commands.", conf->name, c->name);
 	else
-		client_printf(c, "*** Welcome to %s, %s. %u other%s online; "
+		output_printf(c, "*** Welcome to %s, %s. %u other%s online; "
 		    "/help lists commands.", conf->name, c->name, others,
 		    others == 1 ? "" : "s");
 	for (p = conf->motd; p != NULL && *p != '\0'; p = nl + 1) {
 		if ((nl = strchr(p, '\n')) == NULL)
 			nl = p + strlen(p);
-		client_printf(c, "*** %.*s", (int)(nl - p), p);
+		output_printf(c, "*** %.*s", (int)(nl - p), p);
 		if (*nl == '\0')
 			break;
 	}
-	for (i = 0; i < ch->count; i++) {
-		struct chat_history *h = &ch->ring[(ch->head + i) % ch->size];
-
+	for (i = chat_replay_start(s); i < ch->count; i++) {
+		h = &ch->ring[(ch->head + i) % ch->size];
 		localtime_r(&h->when, &tm);
 		strftime(stamp, sizeof stamp, "%H:%M", &tm);
-		client_printf(c, "*** [%s] %.*s", stamp,
+		output_printf(c, "*** [%s] %.*s", stamp,
 		    (int)h->msg->len - 2, h->msg->data);
 	}
 	if (conf->show_addresses)
@@ -236,42 +258,26 @@ chat_left(struct server *s, struct client *c)
 	cluster_left(s, c);
 }
 
-/* Finds a connected client by name, without regard to case. */
-static struct client *
-chat_find(struct server *s, const char *name, size_t len)
-{
-	struct client	*c;
-
-	TAILQ_FOREACH(c, &s->clients, entry) {
-		if ((c->flags & CLIENT_CONNECTED) &&
-		    strlen(c->name) == len &&
-		    strncasecmp(c->name, name, len) == 0)
-			return (c);
-	}
-	return (NULL);
-}
-
-/* The connected client called name (without regard to case), or NULL. */
-struct client *
-chat_holder(struct server *s, const char *name)
-{
-	return (chat_find(s, name, strlen(name)));
-}
-
 static int
 chat_cmd_help(struct server *s, struct client *c, const char *args)
 {
-	client_printf(c, "*** commands:");
-	client_printf(c, "***   /help            this list");
-	client_printf(c, "***   /who             who is here, since when, "
-	    "idle for how long");
-	client_printf(c, "***   /nick NAME       change your name (1-%d "
-	    "letters, digits, _ - .)", CLIENT_NAME_MAX);
-	client_printf(c, "***   /me ACTION       say that you do something");
-	client_printf(c, "***   /msg NAME TEXT   private message to NAME");
-	client_printf(c, "***   /quit [REASON]   leave");
-	client_printf(c, "***   //text           say text starting with /");
+	const struct command_info	*ci;
+	size_t				 i;
+
+	output_printf(c, "*** commands:");
+	for (i = 0; (ci = command_nth(i)) != NULL; i++)
+		output_printf(c, "***   %-16s %s", ci->usage, ci->help);
+	output_printf(c, "***   %-16s %s", "//text", "say text starting "
+	    "with /");
+	output_printf(c, "*** names: 1 to %d letters, digits, _, - or ., "
+	    "not like anyone else's", NAME_LEN);
 	return (0);
+}
+
+static void
+chat_usage(struct client *c, enum command_id id)
+{
+	output_printf(c, "*** usage: %s", command_info(id)->usage);
 }
 
 static void
@@ -293,38 +299,59 @@ chat_duration(char *buf, size_t size, uint64_t ms)
 		    (unsigned long long)(sec % 86400) / 3600);
 }
 
+/*
+ * /who [PAGE]: who_max entries a page, so the answer is bounded however
+ * large the room; local users first, then (cluster) the other nodes'.
+ */
 static int
 chat_cmd_who(struct server *s, struct client *c, const char *args)
 {
+	struct config	*conf = s->config;
 	struct client	*o;
 	uint64_t	 now = server_now_ms(s);
 	char		 on[32], idle[32];
+	unsigned	 per = conf->who_max, page, pos = 0, first, pages;
 	int		 room = cluster_up(s);
 
+	if ((page = command_page(args, UINT_MAX / per - 1)) == 0) {
+		chat_usage(c, CMD_WHO);
+		return (0);
+	}
+	first = (page - 1) * per;
+	pages = (s->nclients + per - 1) / per;
 	if (room)
-		client_printf(c, "*** in the room:");
+		output_printf(c, "*** in the room:");
+	else if (pages <= 1 && page == 1)
+		output_printf(c, "*** %u online:", s->nclients);
 	else
-		client_printf(c, "*** %u online:", s->nclients);
+		output_printf(c, "*** %u online, page %u of %u:",
+		    s->nclients, page, pages);
 	TAILQ_FOREACH(o, &s->clients, entry) {
 		if (!(o->flags & CLIENT_CONNECTED))
 			continue;
+		if (pos++ < first || pos > first + per)
+			continue;
 		chat_duration(on, sizeof on, now - o->connected_ms);
 		chat_duration(idle, sizeof idle, now - o->active_ms);
-		client_printf(c, "***   %-*s  on %s, idle %s%s%s%s",
-		    CLIENT_NAME_MAX, o->name, on, idle,
-		    s->config->show_addresses ? ", from " : "",
-		    s->config->show_addresses ? o->netaddr : "",
+		output_printf(c, "***   %-*s  on %s, idle %s%s%s%s",
+		    NAME_LEN, o->name, on, idle,
+		    conf->show_addresses ? ", from " : "",
+		    conf->show_addresses ? o->netaddr : "",
 		    o == c ? " (you)" : "");
 	}
 	/* The other nodes' users come from Redis; c waits for them. */
-	return (room ? cluster_who(s, c, s->nclients) : 0);
+	if (room)
+		return (cluster_who(s, c, pos, page, per));
+	if (pos > first + per)
+		output_printf(c, "*** /who %u for more", page + 1);
+	return (0);
 }
 
 static int
 chat_cmd_me(struct server *s, struct client *c, const char *args)
 {
 	if (*args == '\0') {
-		client_printf(c, "*** usage: /me ACTION");
+		chat_usage(c, CMD_ME);
 		return (0);
 	}
 	chat_say(s, c, c->name, 1, args, strlen(args));
@@ -332,113 +359,140 @@ chat_cmd_me(struct server *s, struct client *c, const char *args)
 	return (0);
 }
 
+/* Says "no such user", quoting at most a name's worth of what was typed. */
+static void
+chat_no_such_user(struct client *c, const char *name, size_t len)
+{
+	output_printf(c, "*** no such user: %.*s%s",
+	    (int)(len > NAME_LEN ? NAME_LEN : len), name,
+	    len > NAME_LEN ? "..." : "");
+}
+
 static int
 chat_cmd_msg(struct server *s, struct client *c, const char *args)
 {
 	struct client	*to;
-	size_t		 len = strcspn(args, " ");
-	const char	*text = args + len;
+	const char	*name, *text = args;
+	char		 who[NAME_LEN + 1];
+	size_t		 len;
 
-	while (*text == ' ')
-		text++;
-	if (len == 0 || *text == '\0') {
-		client_printf(c, "*** usage: /msg NAME TEXT");
+	if (!command_word(&text, &name, &len) || *text == '\0') {
+		chat_usage(c, CMD_MSG);
 		return (0);
 	}
-	if ((to = chat_find(s, args, len)) == NULL) {
-		if (cluster_up(s))
-			return (cluster_msg(s, c, args, len, text));
-		client_printf(c, "*** no such user: %.*s", (int)len, args);
+	if (!name_valid(name, len)) {
+		chat_no_such_user(c, name, len);
+		return (0);
+	}
+	memcpy(who, name, len);
+	who[len] = '\0';
+	if ((to = roster_find(&s->roster, who)) == NULL) {
+		/* A name like one held here is held nowhere else. */
+		if (cluster_up(s) && roster_holder(&s->roster, who) == NULL)
+			return (cluster_msg(s, c, who, text));
+		chat_no_such_user(c, name, len);
 		return (0);
 	}
 	if (to == c) {
-		client_printf(c, "*** that is you");
+		output_printf(c, "*** that is you");
 		return (0);
 	}
-	client_printf(to, "*%s* %s", c->name, text);
-	client_printf(c, "*** message sent to %s", to->name);
+	output_printf(to, "*%s* %s", c->name, text);
+	output_printf(c, "*** message sent to %s", to->name);
 	return (0);
 }
 
-/* Is name of the form guestN (the default names)? */
+/*
+ * Whether c may be called name (valid): not a guest name but its own, and
+ * not like a name someone else here holds.  Says why not.
+ */
 static int
-chat_is_guest(const char *name)
+chat_may_take(struct server *s, struct client *c, const char *name)
 {
-	if (strncasecmp(name, "guest", 5) != 0 || name[5] == '\0')
+	struct client	*o;
+	char		 guest[NAME_LEN + 1];
+
+	name_guest(guest, c->guest);
+	if (name_is_guest(name) && !name_same(name, guest)) {
+		output_printf(c, "*** invalid name: guest names are reserved");
 		return (0);
-	return (strspn(name + 5, "0123456789") == strlen(name + 5));
+	}
+	if ((o = roster_holder(&s->roster, name)) != NULL && o != c) {
+		if (strcasecmp(o->name, name) == 0)
+			output_printf(c, "*** name %s is taken", o->name);
+		else
+			output_printf(c, "*** name %s is too like %s, who is "
+			    "here", name, o->name);
+		return (0);
+	}
+	return (1);
 }
 
 static int
 chat_cmd_nick(struct server *s, struct client *c, const char *args)
 {
-	struct client	*o;
-	char		 guest[sizeof c->name];
-	size_t		 len = strlen(args), i;
+	size_t	len = strlen(args);
 
 	if (len == 0) {
-		client_printf(c, "*** usage: /nick NAME");
+		chat_usage(c, CMD_NICK);
 		return (0);
 	}
-	for (i = 0; i < len; i++) {
-		if (!isalnum((unsigned char)args[i]) && args[i] != '_' &&
-		    args[i] != '-' && args[i] != '.')
-			break;
-	}
-	if (len > CLIENT_NAME_MAX || i != len) {
-		client_printf(c, "*** invalid name: use 1 to %d letters, "
-		    "digits, _, - or .", CLIENT_NAME_MAX);
+	if (!name_valid(args, len)) {
+		output_printf(c, "*** invalid name: use 1 to %d letters, "
+		    "digits, _, - or .", NAME_LEN);
 		return (0);
 	}
 	if (strcmp(args, c->name) == 0) {
-		client_printf(c, "*** you are already %s", c->name);
+		output_printf(c, "*** you are already %s", c->name);
 		return (0);
 	}
-	if (chat_is_guest(args)) {
-		snprintf(guest, sizeof guest, "guest%llu",
-		    (unsigned long long)c->id);
-		if (strcasecmp(args, guest) != 0) {
-			client_printf(c, "*** invalid name: guest names are "
-			    "reserved");
-			return (0);
-		}
-	}
-	if ((o = chat_find(s, args, len)) != NULL && o != c) {
-		client_printf(c, "*** name %s is taken", o->name);
+	if (!chat_may_take(s, c, args))
 		return (0);
-	}
 	/* Across nodes, Redis decides; c waits for chat_renamed(). */
-	if (cluster_up(s) && strcasecmp(args, c->name) != 0)
+	if (cluster_up(s) && !name_same(args, c->name))
 		return (cluster_nick(s, c, args));
 	chat_renamed(s, c, args);
 	return (0);
 }
 
-/* c is now known as name, which is valid and free. */
+/*
+ * c is now known as name, which is valid and free in the room (Redis said
+ * so, for a cluster).  Someone here may have taken a like name while c
+ * waited for Redis; then c is told it is taken.
+ */
 void
 chat_renamed(struct server *s, struct client *c, const char *name)
 {
-	char	old[sizeof c->name];
+	char	old[NAME_LEN + 1];
 
+	if (!chat_may_take(s, c, name))
+		return;
 	snprintf(old, sizeof old, "%s", c->name);
-	snprintf(c->name, sizeof c->name, "%s", name);
+	roster_rename(&s->roster, c, name);
 	log_info("client %llu [%s]: %s is now known as %s",
 	    (unsigned long long)c->id, c->netaddr, old, c->name);
-	client_printf(c, "*** you are now known as %s", c->name);
+	output_printf(c, "*** you are now known as %s", c->name);
 	chat_announce(s, c, "%s is now known as %s", old, c->name);
 	cluster_renamed(s, c, old);
 }
 
 /*
  * The room gave c's name to someone else while this node was cut off from
- * it (cluster.c); c is now called c->name.  c and the local room are told.
+ * it (cluster.c): c becomes guest number `guest`, and c and the local
+ * room are told.
  */
 void
-chat_name_lost(struct server *s, struct client *c, const char *old)
+chat_name_lost(struct server *s, struct client *c, uint64_t guest)
 {
+	char	old[NAME_LEN + 1], name[NAME_LEN + 1];
+
+	snprintf(old, sizeof old, "%s", c->name);
+	c->guest = guest;
+	name_guest(name, guest);
+	roster_rename(&s->roster, c, name);
 	log_notice("client %llu [%s]: name %s taken on another node; now %s",
 	    (unsigned long long)c->id, c->netaddr, old, c->name);
-	client_printf(c, "*** the name %s is taken elsewhere in the room; "
+	output_printf(c, "*** the name %s is taken elsewhere in the room; "
 	    "you are now %s", old, c->name);
 	chat_announce(s, c, "%s is now known as %s", old, c->name);
 }
@@ -446,36 +500,13 @@ chat_name_lost(struct server *s, struct client *c, const char *old)
 static int
 chat_cmd_quit(struct server *s, struct client *c, const char *args)
 {
-	if (*args != '\0') {
-		free(c->reason_buf);
+	free(c->reason_buf);
+	if (*args != '\0')
 		xasprintf(&c->reason_buf, "quit: %s", args);
-	} else
+	else
 		c->reason_buf = xstrdup("quit");
-	client_printf(c, "*** bye");
+	output_printf(c, "*** bye");
 	client_close_after_flush(c, c->reason_buf);
-	return (0);
-}
-
-/* Runs "/cmd args" (the leading '/' removed).  Returns 1 if c waits. */
-static int
-chat_command(struct server *s, struct client *c, char *line)
-{
-	const struct chat_command	*cmd;
-	size_t				 len = strcspn(line, " ");
-	char				*args = line + len;
-	size_t				 i;
-
-	while (*args == ' ')
-		args++;
-	for (i = 0; i < sizeof chat_commands / sizeof chat_commands[0]; i++) {
-		cmd = &chat_commands[i];
-		if (strlen(cmd->name) == len &&
-		    strncasecmp(cmd->name, line, len) == 0) {
-			return (cmd->fn(s, c, args));
-		}
-	}
-	client_printf(c, "*** unknown command /%.*s (try /help)", (int)len,
-	    line);
 	return (0);
 }
 
@@ -487,57 +518,92 @@ chat_command(struct server *s, struct client *c, char *line)
 int
 chat_input(struct server *s, struct client *c, char *text, size_t len)
 {
-	if (text[0] == '/' && text[1] != '/') {
-		/* Trailing spaces would end up in names and reasons. */
-		while (len > 1 && text[len - 1] == ' ')
-			text[--len] = '\0';
-		return (chat_command(s, c, text + 1));
+	struct command	cmd;
+
+	command_parse(text, len, &cmd);
+	switch (cmd.id) {
+	case CMD_CHAT:
+		chat_say(s, c, c->name, 0, cmd.text, cmd.len);
+		cluster_said(s, c, 0, cmd.text);
+		return (0);
+	case CMD_UNKNOWN:
+		output_printf(c, "*** unknown command /%.*s (try /help)",
+		    (int)cmd.verb_len, cmd.verb);
+		return (0);
+	default:
+		return (chat_handlers[cmd.id](s, c, cmd.args));
 	}
-	if (text[0] == '/') {
-		text++;
-		len--;
-	}
-	chat_say(s, c, c->name, 0, text, len);
-	cluster_said(s, c, 0, text);
-	return (0);
 }
 
-/*
- * An event from another node of the room (cluster.c has checked the
- * version, validated names and sanitised text).  Returns -1 if the fields
- * do not fit the type.
- */
-int
-chat_remote(struct server *s, const char *type, char **argv, int argc)
+/* Handlers of events from other nodes, by wire type (see wire.c). */
+
+static void
+chat_remote_raw(struct server *s, const struct wire_msg *m)
+{
+	struct msg	*line;
+
+	if (s->config->mode != MODE_RAW)
+		return;
+	line = msg_printf("%s\r\n", m->field[0]);
+	server_broadcast(s, NULL, line);
+	msg_unref(line);
+}
+
+static void
+chat_remote_say(struct server *s, const struct wire_msg *m)
+{
+	chat_say(s, NULL, m->field[0], m->type == WIRE_ME, m->field[1],
+	    strlen(m->field[1]));
+}
+
+static void
+chat_remote_join(struct server *s, const struct wire_msg *m)
+{
+	chat_announce(s, NULL, "%s joined", m->field[0]);
+}
+
+static void
+chat_remote_left(struct server *s, const struct wire_msg *m)
+{
+	chat_announce(s, NULL, "%s left (%s)", m->field[0], m->field[1]);
+}
+
+static void
+chat_remote_nick(struct server *s, const struct wire_msg *m)
+{
+	chat_announce(s, NULL, "%s is now known as %s", m->field[0],
+	    m->field[1]);
+}
+
+static void
+chat_remote_msg(struct server *s, const struct wire_msg *m)
 {
 	struct client	*to;
-	struct msg	*m;
 
-	if (strcmp(type, "raw") == 0 && argc == 1) {
-		if (s->config->mode == MODE_RAW) {
-			m = msg_printf("%s\r\n", argv[0]);
-			server_broadcast(s, NULL, m);
-			msg_unref(m);
-		}
-		return (0);
-	}
-	if (s->config->mode == MODE_RAW)
-		return (0);
-	if ((strcmp(type, "say") == 0 || strcmp(type, "me") == 0) &&
-	    argc == 2)
-		chat_say(s, NULL, argv[0], type[0] == 'm', argv[1],
-		    strlen(argv[1]));
-	else if (strcmp(type, "join") == 0 && argc == 1)
-		chat_announce(s, NULL, "%s joined", argv[0]);
-	else if (strcmp(type, "left") == 0 && argc == 2)
-		chat_announce(s, NULL, "%s left (%s)", argv[0], argv[1]);
-	else if (strcmp(type, "nick") == 0 && argc == 2)
-		chat_announce(s, NULL, "%s is now known as %s", argv[0],
-		    argv[1]);
-	else if (strcmp(type, "msg") == 0 && argc == 3) {
-		if ((to = chat_find(s, argv[1], strlen(argv[1]))) != NULL)
-			client_printf(to, "*%s* %s", argv[0], argv[2]);
-	} else
-		return (-1);
-	return (0);
+	if ((to = roster_find(&s->roster, m->field[1])) != NULL)
+		output_printf(to, "*%s* %s", m->field[0], m->field[2]);
+}
+
+static void (*const chat_remote_handlers[WIRE_NTYPES])(struct server *,
+    const struct wire_msg *) = {
+	[WIRE_SAY] = chat_remote_say,
+	[WIRE_ME] = chat_remote_say,
+	[WIRE_RAW] = chat_remote_raw,
+	[WIRE_JOIN] = chat_remote_join,
+	[WIRE_LEFT] = chat_remote_left,
+	[WIRE_NICK] = chat_remote_nick,
+	[WIRE_MSG] = chat_remote_msg,
+};
+
+/*
+ * An event from another node of the room, decoded and checked by wire.c
+ * (names valid, text sanitised and bounded) and cluster.c (no name held
+ * here).  In raw mode only raw lines are shown.
+ */
+void
+chat_remote(struct server *s, const struct wire_msg *m)
+{
+	if (s->config->mode == MODE_RAW && m->type != WIRE_RAW)
+		return;
+	chat_remote_handlers[m->type](s, m);
 }

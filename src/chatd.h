@@ -23,18 +23,18 @@
 struct bufferevent;
 struct chat;
 struct cluster;
-struct cluster_req;
 struct event;
 struct event_base;
 struct evbuffer;
 struct evconnlistener;
 struct iovec;
+struct wire_msg;
 
 #define CHATD_NAME		"chatd"
 #define EX_CHATD_USAGE		64	/* EX_USAGE */
 #define EX_CHATD_CONFIG		78	/* EX_CONFIG */
 
-#define CLIENT_NAME_MAX		24	/* a nickname, without the NUL */
+#define NAME_LEN		24	/* a name's longest, without the NUL */
 #define NETADDR_MAX		46	/* INET6_ADDRSTRLEN */
 
 /* One listening address from the config, parsed. */
@@ -79,6 +79,8 @@ struct config {
 	char			*motd;
 	char			*motd_file;
 	unsigned		 history;
+	size_t			 history_bytes;
+	unsigned		 who_max;
 
 	/* [cluster] */
 	char			*cluster_redis;	/* as written */
@@ -132,53 +134,77 @@ struct peers {
 	struct peer_list	*buckets;	/* PEER_BUCKETS */
 };
 
+/* The clients in the room by name and by id (roster.c). */
+struct roster {
+	struct client		**by_key;	/* nbuckets chains */
+	struct client		**by_id;
+	size_t			  nbuckets;	/* a power of two */
+	size_t			  n;
+	uint64_t		  seed;
+};
+
 /* A token bucket counting lines (in thousandths, to stay in integers). */
 struct ratelimit {
 	uint64_t		 last_ms;
 	uint32_t		 milli;		/* tokens * 1000 */
 };
 
+/*
+ * Where a client is in its life.  It moves only forward, through
+ * client_set_state(): NEW -> ROOM -> [FLUSHING ->] CLOSING, or NEW ->
+ * FLUSHING -> CLOSING for one refused at the door.
+ */
+enum client_state {
+	CLIENT_NEW,		/* accepted; not yet admitted */
+	CLIENT_ROOM,		/* in the room: reads lines, gets broadcasts */
+	CLIENT_FLUSHING,	/* last words queued; closed once written */
+	CLIENT_CLOSING,		/* torn down; the reaper frees it */
+};
+
 /* A connected peer. */
 struct client {
 	struct server		*server;
 	int			 fd;		/* the socket */
+	uint8_t			 state;		/* enum client_state */
+	uint8_t			 eol_len;	/* of the borrowed line */
+	uint16_t		 port;		/* peer port */
+	int			 flags;
+#define CLIENT_CONNECTED	0x01	/* admitted: counted and on the roster
+					   until its leaving is announced */
+#define CLIENT_EOF		0x02	/* peer sent FIN; lines left to read */
+#define CLIENT_DISCARD		0x04	/* skipping the rest of a long line */
+#define CLIENT_THROTTLED	0x08	/* waiting for its rate budget */
+#define CLIENT_PENDING		0x10	/* on the server's flush list */
+#define CLIENT_RECENT		0x20	/* I/O since the last cron */
+#define CLIENT_WAITING		0x40	/* paused until a command is answered */
 	struct bufferevent	*bev;		/* awake: its I/O, else NULL */
 	struct event		 wait_ev;	/* asleep: wakes on input */
-	struct evbuffer		*out;		/* asleep: output, on demand */
-	uint64_t		 id;		/* never reused */
+	struct evbuffer		*out;		/* queued output, on demand */
+	uint64_t		 id;		/* this process's; never changes */
+	uint64_t		 guest;		/* number of its guest name */
 	char			 netaddr[NETADDR_MAX];	/* peer, as text */
-	uint16_t		 port;		/* peer port */
-	char			 name[CLIENT_NAME_MAX + 1];
-
-	int			 flags;
-#define CLIENT_CONNECTED	0x01	/* in the room: receives broadcasts */
-#define CLIENT_CLOSING		0x02	/* torn down; freed when reaped */
-#define CLIENT_EOF		0x04	/* peer sent FIN; lines left to read */
-#define CLIENT_DISCARD		0x08	/* skipping the rest of a long line */
-#define CLIENT_THROTTLED	0x10	/* waiting for its rate budget */
-#define CLIENT_FLUSHING		0x20	/* last words queued; then closed */
-#define CLIENT_PENDING		0x40	/* on the server's flush list */
-#define CLIENT_RECENT		0x80	/* I/O since the last cron */
+	char			 name[NAME_LEN + 1];
 
 	struct future		 read;		/* client_read_line() */
-	struct future		 send;		/* client_send() */
-	size_t			 line_len;	/* the borrowed line */
-	size_t			 eol_len;
+	struct future		 send;		/* queued output written */
+	uint32_t		 line_len;	/* the borrowed line */
+	unsigned		 long_lines;	/* overlong lines discarded */
 	uint64_t		 pass;		/* scheduler pass of pass_lines */
 	unsigned		 pass_lines;
+	unsigned		 turn_seen;	/* marks of the turn it has had */
 	uint64_t		 turn_gen;	/* turn of turn_seen */
 	uint64_t		 said_gen;	/* last turn it said a line in */
-	unsigned		 turn_seen;	/* marks of the turn it has had */
 
 	struct ratelimit	 rate;
-	uint64_t		 resume_ms;	/* when throttled */
+	uint64_t		 resume_ms;	/* when throttled, or flushing */
 	uint64_t		 connected_ms;
 	uint64_t		 active_ms;	/* last line received */
 	uint64_t		 soft_ms;	/* over the soft limit since */
 	const char		*reason;	/* why it was closed */
 	char			*reason_buf;	/* owned text of reason */
-	struct cluster_req	*req;		/* Redis command awaited */
 
+	struct client		*key_next;	/* roster chains */
+	struct client		*id_next;
 	TAILQ_ENTRY(client)	 entry;		/* server's clients */
 	TAILQ_ENTRY(client)	 wait_entry;	/* throttled or dead list */
 	TAILQ_ENTRY(client)	 out_entry;	/* flush list */
@@ -212,9 +238,11 @@ struct server {
 	struct clients		 pending;	/* output to flush */
 	struct turn		 turn;		/* broadcast this loop turn */
 	struct peers		 peers;		/* connected, per address */
+	struct roster		 roster;	/* connected, by name and id */
 	unsigned		 nclients;	/* connected */
 	unsigned		 status_clients; /* last told to systemd */
-	uint64_t		 next_id;
+	uint64_t		 next_id;	/* client ids */
+	uint64_t		 next_guest;	/* guest names, single node */
 
 	struct event		*reap_ev;
 	struct event		*flush_ev;
@@ -229,11 +257,13 @@ struct server {
 	char			*scratch;	/* one line, sanitised */
 	size_t			 scratch_size;
 	int			 stopping;
-	int			 exit_code;
 	unsigned		 trim_pending;	/* fell asleep: trim heap */
 };
 
 /* chat.c */
+#define CHAT_STAMP_LEN		12	/* "*** [HH:MM] " before a history line */
+#define CHAT_WHO_LINE_MAX	160	/* longest /who line, CRLF included */
+#define CHAT_WELCOME_MAX	512	/* the welcome line, with slack */
 void		 chat_init(struct server *);
 void		 chat_configure(struct server *);
 void		 chat_free(struct server *);
@@ -241,47 +271,76 @@ void		 chat_joined(struct server *, struct client *);
 void		 chat_left(struct server *, struct client *);
 int		 chat_input(struct server *, struct client *, char *, size_t);
 void		 chat_renamed(struct server *, struct client *, const char *);
-void		 chat_name_lost(struct server *, struct client *, const char *);
-struct client	*chat_holder(struct server *, const char *);
-int		 chat_remote(struct server *, const char *, char **, int);
+void		 chat_name_lost(struct server *, struct client *, uint64_t);
+void		 chat_remote(struct server *, const struct wire_msg *);
 
 /* cluster.c */
 void		 cluster_start(struct server *);
 void		 cluster_free(struct server *);
 void		 cluster_cron(struct server *);
 int		 cluster_up(struct server *);
-uint64_t	 cluster_next_id(struct server *);
+uint64_t	 cluster_next_guest(struct server *);
 void		 cluster_said(struct server *, struct client *, int,
 		    const char *);
 void		 cluster_joined(struct server *, struct client *);
 void		 cluster_left(struct server *, struct client *);
 void		 cluster_renamed(struct server *, struct client *,
 		    const char *);
-void		 cluster_forget(struct client *);
 int		 cluster_nick(struct server *, struct client *, const char *);
 int		 cluster_msg(struct server *, struct client *, const char *,
-		    size_t, const char *);
-int		 cluster_who(struct server *, struct client *, unsigned);
+		    const char *);
+int		 cluster_who(struct server *, struct client *, unsigned,
+		    unsigned, unsigned);
 
 /* client.c */
 struct client	*client_new(struct server *, int, const struct sockaddr *,
 		    socklen_t);
+void		 client_set_state(struct client *, enum client_state);
 void		 client_start(struct client *);
 void		 client_configure(struct client *);
 struct future	*client_read_line(struct client *);
 const char	*client_line(struct client *, size_t *);
-struct future	*client_send(struct client *, const char *, size_t);
-struct future	*client_send_msg(struct client *, struct msg *);
-void		 client_printf(struct client *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
 void		 client_close(struct client *, const char *);
 void		 client_close_after_flush(struct client *, const char *);
+void		 client_broken(struct client *, const char *, const char *);
 void		 client_resume(struct client *);
 void		 client_free(struct client *);
-void		 client_check_output(struct client *, uint64_t);
-void		 client_flush(struct client *);
 int		 client_cron(struct client *);
 int		 client_in_room(const struct client *);
+void		 client_read_callback(struct bufferevent *, void *);
+void		 client_event_callback(struct bufferevent *, short, void *);
+
+/* command.c */
+enum command_id {
+	CMD_CHAT,		/* not a command: text to say */
+	CMD_UNKNOWN,		/* "/verb" that is no command */
+	CMD_HELP,
+	CMD_WHO,
+	CMD_NICK,
+	CMD_ME,
+	CMD_MSG,
+	CMD_QUIT,
+};
+#define COMMAND_COUNT	6	/* entries of the table: HELP..QUIT */
+struct command_info {
+	enum command_id	 id;
+	const char	*name;
+	const char	*usage;
+	const char	*help;
+};
+struct command {
+	enum command_id	 id;
+	char		*text;		/* CMD_CHAT: what to say */
+	size_t		 len;
+	const char	*verb;		/* a command, as typed */
+	size_t		 verb_len;
+	const char	*args;		/* no leading or trailing spaces */
+};
+void		 command_parse(char *, size_t, struct command *);
+const struct command_info *command_info(enum command_id);
+const struct command_info *command_nth(size_t);
+int		 command_word(const char **, const char **, size_t *);
+unsigned	 command_page(const char *, unsigned);
 
 /* config.c */
 void		 config_defaults(struct config *);
@@ -313,10 +372,16 @@ void		 listener_free(struct listener *);
 #define LOG_LEVEL_NOTICE	2
 #define LOG_LEVEL_INFO		3
 #define LOG_LEVEL_DEBUG		4
+/* Counts events a peer can repeat at will, so that few are logged. */
+struct log_rate {
+	uint64_t		 since_ms;	/* last one logged */
+	unsigned		 skipped;	/* not logged since */
+};
 void		 log_init(int);
 void		 log_setlevel(int);
-int		 log_getlevel(void);
 int		 log_journal_stream(void);
+int		 log_rate_ok(struct log_rate *, uint64_t, unsigned *);
+void		 log_libevent(int, const char *);
 void		 log_errorx(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
 int		 log_parse_level(const char *);
@@ -335,12 +400,75 @@ void		 fatal(const char *, ...)
 void		 fatalx(const char *, ...)
 		    __attribute__((format(printf, 1, 2), noreturn));
 
+/* msg.c */
+struct msg	*msg_new(size_t);
+struct msg	*msg_printf(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+void		 msg_ref(struct msg *);
+void		 msg_unref(struct msg *);
+
+/* name.c */
+int		 name_valid(const char *, size_t);
+void		 name_key(const char *, char *);
+int		 name_same(const char *, const char *);
+int		 name_is_guest(const char *);
+void		 name_guest(char *, uint64_t);
+
+/* output.c */
+size_t		 output_length(const struct client *);
+void		 output_sync(struct client *);
+void		 output_printf(struct client *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+void		 output_flush(struct client *);
+void		 output_check(struct client *, uint64_t);
+void		 output_wake(struct client *);
+int		 output_sleep(struct client *);
+void		 output_free(struct client *);
+
 /* peer.c */
 void		 peer_init(struct peers *);
 void		 peer_free(struct peers *);
 unsigned	 peer_count(struct peers *, const char *);
 void		 peer_add(struct peers *, const char *);
 void		 peer_remove(struct peers *, const char *);
+
+/* ratelimit.c */
+int		 ratelimit_take(struct ratelimit *, uint64_t, unsigned,
+		    unsigned);
+uint64_t	 ratelimit_ready(struct ratelimit *, uint64_t, unsigned,
+		    unsigned);
+uint64_t	 ratelimit_wait(const struct ratelimit *, unsigned);
+void		 ratelimit_init(struct ratelimit *, uint64_t, unsigned);
+
+/* roster.c */
+void		 roster_init(struct roster *);
+void		 roster_free(struct roster *);
+void		 roster_add(struct roster *, struct client *);
+void		 roster_remove(struct roster *, struct client *);
+void		 roster_rename(struct roster *, struct client *,
+		    const char *);
+struct client	*roster_holder(struct roster *, const char *);
+struct client	*roster_find(struct roster *, const char *);
+struct client	*roster_by_id(struct roster *, uint64_t);
+size_t		 roster_count(const struct roster *);
+
+/* sdnotify.c */
+int		 sdnotify(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+
+/* server.c */
+struct server	*server_new(struct config *, const char *, int);
+int		 server_listen(struct server *);
+void		 server_run(struct server *);
+void		 server_free(struct server *);
+int		 server_input(struct server *, struct client *, const char *,
+		    size_t);
+void		 server_broadcast(struct server *, struct client *,
+		    struct msg *);
+void		 server_remove(struct server *, struct client *);
+void		 server_throttle(struct server *, struct client *);
+void		 server_pending(struct server *, struct client *);
+uint64_t	 server_now_ms(struct server *);
 
 /* turn.c */
 void		 turn_init(struct turn *);
@@ -353,38 +481,41 @@ int		 turn_part(struct turn *, const struct client *,
 void		 turn_seen(struct turn *, struct client *);
 void		 turn_end(struct turn *);
 
-/* msg.c */
-struct msg	*msg_new(size_t);
-struct msg	*msg_printf(const char *, ...)
-		    __attribute__((format(printf, 1, 2)));
-void		 msg_ref(struct msg *);
-void		 msg_unref(struct msg *);
-
-/* ratelimit.c */
-int		 ratelimit_take(struct ratelimit *, uint64_t, unsigned,
-		    unsigned);
-uint64_t	 ratelimit_ready(struct ratelimit *, uint64_t, unsigned,
-		    unsigned);
-uint64_t	 ratelimit_wait(const struct ratelimit *, unsigned);
-void		 ratelimit_init(struct ratelimit *, uint64_t, unsigned);
-
-/* sdnotify.c */
-int		 sdnotify(const char *, ...)
-		    __attribute__((format(printf, 1, 2)));
-
-/* server.c */
-struct server	*server_new(struct config *, const char *, int);
-int		 server_listen(struct server *);
-int		 server_run(struct server *);
-void		 server_free(struct server *);
-int		 server_input(struct server *, struct client *, const char *,
-		    size_t);
-void		 server_broadcast(struct server *, struct client *,
-		    struct msg *);
-void		 server_remove(struct server *, struct client *);
-void		 server_throttle(struct server *, struct client *);
-void		 server_pending(struct server *, struct client *);
-uint64_t	 server_now_ms(struct server *);
+/* wire.c */
+#define WIRE_VERSION	"chatd1"
+#define WIRE_MAX	(1024 * 1024)	/* longest message considered */
+#define WIRE_FIELDS	3		/* most fields of any type */
+#define WIRE_KEY_MAX	(CONFIG_NODE_MAX + 16 + NAME_LEN)
+enum wire_type {
+	WIRE_SAY,
+	WIRE_ME,
+	WIRE_RAW,
+	WIRE_JOIN,
+	WIRE_LEFT,
+	WIRE_NICK,
+	WIRE_MSG,
+	WIRE_NTYPES
+};
+struct wire_msg {
+	enum wire_type	 type;
+	const char	*node;
+	const char	*field[WIRE_FIELDS];	/* names, then text */
+	int		 nfields;
+	char		*buf;		/* owns node and the names */
+	char		*text[WIRE_FIELDS];	/* owns the sanitised text */
+};
+const char	*wire_type_name(enum wire_type);
+int		 wire_names(enum wire_type);
+char		*wire_encode(const char *, enum wire_type, const char *const *,
+		    size_t *);
+int		 wire_decode(const char *, size_t, size_t, struct wire_msg *,
+		    const char **);
+void		 wire_msg_free(struct wire_msg *);
+int		 wire_parse_owner(const char *, size_t, char *, char *);
+int		 wire_parse_who(const char *, size_t, const char *, size_t,
+		    char *, int64_t *, char *);
+int		 wire_parse_cursor(const char *, size_t, unsigned long long *);
+void		 wire_nick_key(const char *, const char *, char *);
 
 /* xmalloc.c */
 void		*xmalloc(size_t);

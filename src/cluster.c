@@ -5,43 +5,53 @@
  * as Socket.IO's and Action Cable's Redis adapters do.  Two hiredis
  * connections on the node's libevent base: `sub` is subscribed to the
  * room's channel, `pub` carries everything else (PUBLISH, names, /who).
+ * What goes over the channel, and what is read back from keys, is wire.c's
+ * grammar; this file only sends and acts.
  *
- * Messages on the channel are one line of TAB-separated fields:
- *	chatd1 TAB node TAB type TAB field...
- * with types say/me (name, text), raw (text), join (name), left (name,
- * reason), nick (old, new) and msg (from, to, text).  Fields come from
- * sanitised client input, which has no TAB, CR or LF, so no escaping is
- * needed; a node ignores its own messages (it delivered them locally
- * already) and anything it cannot parse or whose version it does not know,
- * and sanitises every field again before it reaches a terminal.
+ * Trust: a node trusts Redis, and whoever can publish on the channel, for
+ * what it cannot check: anyone who can publish can speak under any name
+ * that is not held on this node.  What a node can check it refuses:
+ * anything wire_decode() rejects (unknown version or type, bad names,
+ * text a local client could not have sent, e.g. longer than max_line
+ * allows), and a message that names one of this node's own users as its
+ * speaker (a forged "<alice> ..." on alice's node).  Values read back from
+ * keys pass the same rules before they reach a terminal or the log.
+ * Keep Redis on a trusted network (README).
  *
  * Presence lives in Redis with expiry, so a crashed node's names free
- * themselves: PREFIX:nick:<lower-case name> holds "node TAB name" (SET NX
- * EX makes names unique across nodes) and PREFIX:node:<node> is a hash of
- * the node's users for /who; the node refreshes both every third of
- * presence_ttl.  Client ids come from PREFIX:ids in blocks (INCRBY), so
- * guest names do not collide across nodes.
+ * themselves: PREFIX:nick:KEY (KEY is the name's key, name.c) holds "node
+ * TAB name" (SET NX EX makes names unique across nodes) and
+ * PREFIX:node:NODE is a hash of the node's users for /who; the node
+ * refreshes both every third of presence_ttl.  A refresh that finds a key
+ * gone (Redis restarted without persistence, or was flushed) claims it
+ * again, as after an outage, so names stay unique.  Guest numbers come
+ * from PREFIX:ids in blocks (INCRBY), so guest names do not collide across
+ * nodes; a client's id is this process's own and never changes.
  *
  * Faults: a Redis that stops answering (a PING each second, or a client's
  * command, unanswered for reply_timeout) counts as lost, so that no client
- * waits on it for ever.  When either connection fails, both are dropped, local clients
- * are told once that the room is local-only, and the node reconnects with
- * exponential backoff (0.5 s to 10 s).  Once subscribed again it claims its
- * names anew (a name taken meanwhile elsewhere turns its local owner back
- * into a guest) and tells its clients the room is whole.  Lines sent while
- * the room is local-only stay local.
+ * waits on it for ever.  When either connection fails, both are dropped,
+ * every request still waiting is failed (its client is told and goes on),
+ * local clients are told once that the room is local-only, and the node
+ * reconnects with exponential backoff (0.5 s to 10 s).  A command hiredis
+ * refuses to queue fails its request at once and the link is treated as
+ * lost.  Once subscribed again the node claims its names anew (a name
+ * taken meanwhile elsewhere turns its local owner back into a guest) and
+ * tells its clients the room is whole.  Lines sent while the room is
+ * local-only stay local.
  *
  * Commands that need an answer from Redis (/nick, /msg to a remote user,
  * /who) pause the client's read loop: the request holds a future that
  * completes when the reply has been handled, and its continuation resumes
- * the client.  A client that leaves first is detached from its request,
- * which then completes without it.
+ * the client.  A request names its client by id and finds it on the
+ * roster, so a client that left meanwhile is simply not found.  A request
+ * counts the hiredis callbacks still to come and is freed after the last,
+ * so no callback ever sees a freed request.
  */
 
 #include <sys/types.h>
 #include <sys/queue.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -63,13 +73,14 @@
 #include <hiredis/async.h>
 #include <hiredis/adapters/libevent.h>
 
-#define CLUSTER_VERSION		"chatd1"
 #define CLUSTER_BACKOFF_MIN	500	/* ms */
 #define CLUSTER_BACKOFF_MAX	10000	/* ms */
 #define CLUSTER_CONNECT_MS	5000	/* connect timeout */
-#define CLUSTER_ID_BLOCK	1000	/* client ids fetched at once */
-#define CLUSTER_FIELDS		8
-#define CLUSTER_MSG_MAX		65536	/* longest message accepted */
+#define CLUSTER_ID_BLOCK	1000	/* guest numbers fetched at once */
+#define CLUSTER_SCAN_COUNT	100	/* keys per SCAN step of /who */
+
+#define ID2PTR(id)	((void *)(uintptr_t)(id))
+#define PTR2ID(p)	((uint64_t)(uintptr_t)(p))
 
 struct cluster_req;
 
@@ -82,77 +93,118 @@ struct cluster {
 	int			 up;		/* both: the room is whole */
 	int			 down_told;	/* clients told local-only */
 	int			 stopping;
+	int			 lost_told;	/* logged: Redis lost our names */
 	unsigned		 backoff;	/* ms */
 	struct event		*retry_ev;
 	struct event		*refresh_ev;
+	struct event		*fail_ev;	/* a command was not queued */
 	uint64_t		 ping_ms;	/* unanswered PING sent at */
 	char			*prefix;	/* "channel:" */
-	uint64_t		 id_next;	/* block of client ids */
-	uint64_t		 id_end;
+	char			*own;		/* "chatd1 TAB node TAB" */
+	size_t			 own_len;
+	uint64_t		 guest_next;	/* block of guest numbers */
+	uint64_t		 guest_end;
+	struct log_rate		 bad_log;	/* refused channel messages */
+	struct log_rate		 record_log;	/* refused key values */
 	TAILQ_HEAD(, cluster_req) reqs;
+};
+
+enum cluster_req_kind {
+	REQ_NICK,
+	REQ_MSG,
+	REQ_WHO,
 };
 
 /* A command a client waits for. */
 struct cluster_req {
 	struct cluster		*cluster;
-	struct client		*client;	/* NULL once it left */
+	enum cluster_req_kind	 kind;
+	uint64_t		 client;	/* id of the waiting client */
 	struct future		 done;
-	char			 name[CLIENT_NAME_MAX + 1];
+	unsigned		 inflight;	/* hiredis callbacks to come */
+	int			 released;	/* done's continuation ran */
+	char			 name[NAME_LEN + 1];
 	char			*text;
 	uint64_t		 sent_ms;	/* when it went to Redis */
-	unsigned long long	 cursor;	/* /who: SCAN position */
-	unsigned		 found;
+	unsigned		 found;		/* /who: entries so far */
+	unsigned		 page;
+	unsigned		 per;
 	TAILQ_ENTRY(cluster_req) entry;
 };
 
 static void	cluster_connect(struct cluster *);
 static void	cluster_fetch_ids(struct cluster *);
 static void	cluster_lost(struct cluster *, const char *);
+static void	cluster_claim(struct cluster *, struct client *);
+
+/*
+ * Sends a command on the pub link.  Returns 0, or -1 if hiredis did not
+ * queue it: then no callback will come, and the link, which hiredis is
+ * tearing down, is treated as lost from the event loop.
+ */
+static int
+cluster_vcommand(struct cluster *cl, redisCallbackFn *fn, void *arg,
+    const char *fmt, va_list ap)
+{
+	if (cl->pub == NULL)
+		return (-1);
+	if (redisvAsyncCommand(cl->pub, fn, arg, fmt, ap) != REDIS_OK) {
+		log_warnx("cluster: Redis command not sent: %s",
+		    cl->pub->errstr[0] != '\0' ? cl->pub->errstr :
+		    "the link is closing");
+		event_active(cl->fail_ev, 0, 0);
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+cluster_command(struct cluster *cl, redisCallbackFn *fn, void *arg,
+    const char *fmt, ...)
+{
+	va_list	ap;
+	int	rc;
+
+	va_start(ap, fmt);
+	rc = cluster_vcommand(cl, fn, arg, fmt, ap);
+	va_end(ap);
+	return (rc);
+}
 
 static void
-cluster_lower(char *dst, const char *src, size_t size)
+cluster_fail_callback(evutil_socket_t fd, short events, void *arg)
 {
-	size_t	i;
+	cluster_lost(arg, "a command could not be sent");
+}
 
-	for (i = 0; i + 1 < size && src[i] != '\0'; i++)
-		dst[i] = (char)tolower((unsigned char)src[i]);
-	dst[i] = '\0';
+/* Logs a refused value read back from a key (rate limited: see log.c). */
+static void
+cluster_bad_record(struct cluster *cl, const char *what)
+{
+	unsigned	skipped;
+
+	if (log_rate_ok(&cl->record_log, server_now_ms(cl->server), &skipped))
+		log_warnx("cluster: malformed %s in Redis ignored (%u more "
+		    "since the last report)", what, skipped);
 }
 
 /*
- * Publishes one message, fields NULL-terminated.  Local-only: dropped.
- * This runs for every line a local client says, so the message is built
- * in one pass into one allocation.
+ * Publishes a message of type with its fields (as many as the type has).
+ * Local-only: dropped.  This runs for every line a local client says.
  */
 static void
-cluster_publish(struct cluster *cl, const char *type, ...)
+cluster_publish(struct cluster *cl, enum wire_type type, const char *f0,
+    const char *f1, const char *f2)
 {
-	struct config	*conf = cl->server->config;
-	const char	*f;
-	char		*msg, *p;
+	const char	*field[WIRE_FIELDS] = { f0, f1, f2 };
+	char		*msg;
 	size_t		 len;
-	va_list		 ap;
 
 	if (!cl->up)
 		return;
-	len = strlen(CLUSTER_VERSION) + 1 + strlen(conf->cluster_node) + 1 +
-	    strlen(type);
-	va_start(ap, type);
-	while ((f = va_arg(ap, const char *)) != NULL)
-		len += 1 + strlen(f);
-	va_end(ap);
-	p = msg = xmalloc(len + 1);
-	p += sprintf(p, "%s\t%s\t%s", CLUSTER_VERSION, conf->cluster_node,
-	    type);
-	va_start(ap, type);
-	while ((f = va_arg(ap, const char *)) != NULL) {
-		*p++ = '\t';
-		memcpy(p, f, strlen(f));
-		p += strlen(f);
-	}
-	va_end(ap);
-	redisAsyncCommand(cl->pub, NULL, NULL, "PUBLISH %s %b",
-	    conf->cluster_channel, msg, len);
+	msg = wire_encode(cl->server->config->cluster_node, type, field, &len);
+	cluster_command(cl, NULL, NULL, "PUBLISH %s %b",
+	    cl->server->config->cluster_channel, msg, len);
 	free(msg);
 }
 
@@ -176,42 +228,46 @@ cluster_who_add(struct cluster *cl, struct client *c)
 
 	since = (long long)time(NULL) - (long long)((server_now_ms(cl->server) -
 	    c->connected_ms) / 1000);
-	redisAsyncCommand(cl->pub, NULL, NULL, "HSET %snode:%s %s %lld\t%s",
+	cluster_command(cl, NULL, NULL, "HSET %snode:%s %s %lld\t%s",
 	    cl->prefix, conf->cluster_node, c->name, since, conf->cluster_node);
-	redisAsyncCommand(cl->pub, NULL, NULL, "EXPIRE %snode:%s %u",
-	    cl->prefix, conf->cluster_node, conf->cluster_ttl);
+	cluster_command(cl, NULL, NULL, "EXPIRE %snode:%s %u", cl->prefix,
+	    conf->cluster_node, conf->cluster_ttl);
 }
 
+/* The client a reply is about, if it is still in the room. */
 static struct client *
-cluster_client_by_id(struct cluster *cl, uint64_t id)
+cluster_client(struct cluster *cl, uint64_t id)
 {
-	struct client	*c;
+	struct client	*c = roster_by_id(&cl->server->roster, id);
 
-	TAILQ_FOREACH(c, &cl->server->clients, entry) {
-		if (c->id == id && (c->flags & CLIENT_CONNECTED))
-			return (c);
-	}
-	return (NULL);
+	return (c != NULL && client_in_room(c) ? c : NULL);
 }
 
-static void cluster_claim_reply(redisAsyncContext *, void *, void *);
-static void cluster_owner_reply(redisAsyncContext *, void *, void *);
+static void	cluster_claim_reply(redisAsyncContext *, void *, void *);
+static void	cluster_owner_reply(redisAsyncContext *, void *, void *);
+
+/* Sets c's name key to this node's value: "node TAB name". */
+static void
+cluster_set_name(struct cluster *cl, struct client *c, const char *mode,
+    redisCallbackFn *fn)
+{
+	struct config	*conf = cl->server->config;
+	char		 key[WIRE_KEY_MAX];
+
+	wire_nick_key(cl->prefix, c->name, key);
+	cluster_command(cl, fn, ID2PTR(c->id), "SET %s %s\t%s %s EX %u", key,
+	    conf->cluster_node, c->name, mode, conf->cluster_ttl);
+}
 
 /*
- * Claims c's name across the room (at join, and again after an outage),
- * fire and forget: if another node owns it, c becomes a fresh guest.
+ * Claims c's name across the room (at join, after an outage, and when
+ * Redis lost it), fire and forget: if another node owns it, c becomes a
+ * fresh guest.
  */
 static void
 cluster_claim(struct cluster *cl, struct client *c)
 {
-	struct config	*conf = cl->server->config;
-	char		 lower[CLIENT_NAME_MAX + 1];
-
-	cluster_lower(lower, c->name, sizeof lower);
-	redisAsyncCommand(cl->pub, cluster_claim_reply,
-	    (void *)(uintptr_t)c->id, "SET %snick:%s %s\t%s NX EX %u",
-	    cl->prefix, lower, conf->cluster_node, c->name,
-	    conf->cluster_ttl);
+	cluster_set_name(cl, c, "NX", cluster_claim_reply);
 	cluster_who_add(cl, c);
 }
 
@@ -221,16 +277,15 @@ cluster_claim_reply(redisAsyncContext *ac, void *r, void *arg)
 	struct cluster	*cl = ac->data;
 	redisReply	*reply = r;
 	struct client	*c;
-	char		 lower[CLIENT_NAME_MAX + 1];
+	char		 key[WIRE_KEY_MAX];
 
 	if (reply == NULL || cl == NULL || reply->type != REDIS_REPLY_NIL)
 		return;
-	if ((c = cluster_client_by_id(cl, (uint64_t)(uintptr_t)arg)) == NULL)
+	if ((c = cluster_client(cl, PTR2ID(arg))) == NULL)
 		return;
 	/* Taken: by us before the outage, or by someone else? */
-	cluster_lower(lower, c->name, sizeof lower);
-	redisAsyncCommand(cl->pub, cluster_owner_reply, arg, "GET %snick:%s",
-	    cl->prefix, lower);
+	wire_nick_key(cl->prefix, c->name, key);
+	cluster_command(cl, cluster_owner_reply, arg, "GET %s", key);
 }
 
 static void
@@ -240,38 +295,40 @@ cluster_owner_reply(redisAsyncContext *ac, void *r, void *arg)
 	struct config	*conf;
 	redisReply	*reply = r;
 	struct client	*c;
-	char		 old[CLIENT_NAME_MAX + 1];
-	size_t		 nlen;
+	char		 old[NAME_LEN + 1], node[CONFIG_NODE_MAX + 1];
+	char		 name[NAME_LEN + 1];
 
 	if (reply == NULL || cl == NULL)
 		return;
-	if ((c = cluster_client_by_id(cl, (uint64_t)(uintptr_t)arg)) == NULL)
+	if ((c = cluster_client(cl, PTR2ID(arg))) == NULL)
 		return;
 	conf = cl->server->config;
-	nlen = strlen(conf->cluster_node);
-	if (reply->type == REDIS_REPLY_STRING && reply->len > nlen &&
-	    strncmp(reply->str, conf->cluster_node, nlen) == 0 &&
-	    reply->str[nlen] == '\t') {
-		/* Ours from before: the refresh keeps it alive. */
-		return;
-	}
 	if (reply->type == REDIS_REPLY_NIL) {
 		cluster_claim(cl, c);	/* it just expired: try again */
 		return;
 	}
+	if (reply->type != REDIS_REPLY_STRING ||
+	    wire_parse_owner(reply->str, reply->len, node, name) != 0) {
+		/* Nobody's, readably: the name is c's. */
+		cluster_bad_record(cl, "name record");
+		cluster_set_name(cl, c, "XX", NULL);
+		return;
+	}
+	if (strcmp(node, conf->cluster_node) == 0) {
+		/* Ours from before: keep it, spelled as c spells it now. */
+		cluster_set_name(cl, c, "XX", NULL);
+		return;
+	}
 	snprintf(old, sizeof old, "%s", c->name);
-	redisAsyncCommand(cl->pub, NULL, NULL, "HDEL %snode:%s %s",
-	    cl->prefix, conf->cluster_node, old);
-	c->id = cluster_next_id(cl->server);
-	snprintf(c->name, sizeof c->name, "guest%llu",
-	    (unsigned long long)c->id);
+	cluster_command(cl, NULL, NULL, "HDEL %snode:%s %s", cl->prefix,
+	    conf->cluster_node, old);
 	/*
 	 * Everyone who knew c by its old name is told: here, and on the
 	 * other nodes through a "nick" message.  The old name's key is the
 	 * other owner's now, so nothing is released (see cluster_renamed()).
 	 */
-	chat_name_lost(cl->server, c, old);
-	cluster_publish(cl, "nick", old, c->name, (char *)NULL);
+	chat_name_lost(cl->server, c, cluster_next_guest(cl->server));
+	cluster_publish(cl, WIRE_NICK, old, c->name, NULL);
 	cluster_claim(cl, c);
 }
 
@@ -279,15 +336,14 @@ static void
 cluster_release(struct cluster *cl, const char *name)
 {
 	struct config	*conf = cl->server->config;
-	char		 lower[CLIENT_NAME_MAX + 1];
+	char		 key[WIRE_KEY_MAX];
 
 	if (!cl->up)
 		return;
-	cluster_lower(lower, name, sizeof lower);
-	redisAsyncCommand(cl->pub, NULL, NULL, "DEL %snick:%s", cl->prefix,
-	    lower);
-	redisAsyncCommand(cl->pub, NULL, NULL, "HDEL %snode:%s %s",
-	    cl->prefix, conf->cluster_node, name);
+	wire_nick_key(cl->prefix, name, key);
+	cluster_command(cl, NULL, NULL, "DEL %s", key);
+	cluster_command(cl, NULL, NULL, "HDEL %snode:%s %s", cl->prefix,
+	    conf->cluster_node, name);
 }
 
 static void
@@ -302,8 +358,8 @@ cluster_ping_reply(redisAsyncContext *ac, void *r, void *arg)
 /*
  * Once a second, from the server's cron: a Redis that has not answered a
  * PING or a client's command for reply_timeout is treated as lost (its
- * connections are dropped, which fails every waiting command, and the
- * node relinks as after any outage).  Otherwise a new PING goes out.
+ * connections are dropped and every waiting command failed, and the node
+ * relinks as after any outage).  Otherwise a new PING goes out.
  */
 void
 cluster_cron(struct server *s)
@@ -316,7 +372,10 @@ cluster_cron(struct server *s)
 		return;
 	now = server_now_ms(s);
 	limit = (uint64_t)s->config->cluster_timeout * 1000;
-	req = TAILQ_FIRST(&cl->reqs);
+	TAILQ_FOREACH(req, &cl->reqs, entry) {
+		if (future_pending(&req->done))
+			break;
+	}
 	if ((cl->ping_ms != 0 && now - cl->ping_ms >= limit) ||
 	    (req != NULL && now - req->sent_ms >= limit)) {
 		log_warnx("cluster: Redis has not answered for %u seconds",
@@ -324,149 +383,171 @@ cluster_cron(struct server *s)
 		cluster_lost(cl, "no answer");
 		return;
 	}
-	if (cl->ping_ms == 0) {
+	if (cl->ping_ms == 0 &&
+	    cluster_command(cl, cluster_ping_reply, NULL, "PING") == 0)
 		cl->ping_ms = now;
-		redisAsyncCommand(cl->pub, cluster_ping_reply, NULL, "PING");
+}
+
+/* A refreshed name key was gone: Redis lost it, so claim it again. */
+static void
+cluster_expire_reply(redisAsyncContext *ac, void *r, void *arg)
+{
+	struct cluster	*cl = ac->data;
+	redisReply	*reply = r;
+	struct client	*c;
+
+	if (reply == NULL || cl == NULL || reply->type != REDIS_REPLY_INTEGER ||
+	    reply->integer != 0 || !cl->up)
+		return;
+	if ((c = cluster_client(cl, PTR2ID(arg))) == NULL)
+		return;
+	if (!cl->lost_told) {
+		log_notice("cluster: Redis lost this node's names (restarted "
+		    "or flushed); claiming them again");
+		cl->lost_told = 1;
+	}
+	log_info("cluster: claiming %s again", c->name);
+	cluster_claim(cl, c);
+}
+
+/* The node's /who hash was gone: list every local user again. */
+static void
+cluster_node_expire_reply(redisAsyncContext *ac, void *r, void *arg)
+{
+	struct cluster	*cl = ac->data;
+	redisReply	*reply = r;
+	struct client	*c;
+
+	if (reply == NULL || cl == NULL || reply->type != REDIS_REPLY_INTEGER ||
+	    reply->integer != 0 || !cl->up)
+		return;
+	TAILQ_FOREACH(c, &cl->server->clients, entry) {
+		if (client_in_room(c))
+			cluster_who_add(cl, c);
 	}
 }
 
-/* Every third of the TTL: keep our names and our /who hash alive. */
+/*
+ * Every third of the TTL: keep our names and our /who hash alive, and
+ * claim again whatever Redis lost.
+ */
 static void
 cluster_refresh_callback(evutil_socket_t fd, short events, void *arg)
 {
 	struct cluster	*cl = arg;
 	struct config	*conf = cl->server->config;
 	struct client	*c;
-	char		 lower[CLIENT_NAME_MAX + 1];
+	char		 key[WIRE_KEY_MAX];
 
 	if (!cl->up)
 		return;
+	cl->lost_told = 0;
 	TAILQ_FOREACH(c, &cl->server->clients, entry) {
-		if (!(c->flags & CLIENT_CONNECTED))
+		if (!client_in_room(c))
 			continue;
-		cluster_lower(lower, c->name, sizeof lower);
-		redisAsyncCommand(cl->pub, NULL, NULL, "EXPIRE %snick:%s %u",
-		    cl->prefix, lower, conf->cluster_ttl);
+		wire_nick_key(cl->prefix, c->name, key);
+		cluster_command(cl, cluster_expire_reply, ID2PTR(c->id),
+		    "EXPIRE %s %u", key, conf->cluster_ttl);
 	}
-	redisAsyncCommand(cl->pub, NULL, NULL, "EXPIRE %snode:%s %u",
-	    cl->prefix, conf->cluster_node, conf->cluster_ttl);
-	if (cl->id_end - cl->id_next < CLUSTER_ID_BLOCK / 2)
+	cluster_command(cl, cluster_node_expire_reply, NULL,
+	    "EXPIRE %snode:%s %u", cl->prefix, conf->cluster_node,
+	    conf->cluster_ttl);
+	if (cl->guest_end - cl->guest_next < CLUSTER_ID_BLOCK / 2)
 		cluster_fetch_ids(cl);
 }
 
 /*
- * Copies at most size - 1 bytes of s for the log, with anything but
- * printable ASCII shown as '?': channel content is not trusted.
+ * Whether m names one of this node's users as one of the room's users
+ * elsewhere (its speaker, or a name it joined, left or took): such a
+ * message is forged, or stale, and is not shown.  Returns that name.  The
+ * one exception is a rename to a guest name (see below), so the most a
+ * forger can show about one of ours is "NAME is now known as guestN".
  */
 static const char *
-cluster_printable(const char *s, char *buf, size_t size)
+cluster_forged(struct cluster *cl, const struct wire_msg *m)
+{
+	int	i;
+
+	for (i = 0; i < wire_names(m->type); i++) {
+		if (m->type == WIRE_MSG && i == 1)
+			continue;	/* the recipient, who is ours */
+		/*
+		 * After an outage two nodes may have given out one name;
+		 * the node that claims it second renames its user to a
+		 * guest name and says so, naming the name ours still
+		 * holds.  That rename is shown; no other naming of ours.
+		 */
+		if (m->type == WIRE_NICK && i == 0 &&
+		    name_is_guest(m->field[1]))
+			continue;
+		if (roster_holder(&cl->server->roster, m->field[i]) != NULL)
+			return (m->field[i]);
+	}
+	return (NULL);
+}
+
+/*
+ * Copies at most size - 1 bytes of s[0..len) for the log, with TAB as a
+ * space and anything else but printable ASCII as '?': channel content is
+ * not trusted.
+ */
+static const char *
+cluster_printable(const char *s, size_t len, char *buf, size_t size)
 {
 	size_t	i;
 
-	for (i = 0; i + 1 < size && s[i] != '\0'; i++)
-		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	for (i = 0; i + 1 < size && i < len; i++) {
+		if (s[i] == '\t')
+			buf[i] = ' ';
+		else
+			buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	}
 	buf[i] = '\0';
 	return (buf);
 }
 
-/* Is s a name a client could have chosen? */
-static int
-cluster_valid_name(const char *s, size_t n)
-{
-	size_t	i;
-
-	if (n == 0 || n > CLIENT_NAME_MAX)
-		return (0);
-	for (i = 0; i < n; i++) {
-		if (!isalnum((unsigned char)s[i]) && s[i] != '_' &&
-		    s[i] != '-' && s[i] != '.')
-			return (0);
-	}
-	return (1);
-}
-
 /*
- * Cleans one field from Redis as if a client had typed it; names must be
- * valid names.  Returns the field (maybe a new allocation kept in *keep)
- * or NULL if it is unacceptable.
+ * A message refused: every one is logged at debug level, and a warning
+ * at most once a minute, since anyone who can publish can repeat it.
  */
-static char *
-cluster_field(char *f, int name, char **keep)
+static void
+cluster_refused(struct cluster *cl, const char *data, size_t len,
+    const char *why)
 {
-	size_t	len = strlen(f), n;
-	char	*buf;
+	char		text[64];
+	unsigned	skipped;
 
-	if (name)
-		return (cluster_valid_name(f, len) ? f : NULL);
-	buf = xmalloc(SANITIZE_MAX(len) + 1);
-	n = sanitize_line(f, len, buf);
-	buf[n] = '\0';
-	*keep = buf;
-	return (n == 0 ? NULL : buf);
+	cluster_printable(data, len, text, sizeof text);
+	log_debug("cluster: message ignored (%s): %s", why, text);
+	if (log_rate_ok(&cl->bad_log, server_now_ms(cl->server), &skipped))
+		log_warnx("cluster: message ignored (%s): %s; %u more ignored "
+		    "since the last warning", why, text, skipped);
 }
 
-/* A message from the channel: parse, check, hand to chat. */
+/* A message from the channel: decode, check, hand to chat. */
 static void
 cluster_message(struct cluster *cl, const char *data, size_t len)
 {
-	struct config	*conf = cl->server->config;
-	char		*copy, *argv[CLUSTER_FIELDS], *p;
-	char		*keep[CLUSTER_FIELDS] = { NULL };
-	char		 v[24], node[CONFIG_NODE_MAX + 1], type[24];
-	int		 argc = 0, i, nnames;
+	struct server	*s = cl->server;
+	struct wire_msg	 m;
+	const char	*why, *name;
+	char		 buf[128];
 
-	if (len == 0 || len > CLUSTER_MSG_MAX || memchr(data, '\0', len)) {
-		log_warnx("cluster: malformed message ignored (%zu bytes)",
-		    len);
+	/* Our own: delivered locally already, and not worth decoding. */
+	if (len > cl->own_len && memcmp(data, cl->own, cl->own_len) == 0)
+		return;
+	if (wire_decode(data, len, SANITIZE_MAX(s->config->max_line), &m,
+	    &why) != 0) {
+		cluster_refused(cl, data, len, why);
 		return;
 	}
-	copy = xmalloc(len + 1);
-	memcpy(copy, data, len);
-	copy[len] = '\0';
-	for (p = copy; argc < CLUSTER_FIELDS; ) {
-		argv[argc++] = p;
-		if ((p = strchr(p, '\t')) == NULL)
-			break;
-		*p++ = '\0';
-	}
-	if (p != NULL || argc < 3 || strcmp(argv[0], CLUSTER_VERSION) != 0) {
-		log_warnx("cluster: message of unknown version or shape "
-		    "ignored: %s", cluster_printable(argv[0], v, sizeof v));
-		goto out;
-	}
-	if (strcmp(argv[1], conf->cluster_node) == 0)
-		goto out;	/* our own, delivered locally already */
-	cluster_printable(argv[1], node, sizeof node);
-	cluster_printable(argv[2], type, sizeof type);
-
-	/* The leading fields of each type are names; the rest text. */
-	if (strcmp(argv[2], "say") == 0 || strcmp(argv[2], "me") == 0 ||
-	    strcmp(argv[2], "join") == 0 || strcmp(argv[2], "left") == 0)
-		nnames = 1;
-	else if (strcmp(argv[2], "nick") == 0 || strcmp(argv[2], "msg") == 0)
-		nnames = 2;
-	else if (strcmp(argv[2], "raw") == 0)
-		nnames = 0;
-	else {
-		log_warnx("cluster: unknown message type '%s' from %s "
-		    "ignored", type, node);
-		goto out;
-	}
-	for (i = 3; i < argc; i++) {
-		argv[i] = cluster_field(argv[i], i - 3 < nnames, &keep[i]);
-		if (argv[i] == NULL) {
-			log_warnx("cluster: bad field in '%s' message from "
-			    "%s ignored", type, node);
-			goto out;
-		}
-	}
-	if (chat_remote(cl->server, argv[2], argv + 3, argc - 3) != 0)
-		log_warnx("cluster: '%s' message from %s with %d fields "
-		    "ignored", type, node, argc - 3);
-out:
-	for (i = 0; i < CLUSTER_FIELDS; i++)
-		free(keep[i]);
-	free(copy);
+	if ((name = cluster_forged(cl, &m)) != NULL) {
+		snprintf(buf, sizeof buf, "names %s, a user of this node",
+		    name);
+		cluster_refused(cl, data, len, buf);
+	} else
+		chat_remote(s, &m);
+	wire_msg_free(&m);
 }
 
 /*
@@ -486,10 +567,10 @@ cluster_linked(struct cluster *cl)
 	evtimer_del(cl->retry_ev);
 	log_notice("cluster: linked to Redis, room %s shared",
 	    conf->cluster_channel);
-	redisAsyncCommand(cl->pub, NULL, NULL, "DEL %snode:%s", cl->prefix,
+	cluster_command(cl, NULL, NULL, "DEL %snode:%s", cl->prefix,
 	    conf->cluster_node);
 	TAILQ_FOREACH(c, &cl->server->clients, entry) {
-		if (c->flags & CLIENT_CONNECTED)
+		if (client_in_room(c))
 			cluster_claim(cl, c);
 	}
 	if (cl->down_told) {
@@ -528,46 +609,49 @@ static void
 cluster_ids_reply(redisAsyncContext *ac, void *r, void *arg)
 {
 	struct cluster	*cl = ac->data;
+	struct server	*s;
 	redisReply	*reply = r;
 	uint64_t	 end;
 
 	if (reply == NULL || cl == NULL || reply->type !=
 	    REDIS_REPLY_INTEGER || reply->integer < CLUSTER_ID_BLOCK)
 		return;
+	s = cl->server;
 	end = (uint64_t)reply->integer + 1;
-	/* Never hand out an id below one already used by this process. */
-	if (end <= cl->server->next_id + 1)
+	/* Never a guest number below one this process gave out. */
+	if (end <= s->next_guest + 1)
 		return;
-	cl->id_next = (uint64_t)reply->integer - CLUSTER_ID_BLOCK + 1;
-	if (cl->id_next <= cl->server->next_id)
-		cl->id_next = cl->server->next_id + 1;
-	cl->id_end = end;
+	cl->guest_next = (uint64_t)reply->integer - CLUSTER_ID_BLOCK + 1;
+	if (cl->guest_next <= s->next_guest)
+		cl->guest_next = s->next_guest + 1;
+	cl->guest_end = end;
 }
 
 static void
 cluster_fetch_ids(struct cluster *cl)
 {
 	if (cl->pub_ready)
-		redisAsyncCommand(cl->pub, cluster_ids_reply, NULL,
-		    "INCRBY %sids %u", cl->prefix, CLUSTER_ID_BLOCK);
+		cluster_command(cl, cluster_ids_reply, NULL, "INCRBY %sids %u",
+		    cl->prefix, CLUSTER_ID_BLOCK);
 }
 
 /*
- * The next client id: from the node's block while it lasts, so that names
- * are unique across nodes; else from the local counter.
+ * The next guest number: from the node's block while it lasts, so that
+ * guest names are unique across nodes; else from the local counter.
  */
 uint64_t
-cluster_next_id(struct server *s)
+cluster_next_guest(struct server *s)
 {
 	struct cluster	*cl = s->cluster;
 
-	if (cl != NULL && cl->id_next != 0 && cl->id_next < cl->id_end) {
-		s->next_id = cl->id_next++;
-		if (cl->id_end - cl->id_next == CLUSTER_ID_BLOCK / 2)
+	if (cl != NULL && cl->guest_next != 0 &&
+	    cl->guest_next < cl->guest_end) {
+		s->next_guest = cl->guest_next++;
+		if (cl->guest_end - cl->guest_next == CLUSTER_ID_BLOCK / 2)
 			cluster_fetch_ids(cl);
-		return (s->next_id);
+		return (s->next_guest);
 	}
-	return (++s->next_id);
+	return (++s->next_guest);
 }
 
 static void
@@ -575,12 +659,17 @@ cluster_auth_reply(redisAsyncContext *ac, void *r, void *arg)
 {
 	struct cluster	*cl = ac->data;
 	redisReply	*reply = r;
+	char		 text[128];
+	size_t		 n;
 
 	if (reply == NULL || cl == NULL)
 		return;
-	if (reply->type == REDIS_REPLY_ERROR)
-		log_warnx("cluster: Redis refused the password: %s",
-		    reply->str);
+	if (reply->type == REDIS_REPLY_ERROR) {
+		n = sanitize_line(reply->str, reply->len > 40 ? 40 :
+		    reply->len, text);
+		text[n] = '\0';
+		log_warnx("cluster: Redis refused the password: %s", text);
+	}
 }
 
 static void
@@ -606,10 +695,9 @@ cluster_connected(const redisAsyncContext *ac, int status)
 		cluster_fetch_ids(cl);
 		if (cl->sub_ready && !cl->up)
 			cluster_linked(cl);
-	} else {
-		redisAsyncCommand(cl->sub, cluster_sub_reply, NULL,
-		    "SUBSCRIBE %s", conf->cluster_channel);
-	}
+	} else if (redisAsyncCommand(cl->sub, cluster_sub_reply, NULL,
+	    "SUBSCRIBE %s", conf->cluster_channel) != REDIS_OK)
+		event_active(cl->fail_ev, 0, 0);
 }
 
 static void
@@ -624,7 +712,7 @@ cluster_disconnected(const redisAsyncContext *ac, int status)
 	else if (ac == cl->sub)
 		cl->sub = NULL;
 	cluster_lost(cl, status == REDIS_OK ? "closed" :
-	    (ac->errstr != NULL && *ac->errstr ? ac->errstr :
+	    (ac->errstr != NULL && ac->errstr[0] != '\0' ? ac->errstr :
 	    "connection lost"));
 }
 
@@ -639,14 +727,17 @@ cluster_retry_callback(evutil_socket_t fd, short events, void *arg)
 		cluster_lost(cl, "timed out");
 }
 
+static void	cluster_req_finish(struct cluster_req *, int);
+
 /*
- * Either connection failed: drop both, tell the room once, and try again
- * after the backoff.
+ * Either connection failed: drop both, fail every request still waiting,
+ * tell the room once, and try again after the backoff.
  */
 static void
 cluster_lost(struct cluster *cl, const char *why)
 {
 	redisAsyncContext	*ac;
+	struct cluster_req	*req;
 	struct timeval		 tv;
 
 	if (cl->stopping)
@@ -657,8 +748,9 @@ cluster_lost(struct cluster *cl, const char *why)
 	else
 		log_debug("cluster: Redis still unreachable (%s)", why);
 	cl->up = cl->pub_ready = cl->sub_ready = 0;
-	cl->id_next = cl->id_end = 0;
+	cl->guest_next = cl->guest_end = 0;
 	cl->ping_ms = 0;
+	/* hiredis calls the callbacks still to come, with no reply. */
 	if ((ac = cl->pub) != NULL) {
 		cl->pub = NULL;
 		ac->data = NULL;
@@ -669,6 +761,9 @@ cluster_lost(struct cluster *cl, const char *why)
 		ac->data = NULL;
 		redisAsyncFree(ac);
 	}
+	/* And a request whose command never went out has none to come. */
+	TAILQ_FOREACH(req, &cl->reqs, entry)
+		cluster_req_finish(req, ECONNRESET);
 	if (!cl->down_told && cl->server->nclients > 0) {
 		cluster_tell(cl, "the room is temporarily local-only: lines "
 		    "reach this server's users only");
@@ -705,9 +800,13 @@ cluster_open(struct cluster *cl)
 		fatalx("cluster: cannot attach to the event loop");
 	redisAsyncSetConnectCallback(ac, cluster_connected);
 	redisAsyncSetDisconnectCallback(ac, cluster_disconnected);
-	if (conf->cluster_password != NULL)
-		redisAsyncCommand(ac, cluster_auth_reply, NULL, "AUTH %s",
-		    conf->cluster_password);
+	if (conf->cluster_password != NULL &&
+	    redisAsyncCommand(ac, cluster_auth_reply, NULL, "AUTH %s",
+	    conf->cluster_password) != REDIS_OK) {
+		ac->data = NULL;
+		redisAsyncFree(ac);
+		return (NULL);
+	}
 	return (ac);
 }
 
@@ -740,10 +839,14 @@ cluster_start(struct server *s)
 	cl->server = s;
 	TAILQ_INIT(&cl->reqs);
 	xasprintf(&cl->prefix, "%s:", conf->cluster_channel);
+	cl->own_len = (size_t)xasprintf(&cl->own, "%s\t%s\t", WIRE_VERSION,
+	    conf->cluster_node);
 	cl->retry_ev = evtimer_new(s->base, cluster_retry_callback, cl);
 	cl->refresh_ev = event_new(s->base, -1, EV_PERSIST,
 	    cluster_refresh_callback, cl);
-	if (cl->retry_ev == NULL || cl->refresh_ev == NULL)
+	cl->fail_ev = event_new(s->base, -1, 0, cluster_fail_callback, cl);
+	if (cl->retry_ev == NULL || cl->refresh_ev == NULL ||
+	    cl->fail_ev == NULL)
 		fatalx("cluster: event_new failed");
 	if (tv.tv_sec == 0)
 		tv.tv_sec = 1;
@@ -752,6 +855,13 @@ cluster_start(struct server *s)
 	log_notice("cluster: node %s, room %s via Redis at %s",
 	    conf->cluster_node, conf->cluster_channel, conf->cluster_redis);
 	cluster_connect(cl);
+}
+
+static void
+cluster_req_free(struct cluster_req *req)
+{
+	free(req->text);
+	free(req);
 }
 
 void
@@ -763,6 +873,7 @@ cluster_free(struct server *s)
 	if (cl == NULL)
 		return;
 	cl->stopping = 1;
+	/* First: the callbacks still to come run now, on live requests. */
 	if (cl->pub != NULL) {
 		cl->pub->data = NULL;
 		redisAsyncFree(cl->pub);
@@ -774,14 +885,13 @@ cluster_free(struct server *s)
 	while ((req = TAILQ_FIRST(&cl->reqs)) != NULL) {
 		TAILQ_REMOVE(&cl->reqs, req, entry);
 		future_cancel(&req->done);
-		if (req->client != NULL)
-			req->client->req = NULL;
-		free(req->text);
-		free(req);
+		cluster_req_free(req);
 	}
 	event_free(cl->retry_ev);
 	event_free(cl->refresh_ev);
+	event_free(cl->fail_ev);
 	free(cl->prefix);
+	free(cl->own);
 	free(cl);
 	s->cluster = NULL;
 }
@@ -800,10 +910,10 @@ cluster_said(struct server *s, struct client *c, int action,
 	if (s->cluster == NULL)
 		return;
 	if (c == NULL)
-		cluster_publish(s->cluster, "raw", text, (char *)NULL);
+		cluster_publish(s->cluster, WIRE_RAW, text, NULL, NULL);
 	else
-		cluster_publish(s->cluster, action ? "me" : "say", c->name,
-		    text, (char *)NULL);
+		cluster_publish(s->cluster, action ? WIRE_ME : WIRE_SAY,
+		    c->name, text, NULL);
 }
 
 void
@@ -814,13 +924,13 @@ cluster_joined(struct server *s, struct client *c)
 	if (cl == NULL || s->config->mode == MODE_RAW)
 		return;
 	if (!cl->up) {
-		client_printf(c, "*** the room is temporarily local-only: "
+		output_printf(c, "*** the room is temporarily local-only: "
 		    "lines reach this server's users only");
 		cl->down_told = 1;	/* so that it hears when it is whole */
 		return;
 	}
 	cluster_claim(cl, c);
-	cluster_publish(cl, "join", c->name, (char *)NULL);
+	cluster_publish(cl, WIRE_JOIN, c->name, NULL, NULL);
 }
 
 void
@@ -828,50 +938,70 @@ cluster_left(struct server *s, struct client *c)
 {
 	struct cluster	*cl = s->cluster;
 
-	if (cl == NULL)
-		return;
-	if (s->config->mode == MODE_RAW)
+	if (cl == NULL || s->config->mode == MODE_RAW)
 		return;
 	cluster_release(cl, c->name);
-	cluster_publish(cl, "left", c->name, c->reason, (char *)NULL);
+	cluster_publish(cl, WIRE_LEFT, c->name, c->reason, NULL);
 }
 
 /* Requests: a client paused until Redis answers. */
 
-/* c is being torn down: its request, if any, completes without it. */
-void
-cluster_forget(struct client *c)
+/*
+ * Completes (error 0) or fails a request, once.  A client whose request
+ * failed is told at once, before whatever the failure makes the node say
+ * to the whole room.
+ */
+static void
+cluster_req_finish(struct cluster_req *req, int error)
 {
-	if (c->req != NULL) {
-		c->req->client = NULL;
-		c->req = NULL;
+	struct client	*c;
+
+	if (!future_pending(&req->done))
+		return;
+	if (error == 0) {
+		future_complete(&req->done, NULL);
+		return;
 	}
+	if ((c = cluster_client(req->cluster, req->client)) != NULL) {
+		if (req->kind == REQ_NICK)
+			output_printf(c, "*** cannot change names now: the "
+			    "room is local-only, try again");
+		else
+			output_printf(c, "*** cannot reach the other nodes "
+			    "now: the room is local-only, try again");
+	}
+	future_fail(&req->done, error);
 }
 
+/*
+ * The request's continuation: its client, if still here, resumes.  The
+ * request is freed after its last callback.
+ */
 static void
 cluster_req_done(struct future *f, void *arg)
 {
 	struct cluster_req	*req = arg;
-	struct client		*c = req->client;
+	struct client		*c;
 
 	TAILQ_REMOVE(&req->cluster->reqs, req, entry);
-	if (c != NULL) {
-		c->req = NULL;
+	req->released = 1;
+	c = roster_by_id(&req->cluster->server->roster, req->client);
+	if (c != NULL && (c->flags & CLIENT_WAITING))
 		client_resume(c);
-	}
-	free(req->text);
-	free(req);
+	if (req->inflight == 0)
+		cluster_req_free(req);
 }
 
 static struct cluster_req *
-cluster_req_new(struct cluster *cl, struct client *c)
+cluster_req_new(struct cluster *cl, struct client *c,
+    enum cluster_req_kind kind)
 {
 	struct cluster_req	*req;
 
 	req = xcalloc(1, sizeof *req);
 	req->cluster = cl;
-	req->client = c;
-	c->req = req;
+	req->kind = kind;
+	req->client = c->id;
 	req->sent_ms = server_now_ms(cl->server);
 	future_init(&req->done, &cl->server->sched);
 	future_start(&req->done);
@@ -880,42 +1010,73 @@ cluster_req_new(struct cluster *cl, struct client *c)
 	return (req);
 }
 
+/* Sends a command for req; one that is not sent fails req. */
 static void
-cluster_req_finish(struct cluster_req *req, redisReply *reply)
+cluster_req_send(struct cluster_req *req, redisCallbackFn *fn,
+    const char *fmt, ...)
 {
-	if (reply == NULL)
-		future_fail(&req->done, ECONNRESET);
+	va_list	ap;
+	int	rc;
+
+	va_start(ap, fmt);
+	rc = cluster_vcommand(req->cluster, fn, req, fmt, ap);
+	va_end(ap);
+	if (rc == 0)
+		req->inflight++;
 	else
-		future_complete(&req->done, NULL);
+		cluster_req_finish(req, ECONNRESET);
 }
 
-static void cluster_nick_owner_reply(redisAsyncContext *, void *, void *);
+/*
+ * Every reply callback of a request starts here.  Returns the request if
+ * it still waits for this reply, else NULL (freeing it if this was the
+ * last callback of one whose continuation has run).
+ */
+static struct cluster_req *
+cluster_req_reply(void *arg)
+{
+	struct cluster_req	*req = arg;
+
+	req->inflight--;
+	if (future_pending(&req->done))
+		return (req);
+	if (req->released && req->inflight == 0)
+		cluster_req_free(req);
+	return (NULL);
+}
+
+static void	cluster_nick_owner_reply(redisAsyncContext *, void *, void *);
 
 static void
 cluster_nick_reply(redisAsyncContext *ac, void *r, void *arg)
 {
-	struct cluster_req	*req = arg;
-	struct cluster		*cl = req->cluster;
+	struct cluster_req	*req;
+	struct cluster		*cl;
 	redisReply		*reply = r;
-	struct client		*c = req->client;
-	char			 lower[CLIENT_NAME_MAX + 1];
+	struct client		*c;
+	char			 key[WIRE_KEY_MAX];
 
-	if (c != NULL && reply != NULL) {
+	if ((req = cluster_req_reply(arg)) == NULL)
+		return;
+	if (reply == NULL) {
+		cluster_req_finish(req, ECONNRESET);
+		return;
+	}
+	cl = req->cluster;
+	if ((c = cluster_client(cl, req->client)) != NULL) {
 		if (reply->type == REDIS_REPLY_STATUS)
 			chat_renamed(cl->server, c, req->name);
 		else if (reply->type == REDIS_REPLY_NIL) {
 			/* Someone's, or a leftover claim of ours? */
-			cluster_lower(lower, req->name, sizeof lower);
-			redisAsyncCommand(cl->pub, cluster_nick_owner_reply,
-			    req, "GET %snick:%s", cl->prefix, lower);
+			wire_nick_key(cl->prefix, req->name, key);
+			cluster_req_send(req, cluster_nick_owner_reply,
+			    "GET %s", key);
 			return;
 		} else
-			client_printf(c, "*** cannot change names now, try "
+			output_printf(c, "*** cannot change names now, try "
 			    "again");
-	} else if (c != NULL)
-		client_printf(c, "*** cannot change names now: the room is "
-		    "local-only, try again");
-	cluster_req_finish(req, reply);
+	}
+	cluster_req_finish(req, 0);
 }
 
 /*
@@ -926,30 +1087,40 @@ cluster_nick_reply(redisAsyncContext *ac, void *r, void *arg)
 static void
 cluster_nick_owner_reply(redisAsyncContext *ac, void *r, void *arg)
 {
-	struct cluster_req	*req = arg;
-	struct cluster		*cl = req->cluster;
-	struct config		*conf = cl->server->config;
+	struct cluster_req	*req;
+	struct cluster		*cl;
+	struct config		*conf;
 	redisReply		*reply = r;
-	struct client		*c = req->client;
-	size_t			 nlen = strlen(conf->cluster_node);
-	char			 lower[CLIENT_NAME_MAX + 1];
+	struct client		*c;
+	char			 node[CONFIG_NODE_MAX + 1];
+	char			 name[NAME_LEN + 1];
 
-	if (c != NULL && reply != NULL) {
-		if (reply->type == REDIS_REPLY_STRING && reply->len > nlen &&
-		    strncmp(reply->str, conf->cluster_node, nlen) == 0 &&
-		    reply->str[nlen] == '\t' &&
-		    chat_holder(cl->server, req->name) == NULL) {
-			cluster_lower(lower, req->name, sizeof lower);
-			redisAsyncCommand(cl->pub, NULL, NULL, "SET %snick:%s "
-			    "%s\t%s XX EX %u", cl->prefix, lower,
-			    conf->cluster_node, req->name, conf->cluster_ttl);
-			chat_renamed(cl->server, c, req->name);
-		} else
-			client_printf(c, "*** name %s is taken", req->name);
-	} else if (c != NULL)
-		client_printf(c, "*** cannot change names now: the room is "
-		    "local-only, try again");
-	cluster_req_finish(req, reply);
+	if ((req = cluster_req_reply(arg)) == NULL)
+		return;
+	if (reply == NULL) {
+		cluster_req_finish(req, ECONNRESET);
+		return;
+	}
+	cl = req->cluster;
+	conf = cl->server->config;
+	if ((c = cluster_client(cl, req->client)) == NULL) {
+		cluster_req_finish(req, 0);
+		return;
+	}
+	if (reply->type == REDIS_REPLY_STRING &&
+	    wire_parse_owner(reply->str, reply->len, node, name) != 0)
+		cluster_bad_record(cl, "name record");
+	else if (reply->type == REDIS_REPLY_STRING &&
+	    strcmp(node, conf->cluster_node) == 0 &&
+	    roster_holder(&cl->server->roster, req->name) == NULL) {
+		chat_renamed(cl->server, c, req->name);
+		if (strcmp(c->name, req->name) == 0)	/* renamed */
+			cluster_set_name(cl, c, "XX", NULL);
+		cluster_req_finish(req, 0);
+		return;
+	}
+	output_printf(c, "*** name %s is taken", req->name);
+	cluster_req_finish(req, 0);
 }
 
 /*
@@ -961,14 +1132,13 @@ cluster_nick(struct server *s, struct client *c, const char *name)
 {
 	struct cluster		*cl = s->cluster;
 	struct cluster_req	*req;
-	char			 lower[CLIENT_NAME_MAX + 1];
+	char			 key[WIRE_KEY_MAX];
 
-	req = cluster_req_new(cl, c);
+	req = cluster_req_new(cl, c, REQ_NICK);
 	snprintf(req->name, sizeof req->name, "%s", name);
-	cluster_lower(lower, name, sizeof lower);
-	redisAsyncCommand(cl->pub, cluster_nick_reply, req,
-	    "SET %snick:%s %s\t%s NX EX %u", cl->prefix, lower,
-	    s->config->cluster_node, name, s->config->cluster_ttl);
+	wire_nick_key(cl->prefix, name, key);
+	cluster_req_send(req, cluster_nick_reply, "SET %s %s\t%s NX EX %u",
+	    key, s->config->cluster_node, name, s->config->cluster_ttl);
 	return (1);
 }
 
@@ -977,182 +1147,218 @@ void
 cluster_renamed(struct server *s, struct client *c, const char *old)
 {
 	struct cluster	*cl = s->cluster;
-	char		 lower[CLIENT_NAME_MAX + 1];
 
-	if (cl == NULL)
+	if (cl == NULL || !cl->up)
 		return;
-	if (!cl->up)
-		return;
-	if (strcasecmp(old, c->name) != 0)
+	if (!name_same(old, c->name))
 		cluster_release(cl, old);
 	else {
 		/* Same key, new spelling: what remote /msg will show. */
-		cluster_lower(lower, c->name, sizeof lower);
-		redisAsyncCommand(cl->pub, NULL, NULL, "SET %snick:%s %s\t%s XX "
-		    "EX %u", cl->prefix, lower, s->config->cluster_node,
-		    c->name, s->config->cluster_ttl);
-		redisAsyncCommand(cl->pub, NULL, NULL, "HDEL %snode:%s %s",
+		cluster_set_name(cl, c, "XX", NULL);
+		cluster_command(cl, NULL, NULL, "HDEL %snode:%s %s",
 		    cl->prefix, s->config->cluster_node, old);
 	}
 	cluster_who_add(cl, c);
-	cluster_publish(cl, "nick", old, c->name, (char *)NULL);
+	cluster_publish(cl, WIRE_NICK, old, c->name, NULL);
 }
 
 static void
 cluster_msg_reply(redisAsyncContext *ac, void *r, void *arg)
 {
-	struct cluster_req	*req = arg;
-	struct cluster		*cl = req->cluster;
+	struct cluster_req	*req;
+	struct cluster		*cl;
 	redisReply		*reply = r;
-	struct client		*c = req->client;
-	const char		*tab;
+	struct client		*c;
+	char			 node[CONFIG_NODE_MAX + 1];
+	char			 name[NAME_LEN + 1];
 
-	if (c != NULL && reply != NULL) {
-		if (reply->type == REDIS_REPLY_STRING &&
-		    (tab = memchr(reply->str, '\t', reply->len)) != NULL) {
-			snprintf(req->name, sizeof req->name, "%.*s",
-			    (int)(reply->len - (size_t)(tab + 1 - reply->str)),
-			    tab + 1);
-			cluster_publish(cl, "msg", c->name, req->name,
-			    req->text, (char *)NULL);
-			client_printf(c, "*** message sent to %s", req->name);
-		} else
-			client_printf(c, "*** no such user: %s", req->name);
+	if ((req = cluster_req_reply(arg)) == NULL)
+		return;
+	if (reply == NULL) {
+		cluster_req_finish(req, ECONNRESET);
+		return;
 	}
-	cluster_req_finish(req, reply);
+	cl = req->cluster;
+	if ((c = cluster_client(cl, req->client)) == NULL) {
+		cluster_req_finish(req, 0);
+		return;
+	}
+	if (reply->type == REDIS_REPLY_STRING &&
+	    wire_parse_owner(reply->str, reply->len, node, name) != 0)
+		cluster_bad_record(cl, "name record");
+	else if (reply->type == REDIS_REPLY_STRING &&
+	    strcasecmp(name, req->name) == 0 &&
+	    strcmp(node, cl->server->config->cluster_node) != 0) {
+		cluster_publish(cl, WIRE_MSG, c->name, name, req->text);
+		output_printf(c, "*** message sent to %s", name);
+		cluster_req_finish(req, 0);
+		return;
+	}
+	output_printf(c, "*** no such user: %s", req->name);
+	cluster_req_finish(req, 0);
 }
 
-/* /msg to a name not on this node.  Returns 1: c waits for Redis. */
+/*
+ * /msg to a valid name nobody here holds.  Returns 1: c waits for Redis.
+ */
 int
 cluster_msg(struct server *s, struct client *c, const char *name,
-    size_t len, const char *text)
+    const char *text)
 {
 	struct cluster		*cl = s->cluster;
 	struct cluster_req	*req;
-	char			 lower[CLIENT_NAME_MAX + 1];
+	char			 key[WIRE_KEY_MAX];
 
-	req = cluster_req_new(cl, c);
-	snprintf(req->name, sizeof req->name, "%.*s", (int)len, name);
+	req = cluster_req_new(cl, c, REQ_MSG);
+	snprintf(req->name, sizeof req->name, "%s", name);
 	req->text = xstrdup(text);
-	cluster_lower(lower, req->name, sizeof lower);
-	redisAsyncCommand(cl->pub, cluster_msg_reply, req, "GET %snick:%s",
-	    cl->prefix, lower);
+	wire_nick_key(cl->prefix, name, key);
+	cluster_req_send(req, cluster_msg_reply, "GET %s", key);
 	return (1);
 }
 
 static void
 cluster_who_node_reply(redisAsyncContext *ac, void *r, void *arg)
 {
-	struct cluster_req	*req = arg;
-	struct config		*conf = req->cluster->server->config;
-	redisReply		*reply = r, *name, *val;
-	struct client		*c = req->client;
+	struct cluster_req	*req;
+	struct cluster		*cl;
+	redisReply		*reply = r, *field, *value;
+	struct client		*c;
 	char			 since[16], node[CONFIG_NODE_MAX + 1];
-	const char		*tab;
-	long long		 t;
+	char			 name[NAME_LEN + 1];
+	unsigned		 first;
+	int64_t			 t;
 	time_t			 when;
 	struct tm		 tm;
 	size_t			 i;
 
-	if (c == NULL || reply == NULL || reply->type != REDIS_REPLY_ARRAY)
+	if ((req = cluster_req_reply(arg)) == NULL)
 		return;
+	if (reply == NULL) {
+		cluster_req_finish(req, ECONNRESET);
+		return;
+	}
+	cl = req->cluster;
+	c = cluster_client(cl, req->client);
+	if (reply->type != REDIS_REPLY_ARRAY)
+		return;
+	first = (req->page - 1) * req->per;
 	for (i = 0; i + 1 < reply->elements; i += 2) {
-		name = reply->element[i];
-		val = reply->element[i + 1];
+		field = reply->element[i];
+		value = reply->element[i + 1];
 		/* Redis is not trusted more than a client. */
-		if (name->type != REDIS_REPLY_STRING ||
-		    val->type != REDIS_REPLY_STRING ||
-		    !cluster_valid_name(name->str, name->len) ||
-		    (tab = strchr(val->str, '\t')) == NULL)
+		if (field->type != REDIS_REPLY_STRING ||
+		    value->type != REDIS_REPLY_STRING ||
+		    wire_parse_who(field->str, field->len, value->str,
+		    value->len, name, &t, node) != 0) {
+			cluster_bad_record(cl, "/who entry");
 			continue;
-		t = strtoll(val->str, NULL, 10);
-		if (!config_valid_node(tab + 1))
-			continue;
-		snprintf(node, sizeof node, "%s", tab + 1);
-		if (strcmp(node, conf->cluster_node) == 0)
+		}
+		if (strcmp(node, cl->server->config->cluster_node) == 0)
 			continue;	/* listed from memory */
+		if (req->found++ < first || req->found > first + req->per ||
+		    c == NULL)
+			continue;
 		when = (time_t)t;
 		localtime_r(&when, &tm);
 		strftime(since, sizeof since, "%H:%M", &tm);
-		client_printf(c, "***   %-*s  on since %s, node %s",
-		    CLIENT_NAME_MAX, name->str, since, node);
-		req->found++;
+		output_printf(c, "***   %-*s  on since %s, node %s",
+		    NAME_LEN, name, since, node);
 	}
 }
 
 static void
 cluster_who_end_reply(redisAsyncContext *ac, void *r, void *arg)
 {
-	struct cluster_req	*req = arg;
+	struct cluster_req	*req;
+	struct client		*c;
 
-	if (req->client != NULL && r != NULL)
-		client_printf(req->client, "*** %u online in the room",
-		    req->found);
-	cluster_req_finish(req, r);
+	if ((req = cluster_req_reply(arg)) == NULL)
+		return;
+	if (r == NULL) {
+		cluster_req_finish(req, ECONNRESET);
+		return;
+	}
+	if ((c = cluster_client(req->cluster, req->client)) != NULL) {
+		output_printf(c, "*** %u online in the room", req->found);
+		if (req->found > req->page * req->per)
+			output_printf(c, "*** /who %u for more",
+			    req->page + 1);
+	}
+	cluster_req_finish(req, 0);
 }
 
 static void
 cluster_who_scan_reply(redisAsyncContext *ac, void *r, void *arg)
 {
-	struct cluster_req	*req = arg;
-	struct cluster		*cl = req->cluster;
+	struct cluster_req	*req;
+	struct cluster		*cl;
 	redisReply		*reply = r, *keys;
+	unsigned long long	 cursor;
 	size_t			 i;
 
-	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
-	    reply->elements != 2 ||
-	    reply->element[0]->type != REDIS_REPLY_STRING ||
-	    reply->element[1]->type != REDIS_REPLY_ARRAY) {
-		cluster_req_finish(req, reply);
+	if ((req = cluster_req_reply(arg)) == NULL)
+		return;
+	if (reply == NULL) {
+		cluster_req_finish(req, ECONNRESET);
 		return;
 	}
-	req->cursor = strtoull(reply->element[0]->str, NULL, 10);
+	cl = req->cluster;
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+	    reply->element[0]->type != REDIS_REPLY_STRING ||
+	    reply->element[1]->type != REDIS_REPLY_ARRAY ||
+	    wire_parse_cursor(reply->element[0]->str,
+	    reply->element[0]->len, &cursor) != 0) {
+		cluster_bad_record(cl, "SCAN reply");
+		cluster_req_finish(req, 0);
+		return;
+	}
 	keys = reply->element[1];
 	for (i = 0; i < keys->elements; i++) {
 		if (keys->element[i]->type == REDIS_REPLY_STRING)
-			redisAsyncCommand(cl->pub, cluster_who_node_reply, req,
+			cluster_req_send(req, cluster_who_node_reply,
 			    "HGETALL %b", keys->element[i]->str,
 			    keys->element[i]->len);
 	}
 	/* Replies come in order: these run after the HGETALLs above. */
-	if (req->cursor != 0)
-		redisAsyncCommand(cl->pub, cluster_who_scan_reply, req,
-		    "SCAN %llu MATCH %snode:* COUNT 100", req->cursor,
-		    cl->prefix);
+	if (cursor != 0)
+		cluster_req_send(req, cluster_who_scan_reply,
+		    "SCAN %llu MATCH %snode:* COUNT %d", cursor, cl->prefix,
+		    CLUSTER_SCAN_COUNT);
 	else
-		redisAsyncCommand(cl->pub, cluster_who_end_reply, req, "PING");
+		cluster_req_send(req, cluster_who_end_reply, "PING");
 }
 
 /*
- * /who across the room: local users were listed from memory (found of
- * them); the other nodes' come from their /who hashes.  Returns 1: c waits.
+ * /who across the room, page `page` of `per` entries: the found local
+ * users were listed from memory; the other nodes' come from their /who
+ * hashes and follow them.  Returns 1: c waits.
  */
 int
-cluster_who(struct server *s, struct client *c, unsigned found)
+cluster_who(struct server *s, struct client *c, unsigned found,
+    unsigned page, unsigned per)
 {
 	struct cluster		*cl = s->cluster;
 	struct cluster_req	*req;
 
-	req = cluster_req_new(cl, c);
+	req = cluster_req_new(cl, c, REQ_WHO);
 	req->found = found;
-	redisAsyncCommand(cl->pub, cluster_who_scan_reply, req,
-	    "SCAN 0 MATCH %snode:* COUNT 100", cl->prefix);
+	req->page = page;
+	req->per = per;
+	cluster_req_send(req, cluster_who_scan_reply,
+	    "SCAN 0 MATCH %snode:* COUNT %d", cl->prefix, CLUSTER_SCAN_COUNT);
 	return (1);
 }
 
 #else /* !HAVE_HIREDIS */
 
-void
-cluster_forget(struct client *c)
-{
-}
+/* Built without hiredis: config.c refuses [cluster], so none of this runs. */
 
 void
 cluster_cron(struct server *s)
 {
 }
 
-/* Built without hiredis: config.c refuses [cluster], so none of this runs. */
 void
 cluster_start(struct server *s)
 {
@@ -1170,9 +1376,9 @@ cluster_up(struct server *s)
 }
 
 uint64_t
-cluster_next_id(struct server *s)
+cluster_next_guest(struct server *s)
 {
-	return (++s->next_id);
+	return (++s->next_guest);
 }
 
 void
@@ -1204,13 +1410,14 @@ cluster_nick(struct server *s, struct client *c, const char *name)
 
 int
 cluster_msg(struct server *s, struct client *c, const char *name,
-    size_t len, const char *text)
+    const char *text)
 {
 	return (0);
 }
 
 int
-cluster_who(struct server *s, struct client *c, unsigned found)
+cluster_who(struct server *s, struct client *c, unsigned found,
+    unsigned page, unsigned per)
 {
 	return (0);
 }

@@ -95,6 +95,9 @@ static const struct config_key {
 	K("chat", "motd", CONFIG_MOTD, motd, 0, 0),
 	K("chat", "motd_file", CONFIG_MOTD_FILE, motd_file, 0, 0),
 	K("chat", "history", CONFIG_UINT, history, 0, 100000),
+	K("chat", "history_bytes", CONFIG_SIZE, history_bytes, 0,
+	    64 * 1024 * 1024),
+	K("chat", "who_max", CONFIG_UINT, who_max, 1, 100000),
 
 	K("cluster", "redis", CONFIG_REDIS, cluster_redis, 0, 0),
 	K("cluster", "password", CONFIG_STRING, cluster_password, 1, 255),
@@ -144,6 +147,8 @@ config_defaults(struct config *c)
 	c->announce = 1;
 	c->show_addresses = 0;
 	c->history = 20;
+	c->history_bytes = 64 * 1024;
+	c->who_max = 100;
 	c->cluster_ttl = 15;
 	c->cluster_timeout = 10;
 }
@@ -588,6 +593,24 @@ config_handler(void *arg, const char *section, const char *name,
 	return (config_error(p, "%s: unhandled type", k->name));
 }
 
+/*
+ * The most a newcomer is sent on joining: the welcome line, the motd (a
+ * "*** " and CRLF a line) and the replayed history.
+ */
+static size_t
+config_greeting(const struct config *c)
+{
+	size_t		 n = CHAT_WELCOME_MAX + c->history_bytes;
+	const char	*p;
+
+	if (c->motd != NULL) {
+		n += strlen(c->motd) + 6;
+		for (p = c->motd; (p = strchr(p, '\n')) != NULL; p++)
+			n += 6;
+	}
+	return (n);
+}
+
 /* Checks what no single key can. */
 static int
 config_validate(struct config_parse *p)
@@ -613,6 +636,21 @@ config_validate(struct config_parse *p)
 		return (config_error(p, "output_soft_limit (%zu) is above "
 		    "output_hard_limit (%zu)", c->output_soft,
 		    c->output_hard));
+	/*
+	 * What one command queues at once must fit under the hard limit,
+	 * or it drops the client who asked: the welcome, motd and history
+	 * of a newcomer, and a page of /who.
+	 */
+	if (c->output_hard != 0 && config_greeting(c) > c->output_hard)
+		return (config_error(p, "history_bytes (%zu) with the welcome "
+		    "and motd (%zu bytes) exceeds output_hard_limit (%zu): "
+		    "newcomers would be dropped", c->history_bytes,
+		    config_greeting(c) - c->history_bytes, c->output_hard));
+	if (c->output_hard != 0 && (size_t)c->who_max * CHAT_WHO_LINE_MAX +
+	    CHAT_WELCOME_MAX > c->output_hard)
+		return (config_error(p, "who_max (%u) pages of up to %u bytes "
+		    "a line exceed output_hard_limit (%zu)", c->who_max,
+		    CHAT_WHO_LINE_MAX, c->output_hard));
 	return (1);
 }
 

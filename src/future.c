@@ -268,3 +268,15 @@ future_cancel(struct future *f)
 	f->error = ECANCELED;
 	f->state = FUTURE_IDLE;
 }
+
+/*
+ * Whether the slot is free for a new operation: nothing in flight and no
+ * continuation armed or due.  A future that completed and whose
+ * continuation has run (or that never had one) is idle again.
+ */
+int
+future_idle(const struct future *f)
+{
+	return (f->state != FUTURE_PENDING && f->queued == FUTURE_Q_NONE &&
+	    f->fn == NULL);
+}

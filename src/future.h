@@ -65,6 +65,7 @@ void	 future_complete_later(struct future *, size_t);
 void	 future_fail(struct future *, int);
 void	 future_then(struct future *, future_fn, void *);
 void	 future_cancel(struct future *);
+int	 future_idle(const struct future *);
 
 #define future_pending(f)	((f)->state == FUTURE_PENDING)
 #define future_done(f)		((f)->state == FUTURE_DONE)

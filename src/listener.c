@@ -31,6 +31,13 @@
 
 #include "chatd.h"
 
+/*
+ * The kernel's queue of connections not yet accepted.  511, as nginx and
+ * Redis use, is more than a loop turn drains; the kernel caps it at
+ * net.core.somaxconn anyway.
+ */
+#define LISTENER_BACKLOG	511
+
 static void
 listener_take(struct listener *l)
 {
@@ -90,7 +97,7 @@ listener_bind(const struct sockaddr *sa, socklen_t salen)
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1 ||
 	    (sa->sa_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
 	    IPV6_V6ONLY, &on, sizeof on) == -1) ||
-	    bind(fd, sa, salen) == -1 || listen(fd, 511) == -1) {
+	    bind(fd, sa, salen) == -1 || listen(fd, LISTENER_BACKLOG) == -1) {
 		saved = errno;
 		close(fd);
 		errno = saved;

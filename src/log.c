@@ -21,7 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "chatd.h"
+
+#define LOG_RATE_MS	60000	/* log_rate_ok(): one line a minute */
 
 static int	log_level = LOG_LEVEL_INFO;
 static int	log_journal;
@@ -66,17 +70,53 @@ log_setlevel(int level)
 	log_level = level;
 }
 
-int
-log_getlevel(void)
-{
-	return (log_level);
-}
-
 /* Is stderr the journal (lines then carry "<N>" priorities)? */
 int
 log_journal_stream(void)
 {
 	return (log_journal);
+}
+
+/*
+ * Whether to log an event of a kind a peer can repeat at will (a hostile
+ * client or Redis publisher): the first in each minute is logged, the
+ * rest are only counted.  When one is logged, *skipped says how many were
+ * not since the last; the caller adds it to the line.
+ */
+int
+log_rate_ok(struct log_rate *r, uint64_t now_ms, unsigned *skipped)
+{
+	if (r->since_ms != 0 && now_ms - r->since_ms < LOG_RATE_MS) {
+		r->skipped++;
+		return (0);
+	}
+	*skipped = r->skipped;
+	r->skipped = 0;
+	r->since_ms = now_ms != 0 ? now_ms : 1;
+	return (1);
+}
+
+/*
+ * libevent's own messages (event_set_log_callback()), at the matching
+ * level, so that they reach the journal with a priority like ours.
+ */
+void
+log_libevent(int severity, const char *msg)
+{
+	switch (severity) {
+	case EVENT_LOG_DEBUG:
+		log_debug("libevent: %s", msg);
+		break;
+	case EVENT_LOG_MSG:
+		log_info("libevent: %s", msg);
+		break;
+	case EVENT_LOG_WARN:
+		log_warnx("libevent: %s", msg);
+		break;
+	default:
+		log_errorx("libevent: %s", msg);
+		break;
+	}
 }
 
 /* Returns the level named by s, or -1. */

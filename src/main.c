@@ -19,6 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "config.h"
 #include "chatd.h"
 
@@ -100,7 +102,7 @@ main(int argc, char **argv)
 	struct server	*s;
 	const char	*path = NULL;
 	char		 err[1024];
-	int		 ch, debug = 0, test = 0, loaded, code;
+	int		 ch, debug = 0, test = 0, loaded;
 
 	while ((ch = getopt_long(argc, argv, "c:dhtV", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -126,6 +128,7 @@ main(int argc, char **argv)
 		usage(stderr, EX_CHATD_USAGE);
 
 	log_init(debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+	event_set_log_callback(log_libevent);
 	conf = xcalloc(1, sizeof *conf);
 	config_defaults(conf);
 	loaded = config_load(conf, path != NULL ? path : CHATD_CONF,
@@ -170,8 +173,8 @@ main(int argc, char **argv)
 		server_free(s);
 		return (1);
 	}
-	code = server_run(s);
+	server_run(s);
 	server_free(s);
 	log_notice("exiting");
-	return (code);
+	return (0);
 }

@@ -44,6 +44,10 @@
 #define ACCEPT_PAUSE_MS	1000	/* after EMFILE and the like */
 #define FLUSH_TIMEOUT_MS 5000	/* last words not read by then: close */
 #define SLEEP_TRIM_MIN	64	/* clients asleep in one cron: malloc_trim() */
+#define NOFILE_SLACK	64	/* descriptors beyond max_clients: listeners,
+				   Redis, the log, libevent's own */
+#define NOFILE_WARN	16	/* fewer spare than this: warn */
+#define LISTEN_FDS_MAX	64	/* sockets taken from systemd */
 
 static void	server_accept_callback(struct future *, void *);
 static void	server_reload(struct server *);
@@ -83,8 +87,10 @@ server_reap_callback(evutil_socket_t fd, short events, void *arg)
 	while ((c = TAILQ_FIRST(&s->dead)) != NULL) {
 		TAILQ_REMOVE(&s->dead, c, wait_entry);
 		if (c->flags & CLIENT_CONNECTED) {
-			c->flags &= ~CLIENT_CONNECTED;
+			/* Its name is free once its leaving is told. */
 			chat_left(s, c);
+			roster_remove(&s->roster, c);
+			c->flags &= ~CLIENT_CONNECTED;
 		}
 		client_free(c);
 	}
@@ -94,7 +100,8 @@ server_reap_callback(evutil_socket_t fd, short events, void *arg)
 
 /*
  * Unlinks a closing client from the room and queues it for freeing.  It
- * stays marked connected until the reaper announces its leaving.
+ * stays marked connected, and on the roster, until the reaper announces
+ * its leaving.
  */
 void
 server_remove(struct server *s, struct client *c)
@@ -107,6 +114,10 @@ server_remove(struct server *s, struct client *c)
 		peer_remove(&s->peers, c->netaddr);
 		log_info("client %llu [%s]:%u disconnected: %s",
 		    (unsigned long long)c->id, c->netaddr, c->port, c->reason);
+		if (c->long_lines > 1)
+			log_info("client %llu [%s]: %u overlong lines "
+			    "discarded in all", (unsigned long long)c->id,
+			    c->netaddr, c->long_lines);
 	} else
 		log_debug("client %llu [%s]:%u closed: %s",
 		    (unsigned long long)c->id, c->netaddr, c->port, c->reason);
@@ -144,12 +155,12 @@ server_flush(struct server *s)
 				continue;
 			if (c->flags & CLIENT_PENDING)
 				TAILQ_REMOVE(&s->pending, c, out_entry);
-			client_flush(c);
+			output_flush(c);
 		}
 	}
 	while ((c = TAILQ_FIRST(&s->pending)) != NULL) {
 		TAILQ_REMOVE(&s->pending, c, out_entry);
-		client_flush(c);
+		output_flush(c);
 	}
 	turn_end(&s->turn);
 }
@@ -187,6 +198,16 @@ server_input(struct server *s, struct client *c, const char *line,
 	struct msg	*m;
 	size_t		 n;
 
+	/*
+	 * The line was framed under the max_line of its time: a reload may
+	 * have lowered it since, so the scratch fits the line, not the
+	 * current config.
+	 */
+	if (SANITIZE_MAX(len) + 1 > s->scratch_size) {
+		s->scratch_size = SANITIZE_MAX(len) + 1;
+		free(s->scratch);
+		s->scratch = xmalloc(s->scratch_size);
+	}
 	n = sanitize_line(line, len, s->scratch);
 	if (n == 0)
 		return (0);
@@ -268,7 +289,7 @@ server_cron_callback(evutil_socket_t fd, short events, void *arg)
 	for (c = TAILQ_FIRST(&s->clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		slept += client_cron(c);
-		if (c->flags & CLIENT_FLUSHING) {
+		if (c->state == CLIENT_FLUSHING) {
 			/* At shutdown, shutdown_grace decides instead. */
 			if (!s->stopping &&
 			    now - c->resume_ms >= FLUSH_TIMEOUT_MS)
@@ -278,13 +299,13 @@ server_cron_callback(evutil_socket_t fd, short events, void *arg)
 		if (!(c->flags & CLIENT_CONNECTED))
 			continue;
 		if (c->soft_ms != 0)
-			client_check_output(c, now);
-		if ((c->flags & CLIENT_CLOSING) || conf->idle_timeout == 0 ||
+			output_check(c, now);
+		if (c->state == CLIENT_CLOSING || conf->idle_timeout == 0 ||
 		    now - c->active_ms < (uint64_t)conf->idle_timeout * 1000)
 			continue;
 		log_info("client %llu [%s]: idle for %u seconds",
 		    (unsigned long long)c->id, c->netaddr, conf->idle_timeout);
-		client_printf(c, "*** idle for %u second%s, disconnecting",
+		output_printf(c, "*** idle for %u second%s, disconnecting",
 		    conf->idle_timeout, conf->idle_timeout == 1 ? "" : "s");
 		client_close_after_flush(c, "timed out");
 	}
@@ -313,7 +334,7 @@ server_refuse(struct server *s, struct client *c, const char *why)
 {
 	log_notice("client %llu [%s]:%u refused: %s",
 	    (unsigned long long)c->id, c->netaddr, c->port, why);
-	client_printf(c, "*** %s, try again later", why);
+	output_printf(c, "*** %s, try again later", why);
 	client_close_after_flush(c, why);
 }
 
@@ -338,7 +359,11 @@ server_admit(struct server *s, struct client *c)
 		server_refuse(s, c, "too many connections from your address");
 		return;
 	}
+	c->guest = cluster_next_guest(s);
+	name_guest(c->name, c->guest);
 	c->flags |= CLIENT_CONNECTED;
+	client_set_state(c, CLIENT_ROOM);
+	roster_add(&s->roster, c);
 	turn_join(&s->turn, c);
 	peer_add(&s->peers, c->netaddr);
 	s->nclients++;
@@ -429,7 +454,7 @@ server_stop(struct server *s)
 	}
 	for (c = TAILQ_FIRST(&s->clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		client_printf(c, "*** server shutting down");
+		output_printf(c, "*** server shutting down");
 		client_close_after_flush(c, "server shutting down");
 	}
 	evtimer_add(s->grace_ev, &tv);
@@ -448,7 +473,7 @@ server_raise_nofile(struct server *s)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		return;
 	want = conf->max_clients == 0 ? rl.rlim_max :
-	    (rlim_t)conf->max_clients + 64;
+	    (rlim_t)conf->max_clients + NOFILE_SLACK;
 	if (want > rl.rlim_max)
 		want = rl.rlim_max;
 	if (want > rl.rlim_cur) {
@@ -459,7 +484,7 @@ server_raise_nofile(struct server *s)
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
 	if (conf->max_clients != 0 &&
-	    rl.rlim_cur < (rlim_t)conf->max_clients + 16)
+	    rl.rlim_cur < (rlim_t)conf->max_clients + NOFILE_WARN)
 		log_warnx("open file limit %llu is too low for max_clients "
 		    "%u; raise LimitNOFILE or ulimit -n",
 		    (unsigned long long)rl.rlim_cur, conf->max_clients);
@@ -488,6 +513,7 @@ server_new(struct config *conf, const char *path, int debug)
 	TAILQ_INIT(&s->pending);
 	turn_init(&s->turn);
 	peer_init(&s->peers);
+	roster_init(&s->roster);
 	if ((s->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if (future_sched_init(&s->sched, s->base) != 0)
@@ -585,8 +611,35 @@ fail:
 }
 
 /*
+ * Whether fd is a socket chatd can serve: a listening stream socket.
+ * systemd passes whatever the socket unit says, and a datagram socket or a
+ * file would be "served" by logging an accept error every second.
+ */
+static int
+server_check_activated(int fd)
+{
+	int		type, listening;
+	socklen_t	len = sizeof type;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1) {
+		log_errorx("socket activation: fd %d is not a socket: %s", fd,
+		    strerror(errno));
+		return (-1);
+	}
+	len = sizeof listening;
+	if (type != SOCK_STREAM || getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN,
+	    &listening, &len) == -1 || !listening) {
+		log_errorx("socket activation: fd %d is not a listening "
+		    "stream socket (ListenStream= in the socket unit)", fd);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
  * Under systemd socket activation (LISTEN_PID is us), serves the passed
- * sockets, fds 3 to 3 + LISTEN_FDS - 1.  Returns the number taken.
+ * sockets, fds 3 to 3 + LISTEN_FDS - 1.  Returns the number taken, 0 when
+ * not activated, or -1 after logging why the sockets cannot be served.
  */
 static int
 server_take_activated(struct server *s)
@@ -604,11 +657,21 @@ server_take_activated(struct server *s)
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
-	if (*end != '\0' || n <= 0 || n > 64)
-		return (0);
+	if (*end != '\0' || n <= 0 || n > LISTEN_FDS_MAX) {
+		log_errorx("socket activation: LISTEN_FDS=%s is not 1 to %d",
+		    fds, LISTEN_FDS_MAX);
+		return (-1);
+	}
 	for (i = 0; i < n; i++) {
-		if ((l = listener_new(s, NULL, 0, 3 + (int)i)) == NULL)
-			fatal("socket activation: fd %ld", 3 + i);
+		if (server_check_activated(3 + (int)i) != 0)
+			return (-1);
+	}
+	for (i = 0; i < n; i++) {
+		if ((l = listener_new(s, NULL, 0, 3 + (int)i)) == NULL) {
+			log_errorx("socket activation: fd %ld: %s", 3 + i,
+			    strerror(errno));
+			return (-1);
+		}
 		TAILQ_INSERT_TAIL(&s->listeners, l, entry);
 		log_notice("listening on %s (from systemd)", l->text);
 	}
@@ -630,9 +693,14 @@ server_listen(struct server *s)
 	struct listener		*l;
 
 	server_raise_nofile(s);
-	if (server_take_activated(s) == 0 &&
-	    server_open_listeners(s, s->config, &none, &s->listeners) != 0)
+	switch (server_take_activated(s)) {
+	case -1:
 		return (-1);
+	case 0:
+		if (server_open_listeners(s, s->config, &none,
+		    &s->listeners) != 0)
+			return (-1);
+	}
 	TAILQ_FOREACH(l, &s->listeners, entry)
 		future_then(listener_accept(l), server_accept_callback, l);
 	cluster_start(s);
@@ -671,6 +739,7 @@ server_apply(struct server *s, struct config *conf)
 
 	config_keep_cluster(conf, old);
 	if (conf->max_line != old->max_line) {
+		/* server_input() grows it for a line framed before. */
 		scratch = xmalloc(SANITIZE_MAX(conf->max_line) + 1);
 		free(s->scratch);
 		s->scratch = scratch;
@@ -758,15 +827,14 @@ server_watchdog(struct server *s)
 	log_debug("watchdog: pinging every %llu ms", us / 1000);
 }
 
-/* Runs the loop until shutdown.  Returns the exit status. */
-int
+/* Runs the loop until shutdown. */
+void
 server_run(struct server *s)
 {
 	server_watchdog(s);
 	sdnotify("READY=1\nSTATUS=0 clients connected");
 	if (event_base_dispatch(s->base) == -1)
 		fatalx("event_base_dispatch failed");
-	return (s->exit_code);
 }
 
 void
@@ -795,6 +863,7 @@ server_free(struct server *s)
 	chat_free(s);
 	turn_free(&s->turn);
 	peer_free(&s->peers);
+	roster_free(&s->roster);
 	for (i = 0; i < sizeof s->sig_ev / sizeof s->sig_ev[0]; i++)
 		event_free(s->sig_ev[i]);
 	event_free(s->reap_ev);

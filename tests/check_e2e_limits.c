@@ -1171,13 +1171,16 @@ START_TEST(test_max_clients)
 	ck_assert_msg(strncmp(a->line, "*** guest3 left (", 17) == 0,
 	    "guest1: expected guest3's departure, got '%s'", a->line);
 
-	/* Room again: a newcomer is admitted (guest4 was the refused one). */
+	/*
+	 * Room again: a newcomer is admitted.  A refused client is never
+	 * given a name, so the newcomer is guest4.
+	 */
 	c = tc_connect(d);
-	ck_assert_str_eq(c->name, "guest5");
+	ck_assert_str_eq(c->name, "guest4");
 	ck_assert_int_eq(c->others, 2);
 	tc_send(c, "let in\n");
-	tc_expect_chat(a, "<guest5> let in");
-	tc_expect_chat(b, "<guest5> let in");
+	tc_expect_chat(a, "<guest4> let in");
+	tc_expect_chat(b, "<guest4> let in");
 
 	/* And full again. */
 	x = tc_connect_raw(d, AF_INET);
@@ -1216,18 +1219,18 @@ START_TEST(test_max_per_address)
 
 	/* The limit is per address, not in total. */
 	if ((o = connect_from(d, "127.0.0.2")) != NULL) {
-		ck_assert_str_eq(o->name, "guest4");
+		ck_assert_str_eq(o->name, "guest3");
 		tc_send(o, "from another address\n");
-		tc_expect_chat(a, "<guest4> from another address");
-		tc_expect_chat(b, "<guest4> from another address");
+		tc_expect_chat(a, "<guest3> from another address");
+		tc_expect_chat(b, "<guest3> from another address");
 	}
 
 	tc_close(b);
 	tc_expect_re(a, "^\\*\\*\\* guest2 left \\(.+\\)$", W);
 	e = tc_connect(d);
-	ck_assert_str_eq(e->name, o != NULL ? "guest5" : "guest4");
+	ck_assert_str_eq(e->name, o != NULL ? "guest4" : "guest3");
 	tc_send(e, "my turn\n");
-	tc_expect_chat(a, o != NULL ? "<guest5> my turn" : "<guest4> my turn");
+	tc_expect_chat(a, o != NULL ? "<guest4> my turn" : "<guest3> my turn");
 
 	x = tc_connect_raw(d, AF_INET);
 	expect_refused(x, "too many connections");

@@ -1,0 +1,130 @@
+/*
+ * command.c: the grammar of what a chat client types, apart from acting
+ * on it.
+ *
+ * A sanitised line is either chat or a command.  It is chat unless it
+ * starts with '/'; "//x" is chat with one '/' removed.  A command is
+ * "/verb args": the verb is matched without regard to case against the
+ * table below, and the arguments lose their leading and trailing spaces
+ * (they would otherwise end up in names and reasons).  command_word()
+ * takes the first word off the arguments (the NAME of /msg NAME TEXT).
+ * The table also holds each command's usage and help text, so /help, the
+ * usage notices and the man page's list have one source.
+ *
+ * These functions take bytes and return a result: no server, client or
+ * socket, so that the unit suite and the fuzz target (tests/fuzz/
+ * fuzz_chat.c) run them alone.  chat.c maps each command to its handler.
+ */
+
+#include <stddef.h>
+#include <string.h>
+#include <strings.h>
+
+#include "chatd.h"
+
+static const struct command_info command_table[] = {
+	{ CMD_HELP, "help", "/help", "this list" },
+	{ CMD_WHO, "who", "/who [PAGE]",
+	    "who is here, since when, idle for how long" },
+	{ CMD_NICK, "nick", "/nick NAME", "change your name" },
+	{ CMD_ME, "me", "/me ACTION", "say that you do something" },
+	{ CMD_MSG, "msg", "/msg NAME TEXT", "private message to NAME" },
+	{ CMD_QUIT, "quit", "/quit [REASON]", "leave" },
+};
+
+/* The table entry of a command, for its usage and help. */
+const struct command_info *
+command_info(enum command_id id)
+{
+	size_t	i;
+
+	for (i = 0; i < COMMAND_COUNT; i++) {
+		if (command_table[i].id == id)
+			return (&command_table[i]);
+	}
+	return (NULL);
+}
+
+/* The i-th command of the table (for /help), or NULL past the end. */
+const struct command_info *
+command_nth(size_t i)
+{
+	return (i < COMMAND_COUNT ? &command_table[i] : NULL);
+}
+
+/*
+ * Parses line[0..len), a sanitised line, NUL-terminated at len, which is
+ * modified (trailing spaces of a command are cut off).  Fills *cmd:
+ * CMD_CHAT with the text to say, or a command with its arguments, or
+ * CMD_UNKNOWN with the verb as typed.  Every pointer in *cmd points into
+ * line.
+ */
+void
+command_parse(char *line, size_t len, struct command *cmd)
+{
+	size_t	i;
+
+	memset(cmd, 0, sizeof *cmd);
+	if (len == 0 || line[0] != '/' || (len > 1 && line[1] == '/')) {
+		cmd->id = CMD_CHAT;
+		cmd->text = line + (len > 0 && line[0] == '/');
+		cmd->len = len - (len > 0 && line[0] == '/');
+		return;
+	}
+	while (len > 1 && line[len - 1] == ' ')
+		line[--len] = '\0';
+	cmd->verb = line + 1;
+	cmd->verb_len = strcspn(cmd->verb, " ");
+	cmd->args = cmd->verb + cmd->verb_len;
+	while (*cmd->args == ' ')
+		cmd->args++;
+	cmd->id = CMD_UNKNOWN;
+	for (i = 0; i < COMMAND_COUNT; i++) {
+		if (strlen(command_table[i].name) == cmd->verb_len &&
+		    strncasecmp(command_table[i].name, cmd->verb,
+		    cmd->verb_len) == 0) {
+			cmd->id = command_table[i].id;
+			break;
+		}
+	}
+}
+
+/*
+ * Takes the first space-separated word off *args: sets *word and *len to
+ * it and advances *args past it and the spaces after.  Returns 0 if there
+ * was no word.
+ */
+int
+command_word(const char **args, const char **word, size_t *len)
+{
+	const char	*p = *args;
+
+	while (*p == ' ')
+		p++;
+	*word = p;
+	*len = strcspn(p, " ");
+	p += *len;
+	while (*p == ' ')
+		p++;
+	*args = p;
+	return (*len != 0);
+}
+
+/*
+ * Parses a page number for /who: empty means 1; else 1 to max, decimal,
+ * nothing after.  Returns the page, or 0 if args is not one.
+ */
+unsigned
+command_page(const char *args, unsigned max)
+{
+	unsigned long	v = 0;
+
+	if (*args == '\0')
+		return (1);
+	for (; *args >= '0' && *args <= '9'; args++) {
+		v = v * 10 + (unsigned long)(*args - '0');
+		if (v > max)
+			return (0);
+	}
+	return (*args == '\0' && v >= 1 ? (unsigned)v : 0);
+}

@@ -1,0 +1,294 @@
+/*
+ * wire.c: what chatd nodes say to each other through Redis, and what
+ * they read back from it, as pure functions of bytes.
+ *
+ * A message on the room's channel is one line of TAB-separated fields:
+ *
+ *	chatd1 TAB node TAB type TAB field...
+ *
+ * The table below says, for each type, how many fields follow and how
+ * many of the first ones are names: say and me (name, text), raw (text),
+ * join (name), left (name, reason), nick (old, new), msg (from, to,
+ * text).  Fields come from sanitised client input and valid names, which
+ * hold no TAB, CR, LF or NUL, so no escaping is needed.
+ *
+ * Nothing read from Redis is trusted more than a client: wire_decode()
+ * checks the version, the node (config_valid_node()), the type, the
+ * number of fields, every name with name_valid() and every text with the
+ * sanitiser, and refuses a text longer than a local client's line could
+ * have become (the caller passes the bound).  The values kept under keys
+ * (the holder of a name, a node's /who entries, SCAN cursors) are parsed
+ * here with the same rules.  What the node then does with a message is
+ * chat.c's (its handlers are indexed by the type): keeping the grammar
+ * free of handlers keeps it free of the server, so the unit suite and the
+ * fuzz target (tests/fuzz/fuzz_cluster.c) run it alone.
+ */
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chatd.h"
+#include "sanitize.h"
+
+static const struct wire_kind {
+	const char	*name;
+	int		 nnames;	/* leading fields that are names */
+	int		 nfields;
+} wire_kinds[WIRE_NTYPES] = {
+	[WIRE_SAY] = { "say", 1, 2 },
+	[WIRE_ME] = { "me", 1, 2 },
+	[WIRE_RAW] = { "raw", 0, 1 },
+	[WIRE_JOIN] = { "join", 1, 1 },
+	[WIRE_LEFT] = { "left", 1, 2 },
+	[WIRE_NICK] = { "nick", 2, 2 },
+	[WIRE_MSG] = { "msg", 2, 3 },
+};
+
+const char *
+wire_type_name(enum wire_type type)
+{
+	return (wire_kinds[type].name);
+}
+
+/* How many of type's fields are names (the rest is text). */
+int
+wire_names(enum wire_type type)
+{
+	return (wire_kinds[type].nnames);
+}
+
+/*
+ * Builds the message node says of type with its fields (as many as the
+ * type has), in one allocation.  Returns it, NUL-terminated, and its
+ * length in *len.  A field holding a TAB, CR or LF is a broken invariant:
+ * callers pass sanitised text and valid names.
+ */
+char *
+wire_encode(const char *node, enum wire_type type, const char *const *field,
+    size_t *len)
+{
+	const struct wire_kind	*k = &wire_kinds[type];
+	size_t			 n, flen[WIRE_FIELDS];
+	char			*msg, *p;
+	int			 i;
+
+	n = strlen(WIRE_VERSION) + 1 + strlen(node) + 1 + strlen(k->name);
+	for (i = 0; i < k->nfields; i++) {
+		flen[i] = strlen(field[i]);
+		if (strcspn(field[i], "\t\r\n") != flen[i])
+			fatalx("wire_encode: %s field %d holds a separator",
+			    k->name, i);
+		n += 1 + flen[i];
+	}
+	p = msg = xmalloc(n + 1);
+	memcpy(p, WIRE_VERSION "\t", sizeof WIRE_VERSION);
+	p += sizeof WIRE_VERSION;
+	memcpy(p, node, strlen(node));
+	p += strlen(node);
+	*p++ = '\t';
+	memcpy(p, k->name, strlen(k->name));
+	p += strlen(k->name);
+	for (i = 0; i < k->nfields; i++) {
+		*p++ = '\t';
+		memcpy(p, field[i], flen[i]);
+		p += flen[i];
+	}
+	*p = '\0';
+	*len = n;
+	return (msg);
+}
+
+void
+wire_msg_free(struct wire_msg *m)
+{
+	int	i;
+
+	for (i = 0; i < WIRE_FIELDS; i++)
+		free(m->text[i]);
+	free(m->buf);
+	memset(m, 0, sizeof *m);
+}
+
+/*
+ * Parses and checks one message from the channel.  Text fields are
+ * sanitised, and refused when empty afterwards or longer than text_max
+ * bytes.  Returns 0 with *m filled (free it with wire_msg_free()), or -1
+ * with *why saying what was wrong and *m empty.
+ */
+int
+wire_decode(const char *data, size_t len, size_t text_max,
+    struct wire_msg *m, const char **why)
+{
+	const struct wire_kind	*k = NULL;
+	char			*part[3 + WIRE_FIELDS + 1], *p;
+	size_t			 n, flen;
+	int			 nparts = 0, i;
+
+	memset(m, 0, sizeof *m);
+	if (len == 0 || len > WIRE_MAX) {
+		*why = len == 0 ? "empty" : "too long";
+		return (-1);
+	}
+	if (memchr(data, '\0', len) != NULL) {
+		*why = "NUL byte";
+		return (-1);
+	}
+	m->buf = xmalloc(len + 1);
+	memcpy(m->buf, data, len);
+	m->buf[len] = '\0';
+	for (p = m->buf; nparts < (int)(sizeof part / sizeof part[0]); ) {
+		part[nparts++] = p;
+		if ((p = strchr(p, '\t')) == NULL)
+			break;
+		*p++ = '\0';
+	}
+	if (p != NULL) {
+		*why = "too many fields";
+		goto fail;
+	}
+	if (nparts < 3 || strcmp(part[0], WIRE_VERSION) != 0) {
+		*why = "unknown version";
+		goto fail;
+	}
+	if (!config_valid_node(part[1])) {
+		*why = "bad node name";
+		goto fail;
+	}
+	for (i = 0; i < WIRE_NTYPES; i++) {
+		if (strcmp(part[2], wire_kinds[i].name) == 0) {
+			k = &wire_kinds[i];
+			m->type = (enum wire_type)i;
+			break;
+		}
+	}
+	if (k == NULL) {
+		*why = "unknown type";
+		goto fail;
+	}
+	if (nparts - 3 != k->nfields) {
+		*why = "wrong number of fields";
+		goto fail;
+	}
+	m->node = part[1];
+	for (i = 0; i < k->nfields; i++) {
+		flen = strlen(part[3 + i]);
+		if (i < k->nnames) {
+			if (!name_valid(part[3 + i], flen)) {
+				*why = "bad name";
+				goto fail;
+			}
+			m->field[i] = part[3 + i];
+			continue;
+		}
+		/* As if a client had typed it: the same rules, again. */
+		m->text[i] = xmalloc(SANITIZE_MAX(flen) + 1);
+		n = sanitize_line(part[3 + i], flen, m->text[i]);
+		m->text[i][n] = '\0';
+		if (n == 0 || n > text_max) {
+			*why = n == 0 ? "empty text" : "text too long";
+			goto fail;
+		}
+		m->field[i] = m->text[i];
+	}
+	m->nfields = k->nfields;
+	return (0);
+fail:
+	wire_msg_free(m);
+	return (-1);
+}
+
+/*
+ * Parses the value of a name's key, "node TAB name": copies the node
+ * (CONFIG_NODE_MAX + 1 bytes) and the name (NAME_LEN + 1 bytes).  Returns
+ * 0, or -1 if either breaks its rule.
+ */
+int
+wire_parse_owner(const char *s, size_t len, char *node, char *name)
+{
+	const char	*tab = memchr(s, '\t', len);
+	size_t		 nlen;
+
+	if (tab == NULL)
+		return (-1);
+	nlen = (size_t)(tab - s);
+	if (nlen == 0 || nlen > CONFIG_NODE_MAX)
+		return (-1);
+	memcpy(node, s, nlen);
+	node[nlen] = '\0';
+	if (memchr(node, '\0', nlen) != NULL || !config_valid_node(node))
+		return (-1);
+	len -= nlen + 1;
+	if (!name_valid(tab + 1, len))
+		return (-1);
+	memcpy(name, tab + 1, len);
+	name[len] = '\0';
+	return (0);
+}
+
+/*
+ * Parses one entry of a node's /who hash: the field is the name, the
+ * value "since TAB node" (since in seconds of the epoch).  Returns 0 with
+ * name, *since and node filled, or -1.
+ */
+int
+wire_parse_who(const char *field, size_t flen, const char *value,
+    size_t vlen, char *name, int64_t *since, char *node)
+{
+	const char	*tab = memchr(value, '\t', vlen);
+	size_t		 i, nlen;
+	int64_t		 t = 0;
+
+	if (!name_valid(field, flen) || tab == NULL || tab == value)
+		return (-1);
+	for (i = 0; value + i < tab; i++) {
+		if (value[i] < '0' || value[i] > '9' || t > INT64_MAX / 10 - 1)
+			return (-1);
+		t = t * 10 + (value[i] - '0');
+	}
+	nlen = vlen - (size_t)(tab + 1 - value);
+	if (nlen == 0 || nlen > CONFIG_NODE_MAX)
+		return (-1);
+	memcpy(node, tab + 1, nlen);
+	node[nlen] = '\0';
+	if (memchr(node, '\0', nlen) != NULL || !config_valid_node(node))
+		return (-1);
+	memcpy(name, field, flen);
+	name[flen] = '\0';
+	*since = t;
+	return (0);
+}
+
+/* Parses a SCAN cursor: decimal digits only.  Returns 0, or -1. */
+int
+wire_parse_cursor(const char *s, size_t len, unsigned long long *cursor)
+{
+	unsigned long long	v = 0;
+	size_t			i;
+
+	if (len == 0 || len > 20)
+		return (-1);
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9' ||
+		    v > (UINT64_MAX - (unsigned)(s[i] - '0')) / 10)
+			return (-1);
+		v = v * 10 + (unsigned)(s[i] - '0');
+	}
+	*cursor = v;
+	return (0);
+}
+
+/*
+ * Builds a name's key in Redis, "PREFIX nick: KEY" (prefix ends in ':'),
+ * into buf (WIRE_KEY_MAX bytes).  The key is name.c's, so names that
+ * fold together are one key across the room.
+ */
+void
+wire_nick_key(const char *prefix, const char *name, char *buf)
+{
+	char	key[NAME_LEN + 1];
+
+	name_key(name, key);
+	snprintf(buf, WIRE_KEY_MAX, "%snick:%s", prefix, key);
+}
