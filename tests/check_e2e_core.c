@@ -345,8 +345,8 @@ START_TEST(test_ipv6)
 
 	v6 = harness_have_ipv6();
 	if (!v6)
-		fprintf(stderr, "test_ipv6: ::1 cannot be bound here; "
-		    "testing the 127.0.0.1 listener only\n");
+		harness_skip("test_ipv6", "::1 cannot be bound here: only the "
+		    "127.0.0.1 listener tested");
 
 	d = chatd_start_conf("[server]\nbind = 127.0.0.1 ::1\nport = %d\n");
 	if (v6) {

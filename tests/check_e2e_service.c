@@ -705,7 +705,7 @@ START_TEST(test_reload_bind)
 	char		*body, *text;
 
 	if (!harness_have_ipv6()) {
-		fprintf(stderr, "test_reload_bind: skipped: no ::1\n");
+		harness_skip("test_reload_bind", "::1 cannot be bound here");
 		return;
 	}
 	d = chatd_start("[chat]\nhistory = 0\n");
@@ -1016,8 +1016,8 @@ START_TEST(test_socket_activation)
 	int		 attempt, cport, st;
 
 	if (!have_program("systemd-socket-activate")) {
-		fprintf(stderr, "test_socket_activation: skipped: no "
-		    "systemd-socket-activate in PATH\n");
+		harness_skip("test_socket_activation", "no "
+		    "systemd-socket-activate in PATH");
 		return;
 	}
 	s = svc_new();
@@ -1154,26 +1154,26 @@ START_TEST(test_drop_privileges)
 	char		*tail[] = { "-c", NULL, NULL };
 	char		*tmpl, *proc, *status, *want;
 	const char	*group = _i == 1 ? "daemon" : NULL;
+	const char	*name = _i == 1 ? "test_drop_privileges (group daemon)" :
+			    "test_drop_privileges";
 	uid_t		 uid;
 	gid_t		 gid;
 	pid_t		 pid;
 	int		 i, n;
 
 	if (geteuid() != 0) {
-		fprintf(stderr, "test_drop_privileges: skipped: not root\n");
+		harness_skip(name, "not root");
 		return;
 	}
 	if ((pw = getpwnam("nobody")) == NULL) {
-		fprintf(stderr, "test_drop_privileges: skipped: no user "
-		    "nobody\n");
+		harness_skip(name, "no user nobody");
 		return;
 	}
 	uid = pw->pw_uid;
 	gid = pw->pw_gid;
 	if (group != NULL) {
 		if ((gr = getgrnam(group)) == NULL) {
-			fprintf(stderr, "test_drop_privileges: skipped: no "
-			    "group %s\n", group);
+			harness_skip(name, "no group %s", group);
 			return;
 		}
 		gid = gr->gr_gid;
@@ -1242,7 +1242,7 @@ START_TEST(test_root_warning)
 	struct tc	*a, *b;
 
 	if (geteuid() != 0) {
-		fprintf(stderr, "test_root_warning: skipped: not root\n");
+		harness_skip("test_root_warning", "not root");
 		return;
 	}
 	d = chatd_start(NULL);

@@ -51,9 +51,51 @@ void		 harness_init(void);
 
 /*
  * The whole main() of a suite: harness_init(), then run every test of s
- * (CK_NORMAL) and return EXIT_SUCCESS if none failed, else EXIT_FAILURE.
+ * (CK_NORMAL) and return EXIT_SUCCESS if none failed, else EXIT_FAILURE;
+ * but 77 (automake's SKIP) if every test that ran called harness_skip()
+ * and none failed. See harness_skip() for how skips are reported.
  */
 int		 harness_run_suite(Suite *s);
+
+/*
+ * Skips. A test that cannot run here (no ::1, not root, a program that is
+ * not installed) calls harness_skip() and returns, or goes on with the
+ * part it can run. harness_skip() prints "SKIP: test: why" on stderr and
+ * then
+ *
+ *  - when the environment has CI=true, fails the test with "skipped
+ *    under CI=true: test: why": CI must run everything, and a test that
+ *    silently stopped running is how a regression gets in;
+ *  - otherwise records "test: why" as one line appended (O_APPEND) to the
+ *    file "skips" in the harness root.
+ *
+ * A file because Check runs each test in a forked child, whose memory the
+ * runner never sees; harness_init() makes the root in the runner before
+ * any test forks, so every child appends to the same file (and with
+ * CK_FORK=no the runner appends to it itself). harness_run_suite() reads
+ * it after the run. Check has no "skipped" result and automake none for
+ * part of a program, so a suite where every test that ran skipped exits
+ * 77 (automake says SKIP), and one where only some did prints, after
+ * Check's summary (whose percentage counts them as passed),
+ *
+ *	SKIP: N of M tests skipped (not passed): test: why; ...
+ *
+ * and exits as its other tests say. Call harness_skip() at most once per
+ * test; why is a printf() format.
+ */
+void		 harness_skip(const char *test, const char *fmt, ...)
+		    __attribute__((__format__(__printf__, 2, 3)));
+
+/*
+ * For main() when the whole suite cannot run here (a program or a build
+ * option missing): prints "SKIP: suite: why" and returns 77, or under
+ * CI=true prints "FAIL: skipped under CI=true: suite: why" and returns 1.
+ * main() returns what it returns.
+ */
+int		 harness_skip_suite(const char *suite, const char *why);
+
+/* Whether the environment has CI=true, which turns skips into failures. */
+int		 harness_ci(void);
 
 /* The root directory above; valid until exit. */
 const char	*harness_root(void);
