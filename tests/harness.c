@@ -69,6 +69,7 @@
 
 #include <check.h>
 
+#include "death.h"
 #include "harness.h"
 
 #define START_ATTEMPTS	5
@@ -1207,6 +1208,45 @@ chatd_run(char *const argv_tail[], char *out, size_t outlen)
 		    out);
 	}
 	return st;
+}
+
+char *
+harness_unstamp(const char *text)
+{
+	return death_unstamp(text);
+}
+
+void
+chatd_run_expect_at(const char *file, int line, char *const argv_tail[],
+    int status, const char *want)
+{
+	char	 out[8192], cmd[1024], *got;
+	size_t	 i, len = 0;
+	int	 st;
+
+	cmd[0] = '\0';
+	for (i = 0; argv_tail[i] != NULL && len < sizeof cmd; i++)
+		len += snprintf(cmd + len, sizeof cmd - len, " %s",
+		    argv_tail[i]);
+	st = chatd_run(argv_tail, out, sizeof out);
+	got = harness_unstamp(out);
+	ck_assert_msg(st == status && strcmp(got, want) == 0, "%s:%d: chatd%s: "
+	    "want status %d and output\n'%s'\ngot status %d and output\n'%s'",
+	    file, line, cmd, status, want, st, got);
+	free(got);
+}
+
+char *
+chatd_usage(void)
+{
+	char	 out[4096];
+	char	*help[] = { "-h", NULL };
+	int	 st;
+
+	st = chatd_run(help, out, sizeof out);
+	ck_assert_msg(st == 0 && strncmp(out, "usage: ", 7) == 0, "chatd -h: "
+	    "exit %d; output:\n%s", st, out);
+	return xstrdup1(out);
 }
 
 /* Test clients ---------------------------------------------------------- */

@@ -268,6 +268,31 @@ void		 chatd_wait_log_re(struct chatd *d, const char *re);
 int		 chatd_run(char *const argv_tail[], char *out,
 		    size_t outlen);
 
+/*
+ * chatd_run(), failing the test (naming file:line) unless the exit status
+ * is status and the output is exactly want, once every log line's prefix
+ * "TIME chatd[PID] " is taken off (see harness_unstamp()). For runs that
+ * must fail: the status alone does not say that chatd failed for the
+ * right reason.
+ */
+#define chatd_run_expect(tail, status, want) \
+	chatd_run_expect_at(__FILE__, __LINE__, tail, status, want)
+void		 chatd_run_expect_at(const char *file, int line,
+		    char *const argv_tail[], int status, const char *want);
+
+/*
+ * What chatd -h prints (its usage, exit status 0), which a bad command
+ * line gets on stderr after getopt's complaint; free() the result.
+ */
+char		*chatd_usage(void);
+
+/*
+ * A copy of text without the prefix "YYYY-MM-DDTHH:MM:SS.mmmZ chatd[PID] "
+ * that chatd's log puts at the start of each line outside the journal;
+ * other lines are kept as they are. free() the result.
+ */
+char		*harness_unstamp(const char *text);
+
 /* Running the daemon by hand -------------------------------------------- */
 
 /*
