@@ -23,7 +23,10 @@
  *
  * A node links to Redis after READY=1; node_up() waits for "cluster:
  * linked to Redis" in its log and for its block of client ids (PREFIX:ids
- * in Redis), so that guest names do not collide across nodes.  Nodes have
+ * in Redis, and the answer read by the node), so that guest names do not
+ * collide across nodes.  Waits for state that nobody announces (a key
+ * expiring, a port free again) are bounded polls (harness_poll()), never
+ * sleeps.  Nodes have
  * no common clock, so room_join() ends with a barrier (room_sync()): a
  * message of an unknown type is published and every node must log it,
  * which shows that each has handled everything published before.
@@ -55,6 +58,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -81,7 +85,6 @@
 
 #define TTL		3	/* presence_ttl of every node */
 #define NAME_FREE_MS	10000	/* a dead node's names free by then */
-#define NICK_POLL_MS	500
 #define NLINES		1000	/* lines per sender, long test */
 #define MAXC		8	/* clients in one room */
 #define REDIS_MAX	8
@@ -349,13 +352,47 @@ redis_child_set(pid_t old, pid_t pid)
 	}
 }
 
+/* The server's log so far (for failure messages); a static buffer. */
+static const char *
+redis_log(const struct redis *r)
+{
+	static char	 buf[4096];
+	char		*path, *text;
+	size_t		 len;
+
+	path = harness_asprintf("%s/redis.log", r->dir);
+	text = harness_read_file(path);
+	len = strlen(text);
+	snprintf(buf, sizeof buf, "%s", len > sizeof buf - 1 ?
+	    text + len - (sizeof buf - 1) : text);
+	free(text);
+	free(path);
+	return buf;
+}
+
+/*
+ * For harness_poll(): whether the redis-server just started answers PING,
+ * or has exited (then reaped, and r->pid is -1).
+ */
+static int
+redis_up_or_gone(void *arg)
+{
+	struct redis	*r = arg;
+	int		 st;
+
+	if (waitpid(r->pid, &st, WNOHANG) == r->pid) {
+		r->pid = -1;
+		return 1;
+	}
+	return redis_ping(r, 1000);
+}
+
 /* Start redis-server on r->port; 0 once it answers PING, -1 if it exited. */
 static int
 redis_spawn(struct redis *r)
 {
 	char	 portstr[16], *logpath;
-	int64_t	 deadline;
-	pid_t	 parent = getpid();
+	pid_t	 parent = getpid(), pid;
 	int	 fd, st;
 
 	if (!redis_atexit_done) {
@@ -398,26 +435,21 @@ redis_spawn(struct redis *r)
 		break;
 	}
 	free(logpath);
+	pid = r->pid;
 	redis_child_set(0, r->pid);
-	deadline = harness_now_ms() + W;
-	for (;;) {
-		if (waitpid(r->pid, &st, WNOHANG) == r->pid) {
-			redis_child_set(r->pid, 0);
-			r->pid = -1;
-			return -1;
-		}
-		if (redis_ping(r, 1000))
+	if (harness_poll(redis_up_or_gone, r, W)) {
+		if (r->pid != -1)
 			return 0;
-		if (harness_now_ms() > deadline) {
-			kill(r->pid, SIGKILL);
-			waitpid(r->pid, &st, 0);
-			redis_child_set(r->pid, 0);
-			r->pid = -1;
-			ck_abort_msg("redis-server on port %d did not answer "
-			    "PING within %d ms", r->port, W);
-		}
-		harness_pause_ms(20);
+		redis_child_set(pid, 0);
+		return -1;
 	}
+	kill(r->pid, SIGKILL);
+	waitpid(r->pid, &st, 0);
+	redis_child_set(r->pid, 0);
+	r->pid = -1;
+	ck_abort_msg("redis-server on port %d did not answer PING within %d "
+	    "ms; its log:\n%s", r->port, W, redis_log(r));
+	return -1;
 }
 
 /*
@@ -449,18 +481,46 @@ redis_start(int port)
 	return redis_start_pw(port, NULL);
 }
 
-/* Start it again on the same port (after redis_kill()). */
+/*
+ * For harness_poll(): whether 127.0.0.1:port can be bound as Redis binds
+ * it (SO_REUSEADDR), that is, nothing listens there.
+ */
+static int
+port_bindable(void *arg)
+{
+	struct sockaddr_in	sin;
+	int			fd, on = 1, ok;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		ck_abort_msg("socket: %s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(*(int *)arg);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ok = bind(fd, (struct sockaddr *)&sin, sizeof sin) == 0;
+	close(fd);
+	return ok;
+}
+
+/*
+ * Start it again on the same port (after redis_kill()): once the port
+ * can be bound, which it can at once unless something else took it.
+ */
 static void
 redis_restart(struct redis *r)
 {
 	int	attempt;
 
 	for (attempt = 0; attempt < 5; attempt++) {
+		if (!harness_poll(port_bindable, &r->port, W))
+			ck_abort_msg("port %d still taken %d ms after "
+			    "redis-server was killed", r->port, W);
 		if (redis_spawn(r) == 0)
 			return;
-		harness_pause_ms(200);
 	}
-	ck_abort_msg("redis-server did not restart on port %d", r->port);
+	ck_abort_msg("redis-server did not restart on port %d; its log:\n%s",
+	    r->port, redis_log(r));
 }
 
 /* Send sig; unless it is SIGSTOP or SIGCONT, reap the server. */
@@ -559,31 +619,184 @@ node_linked(struct chatd *d, int n)
 	chatd_wait_log_n(d, LINKED, n);
 }
 
+/* Whether Redis's counter key holds at least want (for harness_poll()). */
+struct ids_wait {
+	struct redis	*r;
+	const char	*key;
+	long long	 want;
+};
+
+static int
+ids_taken(void *arg)
+{
+	struct ids_wait	*w = arg;
+
+	return redis_get_int(w->r, w->key) >= w->want;
+}
+
+/*
+ * The kernel's view of one TCP socket (a line of /proc/net/tcp): ports,
+ * state, bytes sent but not acknowledged (tx) and received but not read
+ * (rx), inode.
+ */
+struct tcp_sock {
+	unsigned	 lport, rport, state;
+	unsigned long	 tx, rx, ino;
+};
+
+#define TCP_ESTABLISHED	1
+#define TCP_MAX		64
+
+/*
+ * Read the established connections of /proc/net/tcp with port at either
+ * end into t (the host may have thousands of other sockets, as other
+ * suites run beside this one, and each command of ours leaves one in
+ * TIME_WAIT); how many there are.
+ */
+static int
+tcp_table(int port, struct tcp_sock *t, int max)
+{
+	struct tcp_sock	 e;
+	FILE		*f;
+	char		 line[512];
+	int		 n = 0;
+
+	if ((f = fopen("/proc/net/tcp", "r")) == NULL)
+		ck_abort_msg("/proc/net/tcp: %s", strerror(errno));
+	while (fgets(line, sizeof line, f) != NULL) {
+		if (sscanf(line, " %*u: %*x:%x %*x:%x %x %lx:%lx %*x:%*x %*x "
+		    "%*u %*u %lu", &e.lport, &e.rport, &e.state, &e.tx, &e.rx,
+		    &e.ino) != 6 || e.state != TCP_ESTABLISHED ||
+		    (e.lport != (unsigned)port && e.rport != (unsigned)port))
+			continue;
+		if (n == max)
+			ck_abort_msg("more than %d sockets on port %d", max,
+			    port);
+		t[n++] = e;
+	}
+	fclose(f);
+	return n;
+}
+
+/* Whether process pid holds the socket with inode ino. */
+static int
+pid_has_socket(pid_t pid, unsigned long ino)
+{
+	char		 path[PATH_MAX], link[64], want[64];
+	struct dirent	*e;
+	DIR		*dir;
+	ssize_t		 n;
+	int		 found = 0;
+
+	snprintf(path, sizeof path, "/proc/%ld/fd", (long)pid);
+	snprintf(want, sizeof want, "socket:[%lu]", ino);
+	if ((dir = opendir(path)) == NULL)
+		ck_abort_msg("%s: %s", path, strerror(errno));
+	while (!found && (e = readdir(dir)) != NULL) {
+		snprintf(path, sizeof path, "/proc/%ld/fd/%s", (long)pid,
+		    e->d_name);
+		n = readlink(path, link, sizeof link - 1);
+		if (n > 0) {
+			link[n] = '\0';
+			found = strcmp(link, want) == 0;
+		}
+	}
+	closedir(dir);
+	return found;
+}
+
+struct drain_wait {
+	struct chatd	*d;
+	int		 port;
+};
+
+/*
+ * For harness_poll(): whether the node has read everything Redis (on
+ * port) has sent it.  On each of the node's connections to Redis, the
+ * Redis end has nothing unacknowledged (so nothing is still on its way
+ * over loopback: what Redis sent is in the node's receive queue), and
+ * then the node's end has nothing unread.  The two are read from two
+ * snapshots of /proc/net/tcp in that order, so new traffic can only make
+ * this answer 0.  hiredis handles every reply it reads before it returns
+ * to the event loop, so a reply Redis had sent has been handled once this
+ * holds, before the node accepts a client connected after.
+ */
+static int
+redis_all_read(void *arg)
+{
+	struct drain_wait	*w = arg;
+	struct tcp_sock		 t[TCP_MAX];
+	unsigned		 mine[TCP_MAX];
+	int			 n, i, j, nmine = 0;
+
+	n = tcp_table(w->port, t, TCP_MAX);
+	for (i = 0; i < n; i++) {
+		if (t[i].rport != (unsigned)w->port ||
+		    !pid_has_socket(w->d->pid, t[i].ino))
+			continue;
+		for (j = 0; j < n; j++) {
+			if (t[j].lport == (unsigned)w->port &&
+			    t[j].rport == t[i].lport)
+				break;
+		}
+		if (j == n || t[j].tx != 0)
+			return 0;
+		mine[nmine++] = t[i].lport;
+	}
+	if (nmine == 0)
+		return 0;
+	n = tcp_table(w->port, t, TCP_MAX);
+	for (i = 0; i < n; i++) {
+		if (t[i].rport != (unsigned)w->port)
+			continue;
+		for (j = 0; j < nmine; j++) {
+			if (t[i].lport == mine[j] && t[i].rx != 0)
+				return 0;
+		}
+	}
+	return 1;
+}
+
 /*
  * Start the k-th node (from 1) of the room on channel (NULL: "chatd") and
- * wait until it is linked and its block of client ids has been taken, so
- * that its guests are unique.
+ * wait until it is linked and has its block of client ids, so that its
+ * guests are unique.
  */
 static struct chatd *
 node_up_ex(struct redis *r, const char *node, int k, int ttl,
     const char *channel, const char *cluster_more)
 {
-	struct chatd	*d;
-	char		 key[128];
-	int64_t		 deadline;
+	struct chatd		*d;
+	struct ids_wait		 ids;
+	struct drain_wait	 drain;
+	char			 key[128];
 
 	d = node_start(r->port, node, ttl, NULL, cluster_more);
 	node_linked(d, 1);
 	snprintf(key, sizeof key, "%s:ids", channel != NULL ? channel :
 	    "chatd");
-	deadline = harness_now_ms() + W;
-	while (redis_get_int(r, key) < 1000LL * k) {
-		if (harness_now_ms() > deadline)
-			ck_abort_msg("node %s took no block of ids", node);
-		harness_pause_ms(20);
-	}
-	/* The INCRBY reply may still be on its way: let it land. */
-	harness_pause_ms(50);
+	ids.r = r;
+	ids.key = key;
+	ids.want = 1000LL * k;
+	if (!harness_poll(ids_taken, &ids, W))
+		ck_abort_msg("node %s took no block of ids (%s < %lld) within "
+		    "%d ms", node, key, ids.want, W);
+	/*
+	 * The INCRBY has run, but its answer may not have reached the node.
+	 * Once Redis has answered a command of ours sent after that, it has
+	 * sent the answer (it writes every reply of one turn of its loop
+	 * before it reads again); then wait until the node has read it.
+	 * FIXME: chatd does not say when it has its block; with a debug
+	 * line "cluster: client ids N to M from Redis" this would wait for
+	 * that line instead of reading the kernel's socket queues.
+	 */
+	ck_assert_msg(redis_ping(r, W), "Redis on port %d does not answer",
+	    r->port);
+	drain.d = d;
+	drain.port = r->port;
+	if (!harness_poll(redis_all_read, &drain, W))
+		ck_abort_msg("node %s has not read what Redis sent it within "
+		    "%d ms", node, W);
 	return d;
 }
 
@@ -872,15 +1085,36 @@ END_TEST
 
 /* 2. /who across nodes, names unique, freed after SIGKILL. ---------------- */
 
+/* Whether none of keys (NULL-terminated) exists (for harness_poll()). */
+struct keys_wait {
+	struct redis	*r;
+	const char	*keys[4];
+};
+
+static int
+keys_gone(void *arg)
+{
+	struct keys_wait	*w = arg;
+	char			*n;
+	int			 i, gone = 1;
+
+	for (i = 0; gone && w->keys[i] != NULL; i++) {
+		n = redis_cmd(w->r, "EXISTS", w->keys[i], NULL);
+		gone = strcmp(n, "0") == 0;
+		free(n);
+	}
+	return gone;
+}
+
 START_TEST(test_who_nick_kill)
 {
 	struct redis	*r;
 	struct chatd	*a, *b;
 	struct room	 rm;
 	struct tc	*alice, *bob, *carol;
+	struct keys_wait gone;
 	char		 who[MAXC][256];
-	int64_t		 deadline;
-	int		 n, st, tries = 0;
+	int		 n, st;
 
 	room_two_nodes(&rm, &r, &a, &b);
 	alice = room_join(&rm, a, "alice");
@@ -917,24 +1151,25 @@ START_TEST(test_who_nick_kill)
 	tc_send(carol, "after the refusals\n");
 	room_expect(&rm, carol, "<carol> after the refusals");
 
-	/* B dies without a word: no "left" ever comes for bob. */
+	/*
+	 * B dies without a word: no "left" ever comes for bob.  Its claim on
+	 * the name (chatd:nick:bob) and its /who hash (chatd:node:b) expire
+	 * within the TTL, as B no longer refreshes them; then carol may take
+	 * the name.
+	 */
 	chatd_kill(b, SIGKILL);
 	st = chatd_wait(b, HARNESS_STOP_MS);
 	ck_assert_msg(st == 128 + SIGKILL, "node b: status %d after SIGKILL",
 	    st);
-	deadline = harness_now_ms() + NAME_FREE_MS;
-	for (;;) {
-		tries++;
-		tc_send(carol, "/nick bob\n");
-		tc_expect_re(carol, "^\\*\\*\\* (name bob is taken|you are now "
-		    "known as bob)$", W);
-		if (strcmp(carol->line, "*** you are now known as bob") == 0)
-			break;
-		ck_assert_msg(harness_now_ms() < deadline, "bob still taken "
-		    "%d ms after node b was killed (presence_ttl = %d, %d "
-		    "tries)", NAME_FREE_MS, TTL, tries);
-		harness_pause_ms(NICK_POLL_MS);
-	}
+	gone.r = r;
+	gone.keys[0] = "chatd:nick:bob";
+	gone.keys[1] = "chatd:node:b";
+	gone.keys[2] = NULL;
+	ck_assert_msg(harness_poll(keys_gone, &gone, NAME_FREE_MS), "bob still "
+	    "taken (chatd:nick:bob or chatd:node:b in Redis) %d ms after "
+	    "node b was killed (presence_ttl = %d)", NAME_FREE_MS, TTL);
+	tc_send(carol, "/nick bob\n");
+	tc_expect_line(carol, "*** you are now known as bob");
 	tc_rename(carol, "bob");
 	tc_expect_line(alice, "*** carol is now known as bob");
 
@@ -1662,6 +1897,13 @@ START_TEST(test_requests_in_flight)
 	/*
 	 * The /nick has no answer to wait for: the one to /bogus shows the
 	 * node is at it, and a moment more lets it send the SET.
+	 * FIXME: a pause that waits for the program.  Nothing chatd says
+	 * shows that the /nick is waiting for Redis (Redis is stopped, so
+	 * it cannot show the SET either); were the /nick handled only after
+	 * the kill, carol would be renamed locally and the test fail.  With
+	 * a debug line from cluster_nick() such as "client 3 [127.0.0.1]:
+	 * /nick yan: waiting for Redis", the test would start the node with
+	 * log_level = debug and wait for that line instead.
 	 */
 	tc_expect_line(carol, "*** unknown command /bogus (try /help)");
 	harness_pause_ms(100);
@@ -1748,15 +1990,36 @@ END_TEST
 
 #define GHOST_TTL	5
 
+/* Whether hash key has no field (for harness_poll()). */
+struct field_wait {
+	struct redis	*r;
+	const char	*key;
+	const char	*field;
+};
+
+static int
+field_gone(void *arg)
+{
+	struct field_wait	*w = arg;
+	char			*n;
+	int			 gone;
+
+	n = redis_cmd(w->r, "HEXISTS", w->key, w->field, NULL);
+	gone = strcmp(n, "0") == 0;
+	free(n);
+	return gone;
+}
+
 START_TEST(test_node_restart)
 {
 	struct redis	*r;
 	struct chatd	*a, *a2, *b;
 	struct room	 rm;
 	struct tc	*alice, *bob;
+	struct field_wait ghost;
 	char		 who[MAXC][256];
-	int64_t		 killed, deadline;
-	int		 n, st, ghost;
+	int64_t		 killed;
+	int		 n, st;
 
 	r = redis_start(0);
 	room_init(&rm, r);
@@ -1782,23 +2045,23 @@ START_TEST(test_node_restart)
 		    "left to test", (long long)(harness_now_ms() - killed));
 	room_join(&rm, a2, "carol");
 
-	/* alice went with the old process: /who drops her within the TTL. */
-	deadline = killed + 4 * GHOST_TTL * 1000;
-	for (;;) {
-		tc_send(bob, "/who\n");
-		n = read_who(bob, who, MAXC);
-		ck_assert_int_eq(count_matching(who, n, WHO_REMOTE("carol",
-		    "a")), 1);
-		ghost = count_matching(who, n, WHO_REMOTE("alice", "a"));
-		if (!ghost)
-			break;
-		ck_assert_msg(harness_now_ms() < deadline, "alice, on node a "
-		    "when it was killed, is still in /who %lld ms later "
-		    "(presence_ttl = %d); node a was restarted and keeps her "
-		    "alive",
-		    (long long)(harness_now_ms() - killed), GHOST_TTL);
-		harness_pause_ms(NICK_POLL_MS);
-	}
+	/*
+	 * alice went with the old process: she leaves node a's /who hash
+	 * (chatd:node:a, which the new process must not keep alive) within
+	 * the TTL, and bob's /who then lists carol alone from node a.
+	 */
+	ghost.r = r;
+	ghost.key = "chatd:node:a";
+	ghost.field = "alice";
+	ck_assert_msg(harness_poll(field_gone, &ghost, (int)(killed + 4 *
+	    GHOST_TTL * 1000 - harness_now_ms())), "alice, on node a when "
+	    "it was killed, is still in its /who hash %lld ms later "
+	    "(presence_ttl = %d); node a was restarted and keeps her alive",
+	    (long long)(harness_now_ms() - killed), GHOST_TTL);
+	tc_send(bob, "/who\n");
+	n = read_who(bob, who, MAXC);
+	ck_assert_int_eq(count_matching(who, n, WHO_REMOTE("carol", "a")), 1);
+	ck_assert_int_eq(count_matching(who, n, WHO_REMOTE("alice", "a")), 0);
 	ck_assert_int_eq(n, 2);
 
 	chatd_stop(a);

@@ -119,6 +119,21 @@ harness_pause_ms(int ms)
 	poll(NULL, 0, ms);
 }
 
+int
+harness_poll(int (*cond)(void *), void *arg, int timeout_ms)
+{
+	int64_t	deadline;
+
+	deadline = harness_now_ms() + timeout_ms;
+	for (;;) {
+		if (cond(arg))
+			return 1;
+		if (harness_left_ms(deadline) == 0)
+			return 0;
+		poll(NULL, 0, POLL_SLICE_MS);
+	}
+}
+
 static void *
 xcalloc1(size_t size)
 {

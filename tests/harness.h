@@ -160,9 +160,18 @@ int		 harness_left_ms(int64_t deadline);
 /*
  * Sleep for ms. Only to pace what a test sends (to split TCP segments,
  * say), never to wait for the daemon: wait for a line, a notification or
- * a log line instead.
+ * a log line instead, or, for state a program leaves without announcing
+ * it (a key in Redis), poll it with harness_poll().
  */
 void		 harness_pause_ms(int ms);
+
+/*
+ * Call cond(arg) every few milliseconds until it returns nonzero (1) or
+ * timeout_ms have passed (0). A bounded wait on a condition, for state
+ * that a program produces but does not announce; what to wait for is
+ * cond, never a time.
+ */
+int		 harness_poll(int (*cond)(void *), void *arg, int timeout_ms);
 
 /*
  * Whether some line of text matches the POSIX extended regular expression
