@@ -874,7 +874,10 @@ START_TEST(test_regression_size_overflow)
 }
 END_TEST
 
-/* A line over inih's 199 bytes is cut and its tail read as a new line. */
+/*
+ * A line over inih's 199 bytes was cut and its tail read as a new line:
+ * now it is refused, with the line named.
+ */
 START_TEST(test_regression_long_line)
 {
 	struct config	c;
@@ -888,8 +891,10 @@ START_TEST(test_regression_long_line)
 	rc = config_parse_buffer(&c, TEST_FILE, text, err, sizeof err);
 	history = c.history;
 	config_free(&c);
-	ck_assert_msg(rc == -1 || history != 5, "the tail of a long motd "
-	    "line set history = 5");
+	ck_assert_msg(history != 5, "the tail of a long motd line set "
+	    "history = 5");
+	ck_assert_int_eq(rc, -1);
+	ck_assert_str_eq(err, TEST_FILE ":2: line longer than 199 bytes");
 }
 END_TEST
 

@@ -14,14 +14,19 @@
  * private directory (no persistence) and kills it at the end; the child
  * has PR_SET_PDEATHSIG and sits in the test's process group, and an
  * atexit() handler kills any still running, so a failed test leaves none
- * behind.  Without redis-server (or with a chatd built without hiredis)
- * main() exits 77 and automake reports SKIP.  REDIS_SERVER overrides
- * /usr/bin/redis-server.  Redis is spoken to with a tiny blocking RESP
- * client (resp_command()).
+ * behind.  Without redis-server, or when configure found no hiredis (then
+ * chatd has no [cluster], and this suite compiles to main() alone), main()
+ * exits 77 and automake reports SKIP; under CI=true it fails
+ * (harness_skip_suite()).  REDIS_SERVER overrides /usr/bin/redis-server.
+ * The tests speak to Redis with hiredis's blocking API, one connection
+ * per command (redis_cmd(), binary-safe redis_cmdv()).
  *
  * A node links to Redis after READY=1; node_up() waits for "cluster:
  * linked to Redis" in its log and for its block of client ids (PREFIX:ids
- * in Redis), so that guest names do not collide across nodes.  Nodes have
+ * in Redis, and the answer read by the node), so that guest names do not
+ * collide across nodes.  Waits for state that nobody announces (a key
+ * expiring, a port free again) are bounded polls (harness_poll()), never
+ * sleeps.  Nodes have
  * no common clock, so room_join() ends with a barrier (room_sync()): a
  * message of an unknown type is published and every node must log it,
  * which shows that each has handled everything published before.
@@ -53,11 +58,13 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,16 +72,19 @@
 #include <unistd.h>
 
 #include <check.h>
+#ifdef HAVE_HIREDIS
+#include <hiredis/hiredis.h>
+#endif
 
 #include "harness.h"
 
+#ifdef HAVE_HIREDIS
+
 #define W		HARNESS_WAIT_MS
 #define TEST_TIMEOUT	240
-#define OUTLEN		8192
 
 #define TTL		3	/* presence_ttl of every node */
 #define NAME_FREE_MS	10000	/* a dead node's names free by then */
-#define NICK_POLL_MS	500
 #define NLINES		1000	/* lines per sender, long test */
 #define MAXC		8	/* clients in one room */
 #define REDIS_MAX	8
@@ -126,7 +136,7 @@ wait_unreachable(struct chatd *d)
 	chatd_wait_log_n(d, UNREACHABLE, chatd_log_count(d, UNREACHABLE) + 1);
 }
 
-/* Redis: a tiny blocking RESP client ----------------------------------- */
+/* Redis: hiredis's blocking client ------------------------------------ */
 
 struct redis {
 	pid_t		 pid;
@@ -135,108 +145,174 @@ struct redis {
 	const char	*password;	/* requirepass, or NULL */
 };
 
-/* Whether buf[0..len) holds one whole reply (no arrays needed here). */
-static int
-resp_complete(const char *buf, size_t len)
+/*
+ * A connection to r, after AUTH if r has a password, on which connecting
+ * and every command are bounded by timeout_ms; NULL if Redis cannot be
+ * reached, does not answer in time or refuses the password.  A fresh
+ * connection per command keeps nothing across a Redis that is stopped,
+ * killed or restarted under a test.
+ */
+static redisContext *
+redis_connect(const struct redis *r, int timeout_ms)
 {
-	const char	*crlf;
-	long		 n;
+	struct timeval	 tv;
+	redisContext	*rc;
+	redisReply	*reply;
+	int		 ok;
 
-	if ((crlf = memmem(buf, len, "\r\n", 2)) == NULL)
-		return 0;
-	if (buf[0] != '$')
-		return 1;
-	n = strtol(buf + 1, NULL, 10);
-	if (n < 0)
-		return 1;
-	return len >= (size_t)(crlf + 2 - buf) + (size_t)n + 2;
-}
-
-/* Send one command on fd and read its reply; the reply's length or -1. */
-static int
-resp_exchange(int fd, int argc, const char *const argv[],
-    const size_t lens[], char *reply, size_t size, int64_t deadline)
-{
-	struct pollfd	 pfd;
-	char		*cmd, *p;
-	size_t		 total = 32, len = 0, off;
-	ssize_t		 n;
-	int		 i, ret = -1;
-
-	for (i = 0; i < argc; i++)
-		total += lens[i] + 32;
-	if ((cmd = malloc(total)) == NULL)
-		ck_abort_msg("out of memory");
-	p = cmd + sprintf(cmd, "*%d\r\n", argc);
-	for (i = 0; i < argc; i++) {
-		p += sprintf(p, "$%zu\r\n", lens[i]);
-		memcpy(p, argv[i], lens[i]);
-		p += lens[i];
-		*p++ = '\r';
-		*p++ = '\n';
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	if ((rc = redisConnectWithTimeout("127.0.0.1", r->port, tv)) == NULL)
+		ck_abort_msg("redisConnectWithTimeout: out of memory");
+	if (rc->err != 0 || redisSetTimeout(rc, tv) != REDIS_OK) {
+		redisFree(rc);
+		return NULL;
 	}
-	for (off = 0; off < (size_t)(p - cmd); off += n) {
-		n = send(fd, cmd + off, (size_t)(p - cmd) - off, MSG_NOSIGNAL);
-		if (n <= 0)
-			goto out;
+	if (r->password != NULL) {
+		reply = redisCommand(rc, "AUTH %s", r->password);
+		ok = reply != NULL && reply->type == REDIS_REPLY_STATUS;
+		if (reply != NULL)
+			freeReplyObject(reply);
+		if (!ok) {
+			redisFree(rc);
+			return NULL;
+		}
 	}
-	reply[0] = '\0';
-	while (!resp_complete(reply, len)) {
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		if (deadline - harness_now_ms() <= 0 ||
-		    poll(&pfd, 1, (int)(deadline - harness_now_ms())) <= 0)
-			goto out;
-		if (len + 1 >= size)
-			ck_abort_msg("Redis reply too long");
-		if ((n = read(fd, reply + len, size - 1 - len)) <= 0)
-			goto out;
-		len += n;
-		reply[len] = '\0';
-	}
-	ret = (int)len;
-out:
-	free(cmd);
-	return ret;
+	return rc;
 }
 
 /*
- * Send one command (argc binary-safe arguments) to r, after AUTH if r has
- * a password, and read its reply into reply (NUL-terminated).  Returns the
- * reply's length, or -1 if Redis cannot be reached or does not answer
- * within timeout_ms.
+ * One command of argc binary-safe arguments (argv[i] is lens[i] bytes;
+ * with lens NULL, NUL-terminated strings) on a fresh connection; its
+ * reply (freeReplyObject() it), or NULL if Redis cannot be reached or
+ * does not answer within timeout_ms.
  */
-static int
-resp_command(const struct redis *r, int argc, const char *const argv[],
-    const size_t lens[], char *reply, size_t size, int timeout_ms)
+static redisReply *
+redis_reply(const struct redis *r, int timeout_ms, int argc,
+    const char *const argv[], const size_t lens[])
 {
-	struct sockaddr_in	 sin;
-	const char		*auth[2];
-	size_t			 alens[2];
-	int64_t			 deadline = harness_now_ms() + timeout_ms;
-	int			 fd, ret = -1;
+	redisContext	*rc;
+	redisReply	*reply;
 
-	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		ck_abort_msg("socket: %s", strerror(errno));
-	memset(&sin, 0, sizeof sin);
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(r->port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sin, sizeof sin) == -1)
-		goto out;
-	if (r->password != NULL) {
-		auth[0] = "AUTH";
-		auth[1] = r->password;
-		alens[0] = 4;
-		alens[1] = strlen(r->password);
-		if (resp_exchange(fd, 2, auth, alens, reply, size,
-		    deadline) <= 0 || strncmp(reply, "+OK", 3) != 0)
-			goto out;
+	if ((rc = redis_connect(r, timeout_ms)) == NULL)
+		return NULL;
+	reply = redisCommandArgv(rc, argc, (const char **)argv, lens);
+	redisFree(rc);
+	return reply;
+}
+
+static void
+reply_append(char **out, size_t *len, const char *p, size_t n)
+{
+	if ((*out = realloc(*out, *len + n + 1)) == NULL)
+		ck_abort_msg("out of memory");
+	memcpy(*out + *len, p, n);
+	*len += n;
+	(*out)[*len] = '\0';
+}
+
+/* Append reply to *out (*len bytes so far) as redis_cmdv() shows it. */
+static void
+reply_string(const redisReply *reply, char **out, size_t *len)
+{
+	char	num[32];
+	size_t	i;
+	int	n;
+
+	switch (reply->type) {
+	case REDIS_REPLY_STRING:
+	case REDIS_REPLY_STATUS:
+		reply_append(out, len, reply->str, reply->len);
+		break;
+	case REDIS_REPLY_ERROR:
+		reply_append(out, len, "(error) ", 8);
+		reply_append(out, len, reply->str, reply->len);
+		break;
+	case REDIS_REPLY_INTEGER:
+		n = snprintf(num, sizeof num, "%lld", reply->integer);
+		reply_append(out, len, num, n);
+		break;
+	case REDIS_REPLY_NIL:
+		reply_append(out, len, "(nil)", 5);
+		break;
+	case REDIS_REPLY_ARRAY:
+		for (i = 0; i < reply->elements; i++) {
+			if (i > 0)
+				reply_append(out, len, "\n", 1);
+			reply_string(reply->element[i], out, len);
+		}
+		break;
+	default:
+		ck_abort_msg("Redis reply of unknown type %d", reply->type);
 	}
-	ret = resp_exchange(fd, argc, argv, lens, reply, size, deadline);
-out:
-	close(fd);
-	return ret;
+}
+
+/*
+ * Any command, binary-safe: argc arguments, argv[i] of lens[i] bytes
+ * (lens NULL: NUL-terminated strings), so values may hold NUL, TAB or any
+ * control byte.  Returns the reply as a NUL-terminated string (free() it;
+ * *lenp, unless NULL, gets its length, since a value may hold NUL): a bulk
+ * or status string as it is ("OK", a value), an integer in decimal, nil
+ * as "(nil)", an error as "(error) " and its message, an array as its
+ * elements so written, one a line.  Fails the test if Redis does not
+ * answer within W.
+ */
+static char *
+redis_cmdv(struct redis *r, size_t *lenp, int argc, const char *const argv[],
+    const size_t lens[])
+{
+	redisReply	*reply;
+	char		*out;
+	size_t		 len = 0;
+
+	if ((reply = redis_reply(r, W, argc, argv, lens)) == NULL)
+		ck_abort_msg("%s: no reply from Redis on port %d", argv[0],
+		    r->port);
+	if ((out = calloc(1, 1)) == NULL)
+		ck_abort_msg("out of memory");
+	reply_string(reply, &out, &len);
+	freeReplyObject(reply);
+	if (lenp != NULL)
+		*lenp = len;
+	return out;
+}
+
+/*
+ * redis_cmdv() for arguments that are NUL-terminated strings (they may
+ * still hold TABs and control bytes), given as a NULL-terminated list:
+ * redis_cmd(r, "SET", key, value, NULL).
+ */
+static char *
+redis_cmd(struct redis *r, const char *arg, ...)
+{
+	const char	*argv[16];
+	va_list		 ap;
+	int		 argc = 0;
+
+	va_start(ap, arg);
+	for (; arg != NULL; arg = va_arg(ap, const char *)) {
+		if (argc == 16)
+			ck_abort_msg("redis_cmd: more than 16 arguments");
+		argv[argc++] = arg;
+	}
+	va_end(ap);
+	return redis_cmdv(r, NULL, argc, argv, NULL);
+}
+
+/* Whether r answers PING within timeout_ms. */
+static int
+redis_ping(const struct redis *r, int timeout_ms)
+{
+	const char	*argv[] = { "PING" };
+	redisReply	*reply;
+	int		 ok;
+
+	if ((reply = redis_reply(r, timeout_ms, 1, argv, NULL)) == NULL)
+		return 0;
+	ok = reply->type == REDIS_REPLY_STATUS &&
+	    strcmp(reply->str, "PONG") == 0;
+	freeReplyObject(reply);
+	return ok;
 }
 
 /* Redis: the server ---------------------------------------------------- */
@@ -276,15 +352,39 @@ redis_child_set(pid_t old, pid_t pid)
 	}
 }
 
-static int
-redis_ping(const struct redis *r, int timeout_ms)
+/* The server's log so far (for failure messages); a static buffer. */
+static const char *
+redis_log(const struct redis *r)
 {
-	const char	*argv[] = { "PING" };
-	size_t		 lens[] = { 4 };
-	char		 reply[64];
+	static char	 buf[4096];
+	char		*path, *text;
+	size_t		 len;
 
-	return resp_command(r, 1, argv, lens, reply, sizeof reply,
-	    timeout_ms) > 0 && strncmp(reply, "+PONG", 5) == 0;
+	path = harness_asprintf("%s/redis.log", r->dir);
+	text = harness_read_file(path);
+	len = strlen(text);
+	snprintf(buf, sizeof buf, "%s", len > sizeof buf - 1 ?
+	    text + len - (sizeof buf - 1) : text);
+	free(text);
+	free(path);
+	return buf;
+}
+
+/*
+ * For harness_poll(): whether the redis-server just started answers PING,
+ * or has exited (then reaped, and r->pid is -1).
+ */
+static int
+redis_up_or_gone(void *arg)
+{
+	struct redis	*r = arg;
+	int		 st;
+
+	if (waitpid(r->pid, &st, WNOHANG) == r->pid) {
+		r->pid = -1;
+		return 1;
+	}
+	return redis_ping(r, 1000);
 }
 
 /* Start redis-server on r->port; 0 once it answers PING, -1 if it exited. */
@@ -292,8 +392,7 @@ static int
 redis_spawn(struct redis *r)
 {
 	char	 portstr[16], *logpath;
-	int64_t	 deadline;
-	pid_t	 parent = getpid();
+	pid_t	 parent = getpid(), pid;
 	int	 fd, st;
 
 	if (!redis_atexit_done) {
@@ -336,26 +435,21 @@ redis_spawn(struct redis *r)
 		break;
 	}
 	free(logpath);
+	pid = r->pid;
 	redis_child_set(0, r->pid);
-	deadline = harness_now_ms() + W;
-	for (;;) {
-		if (waitpid(r->pid, &st, WNOHANG) == r->pid) {
-			redis_child_set(r->pid, 0);
-			r->pid = -1;
-			return -1;
-		}
-		if (redis_ping(r, 1000))
+	if (harness_poll(redis_up_or_gone, r, W)) {
+		if (r->pid != -1)
 			return 0;
-		if (harness_now_ms() > deadline) {
-			kill(r->pid, SIGKILL);
-			waitpid(r->pid, &st, 0);
-			redis_child_set(r->pid, 0);
-			r->pid = -1;
-			ck_abort_msg("redis-server on port %d did not answer "
-			    "PING within %d ms", r->port, W);
-		}
-		harness_pause_ms(20);
+		redis_child_set(pid, 0);
+		return -1;
 	}
+	kill(r->pid, SIGKILL);
+	waitpid(r->pid, &st, 0);
+	redis_child_set(r->pid, 0);
+	r->pid = -1;
+	ck_abort_msg("redis-server on port %d did not answer PING within %d "
+	    "ms; its log:\n%s", r->port, W, redis_log(r));
+	return -1;
 }
 
 /*
@@ -387,18 +481,46 @@ redis_start(int port)
 	return redis_start_pw(port, NULL);
 }
 
-/* Start it again on the same port (after redis_kill()). */
+/*
+ * For harness_poll(): whether 127.0.0.1:port can be bound as Redis binds
+ * it (SO_REUSEADDR), that is, nothing listens there.
+ */
+static int
+port_bindable(void *arg)
+{
+	struct sockaddr_in	sin;
+	int			fd, on = 1, ok;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		ck_abort_msg("socket: %s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(*(int *)arg);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ok = bind(fd, (struct sockaddr *)&sin, sizeof sin) == 0;
+	close(fd);
+	return ok;
+}
+
+/*
+ * Start it again on the same port (after redis_kill()): once the port
+ * can be bound, which it can at once unless something else took it.
+ */
 static void
 redis_restart(struct redis *r)
 {
 	int	attempt;
 
 	for (attempt = 0; attempt < 5; attempt++) {
+		if (!harness_poll(port_bindable, &r->port, W))
+			ck_abort_msg("port %d still taken %d ms after "
+			    "redis-server was killed", r->port, W);
 		if (redis_spawn(r) == 0)
 			return;
-		harness_pause_ms(200);
 	}
-	ck_abort_msg("redis-server did not restart on port %d", r->port);
+	ck_abort_msg("redis-server did not restart on port %d; its log:\n%s",
+	    r->port, redis_log(r));
 }
 
 /* Send sig; unless it is SIGSTOP or SIGCONT, reap the server. */
@@ -426,19 +548,22 @@ redis_stop(struct redis *r)
 	free(r);
 }
 
-/* PUBLISH channel msg; returns how many subscribers got it. */
+/* PUBLISH channel msg (len bytes); returns how many subscribers got it. */
 static int
 redis_publish(struct redis *r, const char *channel, const char *msg,
     size_t len)
 {
 	const char	*argv[] = { "PUBLISH", channel, msg };
 	size_t		 lens[] = { 7, strlen(channel), len };
-	char		 reply[256];
+	char		*reply, *end;
+	long		 n;
 
-	if (resp_command(r, 3, argv, lens, reply, sizeof reply, W) <= 0)
-		ck_abort_msg("PUBLISH: no reply from Redis");
-	ck_assert_msg(reply[0] == ':', "PUBLISH: reply '%s'", reply);
-	return atoi(reply + 1);
+	reply = redis_cmdv(r, NULL, 3, argv, lens);
+	n = strtol(reply, &end, 10);
+	ck_assert_msg(end != reply && *end == '\0', "PUBLISH: reply '%s'",
+	    reply);
+	free(reply);
+	return (int)n;
 }
 
 /* PUBLISH into the default room, which must have a subscriber. */
@@ -455,17 +580,13 @@ publish(struct redis *r, const char *msg)
 static long long
 redis_get_int(struct redis *r, const char *key)
 {
-	const char	*argv[] = { "GET", key };
-	size_t		 lens[] = { 3, strlen(key) };
-	char		 reply[256], *nl;
+	char		*reply;
+	long long	 n;
 
-	if (resp_command(r, 2, argv, lens, reply, sizeof reply, W) <= 0)
-		ck_abort_msg("GET %s: no reply from Redis", key);
-	if (reply[0] != '$' || reply[1] == '-')
-		return 0;
-	if ((nl = strstr(reply, "\r\n")) == NULL)
-		return 0;
-	return strtoll(nl + 2, NULL, 10);
+	reply = redis_cmd(r, "GET", key, NULL);
+	n = strcmp(reply, "(nil)") == 0 ? 0 : strtoll(reply, NULL, 10);
+	free(reply);
+	return n;
 }
 
 /* Nodes ---------------------------------------------------------------- */
@@ -499,31 +620,184 @@ node_linked(struct chatd *d, int n)
 	chatd_wait_log_n(d, LINKED, n);
 }
 
+/* Whether Redis's counter key holds at least want (for harness_poll()). */
+struct ids_wait {
+	struct redis	*r;
+	const char	*key;
+	long long	 want;
+};
+
+static int
+ids_taken(void *arg)
+{
+	struct ids_wait	*w = arg;
+
+	return redis_get_int(w->r, w->key) >= w->want;
+}
+
+/*
+ * The kernel's view of one TCP socket (a line of /proc/net/tcp): ports,
+ * state, bytes sent but not acknowledged (tx) and received but not read
+ * (rx), inode.
+ */
+struct tcp_sock {
+	unsigned	 lport, rport, state;
+	unsigned long	 tx, rx, ino;
+};
+
+#define TCP_ESTABLISHED	1
+#define TCP_MAX		64
+
+/*
+ * Read the established connections of /proc/net/tcp with port at either
+ * end into t (the host may have thousands of other sockets, as other
+ * suites run beside this one, and each command of ours leaves one in
+ * TIME_WAIT); how many there are.
+ */
+static int
+tcp_table(int port, struct tcp_sock *t, int max)
+{
+	struct tcp_sock	 e;
+	FILE		*f;
+	char		 line[512];
+	int		 n = 0;
+
+	if ((f = fopen("/proc/net/tcp", "r")) == NULL)
+		ck_abort_msg("/proc/net/tcp: %s", strerror(errno));
+	while (fgets(line, sizeof line, f) != NULL) {
+		if (sscanf(line, " %*u: %*x:%x %*x:%x %x %lx:%lx %*x:%*x %*x "
+		    "%*u %*u %lu", &e.lport, &e.rport, &e.state, &e.tx, &e.rx,
+		    &e.ino) != 6 || e.state != TCP_ESTABLISHED ||
+		    (e.lport != (unsigned)port && e.rport != (unsigned)port))
+			continue;
+		if (n == max)
+			ck_abort_msg("more than %d sockets on port %d", max,
+			    port);
+		t[n++] = e;
+	}
+	fclose(f);
+	return n;
+}
+
+/* Whether process pid holds the socket with inode ino. */
+static int
+pid_has_socket(pid_t pid, unsigned long ino)
+{
+	char		 path[PATH_MAX], link[64], want[64];
+	struct dirent	*e;
+	DIR		*dir;
+	ssize_t		 n;
+	int		 found = 0;
+
+	snprintf(path, sizeof path, "/proc/%ld/fd", (long)pid);
+	snprintf(want, sizeof want, "socket:[%lu]", ino);
+	if ((dir = opendir(path)) == NULL)
+		ck_abort_msg("%s: %s", path, strerror(errno));
+	while (!found && (e = readdir(dir)) != NULL) {
+		snprintf(path, sizeof path, "/proc/%ld/fd/%s", (long)pid,
+		    e->d_name);
+		n = readlink(path, link, sizeof link - 1);
+		if (n > 0) {
+			link[n] = '\0';
+			found = strcmp(link, want) == 0;
+		}
+	}
+	closedir(dir);
+	return found;
+}
+
+struct drain_wait {
+	struct chatd	*d;
+	int		 port;
+};
+
+/*
+ * For harness_poll(): whether the node has read everything Redis (on
+ * port) has sent it.  On each of the node's connections to Redis, the
+ * Redis end has nothing unacknowledged (so nothing is still on its way
+ * over loopback: what Redis sent is in the node's receive queue), and
+ * then the node's end has nothing unread.  The two are read from two
+ * snapshots of /proc/net/tcp in that order, so new traffic can only make
+ * this answer 0.  hiredis handles every reply it reads before it returns
+ * to the event loop, so a reply Redis had sent has been handled once this
+ * holds, before the node accepts a client connected after.
+ */
+static int
+redis_all_read(void *arg)
+{
+	struct drain_wait	*w = arg;
+	struct tcp_sock		 t[TCP_MAX];
+	unsigned		 mine[TCP_MAX];
+	int			 n, i, j, nmine = 0;
+
+	n = tcp_table(w->port, t, TCP_MAX);
+	for (i = 0; i < n; i++) {
+		if (t[i].rport != (unsigned)w->port ||
+		    !pid_has_socket(w->d->pid, t[i].ino))
+			continue;
+		for (j = 0; j < n; j++) {
+			if (t[j].lport == (unsigned)w->port &&
+			    t[j].rport == t[i].lport)
+				break;
+		}
+		if (j == n || t[j].tx != 0)
+			return 0;
+		mine[nmine++] = t[i].lport;
+	}
+	if (nmine == 0)
+		return 0;
+	n = tcp_table(w->port, t, TCP_MAX);
+	for (i = 0; i < n; i++) {
+		if (t[i].rport != (unsigned)w->port)
+			continue;
+		for (j = 0; j < nmine; j++) {
+			if (t[i].lport == mine[j] && t[i].rx != 0)
+				return 0;
+		}
+	}
+	return 1;
+}
+
 /*
  * Start the k-th node (from 1) of the room on channel (NULL: "chatd") and
- * wait until it is linked and its block of client ids has been taken, so
- * that its guests are unique.
+ * wait until it is linked and has its block of client ids, so that its
+ * guests are unique.
  */
 static struct chatd *
 node_up_ex(struct redis *r, const char *node, int k, int ttl,
     const char *channel, const char *cluster_more)
 {
-	struct chatd	*d;
-	char		 key[128];
-	int64_t		 deadline;
+	struct chatd		*d;
+	struct ids_wait		 ids;
+	struct drain_wait	 drain;
+	char			 key[128];
 
 	d = node_start(r->port, node, ttl, NULL, cluster_more);
 	node_linked(d, 1);
 	snprintf(key, sizeof key, "%s:ids", channel != NULL ? channel :
 	    "chatd");
-	deadline = harness_now_ms() + W;
-	while (redis_get_int(r, key) < 1000LL * k) {
-		if (harness_now_ms() > deadline)
-			ck_abort_msg("node %s took no block of ids", node);
-		harness_pause_ms(20);
-	}
-	/* The INCRBY reply may still be on its way: let it land. */
-	harness_pause_ms(50);
+	ids.r = r;
+	ids.key = key;
+	ids.want = 1000LL * k;
+	if (!harness_poll(ids_taken, &ids, W))
+		ck_abort_msg("node %s took no block of ids (%s < %lld) within "
+		    "%d ms", node, key, ids.want, W);
+	/*
+	 * The INCRBY has run, but its answer may not have reached the node.
+	 * Once Redis has answered a command of ours sent after that, it has
+	 * sent the answer (it writes every reply of one turn of its loop
+	 * before it reads again); then wait until the node has read it.
+	 * FIXME: chatd does not say when it has its block; with a debug
+	 * line "cluster: client ids N to M from Redis" this would wait for
+	 * that line instead of reading the kernel's socket queues.
+	 */
+	ck_assert_msg(redis_ping(r, W), "Redis on port %d does not answer",
+	    r->port);
+	drain.d = d;
+	drain.port = r->port;
+	if (!harness_poll(redis_all_read, &drain, W))
+		ck_abort_msg("node %s has not read what Redis sent it within "
+		    "%d ms", node, W);
 	return d;
 }
 
@@ -813,15 +1087,36 @@ END_TEST
 
 /* 2. /who across nodes, names unique, freed after SIGKILL. ---------------- */
 
+/* Whether none of keys (NULL-terminated) exists (for harness_poll()). */
+struct keys_wait {
+	struct redis	*r;
+	const char	*keys[4];
+};
+
+static int
+keys_gone(void *arg)
+{
+	struct keys_wait	*w = arg;
+	char			*n;
+	int			 i, gone = 1;
+
+	for (i = 0; gone && w->keys[i] != NULL; i++) {
+		n = redis_cmd(w->r, "EXISTS", w->keys[i], NULL);
+		gone = strcmp(n, "0") == 0;
+		free(n);
+	}
+	return gone;
+}
+
 START_TEST(test_who_nick_kill)
 {
 	struct redis	*r;
 	struct chatd	*a, *b;
 	struct room	 rm;
 	struct tc	*alice, *bob, *carol;
+	struct keys_wait gone;
 	char		 who[MAXC][256];
-	int64_t		 deadline;
-	int		 n, st, tries = 0;
+	int		 n, st;
 
 	room_two_nodes(&rm, &r, &a, &b);
 	alice = room_join(&rm, a, "alice");
@@ -858,24 +1153,25 @@ START_TEST(test_who_nick_kill)
 	tc_send(carol, "after the refusals\n");
 	room_expect(&rm, carol, "<carol> after the refusals");
 
-	/* B dies without a word: no "left" ever comes for bob. */
+	/*
+	 * B dies without a word: no "left" ever comes for bob.  Its claim on
+	 * the name (chatd:nick:bob) and its /who hash (chatd:node:b) expire
+	 * within the TTL, as B no longer refreshes them; then carol may take
+	 * the name.
+	 */
 	chatd_kill(b, SIGKILL);
 	st = chatd_wait(b, HARNESS_STOP_MS);
 	ck_assert_msg(st == 128 + SIGKILL, "node b: status %d after SIGKILL",
 	    st);
-	deadline = harness_now_ms() + NAME_FREE_MS;
-	for (;;) {
-		tries++;
-		tc_send(carol, "/nick bob\n");
-		tc_expect_re(carol, "^\\*\\*\\* (name bob is taken|you are now "
-		    "known as bob)$", W);
-		if (strcmp(carol->line, "*** you are now known as bob") == 0)
-			break;
-		ck_assert_msg(harness_now_ms() < deadline, "bob still taken "
-		    "%d ms after node b was killed (presence_ttl = %d, %d "
-		    "tries)", NAME_FREE_MS, TTL, tries);
-		harness_pause_ms(NICK_POLL_MS);
-	}
+	gone.r = r;
+	gone.keys[0] = "chatd:nick:bob";
+	gone.keys[1] = "chatd:node:b";
+	gone.keys[2] = NULL;
+	ck_assert_msg(harness_poll(keys_gone, &gone, NAME_FREE_MS), "bob still "
+	    "taken (chatd:nick:bob or chatd:node:b in Redis) %d ms after "
+	    "node b was killed (presence_ttl = %d)", NAME_FREE_MS, TTL);
+	tc_send(carol, "/nick bob\n");
+	tc_expect_line(carol, "*** you are now known as bob");
 	tc_rename(carol, "bob");
 	tc_expect_line(alice, "*** carol is now known as bob");
 
@@ -1603,6 +1899,13 @@ START_TEST(test_requests_in_flight)
 	/*
 	 * The /nick has no answer to wait for: the one to /bogus shows the
 	 * node is at it, and a moment more lets it send the SET.
+	 * FIXME: a pause that waits for the program.  Nothing chatd says
+	 * shows that the /nick is waiting for Redis (Redis is stopped, so
+	 * it cannot show the SET either); were the /nick handled only after
+	 * the kill, carol would be renamed locally and the test fail.  With
+	 * a debug line from cluster_nick() such as "client 3 [127.0.0.1]:
+	 * /nick yan: waiting for Redis", the test would start the node with
+	 * log_level = debug and wait for that line instead.
 	 */
 	tc_expect_line(carol, "*** unknown command /bogus (try /help)");
 	harness_pause_ms(100);
@@ -1689,15 +1992,36 @@ END_TEST
 
 #define GHOST_TTL	5
 
+/* Whether hash key has no field (for harness_poll()). */
+struct field_wait {
+	struct redis	*r;
+	const char	*key;
+	const char	*field;
+};
+
+static int
+field_gone(void *arg)
+{
+	struct field_wait	*w = arg;
+	char			*n;
+	int			 gone;
+
+	n = redis_cmd(w->r, "HEXISTS", w->key, w->field, NULL);
+	gone = strcmp(n, "0") == 0;
+	free(n);
+	return gone;
+}
+
 START_TEST(test_node_restart)
 {
 	struct redis	*r;
 	struct chatd	*a, *a2, *b;
 	struct room	 rm;
 	struct tc	*alice, *bob;
+	struct field_wait ghost;
 	char		 who[MAXC][256];
-	int64_t		 killed, deadline;
-	int		 n, st, ghost;
+	int64_t		 killed;
+	int		 n, st;
 
 	r = redis_start(0);
 	room_init(&rm, r);
@@ -1718,28 +2042,28 @@ START_TEST(test_node_restart)
 	room_drop_node(&rm, a);
 	a2 = node_up_ex(r, "a", 3, GHOST_TTL, NULL, NULL);
 	if (harness_now_ms() - killed > GHOST_TTL * 1000)
-		fprintf(stderr, "test_node_restart: node a took %lld ms to "
+		harness_skip("test_node_restart", "node a took %lld ms to "
 		    "come back, over presence_ttl: nothing of the old one was "
-		    "left to test\n", (long long)(harness_now_ms() - killed));
+		    "left to test", (long long)(harness_now_ms() - killed));
 	room_join(&rm, a2, "carol");
 
-	/* alice went with the old process: /who drops her within the TTL. */
-	deadline = killed + 4 * GHOST_TTL * 1000;
-	for (;;) {
-		tc_send(bob, "/who\n");
-		n = read_who(bob, who, MAXC);
-		ck_assert_int_eq(count_matching(who, n, WHO_REMOTE("carol",
-		    "a")), 1);
-		ghost = count_matching(who, n, WHO_REMOTE("alice", "a"));
-		if (!ghost)
-			break;
-		ck_assert_msg(harness_now_ms() < deadline, "alice, on node a "
-		    "when it was killed, is still in /who %lld ms later "
-		    "(presence_ttl = %d); node a was restarted and keeps her "
-		    "alive",
-		    (long long)(harness_now_ms() - killed), GHOST_TTL);
-		harness_pause_ms(NICK_POLL_MS);
-	}
+	/*
+	 * alice went with the old process: she leaves node a's /who hash
+	 * (chatd:node:a, which the new process must not keep alive) within
+	 * the TTL, and bob's /who then lists carol alone from node a.
+	 */
+	ghost.r = r;
+	ghost.key = "chatd:node:a";
+	ghost.field = "alice";
+	ck_assert_msg(harness_poll(field_gone, &ghost, (int)(killed + 4 *
+	    GHOST_TTL * 1000 - harness_now_ms())), "alice, on node a when "
+	    "it was killed, is still in its /who hash %lld ms later "
+	    "(presence_ttl = %d); node a was restarted and keeps her alive",
+	    (long long)(harness_now_ms() - killed), GHOST_TTL);
+	tc_send(bob, "/who\n");
+	n = read_who(bob, who, MAXC);
+	ck_assert_int_eq(count_matching(who, n, WHO_REMOTE("carol", "a")), 1);
+	ck_assert_int_eq(count_matching(who, n, WHO_REMOTE("alice", "a")), 0);
 	ck_assert_int_eq(n, 2);
 
 	chatd_stop(a);
@@ -1988,86 +2312,48 @@ END_TEST
 
 /* 17. [cluster] configs: chatd -t accepts good ones, refuses bad ones. -- */
 
+#define NAME_RULE	"must be 1 to 63 letters, digits, '.', '_', '-' or ':'"
+
 static const struct {
 	const char	*file;
 	int		 status;
 	int		 line;	/* the line named in the error, or 0 */
+	const char	*why;	/* the error, or NULL */
 } cluster_configs[] = {
-	{ "cluster-good.conf",		0,	0 },
-	{ "cluster-bad-ttl.conf",	78,	8 },
-	{ "cluster-bad-node.conf",	78,	7 },
-	{ "cluster-bad-channel.conf",	78,	8 },
-	{ "cluster-bad-redis.conf",	78,	6 },
-	{ "cluster-no-redis.conf",	78,	0 },
+	{ "cluster-good.conf",		0,	0,	NULL },
+	{ "cluster-bad-ttl.conf",	78,	8,
+	    "presence_ttl: 2 is out of range (3 to 3600)" },
+	{ "cluster-bad-node.conf",	78,	7,
+	    "node: 'node a' " NAME_RULE },
+	{ "cluster-bad-channel.conf",	78,	8,
+	    "channel: 'room[1]' " NAME_RULE },
+	{ "cluster-bad-redis.conf",	78,	6,
+	    "redis: 'localhost' is not host:port or a socket path" },
+	{ "cluster-no-redis.conf",	78,	0,
+	    "[cluster] needs redis = host:port or a socket path" },
 };
 
 START_TEST(test_cluster_config)
 {
-	char	 out[OUTLEN], want[PATH_MAX + 64];
-	char	*path, *argv[] = { "-t", "-c", NULL, NULL };
-	int	 st;
+	char	*path, *want, *argv[] = { "-t", "-c", NULL, NULL };
 
 	path = harness_config_path(cluster_configs[_i].file);
 	argv[2] = path;
-	st = chatd_run(argv, out, sizeof out);
-	ck_assert_msg(st == cluster_configs[_i].status, "chatd -t -c %s: exit "
-	    "%d, want %d; output:\n%s", path, st, cluster_configs[_i].status,
-	    out);
-	if (cluster_configs[_i].status != 0) {
-		if (cluster_configs[_i].line != 0)
-			snprintf(want, sizeof want, "%s:%d: ", path,
-			    cluster_configs[_i].line);
-		else
-			snprintf(want, sizeof want, "%s", path);
-		ck_assert_msg(strstr(out, want) != NULL, "chatd -t -c %s: no "
-		    "'%s' in output:\n%s", path, want, out);
-	}
+	if (cluster_configs[_i].status == 0)
+		want = harness_asprintf("chatd: configuration %s OK\n", path);
+	else if (cluster_configs[_i].line != 0)
+		want = harness_asprintf("chatd: %s:%d: %s\n", path,
+		    cluster_configs[_i].line, cluster_configs[_i].why);
+	else
+		want = harness_asprintf("chatd: %s: %s\n", path,
+		    cluster_configs[_i].why);
+	chatd_run_expect(argv, cluster_configs[_i].status, want);
+	free(want);
 	free(path);
 }
 END_TEST
 
 /* main ------------------------------------------------------------------ */
-
-/*
- * Whether chatd accepts a [cluster] section (it was built with hiredis):
- * runs "CHATD_BIN -t -c FILE" directly, without CHATD_WRAPPER.
- */
-static int
-chatd_has_cluster(void)
-{
-	const char	*bin = getenv("CHATD_BIN"), *tmp = getenv("TMPDIR");
-	char		 path[PATH_MAX];
-	pid_t		 pid;
-	int		 fd, st;
-
-	if (bin == NULL)
-		return 1;	/* the harness will say what is missing */
-	snprintf(path, sizeof path, "%s/chatd-cluster-probe.XXXXXX",
-	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
-	if ((fd = mkstemp(path)) == -1)
-		return 1;
-	dprintf(fd, "[cluster]\nredis = 127.0.0.1:1\nnode = probe\n");
-	close(fd);
-	switch (pid = fork()) {
-	case -1:
-		unlink(path);
-		return 1;
-	case 0:
-		if ((fd = open("/dev/null", O_RDWR)) != -1) {
-			dup2(fd, 0);
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execl(bin, "chatd", "-t", "-c", path, (char *)NULL);
-		_exit(127);
-	default:
-		break;
-	}
-	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
-		;
-	unlink(path);
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
-}
 
 static Suite *
 e2e_cluster_suite(void)
@@ -2120,21 +2406,27 @@ e2e_cluster_suite(void)
 	return s;
 }
 
+#endif /* HAVE_HIREDIS */
+
 int
 main(void)
 {
+#ifdef HAVE_HIREDIS
+	char	*why;
+
 	redis_bin = getenv("REDIS_SERVER");
 	if (redis_bin == NULL || *redis_bin == '\0')
 		redis_bin = "/usr/bin/redis-server";
 	if (access(redis_bin, X_OK) != 0) {
-		printf("SKIP: %s not found (install redis-server, or set "
-		    "REDIS_SERVER): the cluster tests need a real Redis\n",
-		    redis_bin);
-		return 77;
-	}
-	if (!chatd_has_cluster()) {
-		printf("SKIP: chatd was built without hiredis: no [cluster]\n");
-		return 77;
+		if (asprintf(&why, "%s not found (install redis-server, or set "
+		    "REDIS_SERVER): the cluster tests need a real Redis",
+		    redis_bin) == -1)
+			return 99;
+		return harness_skip_suite("e2e_cluster", why);
 	}
 	return harness_run_suite(e2e_cluster_suite());
+#else
+	return harness_skip_suite("e2e_cluster", "configure found no hiredis: "
+	    "chatd has no [cluster], and these tests no Redis client");
+#endif
 }

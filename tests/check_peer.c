@@ -11,6 +11,7 @@
 #include <check.h>
 
 #include "chatd.h"
+#include "death.h"
 #include "run_suite.h"
 
 static struct peers	p;
@@ -113,19 +114,36 @@ START_TEST(test_many_addresses)
 }
 END_TEST
 
-/* Removing a client nobody added: chatd's bookkeeping is broken. */
-START_TEST(test_remove_unknown)
+/*
+ * Removing a client nobody added: chatd's bookkeeping is broken, and it
+ * says so (fatalx(), exit 1).
+ */
+static void
+remove_unknown(void *arg)
 {
 	peer_add(&p, "192.0.2.1");
 	peer_remove(&p, "192.0.2.2");
 }
+
+START_TEST(test_remove_unknown)
+{
+	death_expect(remove_unknown, NULL, 1, "error: peer_remove: "
+	    "192.0.2.2 has no clients\n");
+}
 END_TEST
 
-START_TEST(test_remove_twice)
+static void
+remove_twice(void *arg)
 {
 	peer_add(&p, "192.0.2.1");
 	peer_remove(&p, "192.0.2.1");
 	peer_remove(&p, "192.0.2.1");
+}
+
+START_TEST(test_remove_twice)
+{
+	death_expect(remove_twice, NULL, 1, "error: peer_remove: "
+	    "192.0.2.1 has no clients\n");
 }
 END_TEST
 
@@ -146,8 +164,8 @@ peer_suite(void)
 
 	tc = tcase_create("invariants");
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_exit_test(tc, test_remove_unknown, 1);
-	tcase_add_exit_test(tc, test_remove_twice, 1);
+	tcase_add_test(tc, test_remove_unknown);
+	tcase_add_test(tc, test_remove_twice);
 	suite_add_tcase(s, tc);
 
 	return (s);

@@ -69,14 +69,15 @@
 
 #include <check.h>
 
+#include "death.h"
 #include "harness.h"
-#include "run_suite.h"
 
 #define START_ATTEMPTS	5
 #define POLL_SLICE_MS	20
 #define MAX_CHILDREN	64
 #define MAX_WRAPPER	32
 #define LOG_TAIL	3000
+#define SKIPS_FILE	"skips"	/* in the root: see harness_skip() */
 
 extern char **environ;
 
@@ -116,6 +117,21 @@ void
 harness_pause_ms(int ms)
 {
 	poll(NULL, 0, ms);
+}
+
+int
+harness_poll(int (*cond)(void *), void *arg, int timeout_ms)
+{
+	int64_t	deadline;
+
+	deadline = harness_now_ms() + timeout_ms;
+	for (;;) {
+		if (cond(arg))
+			return 1;
+		if (harness_left_ms(deadline) == 0)
+			return 0;
+		poll(NULL, 0, POLL_SLICE_MS);
+	}
 }
 
 static void *
@@ -303,10 +319,92 @@ harness_init(void)
 }
 
 int
+harness_ci(void)
+{
+	const char	*ci = getenv("CI");
+
+	return ci != NULL && strcmp(ci, "true") == 0;
+}
+
+void
+harness_skip(const char *test, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*why, *path;
+	int	 fd;
+
+	va_start(ap, fmt);
+	xvasprintf1(&why, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "SKIP: %s: %s\n", test, why);
+	if (harness_ci())
+		ck_abort_msg("skipped under CI=true: %s: %s", test, why);
+	path = harness_asprintf("%s/%s", harness_root(), SKIPS_FILE);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd == -1 || dprintf(fd, "%s: %s\n", test, why) < 0)
+		ck_abort_msg("harness: cannot record the skip in %s: %s", path,
+		    strerror(errno));
+	close(fd);
+	free(path);
+	free(why);
+}
+
+int
+harness_skip_suite(const char *suite, const char *why)
+{
+	if (harness_ci()) {
+		printf("FAIL: skipped under CI=true: %s: %s\n", suite, why);
+		return EXIT_FAILURE;
+	}
+	printf("SKIP: %s: %s\n", suite, why);
+	return 77;
+}
+
+/*
+ * After the run: the skips the tests recorded, as "SKIP: N of M tests
+ * skipped (not passed): test: why; ..." on stdout; their number.
+ */
+static int
+skips_report(int ran)
+{
+	char	*path, *text, *p, *nl;
+	int	 n = 0;
+
+	path = harness_asprintf("%s/%s", root, SKIPS_FILE);
+	text = harness_read_file(path);
+	for (p = text; (p = strchr(p, '\n')) != NULL; p++)
+		n++;
+	if (n > 0) {
+		printf("SKIP: %d of %d test%s skipped (not passed): ", n, ran,
+		    ran == 1 ? "" : "s");
+		for (p = text; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
+			printf("%.*s%s", (int)(nl - p), p, nl[1] != '\0' ?
+			    "; " : "\n");
+	}
+	fflush(stdout);
+	free(text);
+	free(path);
+	return n;
+}
+
+int
 harness_run_suite(Suite *s)
 {
+	SRunner	*sr;
+	int	 ran, failed, skipped;
+
 	harness_init();
-	return run_suite(s);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	ran = srunner_ntests_run(sr);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	skipped = skips_report(ran);
+	if (failed != 0)
+		return EXIT_FAILURE;
+	if (ran > 0 && skipped >= ran)
+		return 77;
+	return EXIT_SUCCESS;
 }
 
 const char *
@@ -1125,6 +1223,45 @@ chatd_run(char *const argv_tail[], char *out, size_t outlen)
 		    out);
 	}
 	return st;
+}
+
+char *
+harness_unstamp(const char *text)
+{
+	return death_unstamp(text);
+}
+
+void
+chatd_run_expect_at(const char *file, int line, char *const argv_tail[],
+    int status, const char *want)
+{
+	char	 out[8192], cmd[1024], *got;
+	size_t	 i, len = 0;
+	int	 st;
+
+	cmd[0] = '\0';
+	for (i = 0; argv_tail[i] != NULL && len < sizeof cmd; i++)
+		len += snprintf(cmd + len, sizeof cmd - len, " %s",
+		    argv_tail[i]);
+	st = chatd_run(argv_tail, out, sizeof out);
+	got = harness_unstamp(out);
+	ck_assert_msg(st == status && strcmp(got, want) == 0, "%s:%d: chatd%s: "
+	    "want status %d and output\n'%s'\ngot status %d and output\n'%s'",
+	    file, line, cmd, status, want, st, got);
+	free(got);
+}
+
+char *
+chatd_usage(void)
+{
+	char	 out[4096];
+	char	*help[] = { "-h", NULL };
+	int	 st;
+
+	st = chatd_run(help, out, sizeof out);
+	ck_assert_msg(st == 0 && strncmp(out, "usage: ", 7) == 0, "chatd -h: "
+	    "exit %d; output:\n%s", st, out);
+	return xstrdup1(out);
 }
 
 /* Test clients ---------------------------------------------------------- */

@@ -51,9 +51,51 @@ void		 harness_init(void);
 
 /*
  * The whole main() of a suite: harness_init(), then run every test of s
- * (CK_NORMAL) and return EXIT_SUCCESS if none failed, else EXIT_FAILURE.
+ * (CK_NORMAL) and return EXIT_SUCCESS if none failed, else EXIT_FAILURE;
+ * but 77 (automake's SKIP) if every test that ran called harness_skip()
+ * and none failed. See harness_skip() for how skips are reported.
  */
 int		 harness_run_suite(Suite *s);
+
+/*
+ * Skips. A test that cannot run here (no ::1, not root, a program that is
+ * not installed) calls harness_skip() and returns, or goes on with the
+ * part it can run. harness_skip() prints "SKIP: test: why" on stderr and
+ * then
+ *
+ *  - when the environment has CI=true, fails the test with "skipped
+ *    under CI=true: test: why": CI must run everything, and a test that
+ *    silently stopped running is how a regression gets in;
+ *  - otherwise records "test: why" as one line appended (O_APPEND) to the
+ *    file "skips" in the harness root.
+ *
+ * A file because Check runs each test in a forked child, whose memory the
+ * runner never sees; harness_init() makes the root in the runner before
+ * any test forks, so every child appends to the same file (and with
+ * CK_FORK=no the runner appends to it itself). harness_run_suite() reads
+ * it after the run. Check has no "skipped" result and automake none for
+ * part of a program, so a suite where every test that ran skipped exits
+ * 77 (automake says SKIP), and one where only some did prints, after
+ * Check's summary (whose percentage counts them as passed),
+ *
+ *	SKIP: N of M tests skipped (not passed): test: why; ...
+ *
+ * and exits as its other tests say. Call harness_skip() at most once per
+ * test; why is a printf() format.
+ */
+void		 harness_skip(const char *test, const char *fmt, ...)
+		    __attribute__((__format__(__printf__, 2, 3)));
+
+/*
+ * For main() when the whole suite cannot run here (a program or a build
+ * option missing): prints "SKIP: suite: why" and returns 77, or under
+ * CI=true prints "FAIL: skipped under CI=true: suite: why" and returns 1.
+ * main() returns what it returns.
+ */
+int		 harness_skip_suite(const char *suite, const char *why);
+
+/* Whether the environment has CI=true, which turns skips into failures. */
+int		 harness_ci(void);
 
 /* The root directory above; valid until exit. */
 const char	*harness_root(void);
@@ -118,9 +160,18 @@ int		 harness_left_ms(int64_t deadline);
 /*
  * Sleep for ms. Only to pace what a test sends (to split TCP segments,
  * say), never to wait for the daemon: wait for a line, a notification or
- * a log line instead.
+ * a log line instead, or, for state a program leaves without announcing
+ * it (a key in Redis), poll it with harness_poll().
  */
 void		 harness_pause_ms(int ms);
+
+/*
+ * Call cond(arg) every few milliseconds until it returns nonzero (1) or
+ * timeout_ms have passed (0). A bounded wait on a condition, for state
+ * that a program produces but does not announce; what to wait for is
+ * cond, never a time.
+ */
+int		 harness_poll(int (*cond)(void *), void *arg, int timeout_ms);
 
 /*
  * Whether some line of text matches the POSIX extended regular expression
@@ -225,6 +276,31 @@ void		 chatd_wait_log_re(struct chatd *d, const char *re);
  */
 int		 chatd_run(char *const argv_tail[], char *out,
 		    size_t outlen);
+
+/*
+ * chatd_run(), failing the test (naming file:line) unless the exit status
+ * is status and the output is exactly want, once every log line's prefix
+ * "TIME chatd[PID] " is taken off (see harness_unstamp()). For runs that
+ * must fail: the status alone does not say that chatd failed for the
+ * right reason.
+ */
+#define chatd_run_expect(tail, status, want) \
+	chatd_run_expect_at(__FILE__, __LINE__, tail, status, want)
+void		 chatd_run_expect_at(const char *file, int line,
+		    char *const argv_tail[], int status, const char *want);
+
+/*
+ * What chatd -h prints (its usage, exit status 0), which a bad command
+ * line gets on stderr after getopt's complaint; free() the result.
+ */
+char		*chatd_usage(void);
+
+/*
+ * A copy of text without the prefix "YYYY-MM-DDTHH:MM:SS.mmmZ chatd[PID] "
+ * that chatd's log puts at the start of each line outside the journal;
+ * other lines are kept as they are. free() the result.
+ */
+char		*harness_unstamp(const char *text);
 
 /* Running the daemon by hand -------------------------------------------- */
 

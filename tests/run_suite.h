@@ -5,8 +5,11 @@
  * automake reads: EXIT_SUCCESS if no test failed, else EXIT_FAILURE.
  *
  * A static inline function in a header because the unit tests link only
- * the code they test; the end-to-end suites reach it through
- * harness_run_suite(), which calls harness_init() first.
+ * the code they test. A unit test has nothing to skip (it needs no
+ * program, address or privilege), so this never returns 77; the
+ * end-to-end suites, which may skip, use harness_run_suite() instead
+ * (tests/harness.h says how skips are reported, and why CI=true fails
+ * them).
  */
 
 #ifndef RUN_SUITE_H
