@@ -319,6 +319,11 @@ chat_cmd_who(struct server *s, struct client *c, const char *args)
 	}
 	first = (page - 1) * per;
 	pages = (s->nclients + per - 1) / per;
+	if (!room && page > 1 && page > pages) {
+		output_printf(c, "*** no page %u: %u online, %u page%s", page,
+		    s->nclients, pages, pages == 1 ? "" : "s");
+		return (0);
+	}
 	if (room)
 		output_printf(c, "*** in the room:");
 	else if (pages <= 1 && page == 1)
@@ -403,8 +408,9 @@ chat_cmd_msg(struct server *s, struct client *c, const char *args)
 }
 
 /*
- * Whether c may be called name (valid): not a guest name but its own, and
- * not like a name someone else here holds.  Says why not.
+ * Whether c may be called name (valid): not a guest name, or one like
+ * it, but its own, and not like a name someone else here holds.  Says
+ * why not.
  */
 static int
 chat_may_take(struct server *s, struct client *c, const char *name)
@@ -413,7 +419,7 @@ chat_may_take(struct server *s, struct client *c, const char *name)
 	char		 guest[NAME_LEN + 1];
 
 	name_guest(guest, c->guest);
-	if (name_is_guest(name) && !name_same(name, guest)) {
+	if (name_is_guest(name) && strcasecmp(name, guest) != 0) {
 		output_printf(c, "*** invalid name: guest names are reserved");
 		return (0);
 	}

@@ -625,6 +625,9 @@ cluster_ids_reply(redisAsyncContext *ac, void *r, void *arg)
 	if (cl->guest_next <= s->next_guest)
 		cl->guest_next = s->next_guest + 1;
 	cl->guest_end = end;
+	log_debug("cluster: guest numbers %llu to %llu from Redis",
+	    (unsigned long long)cl->guest_next,
+	    (unsigned long long)cl->guest_end - 1);
 }
 
 static void
@@ -1139,6 +1142,8 @@ cluster_nick(struct server *s, struct client *c, const char *name)
 	wire_nick_key(cl->prefix, name, key);
 	cluster_req_send(req, cluster_nick_reply, "SET %s %s\t%s NX EX %u",
 	    key, s->config->cluster_node, name, s->config->cluster_ttl);
+	log_debug("client %llu [%s]: /nick %s: waiting for Redis",
+	    (unsigned long long)c->id, c->netaddr, name);
 	return (1);
 }
 
