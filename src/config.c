@@ -416,6 +416,7 @@ config_valid_node(const char *s)
 	    "0123456789._-:") == len);
 }
 
+#ifdef HAVE_HIREDIS
 /* redis = host:port, [v6]:port, or /path/to/unix.socket */
 static int
 config_parse_redis(struct config_parse *p, const char *value)
@@ -455,6 +456,7 @@ config_parse_redis(struct config_parse *p, const char *value)
 	c->cluster_redis = xstrdup(value);
 	return (1);
 }
+#endif
 
 /* Reads motd_file now, so that a missing file is a config error. */
 static int
