@@ -4,10 +4,9 @@
  *
  * Admission asks how many clients the newcomer's address already has.
  * Counting them by walking the room cost O(N) per connection and O(N^2)
- * for a reconnect storm (10,000 connects from one address took chatd 0.30
- * s of CPU with the limit on against 0.14 s without it).  A hash table of
- * counts answers at once.  An entry lives while its address has clients:
- * about 80 bytes per distinct address, none per connection.
+ * for a reconnect storm (README, Performance).  A hash table of counts
+ * answers at once.  An entry lives while its address has clients: about
+ * 80 bytes per distinct address, none per connection.
  *
  * Rejected: hsearch(3), which has one table per process and cannot delete.
  */

@@ -5,14 +5,23 @@
  * The server owns the libevent base, the future scheduler and the list of
  * clients.  Accepting is a loop of futures like reading: each listener's
  * accept future completes with a client, server_accept_callback() admits
- * it (or refuses it with one line) and re-arms the future.  Broadcasting
- * walks the client list once and queues the line on every other connected
- * client; it never blocks, and a recipient over its output limit is closed
- * on the spot, which only unlinks it.
+ * it (or refuses it with one line) and re-arms the future.  An admitted
+ * client gets its guest name and joins the roster (roster.c) and the room.
+ * A broadcast joins the loop turn (turn.c); once the turn's input is
+ * handled, server_flush() writes every member's part and every client's
+ * own output (output.c).  Nothing blocks, and a recipient over its output
+ * limit is closed on the spot, which only unlinks it.
  *
  * Clients are freed from a deferred event (server_reap_callback()), never
  * inside their own callback chain; "left" announcements are made there
- * too, so a broadcast never recurses into another broadcast.
+ * too, so a broadcast never recurses into another broadcast, and a name
+ * stays taken until everyone has been told its holder left.
+ *
+ * A reload parses the whole file first and changes nothing if it fails.
+ * A line framed under the old max_line may still be waiting for its turn
+ * when max_line shrinks: client.c discards it as overlong, and
+ * server_input() sizes the scratch buffer to the line it is given, never
+ * to the config alone.
  *
  * Timers: one throttle timer for clients waiting for their rate budget
  * (armed for the earliest), and a cron each second for idle timeouts, soft
@@ -313,9 +322,8 @@ server_cron_callback(evutil_socket_t fd, short events, void *arg)
 	/*
 	 * The bufferevents of clients that fell asleep are freed between
 	 * the clients' other allocations, and glibc keeps such memory
-	 * resident (measured: 1 KiB per client that ever woke, for good).
-	 * malloc_trim() hands the free pages back.  It walks the heap (0.03
-	 * to 0.4 ms with 8,000 clients, measured), so it runs only after many
+	 * resident, for good.  malloc_trim() hands the free pages back.  It
+	 * walks the heap (README, Performance), so it runs only after many
 	 * fell asleep, and a cron later: libevent frees a bufferevent from
 	 * its loop after bufferevent_free().
 	 */

@@ -6,16 +6,15 @@
  * mark per line saying where it ends and who said it.  When the loop turn's
  * input has been handled, the server's flush hands every member of the
  * room its part, the lines it has not had yet less its own, as a few
- * iovecs into that one buffer; client_flush() writes them with one
+ * iovecs into that one buffer; output_flush() writes them with one
  * writev() and queues only what the socket did not take.  A turn of L
  * lines to N clients thus costs N writes and no per-line work per
  * recipient, where queuing every line on every client cost N x L
- * evbuffer_add() calls and as many copies (the make bench figures are in
- * client.c).
+ * evbuffer_add() calls and as many copies (README, Performance).
  *
  * Order is kept per client: before anything else is queued for a client
  * (a notice, a private line), its part of the turn so far is queued first
- * (client_sync()); a client joining mid-turn starts at the end of what was
+ * (output_sync()); a client joining mid-turn starts at the end of what was
  * said before it joined (turn_join()); one that is leaving gets nothing
  * more.  A client's place is the index of the first mark it has not had,
  * valid for the turn numbered turn_gen; a place from an earlier turn means
