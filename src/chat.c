@@ -280,25 +280,6 @@ chat_usage(struct client *c, enum command_id id)
 	output_printf(c, "*** usage: %s", command_info(id)->usage);
 }
 
-static void
-chat_duration(char *buf, size_t size, uint64_t ms)
-{
-	uint64_t	sec = ms / 1000;
-
-	if (sec < 60)
-		snprintf(buf, size, "%llus", (unsigned long long)sec);
-	else if (sec < 3600)
-		snprintf(buf, size, "%llum", (unsigned long long)sec / 60);
-	else if (sec < 86400)
-		snprintf(buf, size, "%lluh%02llum",
-		    (unsigned long long)sec / 3600,
-		    (unsigned long long)(sec % 3600) / 60);
-	else
-		snprintf(buf, size, "%llud%02lluh",
-		    (unsigned long long)sec / 86400,
-		    (unsigned long long)(sec % 86400) / 3600);
-}
-
 /*
  * /who [PAGE]: who_max entries a page, so the answer is bounded however
  * large the room; local users first, then (cluster) the other nodes'.
@@ -336,8 +317,8 @@ chat_cmd_who(struct server *s, struct client *c, const char *args)
 			continue;
 		if (pos++ < first || pos > first + per)
 			continue;
-		chat_duration(on, sizeof on, now - o->connected_ms);
-		chat_duration(idle, sizeof idle, now - o->active_ms);
+		fmt_duration(on, sizeof on, (now - o->connected_ms) / 1000);
+		fmt_duration(idle, sizeof idle, (now - o->active_ms) / 1000);
 		output_printf(c, "***   %-*s  on %s, idle %s%s%s%s",
 		    NAME_LEN, o->name, on, idle,
 		    conf->show_addresses ? ", from " : "",
@@ -419,6 +400,10 @@ chat_may_take(struct server *s, struct client *c, const char *name)
 	char		 guest[NAME_LEN + 1];
 
 	name_guest(guest, c->guest);
+	if (ban_check_name(&s->bans, name, (int64_t)time(NULL)) != NULL) {
+		output_printf(c, "*** name %s is banned", name);
+		return (0);
+	}
 	if (name_is_guest(name) && strcasecmp(name, guest) != 0) {
 		output_printf(c, "*** invalid name: guest names are reserved");
 		return (0);
@@ -527,6 +512,10 @@ chat_input(struct server *s, struct client *c, char *text, size_t len)
 	struct command	cmd;
 
 	command_parse(text, len, &cmd);
+	/* A muted client's words reach nobody (it was told once). */
+	if ((c->flags & CLIENT_MUTED) && (cmd.id == CMD_CHAT ||
+	    cmd.id == CMD_ME || cmd.id == CMD_MSG))
+		return (0);
 	switch (cmd.id) {
 	case CMD_CHAT:
 		chat_say(s, c, c->name, 0, cmd.text, cmd.len);

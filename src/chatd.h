@@ -24,10 +24,12 @@ struct bufferevent;
 struct chat;
 struct cluster;
 struct event;
+struct metrics;
 struct event_base;
 struct evbuffer;
 struct evconnlistener;
 struct iovec;
+struct store;
 struct wire_msg;
 
 #define CHATD_NAME		"chatd"
@@ -63,6 +65,7 @@ struct config {
 	/* [limits] */
 	unsigned		 max_clients;
 	unsigned		 max_per_address;
+	unsigned		 ipv6_prefix;	/* per-address counting */
 	size_t			 max_line;
 	size_t			 output_hard;
 	size_t			 output_soft;
@@ -92,6 +95,18 @@ struct config {
 	char			*cluster_node;
 	unsigned		 cluster_ttl;	/* presence_ttl, seconds */
 	unsigned		 cluster_timeout; /* reply_timeout, seconds */
+
+	/* [control] */
+	char			*control_socket; /* NULL: none */
+	char			*control_group;
+	char			*state;		/* the database; NULL: none */
+	int			 control_set;	/* socket, state: set, not */
+	int			 state_set;	/* just the defaults */
+	size_t			 control_output;
+
+	/* [metrics] */
+	char			*metrics_listen; /* as written; NULL: off */
+	struct config_addr	 metrics_addr;
 };
 #define CONFIG_NODE_MAX		63
 
@@ -118,16 +133,17 @@ struct turn {
 	size_t			 cap;		/* bytes buf can hold */
 	struct turn_mark	*marks;		/* TURN_LINES */
 	unsigned		 nmarks;
-	uint64_t		 gen;		/* this turn's number */
+	uint32_t		 gen;		/* this turn's number */
 	struct iovec		*iov;		/* TURN_LINES + 1, for parts */
 };
 
 /* Clients in the room per peer address (peer.c). */
 #define PEER_BUCKETS		4096	/* a power of two */
+#define PEER_KEY_MAX		(NETADDR_MAX + 5)	/* "addr/len" */
 struct peer {
 	LIST_ENTRY(peer)	 entry;
 	unsigned		 n;		/* clients in the room */
-	char			 addr[NETADDR_MAX];
+	char			 addr[PEER_KEY_MAX];	/* peer_key() */
 };
 LIST_HEAD(peer_list, peer);
 struct peers {
@@ -177,6 +193,8 @@ struct client {
 #define CLIENT_PENDING		0x10	/* on the server's flush list */
 #define CLIENT_RECENT		0x20	/* I/O since the last cron */
 #define CLIENT_WAITING		0x40	/* paused until a command is answered */
+#define CLIENT_CONTROL		0x80	/* a chatctl connection, not a user */
+#define CLIENT_MUTED		0x100	/* its lines reach nobody */
 	struct bufferevent	*bev;		/* awake: its I/O, else NULL */
 	struct event		 wait_ev;	/* asleep: wakes on input */
 	struct evbuffer		*out;		/* queued output, on demand */
@@ -189,11 +207,15 @@ struct client {
 	struct future		 send;		/* queued output written */
 	uint32_t		 line_len;	/* the borrowed line */
 	unsigned		 long_lines;	/* overlong lines discarded */
-	uint64_t		 pass;		/* scheduler pass of pass_lines */
+	uint32_t		 pass;		/* scheduler pass of pass_lines */
 	unsigned		 pass_lines;
 	unsigned		 turn_seen;	/* marks of the turn it has had */
-	uint64_t		 turn_gen;	/* turn of turn_seen */
-	uint64_t		 said_gen;	/* last turn it said a line in */
+	uint32_t		 turn_gen;	/* turn of turn_seen */
+	uint32_t		 said_gen;	/* last turn it said a line in */
+	uint32_t		 lines_in;	/* for chatctl who */
+	uint32_t		 lines_out;
+	uint64_t		 bytes_in;
+	uint64_t		 bytes_out;
 
 	struct ratelimit	 rate;
 	uint64_t		 resume_ms;	/* when throttled, or flushing */
@@ -212,16 +234,89 @@ struct client {
 TAILQ_HEAD(clients, client);
 
 /* A listening socket; its accept future completes with new clients. */
+#define LISTENER_TEXT_MAX	110	/* a Unix socket's path */
 struct listener {
 	struct server		*server;
+	int			 kind;
+#define LISTENER_CHAT		0
+#define LISTENER_CONTROL	1
 	struct evconnlistener	*evl;
 	struct future		 accept;
 	struct clients		 backlog;	/* accepted, not yet taken */
 	struct event		*retry;		/* re-arm after EMFILE */
-	char			 text[NETADDR_MAX + 8];	/* [addr]:port */
+	char			 text[LISTENER_TEXT_MAX]; /* [addr]:port, path */
 	TAILQ_ENTRY(listener)	 entry;
 };
 TAILQ_HEAD(listeners, listener);
+
+/* A ban (ban.c). */
+#define BAN_PATTERN_MAX		64	/* canonical text, NUL included */
+#define BAN_REASON_MAX		200
+#define BAN_DURATION_MAX	(10LL * 366 * 86400)
+#define BAN_ADDRESS		1	/* an address or a prefix */
+#define BAN_NAME		2	/* a name pattern */
+struct ban {
+	TAILQ_ENTRY(ban)	 entry;
+	int			 kind;
+	int			 family;	/* BAN_ADDRESS: AF_INET(6) */
+	uint8_t			 addr[16];	/* host bits cleared */
+	unsigned		 prefix;
+	char			 pattern[BAN_PATTERN_MAX]; /* canonical */
+	char			 key[NAME_LEN + 1];	/* name pattern, folded */
+	int64_t			 expires;	/* epoch seconds; 0: never */
+	int64_t			 created;
+	char			*reason;	/* owned in a list; may be NULL */
+};
+struct bans {
+	TAILQ_HEAD(ban_list, ban) list;
+	unsigned		 n;
+};
+
+/* A client muted for a time (control.c). */
+struct mute {
+	uint64_t		 id;
+	uint64_t		 until_ms;
+	TAILQ_ENTRY(mute)	 entry;
+};
+TAILQ_HEAD(mutes, mute);
+
+/* What metrics.c exports and chatctl stats shows. */
+enum stats_refused {
+	REFUSED_FULL,
+	REFUSED_ADDRESS,
+	REFUSED_BANNED,
+	REFUSED_EMFILE,
+	REFUSED_NREASONS
+};
+enum stats_closed {
+	CLOSED_QUIT,
+	CLOSED_RESET,
+	CLOSED_IDLE,
+	CLOSED_OUTPUT,
+	CLOSED_KICKED,
+	CLOSED_SHUTDOWN,
+	CLOSED_OTHER,
+	CLOSED_NREASONS
+};
+#define STATS_TURN_BUCKETS	12	/* loop-turn duration histogram */
+struct stats {
+	uint64_t		 accepted;
+	uint64_t		 refused[REFUSED_NREASONS];
+	uint64_t		 closed[CLOSED_NREASONS];
+	uint64_t		 lines_in;	/* lines received */
+	uint64_t		 relayed;	/* lines broadcast */
+	uint64_t		 deliveries;	/* broadcast lines x recipients */
+	uint64_t		 bytes_in;
+	uint64_t		 bytes_out;
+	uint64_t		 throttled_ms;
+	uint64_t		 overlong;
+	uint64_t		 turns[STATS_TURN_BUCKETS + 1];	/* last: +Inf */
+	uint64_t		 turn_ns;	/* sum of turn durations */
+	uint64_t		 published;	/* cluster */
+	uint64_t		 received;
+	uint64_t		 outages;
+	unsigned		 peak;		/* most clients at once */
+};
 
 /* The daemon: one per process. */
 struct server {
@@ -232,6 +327,7 @@ struct server {
 	int			 debug;		/* -d: log level fixed */
 	int			 activated;	/* listeners from systemd */
 	struct listeners	 listeners;
+	struct listener		*control;	/* the control socket, or NULL */
 	struct clients		 clients;	/* accepted by the server */
 	struct clients		 throttled;	/* waiting for rate budget */
 	struct clients		 dead;		/* to be freed */
@@ -254,11 +350,33 @@ struct server {
 
 	struct chat		*chat;		/* chat.c's state */
 	struct cluster		*cluster;	/* NULL: a single node */
+	struct metrics		*metrics;	/* NULL: off */
+	struct store		*store;		/* NULL: no state file */
+	struct bans		 bans;
+	struct mutes		 mutes;
+	struct stats		 stats;
+	time_t			 started;
+	uint64_t		 started_ms;
 	char			*scratch;	/* one line, sanitised */
 	size_t			 scratch_size;
 	int			 stopping;
 	unsigned		 trim_pending;	/* fell asleep: trim heap */
 };
+
+/* ban.c */
+int		 ban_parse(const char *, struct ban *, const char **);
+int		 ban_reason(const char *, char *);
+int		 ban_match_addr(const struct ban *, const char *);
+int		 ban_match_name(const struct ban *, const char *);
+int64_t		 ban_duration(const char *);
+void		 ban_init(struct bans *);
+void		 ban_clear(struct bans *);
+struct ban	*ban_find(struct bans *, const char *);
+struct ban	*ban_add(struct bans *, const struct ban *);
+int		 ban_remove(struct bans *, const char *);
+struct ban	*ban_check_addr(struct bans *, const char *, int64_t);
+struct ban	*ban_check_name(struct bans *, const char *, int64_t);
+unsigned	 ban_prune(struct bans *, int64_t);
 
 /* chat.c */
 #define CHAT_STAMP_LEN		12	/* "*** [HH:MM] " before a history line */
@@ -279,6 +397,10 @@ void		 cluster_start(struct server *);
 void		 cluster_free(struct server *);
 void		 cluster_cron(struct server *);
 int		 cluster_up(struct server *);
+const char	*cluster_state(struct server *);
+void		 cluster_ban(struct server *, const struct ban *);
+void		 cluster_unban(struct server *, const char *);
+void		 cluster_announce(struct server *, const char *);
 uint64_t	 cluster_next_guest(struct server *);
 void		 cluster_said(struct server *, struct client *, int,
 		    const char *);
@@ -307,8 +429,48 @@ void		 client_resume(struct client *);
 void		 client_free(struct client *);
 int		 client_cron(struct client *);
 int		 client_in_room(const struct client *);
+int		 client_reading(const struct client *);
 void		 client_read_callback(struct bufferevent *, void *);
 void		 client_event_callback(struct bufferevent *, short, void *);
+
+/* control.c */
+#define CONTROL_LINE_MAX	4096	/* a request, its newline included */
+#define CONTROL_IDLE_MS		60000	/* a silent control connection */
+void		 control_admit(struct server *, struct client *);
+int		 control_input(struct server *, struct client *, char *,
+		    size_t);
+void		 control_cron(struct server *, uint64_t);
+int		 control_banned(struct server *, struct client *);
+unsigned	 control_ban_apply(struct server *, const struct ban *, int);
+void		 control_unban_apply(struct server *, const char *, int);
+void		 control_free(struct server *);
+
+/* ctlreq.c */
+enum ctlreq_cmd {
+	CTL_STATUS,
+	CTL_WHO,
+	CTL_KICK,
+	CTL_BAN,
+	CTL_UNBAN,
+	CTL_BANS,
+	CTL_MUTE,
+	CTL_UNMUTE,
+	CTL_ANNOUNCE,
+	CTL_RELOAD,
+	CTL_STATS,
+	CTL_NCMDS
+};
+struct ctlreq {
+	enum ctlreq_cmd	 cmd;
+	int		 json;		/* answer as one JSON document */
+	const char	*target;	/* NAME, or NULL for #id */
+	uint64_t	 target_id;
+	struct ban	 ban;		/* ban, unban: the parsed pattern */
+	int64_t		 duration;	/* seconds; 0: none given */
+	const char	*text;		/* reason or announcement; "" none */
+};
+int		 ctlreq_parse(char *, struct ctlreq *, const char **);
+const char	*ctlreq_name(enum ctlreq_cmd);
 
 /* command.c */
 enum command_id {
@@ -351,6 +513,14 @@ int		 config_parse_buffer(struct config *, const char *,
 void		 config_free(struct config *);
 int		 config_valid_node(const char *);
 void		 config_keep_cluster(struct config *, struct config *);
+void		 config_keep_control(struct config *, struct config *);
+
+/* fmt.c */
+void		 fmt_duration(char *, size_t, uint64_t);
+void		 fmt_time(char *, size_t, int64_t);
+
+/* json.c */
+void		 json_string(struct evbuffer *, const char *);
 
 /* line.c */
 #define LINE_NONE	0	/* no whole line yet */
@@ -400,6 +570,16 @@ void		 fatal(const char *, ...)
 void		 fatalx(const char *, ...)
 		    __attribute__((format(printf, 1, 2), noreturn));
 
+/* metrics.c */
+#define METRICS_REQUEST_MAX	8192	/* headers of one request */
+#define METRICS_TIMEOUT_S	5
+#define METRICS_ACCEPTS_PER_S	100	/* new connections a second */
+int		 metrics_start(struct server *, char *, size_t);
+void		 metrics_free(struct server *);
+void		 metrics_turn(struct server *, uint64_t);
+const char	*metrics_refused_name(int);
+const char	*metrics_closed_name(int);
+
 /* msg.c */
 struct msg	*msg_new(size_t);
 struct msg	*msg_printf(const char *, ...)
@@ -408,6 +588,7 @@ void		 msg_ref(struct msg *);
 void		 msg_unref(struct msg *);
 
 /* name.c */
+int		 name_char(char);
 int		 name_valid(const char *, size_t);
 void		 name_key(const char *, char *);
 int		 name_same(const char *, const char *);
@@ -419,6 +600,7 @@ size_t		 output_length(const struct client *);
 void		 output_sync(struct client *);
 void		 output_printf(struct client *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
+void		 output_buffer_add(struct client *, struct evbuffer *);
 void		 output_flush(struct client *);
 void		 output_check(struct client *, uint64_t);
 void		 output_wake(struct client *);
@@ -428,6 +610,7 @@ void		 output_free(struct client *);
 /* peer.c */
 void		 peer_init(struct peers *);
 void		 peer_free(struct peers *);
+void		 peer_key(const char *, unsigned, char *);
 unsigned	 peer_count(struct peers *, const char *);
 void		 peer_add(struct peers *, const char *);
 void		 peer_remove(struct peers *, const char *);
@@ -452,6 +635,15 @@ struct client	*roster_find(struct roster *, const char *);
 struct client	*roster_by_id(struct roster *, uint64_t);
 size_t		 roster_count(const struct roster *);
 
+/* store.c */
+struct store	*store_open(const char *, char *, size_t);
+void		 store_close(struct store *);
+int		 store_ban_put(struct store *, const struct ban *);
+int		 store_ban_del(struct store *, const char *);
+int		 store_ban_prune(struct store *, int64_t);
+int		 store_ban_load(struct store *, struct bans *, int64_t, char *,
+		    size_t);
+
 /* sdnotify.c */
 int		 sdnotify(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
@@ -466,6 +658,7 @@ int		 server_input(struct server *, struct client *, const char *,
 void		 server_broadcast(struct server *, struct client *,
 		    struct msg *);
 void		 server_remove(struct server *, struct client *);
+int		 server_reload(struct server *, char *, size_t);
 void		 server_throttle(struct server *, struct client *);
 void		 server_pending(struct server *, struct client *);
 uint64_t	 server_now_ms(struct server *);
@@ -477,14 +670,14 @@ int		 turn_room(const struct turn *, size_t);
 void		 turn_add(struct turn *, struct client *, const char *, size_t);
 void		 turn_join(struct turn *, struct client *);
 int		 turn_part(struct turn *, const struct client *,
-		    struct iovec **);
+		    struct iovec **, unsigned *);
 void		 turn_seen(struct turn *, struct client *);
 void		 turn_end(struct turn *);
 
 /* wire.c */
 #define WIRE_VERSION	"chatd1"
 #define WIRE_MAX	(1024 * 1024)	/* longest message considered */
-#define WIRE_FIELDS	3		/* most fields of any type */
+#define WIRE_FIELDS	4		/* most fields of any type */
 #define WIRE_KEY_MAX	(CONFIG_NODE_MAX + 16 + NAME_LEN)
 enum wire_type {
 	WIRE_SAY,
@@ -494,6 +687,9 @@ enum wire_type {
 	WIRE_LEFT,
 	WIRE_NICK,
 	WIRE_MSG,
+	WIRE_BAN,
+	WIRE_UNBAN,
+	WIRE_ANNOUNCE,
 	WIRE_NTYPES
 };
 struct wire_msg {
@@ -515,6 +711,9 @@ int		 wire_parse_owner(const char *, size_t, char *, char *);
 int		 wire_parse_who(const char *, size_t, const char *, size_t,
 		    char *, int64_t *, char *);
 int		 wire_parse_cursor(const char *, size_t, unsigned long long *);
+int		 wire_ban(const struct wire_msg *, struct ban *, char *);
+int		 wire_parse_ban(const char *, size_t, const char *, size_t,
+		    struct ban *, char *);
 void		 wire_nick_key(const char *, const char *, char *);
 
 /* xmalloc.c */

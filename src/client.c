@@ -84,7 +84,25 @@ client_set_state(struct client *c, enum client_state st)
 int
 client_in_room(const struct client *c)
 {
+	return (c->state == CLIENT_ROOM && !(c->flags & CLIENT_CONTROL));
+}
+
+/*
+ * Whether c reads lines: a user in the room, or a control connection that
+ * was let in.
+ */
+int
+client_reading(const struct client *c)
+{
 	return (c->state == CLIENT_ROOM);
+}
+
+/* The longest line c may send: a control request's is fixed. */
+static size_t
+client_max_line(const struct client *c)
+{
+	return ((c->flags & CLIENT_CONTROL) ? CONTROL_LINE_MAX :
+	    c->server->config->max_line);
 }
 
 void
@@ -212,7 +230,7 @@ client_configure(struct client *c)
 {
 	if (c->bev != NULL)
 		bufferevent_setwatermark(c->bev, EV_READ, 0,
-		    c->server->config->max_line + READ_SLACK);
+		    client_max_line(c) + READ_SLACK);
 }
 
 /* Starts the client's loop: from now on it reads lines. */
@@ -279,8 +297,7 @@ client_try_read(struct client *c)
 	if ((c->flags & CLIENT_DISCARD) && line_skip(in))
 		c->flags &= ~CLIENT_DISCARD;
 	if (!(c->flags & CLIENT_DISCARD)) {
-		switch (line_next(in, c->server->config->max_line, &len,
-		    &eol)) {
+		switch (line_next(in, client_max_line(c), &len, &eol)) {
 		case LINE_READY:
 			c->line_len = (uint32_t)len;
 			c->eol_len = (uint8_t)eol;
@@ -348,8 +365,13 @@ client_line(struct client *c, size_t *len)
 static void
 client_long_line(struct client *c)
 {
-	size_t	max = c->server->config->max_line;
+	size_t	max = client_max_line(c);
 
+	if (c->flags & CLIENT_CONTROL) {
+		output_printf(c, "error request longer than %zu bytes", max);
+		return;
+	}
+	c->server->stats.overlong++;
 	if (c->long_lines++ == 0)
 		log_info("client %llu [%s]: line over %zu bytes discarded "
 		    "(more are counted, not logged)",
@@ -371,7 +393,7 @@ client_line_callback(struct future *f, void *arg)
 	switch (future_error(f)) {
 	case 0:
 		/* Framed under a larger max_line, before a reload? */
-		if (len <= conf->max_line)
+		if (len <= client_max_line(c))
 			break;
 		/* FALLTHROUGH */
 	case EMSGSIZE:
@@ -386,13 +408,19 @@ client_line_callback(struct future *f, void *arg)
 	c->active_ms = now;
 	c->flags |= CLIENT_RECENT;
 	line = client_line(c, &len);
+	c->lines_in++;
+	c->bytes_in += len + c->eol_len;
+	if (!(c->flags & CLIENT_CONTROL)) {
+		s->stats.lines_in++;
+		s->stats.bytes_in += len + c->eol_len;
+	}
 	paused = server_input(s, c, line, len);
 	if (c->state != CLIENT_ROOM)
 		return;
 next:
-	/* Every line costs a token, a discarded one too. */
-	ready = ratelimit_take(&c->rate, now, conf->rate_lines,
-	    conf->rate_burst);
+	/* Every line costs a token, a discarded one too; chatctl's none. */
+	ready = ratelimit_take(&c->rate, now, (c->flags & CLIENT_CONTROL) ?
+	    0 : conf->rate_lines, conf->rate_burst);
 	if (paused)
 		c->flags |= CLIENT_WAITING;	/* until client_resume() */
 	else if (!ready)
@@ -413,8 +441,11 @@ client_throttle(struct client *c, uint64_t now)
 {
 	struct config	*conf = c->server->config;
 
+	uint64_t	 wait = ratelimit_wait(&c->rate, conf->rate_lines);
+
 	c->flags |= CLIENT_THROTTLED;
-	c->resume_ms = now + ratelimit_wait(&c->rate, conf->rate_lines);
+	c->resume_ms = now + wait;
+	c->server->stats.throttled_ms += wait;
 	server_throttle(c->server, c);
 }
 
@@ -429,7 +460,7 @@ client_resume(struct client *c)
 	uint64_t	 now = server_now_ms(c->server);
 
 	c->flags &= ~(CLIENT_THROTTLED | CLIENT_WAITING);
-	if (c->state != CLIENT_ROOM)
+	if (!client_reading(c))
 		return;
 	if (ratelimit_ready(&c->rate, now, conf->rate_lines,
 	    conf->rate_burst) != 0) {

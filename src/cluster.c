@@ -84,6 +84,14 @@
 
 struct cluster_req;
 
+/* An unban made while the room was local-only, told to Redis on link. */
+struct cluster_unban {
+	char			 pattern[BAN_PATTERN_MAX];
+	int64_t			 when;
+	TAILQ_ENTRY(cluster_unban) entry;
+};
+TAILQ_HEAD(cluster_unbans, cluster_unban);
+
 struct cluster {
 	struct server		*server;
 	redisAsyncContext	*pub;
@@ -107,7 +115,10 @@ struct cluster {
 	struct log_rate		 bad_log;	/* refused channel messages */
 	struct log_rate		 record_log;	/* refused key values */
 	TAILQ_HEAD(, cluster_req) reqs;
+	struct cluster_unbans	 unbans;	/* made while unlinked */
 };
+
+#define CLUSTER_TOMB_DAYS	30	/* how long an unban is remembered */
 
 enum cluster_req_kind {
 	REQ_NICK,
@@ -193,19 +204,27 @@ cluster_bad_record(struct cluster *cl, const char *what)
  * Local-only: dropped.  This runs for every line a local client says.
  */
 static void
-cluster_publish(struct cluster *cl, enum wire_type type, const char *f0,
-    const char *f1, const char *f2)
+cluster_publish4(struct cluster *cl, enum wire_type type, const char *f0,
+    const char *f1, const char *f2, const char *f3)
 {
-	const char	*field[WIRE_FIELDS] = { f0, f1, f2 };
+	const char	*field[WIRE_FIELDS] = { f0, f1, f2, f3 };
 	char		*msg;
 	size_t		 len;
 
 	if (!cl->up)
 		return;
 	msg = wire_encode(cl->server->config->cluster_node, type, field, &len);
-	cluster_command(cl, NULL, NULL, "PUBLISH %s %b",
-	    cl->server->config->cluster_channel, msg, len);
+	if (cluster_command(cl, NULL, NULL, "PUBLISH %s %b",
+	    cl->server->config->cluster_channel, msg, len) == 0)
+		cl->server->stats.published++;
 	free(msg);
+}
+
+static void
+cluster_publish(struct cluster *cl, enum wire_type type, const char *f0,
+    const char *f1, const char *f2)
+{
+	cluster_publish4(cl, type, f0, f1, f2, NULL);
 }
 
 /* Tells every local client something about the room. */
@@ -524,6 +543,42 @@ cluster_refused(struct cluster *cl, const char *data, size_t len,
 		    "since the last warning", why, text, skipped);
 }
 
+/*
+ * A message from chatctl on another node (ban, unban, announce) is acted
+ * on here; any other goes to chat.  Returns -1 if a ban is not valid.
+ */
+static int
+cluster_operator(struct cluster *cl, const struct wire_msg *m)
+{
+	struct server	*s = cl->server;
+	struct ban	 b;
+	struct msg	*line;
+	char		 reason[BAN_REASON_MAX + 1];
+	const char	*why;
+
+	switch (m->type) {
+	case WIRE_BAN:
+		if (wire_ban(m, &b, reason) != 0)
+			return (-1);
+		if (b.expires == 0 || b.expires > (int64_t)time(NULL))
+			control_ban_apply(s, &b, 1);
+		return (0);
+	case WIRE_UNBAN:
+		if (ban_parse(m->field[0], &b, &why) != 0)
+			return (-1);
+		control_unban_apply(s, b.pattern, 1);
+		return (0);
+	case WIRE_ANNOUNCE:
+		line = msg_printf("*** %s\r\n", m->field[0]);
+		server_broadcast(s, NULL, line);
+		msg_unref(line);
+		return (0);
+	default:
+		chat_remote(s, m);
+		return (0);
+	}
+}
+
 /* A message from the channel: decode, check, hand to chat. */
 static void
 cluster_message(struct cluster *cl, const char *data, size_t len)
@@ -541,13 +596,127 @@ cluster_message(struct cluster *cl, const char *data, size_t len)
 		cluster_refused(cl, data, len, why);
 		return;
 	}
+	s->stats.received++;
 	if ((name = cluster_forged(cl, &m)) != NULL) {
 		snprintf(buf, sizeof buf, "names %s, a user of this node",
 		    name);
 		cluster_refused(cl, data, len, buf);
-	} else
-		chat_remote(s, &m);
+	} else if (cluster_operator(cl, &m) != 0)
+		cluster_refused(cl, data, len, "bad ban");
 	wire_msg_free(&m);
+}
+
+/* Saves a ban under PREFIX:bans, and forgets an unban of its pattern. */
+static void
+cluster_ban_put(struct cluster *cl, const struct ban *b)
+{
+	cluster_command(cl, NULL, NULL, "HSET %sbans %s %lld\t%lld\t%s",
+	    cl->prefix, b->pattern, (long long)b->expires,
+	    (long long)b->created, b->reason != NULL ? b->reason : "");
+	cluster_command(cl, NULL, NULL, "HDEL %sunbans %s", cl->prefix,
+	    b->pattern);
+}
+
+/* Removes a ban from Redis and remembers the unban (a tombstone). */
+static void
+cluster_unban_put(struct cluster *cl, const char *pattern, int64_t when)
+{
+	cluster_command(cl, NULL, NULL, "HDEL %sbans %s", cl->prefix, pattern);
+	cluster_command(cl, NULL, NULL, "HSET %sunbans %s %lld", cl->prefix,
+	    pattern, (long long)when);
+}
+
+/*
+ * The room's bans and unbans, read back on link: bans this node lacks
+ * are applied, bans it holds that were lifted elsewhere meanwhile (an
+ * unban newer than the ban) are lifted, and bans only this node holds
+ * (made while cut off, or kept while Redis lost its data) are saved.
+ */
+static void
+cluster_bans_reply(redisAsyncContext *ac, void *r, void *arg)
+{
+	struct cluster	*cl = ac->data;
+	struct server	*s;
+	redisReply	*reply = r, *bans, *unbans, *f, *v;
+	struct ban	 b, *lb, *next;
+	char		 reason[BAN_REASON_MAX + 1], pat[BAN_PATTERN_MAX];
+	int64_t		 now = (int64_t)time(NULL), when;
+	size_t		 i;
+
+	if (reply == NULL || cl == NULL || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements != 2 ||
+	    reply->element[0]->type != REDIS_REPLY_ARRAY ||
+	    reply->element[1]->type != REDIS_REPLY_ARRAY)
+		return;
+	s = cl->server;
+	bans = reply->element[0];
+	unbans = reply->element[1];
+	/* Unbans newer than a ban held here lift it. */
+	for (i = 0; i + 1 < unbans->elements; i += 2) {
+		f = unbans->element[i];
+		v = unbans->element[i + 1];
+		if (f->type != REDIS_REPLY_STRING ||
+		    v->type != REDIS_REPLY_STRING || f->len >= sizeof pat ||
+		    memchr(f->str, '\0', f->len) != NULL)
+			continue;
+		when = strtoll(v->str, NULL, 10);
+		memcpy(pat, f->str, f->len);
+		pat[f->len] = '\0';
+		if (when < now - CLUSTER_TOMB_DAYS * 86400LL) {
+			cluster_command(cl, NULL, NULL, "HDEL %sunbans %s",
+			    cl->prefix, pat);
+			continue;
+		}
+		if ((lb = ban_find(&s->bans, pat)) != NULL &&
+		    lb->created <= when)
+			control_unban_apply(s, pat, 1);
+	}
+	for (i = 0; i + 1 < bans->elements; i += 2) {
+		f = bans->element[i];
+		v = bans->element[i + 1];
+		if (f->type != REDIS_REPLY_STRING ||
+		    v->type != REDIS_REPLY_STRING ||
+		    wire_parse_ban(f->str, f->len, v->str, v->len, &b,
+		    reason) != 0) {
+			cluster_bad_record(cl, "ban");
+			continue;
+		}
+		if ((b.expires != 0 && b.expires <= now) ||
+		    ((lb = ban_find(&s->bans, b.pattern)) != NULL &&
+		    lb->created >= b.created))
+			continue;
+		control_ban_apply(s, &b, 1);
+	}
+	/* Ours alone: saved for the room. */
+	for (lb = TAILQ_FIRST(&s->bans.list); lb != NULL; lb = next) {
+		next = TAILQ_NEXT(lb, entry);
+		for (i = 0; i + 1 < bans->elements; i += 2) {
+			f = bans->element[i];
+			if (f->type == REDIS_REPLY_STRING &&
+			    f->len == strlen(lb->pattern) &&
+			    memcmp(f->str, lb->pattern, f->len) == 0)
+				break;
+		}
+		if (i + 1 >= bans->elements)
+			cluster_ban_put(cl, lb);
+	}
+}
+
+static void
+cluster_bans_sync(struct cluster *cl)
+{
+	struct cluster_unban	*u;
+
+	/* Unbans made while cut off go first, so the sync sees them. */
+	while ((u = TAILQ_FIRST(&cl->unbans)) != NULL) {
+		TAILQ_REMOVE(&cl->unbans, u, entry);
+		cluster_unban_put(cl, u->pattern, u->when);
+		free(u);
+	}
+	cluster_command(cl, NULL, NULL, "MULTI");
+	cluster_command(cl, NULL, NULL, "HGETALL %sbans", cl->prefix);
+	cluster_command(cl, NULL, NULL, "HGETALL %sunbans", cl->prefix);
+	cluster_command(cl, cluster_bans_reply, NULL, "EXEC");
 }
 
 /*
@@ -573,6 +742,7 @@ cluster_linked(struct cluster *cl)
 		if (client_in_room(c))
 			cluster_claim(cl, c);
 	}
+	cluster_bans_sync(cl);
 	if (cl->down_told) {
 		cluster_tell(cl, "the room is whole again: other nodes are "
 		    "back");
@@ -745,6 +915,8 @@ cluster_lost(struct cluster *cl, const char *why)
 
 	if (cl->stopping)
 		return;
+	if (cl->up)
+		cl->server->stats.outages++;
 	if (cl->up || cl->backoff == 0)
 		log_warnx("cluster: lost Redis (%s); the room is local-only "
 		    "until it returns", why);
@@ -841,6 +1013,7 @@ cluster_start(struct server *s)
 	cl = xcalloc(1, sizeof *cl);
 	cl->server = s;
 	TAILQ_INIT(&cl->reqs);
+	TAILQ_INIT(&cl->unbans);
 	xasprintf(&cl->prefix, "%s:", conf->cluster_channel);
 	cl->own_len = (size_t)xasprintf(&cl->own, "%s\t%s\t", WIRE_VERSION,
 	    conf->cluster_node);
@@ -872,10 +1045,15 @@ cluster_free(struct server *s)
 {
 	struct cluster		*cl = s->cluster;
 	struct cluster_req	*req;
+	struct cluster_unban	*u;
 
 	if (cl == NULL)
 		return;
 	cl->stopping = 1;
+	while ((u = TAILQ_FIRST(&cl->unbans)) != NULL) {
+		TAILQ_REMOVE(&cl->unbans, u, entry);
+		free(u);
+	}
 	/* First: the callbacks still to come run now, on live requests. */
 	if (cl->pub != NULL) {
 		cl->pub->data = NULL;
@@ -903,6 +1081,57 @@ int
 cluster_up(struct server *s)
 {
 	return (s->cluster != NULL && s->cluster->up);
+}
+
+/* "off" (a single node), "up" (the room is whole) or "down". */
+const char *
+cluster_state(struct server *s)
+{
+	if (s->cluster == NULL)
+		return ("off");
+	return (s->cluster->up ? "up" : "down");
+}
+
+/* chatctl's ban, told to the room: at once, and kept in Redis. */
+void
+cluster_ban(struct server *s, const struct ban *b)
+{
+	struct cluster	*cl = s->cluster;
+	char		 expires[24], created[24];
+
+	if (cl == NULL || !cl->up)
+		return;		/* cluster_bans_sync() saves it on link */
+	snprintf(expires, sizeof expires, "%lld", (long long)b->expires);
+	snprintf(created, sizeof created, "%lld", (long long)b->created);
+	cluster_ban_put(cl, b);
+	cluster_publish4(cl, WIRE_BAN, b->pattern, expires, created,
+	    b->reason != NULL ? b->reason : "");
+}
+
+void
+cluster_unban(struct server *s, const char *pattern)
+{
+	struct cluster		*cl = s->cluster;
+	struct cluster_unban	*u;
+
+	if (cl == NULL)
+		return;
+	if (!cl->up) {
+		u = xcalloc(1, sizeof *u);
+		snprintf(u->pattern, sizeof u->pattern, "%s", pattern);
+		u->when = (int64_t)time(NULL);
+		TAILQ_INSERT_TAIL(&cl->unbans, u, entry);
+		return;
+	}
+	cluster_unban_put(cl, pattern, (int64_t)time(NULL));
+	cluster_publish(cl, WIRE_UNBAN, pattern, NULL, NULL);
+}
+
+void
+cluster_announce(struct server *s, const char *text)
+{
+	if (s->cluster != NULL)
+		cluster_publish(s->cluster, WIRE_ANNOUNCE, text, NULL, NULL);
 }
 
 /* Local events, shared with the room. */
@@ -1378,6 +1607,27 @@ int
 cluster_up(struct server *s)
 {
 	return (0);
+}
+
+const char *
+cluster_state(struct server *s)
+{
+	return ("off");
+}
+
+void
+cluster_ban(struct server *s, const struct ban *b)
+{
+}
+
+void
+cluster_unban(struct server *s, const char *pattern)
+{
+}
+
+void
+cluster_announce(struct server *s, const char *text)
+{
 }
 
 uint64_t

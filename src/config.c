@@ -41,6 +41,7 @@
 #include "chatd.h"
 
 #define MOTD_FILE_MAX	(64 * 1024)
+#define CONFIG_SECRET_MAX	255	/* a password read from a file */
 
 enum config_type {
 	CONFIG_STRING,
@@ -55,6 +56,10 @@ enum config_type {
 	CONFIG_MOTD_FILE,
 	CONFIG_REDIS,
 	CONFIG_NODE,
+	CONFIG_PATH,		/* an absolute path, or empty for none */
+	CONFIG_GROUP,		/* a group that exists */
+	CONFIG_SECRET_FILE,	/* a file whose first line is the value */
+	CONFIG_LISTEN,		/* address:port */
 };
 
 static const struct config_key {
@@ -77,6 +82,7 @@ static const struct config_key {
 	K("limits", "max_clients", CONFIG_UINT, max_clients, 0, 10000000),
 	K("limits", "max_clients_per_address", CONFIG_UINT, max_per_address,
 	    0, 10000000),
+	K("limits", "ipv6_prefix", CONFIG_UINT, ipv6_prefix, 1, 128),
 	K("limits", "max_line", CONFIG_SIZE, max_line, 64, 1024 * 1024),
 	K("limits", "output_hard_limit", CONFIG_SIZE, output_hard, 0,
 	    1ULL << 32),
@@ -101,10 +107,20 @@ static const struct config_key {
 
 	K("cluster", "redis", CONFIG_REDIS, cluster_redis, 0, 0),
 	K("cluster", "password", CONFIG_STRING, cluster_password, 1, 255),
+	K("cluster", "password_file", CONFIG_SECRET_FILE, cluster_password, 0,
+	    0),
 	K("cluster", "channel", CONFIG_NODE, cluster_channel, 0, 0),
 	K("cluster", "node", CONFIG_NODE, cluster_node, 0, 0),
 	K("cluster", "presence_ttl", CONFIG_UINT, cluster_ttl, 3, 3600),
 	K("cluster", "reply_timeout", CONFIG_UINT, cluster_timeout, 1, 300),
+
+	K("control", "socket", CONFIG_PATH, control_socket, 0, 107),
+	K("control", "group", CONFIG_GROUP, control_group, 1, 255),
+	K("control", "state", CONFIG_PATH, state, 0, 4095),
+	K("control", "output_limit", CONFIG_SIZE, control_output, 64 * 1024,
+	    1ULL << 32),
+
+	K("metrics", "listen", CONFIG_LISTEN, metrics_listen, 0, 0),
 #undef K
 };
 
@@ -120,6 +136,7 @@ struct config_parse {
 	int		 error_line;	/* of error; 0: none or no line */
 	char		*error;		/* the earliest error, without FILE:LINE */
 	int		 motd_seen;	/* motd replaced the default once */
+	int		 password_line;	/* password or password_file */
 	int		 motd_file_seen; /* motd_file wins over motd */
 	int		 user_line;	/* where user and group were set */
 	int		 group_line;
@@ -151,6 +168,10 @@ config_defaults(struct config *c)
 	c->who_max = 100;
 	c->cluster_ttl = 15;
 	c->cluster_timeout = 10;
+	c->ipv6_prefix = 64;
+	c->control_socket = xstrdup(CHATD_CONTROL);
+	c->state = xstrdup(CHATD_STATE);
+	c->control_output = 64 * 1024 * 1024;
 }
 
 void
@@ -169,6 +190,10 @@ config_free(struct config *c)
 	free(c->cluster_password);
 	free(c->cluster_channel);
 	free(c->cluster_node);
+	free(c->control_socket);
+	free(c->control_group);
+	free(c->state);
+	free(c->metrics_listen);
 	memset(c, 0, sizeof *c);
 }
 
@@ -458,6 +483,75 @@ config_parse_redis(struct config_parse *p, const char *value)
 }
 #endif
 
+/*
+ * Reads a secret (password_file) now: its first line, which must be
+ * printable and not empty.  The file may be a systemd credential
+ * (LoadCredential=, then $CREDENTIALS_DIRECTORY/NAME).
+ */
+static int
+config_read_secret(struct config_parse *p, const struct config_key *k,
+    const char *path, char **field)
+{
+	FILE	*f;
+	char	 buf[CONFIG_SECRET_MAX + 2];
+	size_t	 n, i;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return (config_error(p, "%s: cannot read %s: %s", k->name, path,
+		    strerror(errno)));
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	n = strlen(buf);
+	if (n == 0 || n > CONFIG_SECRET_MAX)
+		return (config_error(p, "%s: %s must hold 1 to %d bytes on its "
+		    "first line", k->name, path, CONFIG_SECRET_MAX));
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+			return (config_error(p, "%s: %s holds a control "
+			    "character", k->name, path));
+	}
+	free(*field);
+	*field = xstrdup(buf);
+	explicit_bzero(buf, sizeof buf);
+	return (1);
+}
+
+/* listen = address:port, [v6]:port; empty: off. */
+static int
+config_parse_listen(struct config_parse *p, const struct config_key *k,
+    const char *value)
+{
+	struct config	*c = p->config;
+	const char	*colon;
+	char		*end;
+	long		 port;
+
+	free(c->metrics_listen);
+	c->metrics_listen = NULL;
+	if (*value == '\0')
+		return (1);
+	if ((colon = strrchr(value, ':')) == NULL ||
+	    config_parse_addr(value, (size_t)(colon - value),
+	    &c->metrics_addr) != 0)
+		return (config_error(p, "%s: '%s' is not a numeric address "
+		    "and port (127.0.0.1:9177, [::1]:9177)", k->name, value));
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || port < 1 || port > 65535)
+		return (config_error(p, "%s: '%s' needs a port from 1 to 65535",
+		    k->name, value));
+	if (c->metrics_addr.ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&c->metrics_addr.ss)->sin_port =
+		    htons((uint16_t)port);
+	else
+		((struct sockaddr_in6 *)&c->metrics_addr.ss)->sin6_port =
+		    htons((uint16_t)port);
+	c->metrics_listen = xstrdup(value);
+	return (1);
+}
+
 /* Reads motd_file now, so that a missing file is a config error. */
 static int
 config_read_motd(struct config_parse *p, const char *path)
@@ -521,6 +615,11 @@ config_handler(void *arg, const char *section, const char *name,
 
 	switch (k->type) {
 	case CONFIG_STRING:
+		if (field == &c->cluster_password && p->password_line != 0)
+			return (config_error(p, "password: password_file is "
+			    "set too (line %d); use one", p->password_line));
+		if (field == &c->cluster_password)
+			p->password_line = p->line;
 		if (field == &c->user)
 			p->user_line = p->line;
 		else if (field == &c->group)
@@ -591,6 +690,36 @@ config_handler(void *arg, const char *section, const char *name,
 		free(*(char **)field);
 		*(char **)field = xstrdup(value);
 		return (1);
+	case CONFIG_PATH:
+		if (field == &c->control_socket)
+			c->control_set = 1;
+		else if (field == &c->state)
+			c->state_set = 1;
+		free(*(char **)field);
+		*(char **)field = NULL;
+		if (*value == '\0')
+			return (1);	/* empty: none */
+		if (value[0] != '/' || strlen(value) > k->max)
+			return (config_error(p, "%s: '%s' is not an absolute "
+			    "path of at most %llu bytes (or empty for none)",
+			    k->name, value, k->max));
+		*(char **)field = xstrdup(value);
+		return (1);
+	case CONFIG_GROUP:
+		if (getgrnam(value) == NULL)
+			return (config_error(p, "%s: no such group '%s'",
+			    k->name, value));
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
+		return (1);
+	case CONFIG_SECRET_FILE:
+		if (p->password_line != 0)
+			return (config_error(p, "password_file: password is "
+			    "set too (line %d); use one", p->password_line));
+		p->password_line = p->line;
+		return (config_read_secret(p, k, value, (char **)field));
+	case CONFIG_LISTEN:
+		return (config_parse_listen(p, k, value));
 	}
 	return (config_error(p, "%s: unhandled type", k->name));
 }
@@ -785,6 +914,35 @@ config_parse_buffer(struct config *c, const char *name, const char *text,
 		return (-1);
 	config_finish(c);
 	return (0);
+}
+
+/*
+ * A reload keeps the running [control] and [metrics] settings too: the
+ * socket, the database and the metrics listener are opened at start-up,
+ * before privileges are dropped.  Moves old's settings into c.
+ */
+void
+config_keep_control(struct config *c, struct config *old)
+{
+	int	same;
+
+#define SAME(f) ((c->f == NULL && old->f == NULL) || (c->f != NULL && \
+	old->f != NULL && strcmp(c->f, old->f) == 0))
+	same = SAME(control_socket) && SAME(state) && SAME(metrics_listen) &&
+	    SAME(control_group);
+#undef SAME
+	if (!same)
+		log_notice("reload: [control] and [metrics] changes take "
+		    "effect at the next restart");
+#define MOVE(f) do { free(c->f); c->f = old->f; old->f = NULL; } while (0)
+	MOVE(control_socket);
+	MOVE(control_group);
+	MOVE(state);
+	MOVE(metrics_listen);
+#undef MOVE
+	c->metrics_addr = old->metrics_addr;
+	c->control_set = old->control_set;
+	c->state_set = old->state_set;
 }
 
 /*

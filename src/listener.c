@@ -16,6 +16,7 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -94,7 +95,8 @@ listener_bind(const struct sockaddr *sa, socklen_t salen)
 	    0);
 	if (fd == -1)
 		return (-1);
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1 ||
+	if ((sa->sa_family != AF_UNIX && setsockopt(fd, SOL_SOCKET,
+	    SO_REUSEADDR, &on, sizeof on) == -1) ||
 	    (sa->sa_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
 	    IPV6_V6ONLY, &on, sizeof on) == -1) ||
 	    bind(fd, sa, salen) == -1 || listen(fd, LISTENER_BACKLOG) == -1) {
@@ -160,7 +162,13 @@ listener_new(struct server *s, const struct sockaddr *sa, socklen_t salen,
 			snprintf(l->text, sizeof l->text, "[%s]:%d", host,
 			    port);
 		}
-	} else
+	} else if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0 &&
+	    ss.ss_family == AF_UNIX && ((struct sockaddr_un *)&ss)->
+	    sun_path[0] != '\0')
+		snprintf(l->text, sizeof l->text, "%.*s",
+		    (int)sizeof l->text - 1,
+		    ((struct sockaddr_un *)&ss)->sun_path);
+	else
 		snprintf(l->text, sizeof l->text, "fd %d", fd);
 	return (l);
 }

@@ -28,7 +28,8 @@
 
 #include "chatd.h"
 
-static int
+/* Is ch a character a name may hold? */
+int
 name_char(char ch)
 {
 	return ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
@@ -56,7 +57,8 @@ name_valid(const char *s, size_t len)
 /*
  * Writes the key of the valid name s (NUL-terminated) into key, which
  * holds NAME_LEN + 1 bytes.  The key is never longer than the name and
- * never empty.
+ * never empty.  A ban's name pattern (ban.c) folds the same way, its
+ * wildcards '*' and '?' passing through.
  */
 void
 name_key(const char *s, char *key)

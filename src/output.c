@@ -118,6 +118,22 @@ output_queue_msg(struct client *c, struct msg *m, const char *data,
 	}
 }
 
+/* Counts lines of the turn handed to c (chatctl who, the metrics). */
+static void
+output_delivered(struct client *c, unsigned lines)
+{
+	c->lines_out += lines;
+	c->server->stats.deliveries += lines;
+}
+
+/* Counts bytes written to c's socket. */
+static void
+output_sent(struct client *c, size_t n)
+{
+	c->bytes_out += n;
+	c->server->stats.bytes_out += n;
+}
+
 /* Queues a part of the turn (turn_part()), less its first skip bytes. */
 static void
 output_queue_part(struct client *c, const struct iovec *iov, int n,
@@ -147,10 +163,13 @@ output_sync(struct client *c)
 	struct iovec	*iov;
 	int		 n;
 
+	unsigned	 lines;
+
 	if (!client_in_room(c))
 		return;
-	n = turn_part(t, c, &iov);
+	n = turn_part(t, c, &iov, &lines);
 	output_queue_part(c, iov, n, 0);
+	output_delivered(c, lines);
 	turn_seen(t, c);
 }
 
@@ -186,7 +205,33 @@ output_printf(struct client *c, const char *fmt, ...)
 	evbuffer_add_vprintf(out, fmt, ap);
 	va_end(ap);
 	evbuffer_add(out, "\r\n", 2);
+	c->lines_out++;
 	output_queued(c);
+}
+
+/*
+ * Queues what b holds for c (moved, not copied), as output_printf() does
+ * a line: a long answer built apart (chatctl --json).
+ */
+void
+output_buffer_add(struct client *c, struct evbuffer *b)
+{
+	if (c->state == CLIENT_CLOSING)
+		return;
+	output_sync(c);
+	if (evbuffer_add_buffer(output_buffer(c), b) != 0)
+		fatalx("evbuffer_add_buffer failed");
+	c->lines_out++;
+	output_queued(c);
+}
+
+/* The bufferevent wrote some of what the socket had not taken. */
+static void
+output_drain_callback(struct evbuffer *b, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	if (info->n_deleted > 0)
+		output_sent(arg, info->n_deleted);
 }
 
 /* The bufferevent wrote everything the socket had not taken. */
@@ -220,12 +265,15 @@ output_wake(struct client *c)
 		fatalx("bufferevent_socket_new failed");
 	bufferevent_setcb(c->bev, client_read_callback, output_write_callback,
 	    client_event_callback, c);
+	if (evbuffer_add_cb(bufferevent_get_output(c->bev),
+	    output_drain_callback, c) == NULL)
+		fatalx("evbuffer_add_cb failed");
 	/* A new bufferevent has EV_WRITE on: ours is on only while full. */
 	bufferevent_disable(c->bev, EV_WRITE);
 	event_del(&c->wait_ev);
 	c->flags |= CLIENT_RECENT;
 	client_configure(c);
-	if (client_in_room(c))
+	if (client_reading(c))
 		bufferevent_enable(c->bev, EV_READ);
 	log_debug("client %llu [%s]: awake", (unsigned long long)c->id,
 	    c->netaddr);
@@ -282,11 +330,13 @@ output_write_turn(struct client *c)
 	struct turn	*t = &c->server->turn;
 	struct iovec	*iov;
 	ssize_t		 w;
+	unsigned	 lines;
 	int		 n;
 
-	if (!client_in_room(c) || (n = turn_part(t, c, &iov)) == 0)
+	if (!client_in_room(c) || (n = turn_part(t, c, &iov, &lines)) == 0)
 		return (0);
 	turn_seen(t, c);
+	output_delivered(c, lines);
 	w = writev(c->fd, iov, n);
 	if (w < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -295,6 +345,7 @@ output_write_turn(struct client *c)
 		}
 		w = 0;
 	}
+	output_sent(c, (size_t)w);
 	output_queue_part(c, iov, n, (size_t)w);
 	if (output_length(c) == 0)
 		return (0);
@@ -342,6 +393,8 @@ output_flush(struct client *c)
 			client_broken(c, "write", strerror(errno));
 			return;
 		}
+		if (n > 0)
+			output_sent(c, (size_t)n);
 		if (evbuffer_get_length(c->out) != 0) {
 			output_write_later(c);
 			return;
@@ -357,6 +410,27 @@ output_flush(struct client *c)
 }
 
 /*
+ * The output limits of c: a user's from [limits]; a control connection
+ * may queue more (a long chatctl who), but must read it: anything it
+ * leaves queued for output_soft_seconds closes it.  *soft is -1 for no
+ * soft limit.
+ */
+static void
+output_limits_of(const struct client *c, size_t *hard, long long *soft)
+{
+	struct config	*conf = c->server->config;
+
+	if (c->flags & CLIENT_CONTROL) {
+		*hard = conf->control_output;
+		*soft = 0;
+	} else {
+		*hard = conf->output_hard;
+		*soft = conf->output_soft != 0 ? (long long)conf->output_soft :
+		    -1;
+	}
+}
+
+/*
  * Enforces the output limits: over the hard limit, or over the soft limit
  * for output_soft_seconds, the client is dropped.
  */
@@ -364,22 +438,23 @@ void
 output_check(struct client *c, uint64_t now)
 {
 	struct config	*conf = c->server->config;
-	size_t		 queued = output_length(c);
+	size_t		 queued = output_length(c), hard;
+	long long	 soft;
 
-	if (conf->output_hard != 0 && queued > conf->output_hard) {
+	output_limits_of(c, &hard, &soft);
+	if (hard != 0 && queued > hard) {
 		log_notice("client %llu [%s]: output limit: %zu bytes queued, "
 		    "hard limit %zu", (unsigned long long)c->id, c->netaddr,
-		    queued, conf->output_hard);
+		    queued, hard);
 		client_close(c, "output limit");
-	} else if (conf->output_soft != 0 && queued > conf->output_soft) {
+	} else if (soft >= 0 && queued > (size_t)soft) {
 		if (c->soft_ms == 0)
 			c->soft_ms = now;
 		else if (now - c->soft_ms >=
 		    (uint64_t)conf->output_soft_seconds * 1000) {
-			log_notice("client %llu [%s]: output limit: over %zu "
+			log_notice("client %llu [%s]: output limit: over %lld "
 			    "bytes for %u seconds", (unsigned long long)c->id,
-			    c->netaddr, conf->output_soft,
-			    conf->output_soft_seconds);
+			    c->netaddr, soft, conf->output_soft_seconds);
 			client_close(c, "output limit");
 		}
 	} else
@@ -390,12 +465,12 @@ output_check(struct client *c, uint64_t now)
 static void
 output_limits(struct client *c)
 {
-	struct config	*conf = c->server->config;
-	size_t		 queued = output_length(c);
+	size_t		queued = output_length(c), hard;
+	long long	soft;
 
-	if ((conf->output_soft != 0 && queued > conf->output_soft) ||
-	    (conf->output_hard != 0 && queued > conf->output_hard) ||
-	    c->soft_ms != 0)
+	output_limits_of(c, &hard, &soft);
+	if ((soft >= 0 && queued > (size_t)soft) ||
+	    (hard != 0 && queued > hard) || c->soft_ms != 0)
 		output_check(c, server_now_ms(c->server));
 }
 

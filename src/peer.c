@@ -13,6 +13,10 @@
 
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +24,29 @@
 #include <string.h>
 
 #include "chatd.h"
+
+/*
+ * The key an address is counted under: the address itself, or for IPv6
+ * its first prefix bits, as "2001:db8::/64", since one user usually holds
+ * a whole /64.  key holds PEER_KEY_MAX bytes.
+ */
+void
+peer_key(const char *addr, unsigned prefix, char *key)
+{
+	struct in6_addr	a;
+	char		text[NETADDR_MAX];
+	unsigned	i;
+
+	if (prefix >= 128 || strchr(addr, ':') == NULL ||
+	    inet_pton(AF_INET6, addr, &a) != 1) {
+		snprintf(key, PEER_KEY_MAX, "%s", addr);
+		return;
+	}
+	for (i = prefix; i < 128; i++)
+		a.s6_addr[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
+	inet_ntop(AF_INET6, &a, text, sizeof text);
+	snprintf(key, PEER_KEY_MAX, "%s/%u", text, prefix);
+}
 
 /* FNV-1a: short keys, and no need to resist chosen collisions here. */
 static struct peer_list *
@@ -72,7 +99,7 @@ peer_free(struct peers *p)
 	p->buckets = NULL;
 }
 
-/* Clients from addr in the room. */
+/* Clients under key (peer_key()) in the room. */
 unsigned
 peer_count(struct peers *p, const char *addr)
 {

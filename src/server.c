@@ -31,11 +31,15 @@
 #include <sys/types.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 
 #include <errno.h>
+#include <grp.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,8 +63,8 @@
 #define LISTEN_FDS_MAX	64	/* sockets taken from systemd */
 
 static void	server_accept_callback(struct future *, void *);
-static void	server_reload(struct server *);
 static void	server_stop(struct server *);
+static void	server_chown(struct server *, const char *);
 
 /*
  * Milliseconds on the monotonic clock, for limits and timeouts (a wall
@@ -107,6 +111,32 @@ server_reap_callback(evutil_socket_t fd, short events, void *arg)
 		event_base_loopexit(s->base, NULL);
 }
 
+/* Which counter of stats.closed a departure's reason goes to. */
+static enum stats_closed
+server_closed_reason(const char *reason)
+{
+	static const struct {
+		const char		*prefix;
+		enum stats_closed	 kind;
+	} kinds[] = {
+		{ "quit", CLOSED_QUIT },
+		{ "connection", CLOSED_RESET },
+		{ "timed out", CLOSED_IDLE },
+		{ "output limit", CLOSED_OUTPUT },
+		{ "kicked", CLOSED_KICKED },
+		{ "banned", CLOSED_KICKED },
+		{ "server shutting down", CLOSED_SHUTDOWN },
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		if (strncmp(reason, kinds[i].prefix,
+		    strlen(kinds[i].prefix)) == 0)
+			return (kinds[i].kind);
+	}
+	return (CLOSED_OTHER);
+}
+
 /*
  * Unlinks a closing client from the room and queues it for freeing.  It
  * stays marked connected, and on the roster, until the reaper announces
@@ -115,12 +145,16 @@ server_reap_callback(evutil_socket_t fd, short events, void *arg)
 void
 server_remove(struct server *s, struct client *c)
 {
+	char	key[PEER_KEY_MAX];
+
 	TAILQ_REMOVE(&s->clients, c, entry);
 	if (c->flags & CLIENT_THROTTLED)
 		TAILQ_REMOVE(&s->throttled, c, wait_entry);
 	if (c->flags & CLIENT_CONNECTED) {
 		s->nclients--;
-		peer_remove(&s->peers, c->netaddr);
+		peer_key(c->netaddr, s->config->ipv6_prefix, key);
+		peer_remove(&s->peers, key);
+		s->stats.closed[server_closed_reason(c->reason)]++;
 		log_info("client %llu [%s]:%u disconnected: %s",
 		    (unsigned long long)c->id, c->netaddr, c->port, c->reason);
 		if (c->long_lines > 1)
@@ -156,6 +190,7 @@ static void
 server_flush(struct server *s)
 {
 	struct client	*c, *next;
+	struct timeval	 woke, now;
 
 	if (s->turn.nmarks != 0) {
 		for (c = TAILQ_FIRST(&s->clients); c != NULL; c = next) {
@@ -172,6 +207,18 @@ server_flush(struct server *s)
 		output_flush(c);
 	}
 	turn_end(&s->turn);
+	/*
+	 * The turn's work: from when the loop woke (libevent's time cache,
+	 * taken right after it polled) to now.
+	 */
+	if (event_base_gettimeofday_cached(s->base, &woke) == 0 &&
+	    event_base_update_cache_time(s->base) == 0 &&
+	    event_base_gettimeofday_cached(s->base, &now) == 0 &&
+	    timercmp(&now, &woke, >=)) {
+		timersub(&now, &woke, &now);
+		metrics_turn(s, (uint64_t)now.tv_sec * 1000000000 +
+		    (uint64_t)now.tv_usec * 1000);
+	}
 }
 
 static void
@@ -193,6 +240,7 @@ server_broadcast(struct server *s, struct client *from, struct msg *m)
 	if (s->turn.nmarks == 0)
 		event_active(s->flush_ev, 0, 0);
 	turn_add(&s->turn, from, m->data, m->len);
+	s->stats.relayed++;
 }
 
 /*
@@ -218,9 +266,11 @@ server_input(struct server *s, struct client *c, const char *line,
 		s->scratch = xmalloc(s->scratch_size);
 	}
 	n = sanitize_line(line, len, s->scratch);
+	s->scratch[n] = '\0';
+	if (c->flags & CLIENT_CONTROL)
+		return (control_input(s, c, s->scratch, n));
 	if (n == 0)
 		return (0);
-	s->scratch[n] = '\0';
 	if (s->config->mode == MODE_RAW) {
 		m = msg_new(n + 2);
 		memcpy(m->data, s->scratch, n);
@@ -295,9 +345,15 @@ server_cron_callback(evutil_socket_t fd, short events, void *arg)
 
 	server_notify_status(s);
 	cluster_cron(s);
+	control_cron(s, now);
 	for (c = TAILQ_FIRST(&s->clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		slept += client_cron(c);
+		if ((c->flags & CLIENT_CONTROL) && c->state == CLIENT_ROOM &&
+		    now - c->active_ms >= CONTROL_IDLE_MS) {
+			client_close(c, "idle control connection");
+			continue;
+		}
 		if (c->state == CLIENT_FLUSHING) {
 			/* At shutdown, shutdown_grace decides instead. */
 			if (!s->stopping &&
@@ -353,18 +409,28 @@ server_admit(struct server *s, struct client *c)
 	struct config	*conf = s->config;
 	uint64_t	 now = server_now_ms(s);
 
+	char		 key[PEER_KEY_MAX];
+
 	TAILQ_INSERT_TAIL(&s->clients, c, entry);
 	if (s->stopping) {
 		server_refuse(s, c, "server shutting down");
 		return;
 	}
+	s->stats.accepted++;
 	if (conf->max_clients != 0 && s->nclients >= conf->max_clients) {
+		s->stats.refused[REFUSED_FULL]++;
 		server_refuse(s, c, "server full");
 		return;
 	}
+	peer_key(c->netaddr, conf->ipv6_prefix, key);
 	if (conf->max_per_address != 0 &&
-	    peer_count(&s->peers, c->netaddr) >= conf->max_per_address) {
+	    peer_count(&s->peers, key) >= conf->max_per_address) {
+		s->stats.refused[REFUSED_ADDRESS]++;
 		server_refuse(s, c, "too many connections from your address");
+		return;
+	}
+	if (control_banned(s, c)) {
+		s->stats.refused[REFUSED_BANNED]++;
 		return;
 	}
 	c->guest = cluster_next_guest(s);
@@ -373,8 +439,9 @@ server_admit(struct server *s, struct client *c)
 	client_set_state(c, CLIENT_ROOM);
 	roster_add(&s->roster, c);
 	turn_join(&s->turn, c);
-	peer_add(&s->peers, c->netaddr);
-	s->nclients++;
+	peer_add(&s->peers, key);
+	if (++s->nclients > s->stats.peak)
+		s->stats.peak = s->nclients;
 	c->connected_ms = c->active_ms = now;
 	ratelimit_init(&c->rate, now, conf->rate_burst);
 	log_info("client %llu [%s]:%u connected (%u online)",
@@ -398,24 +465,31 @@ server_accept_callback(struct future *f, void *arg)
 		 */
 		log_warnx("accept on %s: %s; pausing accepts for %d ms",
 		    l->text, strerror(error), ACCEPT_PAUSE_MS);
+		if (error == EMFILE || error == ENFILE)
+			s->stats.refused[REFUSED_EMFILE]++;
 		listener_pause(l, ACCEPT_PAUSE_MS);
 		future_then(listener_accept(l), server_accept_callback, l);
 		return;
 	}
 	c = future_value(f);
 	future_then(listener_accept(l), server_accept_callback, l);
-	server_admit(s, c);
+	if (l->kind == LISTENER_CONTROL) {
+		TAILQ_INSERT_TAIL(&s->clients, c, entry);
+		control_admit(s, c);
+	} else
+		server_admit(s, c);
 }
 
 static void
 server_signal_callback(evutil_socket_t sig, short events, void *arg)
 {
 	struct server	*s = arg;
+	char		 err[1024];
 
 	switch (sig) {
 	case SIGHUP:
 		if (!s->stopping)
-			server_reload(s);
+			server_reload(s, err, sizeof err);
 		break;
 	case SIGINT:
 	case SIGTERM:
@@ -460,9 +534,17 @@ server_stop(struct server *s)
 		TAILQ_REMOVE(&s->listeners, l, entry);
 		listener_free(l);
 	}
+	if (s->control != NULL) {
+		listener_free(s->control);
+		s->control = NULL;
+	}
+	metrics_free(s);
 	for (c = TAILQ_FIRST(&s->clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		output_printf(c, "*** server shutting down");
+		if (c->flags & CLIENT_CONTROL)
+			output_printf(c, "error server shutting down");
+		else
+			output_printf(c, "*** server shutting down");
 		client_close_after_flush(c, "server shutting down");
 	}
 	evtimer_add(s->grace_ev, &tv);
@@ -519,9 +601,13 @@ server_new(struct config *conf, const char *path, int debug)
 	TAILQ_INIT(&s->throttled);
 	TAILQ_INIT(&s->dead);
 	TAILQ_INIT(&s->pending);
+	TAILQ_INIT(&s->mutes);
+	ban_init(&s->bans);
 	turn_init(&s->turn);
 	peer_init(&s->peers);
 	roster_init(&s->roster);
+	s->started = time(NULL);
+	s->started_ms = server_now_ms(s);
 	if ((s->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if (future_sched_init(&s->sched, s->base) != 0)
@@ -691,6 +777,166 @@ server_take_activated(struct server *s)
 }
 
 /*
+ * Readies the directory of path, for key.  Set in the config, a missing
+ * directory is made (one level, as systemd's RuntimeDirectory= and
+ * StateDirectory= would), owned by the user chatd will run as.  Left at
+ * its default, a missing directory means the feature is off, with a
+ * notice: the unit provides the directories, and a chatd run by hand has
+ * no business making system directories.  Returns 1 to go on, 0 to do
+ * without, or -1 after logging why not.
+ */
+static int
+server_make_dir(struct server *s, const char *key, const char *path,
+    int set)
+{
+	char		*dir = xstrdup(path), *slash;
+	struct stat	 sb;
+	int		 rc = 1;
+
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (stat(dir, &sb) == -1 && errno == ENOENT && !set) {
+			log_notice("%s: %s does not exist: off (set [control] "
+			    "%s to turn it on)", key, dir, key);
+			rc = 0;
+		} else if (stat(dir, &sb) == -1 && errno == ENOENT) {
+			if (mkdir(dir, 0750) == -1) {
+				log_errorx("%s: cannot make %s: %s", key, dir,
+				    strerror(errno));
+				rc = -1;
+			} else
+				server_chown(s, dir);
+		}
+	}
+	free(dir);
+	return (rc);
+}
+
+/*
+ * A file chatd made while root, before dropping its privileges, must stay
+ * usable by the user it drops to.
+ */
+static void
+server_chown(struct server *s, const char *path)
+{
+	struct passwd	*pw;
+
+	if (geteuid() != 0 || s->config->user == NULL ||
+	    (pw = getpwnam(s->config->user)) == NULL)
+		return;
+	if (chown(path, pw->pw_uid, (gid_t)-1) == -1)
+		log_warn("chown %s", path);
+}
+
+/*
+ * The control socket ([control] socket): mode 0660, group [control]
+ * group.  A stale socket left by a chatd that died is replaced; one that
+ * another process still answers on is an error.
+ */
+static int
+server_open_control(struct server *s)
+{
+	struct config		*conf = s->config;
+	struct sockaddr_un	 sun;
+	struct stat		 sb;
+	struct group		*gr;
+	int			 fd;
+
+	if (conf->control_socket == NULL)
+		return (0);
+	switch (server_make_dir(s, "socket", conf->control_socket,
+	    conf->control_set)) {
+	case -1:
+		return (-1);
+	case 0:
+		return (0);
+	}
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", conf->control_socket);
+	if (lstat(sun.sun_path, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd != -1 && connect(fd, (struct sockaddr *)&sun,
+		    sizeof sun) == 0) {
+			close(fd);
+			log_errorx("socket: %s is in use by another process",
+			    sun.sun_path);
+			return (-1);
+		}
+		if (fd != -1)
+			close(fd);
+		unlink(sun.sun_path);
+	}
+	if ((s->control = listener_new(s, (struct sockaddr *)&sun,
+	    sizeof sun, -1)) == NULL) {
+		log_errorx("socket: cannot listen on %s: %s", sun.sun_path,
+		    strerror(errno));
+		return (-1);
+	}
+	s->control->kind = LISTENER_CONTROL;
+	gr = conf->control_group != NULL ? getgrnam(conf->control_group) :
+	    NULL;
+	if (chmod(sun.sun_path, 0660) == -1 || (gr != NULL &&
+	    chown(sun.sun_path, (uid_t)-1, gr->gr_gid) == -1))
+		log_warn("control socket %s", sun.sun_path);
+	server_chown(s, sun.sun_path);
+	log_notice("control socket %s", sun.sun_path);
+	return (0);
+}
+
+/* The state database ([control] state): opened, checked, bans loaded. */
+static int
+server_open_state(struct server *s)
+{
+	struct config	*conf = s->config;
+	char		 err[1024], *wal;
+	int		 n;
+
+	if (conf->state == NULL)
+		return (0);
+	switch (server_make_dir(s, "state", conf->state, conf->state_set)) {
+	case -1:
+		return (-1);
+	case 0:
+		log_notice("bans are kept in memory only");
+		return (0);
+	}
+	if ((s->store = store_open(conf->state, err, sizeof err)) == NULL) {
+		log_errorx("state: %s", err);
+		return (-1);
+	}
+	if ((n = store_ban_load(s->store, &s->bans, (int64_t)time(NULL), err,
+	    sizeof err)) < 0) {
+		log_errorx("state: %s", err);
+		return (-1);
+	}
+	server_chown(s, conf->state);
+	xasprintf(&wal, "%s-wal", conf->state);
+	server_chown(s, wal);
+	free(wal);
+	xasprintf(&wal, "%s-shm", conf->state);
+	server_chown(s, wal);
+	free(wal);
+	log_info("state: %s, %d ban%s in force", conf->state, n,
+	    n == 1 ? "" : "s");
+	return (0);
+}
+
+static int
+server_open_metrics(struct server *s)
+{
+	char	err[256];
+
+	if (s->config->metrics_listen == NULL)
+		return (0);
+	if (metrics_start(s, err, sizeof err) != 0) {
+		log_errorx("listen: %s", err);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
  * Opens every configured listener (or takes systemd's) and starts
  * accepting.  Returns 0, or -1 after logging why (the port is in use...).
  */
@@ -709,8 +955,14 @@ server_listen(struct server *s)
 		    &s->listeners) != 0)
 			return (-1);
 	}
+	if (server_open_control(s) != 0 || server_open_state(s) != 0 ||
+	    server_open_metrics(s) != 0)
+		return (-1);
 	TAILQ_FOREACH(l, &s->listeners, entry)
 		future_then(listener_accept(l), server_accept_callback, l);
+	if (s->control != NULL)
+		future_then(listener_accept(s->control),
+		    server_accept_callback, s->control);
 	cluster_start(s);
 	return (0);
 }
@@ -723,7 +975,7 @@ server_apply(struct server *s, struct config *conf)
 	struct listener		*l;
 	struct client		*c;
 	struct config		*old = s->config;
-	char			*scratch;
+	char			*scratch, key[PEER_KEY_MAX];
 
 	if (!s->activated) {
 		if (server_open_listeners(s, conf, &s->listeners, &fresh) != 0)
@@ -746,6 +998,7 @@ server_apply(struct server *s, struct config *conf)
 		    "used");
 
 	config_keep_cluster(conf, old);
+	config_keep_control(conf, old);
 	if (conf->max_line != old->max_line) {
 		/* server_input() grows it for a line framed before. */
 		scratch = xmalloc(SANITIZE_MAX(conf->max_line) + 1);
@@ -754,6 +1007,17 @@ server_apply(struct server *s, struct config *conf)
 		s->scratch_size = SANITIZE_MAX(conf->max_line) + 1;
 	}
 	s->config = conf;
+	if (conf->ipv6_prefix != old->ipv6_prefix) {
+		/* The addresses are counted under other keys now. */
+		peer_free(&s->peers);
+		peer_init(&s->peers);
+		TAILQ_FOREACH(c, &s->clients, entry) {
+			if (!(c->flags & CLIENT_CONNECTED))
+				continue;
+			peer_key(c->netaddr, conf->ipv6_prefix, key);
+			peer_add(&s->peers, key);
+		}
+	}
 	TAILQ_FOREACH(c, &s->clients, entry)
 		client_configure(c);
 	chat_configure(s);
@@ -765,18 +1029,19 @@ server_apply(struct server *s, struct config *conf)
 }
 
 /*
- * SIGHUP: re-reads the config file.  A config that fails to parse or to
- * apply (a new address cannot be bound) is reported and the old one stays
- * in force; connected clients are never dropped by a reload.
+ * Re-reads the config file (SIGHUP, chatctl reload).  A config that fails
+ * to parse or to apply (a new address cannot be bound) is reported and the
+ * old one stays in force; connected clients are never dropped by a
+ * reload.  Returns 0, or -1 with the reason in err.
  */
-static void
-server_reload(struct server *s)
+int
+server_reload(struct server *s, char *err, size_t errlen)
 {
 	struct config	*conf;
 	struct timespec	 ts;
-	char		 err[1024];
 	const char	*path = s->config_path != NULL ? s->config_path :
 	    CHATD_CONF;
+	int		 rc = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	sdnotify("RELOADING=1\nMONOTONIC_USEC=%llu",
@@ -790,20 +1055,24 @@ server_reload(struct server *s)
 	 * to go back to port 7777 on every address.
 	 */
 	if (config_load(conf, path, s->config_path != NULL ||
-	    s->config->path != NULL, err, sizeof err) < 0) {
+	    s->config->path != NULL, err, errlen) < 0) {
 		log_warnx("reload failed: %s; keeping the old configuration",
 		    err);
-		config_free(conf);
-		free(conf);
+		rc = -1;
 	} else if (server_apply(s, conf) != 0) {
-		log_warnx("reload failed: cannot open the new listeners; "
-		    "keeping the old configuration");
-		config_free(conf);
-		free(conf);
+		snprintf(err, errlen, "cannot open the new listeners");
+		log_warnx("reload failed: %s; keeping the old configuration",
+		    err);
+		rc = -1;
 	} else
 		log_notice("configuration reloaded from %s", path);
+	if (rc != 0) {
+		config_free(conf);
+		free(conf);
+	}
 	sdnotify("READY=1\nSTATUS=%u client%s connected", s->nclients,
 	    s->nclients == 1 ? "" : "s");
+	return (rc);
 }
 
 static void
@@ -858,6 +1127,10 @@ server_free(struct server *s)
 		TAILQ_REMOVE(&s->listeners, l, entry);
 		listener_free(l);
 	}
+	if (s->control != NULL) {
+		listener_free(s->control);
+		unlink(s->config->control_socket);
+	}
 	while ((c = TAILQ_FIRST(&s->clients)) != NULL) {
 		TAILQ_REMOVE(&s->clients, c, entry);
 		if (c->flags & CLIENT_THROTTLED)
@@ -869,6 +1142,9 @@ server_free(struct server *s)
 		client_free(c);
 	}
 	chat_free(s);
+	control_free(s);
+	store_close(s->store);
+	metrics_free(s);
 	turn_free(&s->turn);
 	peer_free(&s->peers);
 	roster_free(&s->roster);

@@ -97,21 +97,25 @@ turn_join(struct turn *t, struct client *c)
 
 /*
  * c's part of the turn: the lines after its place, less its own, as
- * iovecs into the turn buffer (t->iov, valid until the turn changes).
- * Returns how many; 0 if there is nothing for c.
+ * iovecs into the turn buffer (t->iov, valid until the turn changes), and
+ * in *lines how many lines that is.  Returns how many iovecs; 0 if there
+ * is nothing for c.
  */
 int
-turn_part(struct turn *t, const struct client *c, struct iovec **iovp)
+turn_part(struct turn *t, const struct client *c, struct iovec **iovp,
+    unsigned *lines)
 {
 	unsigned	 i, first;
 	size_t		 pos, run;
 	int		 n = 0;
 
 	*iovp = t->iov;
+	*lines = 0;
 	first = c->turn_gen == t->gen ? c->turn_seen : 0;
 	if (first >= t->nmarks)
 		return (0);
 	run = first == 0 ? 0 : t->marks[first - 1].end;
+	*lines = t->nmarks - first;
 	if (c->said_gen != t->gen) {
 		/* The common case: c said nothing, its part is one run. */
 		t->iov[0].iov_base = t->buf->data + run;
@@ -121,6 +125,7 @@ turn_part(struct turn *t, const struct client *c, struct iovec **iovp)
 	pos = run;
 	for (i = first; i < t->nmarks; i++) {
 		if (t->marks[i].from == c) {
+			(*lines)--;
 			if (pos > run) {
 				t->iov[n].iov_base = t->buf->data + run;
 				t->iov[n].iov_len = pos - run;

@@ -9,7 +9,9 @@
  * The table below says, for each type, how many fields follow and how
  * many of the first ones are names: say and me (name, text), raw (text),
  * join (name), left (name, reason), nick (old, new), msg (from, to,
- * text).  Fields come from sanitised client input and valid names, which
+ * text); and from chatctl, ban (pattern, expires, created, reason: see
+ * wire_ban()), unban (pattern) and announce (text).  Fields come from
+ * sanitised client input and valid names, which
  * hold no TAB, CR, LF or NUL, so no escaping is needed.
  *
  * Nothing read from Redis is trusted more than a client: wire_decode()
@@ -36,14 +38,18 @@ static const struct wire_kind {
 	const char	*name;
 	int		 nnames;	/* leading fields that are names */
 	int		 nfields;
+	int		 last_empty;	/* the last field may be empty */
 } wire_kinds[WIRE_NTYPES] = {
-	[WIRE_SAY] = { "say", 1, 2 },
-	[WIRE_ME] = { "me", 1, 2 },
-	[WIRE_RAW] = { "raw", 0, 1 },
-	[WIRE_JOIN] = { "join", 1, 1 },
-	[WIRE_LEFT] = { "left", 1, 2 },
-	[WIRE_NICK] = { "nick", 2, 2 },
-	[WIRE_MSG] = { "msg", 2, 3 },
+	[WIRE_SAY] = { "say", 1, 2, 0 },
+	[WIRE_ME] = { "me", 1, 2, 0 },
+	[WIRE_RAW] = { "raw", 0, 1, 0 },
+	[WIRE_JOIN] = { "join", 1, 1, 0 },
+	[WIRE_LEFT] = { "left", 1, 2, 0 },
+	[WIRE_NICK] = { "nick", 2, 2, 0 },
+	[WIRE_MSG] = { "msg", 2, 3, 0 },
+	[WIRE_BAN] = { "ban", 0, 4, 1 },	/* wire_ban() */
+	[WIRE_UNBAN] = { "unban", 0, 1, 0 },
+	[WIRE_ANNOUNCE] = { "announce", 0, 1, 0 },
 };
 
 const char *
@@ -186,7 +192,8 @@ wire_decode(const char *data, size_t len, size_t text_max,
 		m->text[i] = xmalloc(SANITIZE_MAX(flen) + 1);
 		n = sanitize_line(part[3 + i], flen, m->text[i]);
 		m->text[i][n] = '\0';
-		if (n == 0 || n > text_max) {
+		if ((n == 0 && !(k->last_empty && i == k->nfields - 1)) ||
+		    n > text_max) {
 			*why = n == 0 ? "empty text" : "text too long";
 			goto fail;
 		}
@@ -197,6 +204,82 @@ wire_decode(const char *data, size_t len, size_t text_max,
 fail:
 	wire_msg_free(m);
 	return (-1);
+}
+
+/* Parses seconds of the epoch: decimal digits, at most 12.  0, or -1. */
+static int
+wire_seconds(const char *s, size_t len, int64_t *t)
+{
+	size_t	i;
+
+	if (len == 0 || len > 12)
+		return (-1);
+	*t = 0;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return (-1);
+		*t = *t * 10 + (s[i] - '0');
+	}
+	return (0);
+}
+
+/*
+ * A ban as it travels and is kept in Redis: pattern, expires and created
+ * (seconds of the epoch; expires 0 for never) and a reason (maybe empty).
+ * wire_ban() checks the fields of a decoded "ban" message, and
+ * wire_parse_ban() the value kept under PREFIX:bans for a pattern,
+ * "expires TAB created TAB reason".  Both fill b (its reason in buf,
+ * BAN_REASON_MAX + 1 bytes) and return 0, or -1 if anything breaks the
+ * rules of ban.c.
+ */
+static int
+wire_ban_fields(const char *pattern, const char *expires, size_t elen,
+    const char *created, size_t clen, const char *reason, struct ban *b,
+    char *buf)
+{
+	const char	*why;
+
+	if (ban_parse(pattern, b, &why) != 0 ||
+	    strcmp(b->pattern, pattern) != 0 ||
+	    wire_seconds(expires, elen, &b->expires) != 0 ||
+	    wire_seconds(created, clen, &b->created) != 0 ||
+	    ban_reason(reason, buf) != 0)
+		return (-1);
+	b->reason = buf;
+	return (0);
+}
+
+int
+wire_ban(const struct wire_msg *m, struct ban *b, char *buf)
+{
+	if (m->type != WIRE_BAN)
+		return (-1);
+	return (wire_ban_fields(m->field[0], m->field[1], strlen(m->field[1]),
+	    m->field[2], strlen(m->field[2]), m->field[3], b, buf));
+}
+
+int
+wire_parse_ban(const char *pattern, size_t plen, const char *value,
+    size_t vlen, struct ban *b, char *buf)
+{
+	char		 pat[BAN_PATTERN_MAX], reason[BAN_REASON_MAX + 1];
+	const char	*t1, *t2;
+
+	if (plen == 0 || plen >= sizeof pat ||
+	    memchr(pattern, '\0', plen) != NULL ||
+	    memchr(value, '\0', vlen) != NULL ||
+	    (t1 = memchr(value, '\t', vlen)) == NULL ||
+	    (t2 = memchr(t1 + 1, '\t', vlen - (size_t)(t1 + 1 - value))) ==
+	    NULL)
+		return (-1);
+	if (vlen - (size_t)(t2 + 1 - value) > BAN_REASON_MAX)
+		return (-1);
+	memcpy(pat, pattern, plen);
+	pat[plen] = '\0';
+	memcpy(reason, t2 + 1, vlen - (size_t)(t2 + 1 - value));
+	reason[vlen - (size_t)(t2 + 1 - value)] = '\0';
+	return (wire_ban_fields(pat, value, (size_t)(t1 - value), t1 + 1,
+	    (size_t)(t2 - t1 - 1), reason, b, buf));
 }
 
 /*

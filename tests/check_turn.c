@@ -77,9 +77,15 @@ part_join(const struct client *c, int *np)
 	const char	*base, *prev_end = NULL;
 	char		*s, *p;
 	size_t		 total = 1;
+	unsigned	 lines, want = 0, first, m;
 	int		 i, n;
 
-	n = turn_part(&t, c, &iov);
+	n = turn_part(&t, c, &iov, &lines);
+	/* The line count: the marks after c's place that are not c's. */
+	first = c->turn_gen == t.gen ? c->turn_seen : 0;
+	for (m = first; m < t.nmarks; m++)
+		want += t.marks[m].from != c;
+	ck_assert_uint_eq(lines, want);
 	ck_assert_int_ge(n, 0);
 	ck_assert_int_le(n, TURN_LINES + 1);
 	ck_assert_ptr_eq(iov, t.iov);
@@ -539,10 +545,12 @@ START_TEST(test_end_with_reference)
 	const char	*held;
 	size_t		 held_len;
 	uint64_t	 gen;
+	unsigned	 lines;
 
 	add(&x, "hello.");
 	add(&y, "there.");
-	ck_assert_int_eq(turn_part(&t, &y, &iov), 1);
+	ck_assert_int_eq(turn_part(&t, &y, &iov, &lines), 1);
+	ck_assert_uint_eq(lines, 1);
 	held = iov[0].iov_base;
 	held_len = iov[0].iov_len;
 	ck_assert_mem_eq(held, "hello.", held_len);

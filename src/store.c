@@ -1,0 +1,293 @@
+/*
+ * store.c: what chatd keeps across restarts, in one SQLite database.
+ *
+ * Today that is the bans; the schema is versioned (PRAGMA user_version)
+ * so that later tables (accounts) are added by a migration, and a
+ * database written by a newer chatd is refused rather than misread.  The
+ * file is opened at start-up, checked (quick_check) and written to once
+ * (an immediate transaction), so that a missing directory, a corrupt or a
+ * read-only file is a start-up error naming it, never a silent loss later.
+ *
+ * Everything read back is untrusted, like a client's input: a stored ban
+ * passes ban_parse() again, and a row that does not is reported and
+ * skipped, never used.  Writes are single statements in WAL mode with
+ * synchronous = NORMAL: a commit appends to the log without an fsync, so
+ * an operator's ban costs the event loop microseconds, not a disk flush
+ * (a power cut may lose the last bans; a crash of chatd loses nothing).
+ *
+ * Rejected: a file of our own format (SQLite gives atomic updates, a
+ * schema and crash safety for free); a worker thread for ban writes (they
+ * are rare and short; the store gets one when a slow operation, such as
+ * an account lookup under load, needs it).
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "chatd.h"
+
+#define STORE_VERSION	1	/* the schema this chatd writes */
+#define STORE_BUSY_MS	1000	/* another process holding a lock */
+
+struct store {
+	sqlite3		*db;
+	char		*path;
+};
+
+static const char *const store_schema[STORE_VERSION] = {
+	/* 0 -> 1: bans */
+	"CREATE TABLE bans ("
+	"  pattern TEXT PRIMARY KEY,"
+	"  expires INTEGER NOT NULL,"	/* seconds of the epoch, 0: never */
+	"  created INTEGER NOT NULL,"
+	"  reason TEXT NOT NULL DEFAULT ''"
+	");",
+};
+
+static int
+store_exec(struct store *st, const char *sql, char *err, size_t errlen)
+{
+	char	*msg = NULL;
+
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", st->path, msg != NULL ? msg :
+		    sqlite3_errmsg(st->db));
+		sqlite3_free(msg);
+		return (-1);
+	}
+	return (0);
+}
+
+/* One integer from a query, or -1 on error. */
+static long long
+store_int(struct store *st, const char *sql)
+{
+	sqlite3_stmt	*q;
+	long long	 v = -1;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
+		return (-1);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return (v);
+}
+
+/* Runs quick_check: 0 if the file is sound, else -1 with err. */
+static int
+store_check(struct store *st, char *err, size_t errlen)
+{
+	sqlite3_stmt	*q;
+	const char	*r;
+	int		 rc;
+
+	if ((rc = sqlite3_prepare_v2(st->db, "PRAGMA quick_check;", -1, &q,
+	    NULL)) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", st->path,
+		    sqlite3_errmsg(st->db));
+		return (-1);
+	}
+	rc = sqlite3_step(q);
+	r = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 0) : NULL;
+	if (r == NULL || strcmp(r, "ok") != 0) {
+		snprintf(err, errlen, "%s: the database is corrupt (%s)",
+		    st->path, r != NULL ? r : sqlite3_errmsg(st->db));
+		sqlite3_finalize(q);
+		return (-1);
+	}
+	sqlite3_finalize(q);
+	return (0);
+}
+
+/* Brings the schema to STORE_VERSION, in one transaction. */
+static int
+store_migrate(struct store *st, char *err, size_t errlen)
+{
+	long long	v;
+	char		sql[64];
+
+	if (store_exec(st, "BEGIN IMMEDIATE;", err, errlen) != 0)
+		return (-1);
+	if ((v = store_int(st, "PRAGMA user_version;")) < 0) {
+		snprintf(err, errlen, "%s: %s", st->path,
+		    sqlite3_errmsg(st->db));
+		goto fail;
+	}
+	if (v > STORE_VERSION) {
+		snprintf(err, errlen, "%s: schema version %lld is newer than "
+		    "this chatd's (%d)", st->path, v, STORE_VERSION);
+		goto fail;
+	}
+	for (; v < STORE_VERSION; v++) {
+		if (store_exec(st, store_schema[v], err, errlen) != 0)
+			goto fail;
+	}
+	snprintf(sql, sizeof sql, "PRAGMA user_version = %d;", STORE_VERSION);
+	if (store_exec(st, sql, err, errlen) != 0 ||
+	    store_exec(st, "COMMIT;", err, errlen) != 0)
+		goto fail;
+	return (0);
+fail:
+	sqlite3_exec(st->db, "ROLLBACK;", NULL, NULL, NULL);
+	return (-1);
+}
+
+/*
+ * Opens (creating it if need be) the database at path, checks it and
+ * brings its schema up to date.  Returns the store, or NULL with a message
+ * naming the file in err.
+ */
+struct store *
+store_open(const char *path, char *err, size_t errlen)
+{
+	struct store	*st;
+
+	st = xcalloc(1, sizeof *st);
+	st->path = xstrdup(path);
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, st->db != NULL ?
+		    sqlite3_errmsg(st->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
+	sqlite3_extended_result_codes(st->db, 1);
+	if (store_check(st, err, errlen) != 0 ||
+	    store_exec(st, "PRAGMA journal_mode = WAL;", err, errlen) != 0 ||
+	    store_exec(st, "PRAGMA synchronous = NORMAL;", err, errlen) != 0 ||
+	    store_migrate(st, err, errlen) != 0)
+		goto fail;
+	return (st);
+fail:
+	store_close(st);
+	return (NULL);
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_close(st->db);
+	free(st->path);
+	free(st);
+}
+
+/* Logs a failed write: the change is kept in memory, not on disk. */
+static int
+store_failed(struct store *st, const char *what)
+{
+	log_warnx("store: %s: cannot %s: %s", st->path, what,
+	    sqlite3_errmsg(st->db));
+	return (-1);
+}
+
+/* Saves a ban (replacing one of the same pattern).  0, or -1 (logged). */
+int
+store_ban_put(struct store *st, const struct ban *b)
+{
+	sqlite3_stmt	*q;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO bans "
+	    "(pattern, expires, created, reason) VALUES (?, ?, ?, ?);", -1,
+	    &q, NULL) != SQLITE_OK)
+		return (store_failed(st, "save a ban"));
+	sqlite3_bind_text(q, 1, b->pattern, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, b->expires);
+	sqlite3_bind_int64(q, 3, b->created);
+	sqlite3_bind_text(q, 4, b->reason != NULL ? b->reason : "", -1,
+	    SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return (rc == SQLITE_DONE ? 0 : store_failed(st, "save a ban"));
+}
+
+/* Deletes the ban of this pattern.  0, or -1 (logged). */
+int
+store_ban_del(struct store *st, const char *pattern)
+{
+	sqlite3_stmt	*q;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM bans WHERE pattern = ?;",
+	    -1, &q, NULL) != SQLITE_OK)
+		return (store_failed(st, "delete a ban"));
+	sqlite3_bind_text(q, 1, pattern, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return (rc == SQLITE_DONE ? 0 : store_failed(st, "delete a ban"));
+}
+
+/* Deletes the bans expired at now.  0, or -1 (logged). */
+int
+store_ban_prune(struct store *st, int64_t now)
+{
+	sqlite3_stmt	*q;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM bans WHERE expires != 0 "
+	    "AND expires <= ?;", -1, &q, NULL) != SQLITE_OK)
+		return (store_failed(st, "prune bans"));
+	sqlite3_bind_int64(q, 1, now);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return (rc == SQLITE_DONE ? 0 : store_failed(st, "prune bans"));
+}
+
+/*
+ * Loads every stored ban still in force at now into l.  A row that is
+ * not a valid ban is logged and skipped.  Returns how many were loaded,
+ * or -1 with err.
+ */
+int
+store_ban_load(struct store *st, struct bans *l, int64_t now, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt		*q;
+	struct ban		 b;
+	const unsigned char	*pattern, *reason;
+	const char		*why;
+	char			 text[BAN_REASON_MAX + 1];
+	int			 rc, n = 0;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT pattern, expires, created, "
+	    "reason FROM bans ORDER BY created;", -1, &q, NULL) !=
+	    SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", st->path,
+		    sqlite3_errmsg(st->db));
+		return (-1);
+	}
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		pattern = sqlite3_column_text(q, 0);
+		reason = sqlite3_column_text(q, 3);
+		if (pattern == NULL || ban_parse((const char *)pattern, &b,
+		    &why) != 0 || ban_reason((const char *)reason, text) !=
+		    0) {
+			log_warnx("store: %s: a stored ban is not valid; "
+			    "skipped", st->path);
+			continue;
+		}
+		b.expires = sqlite3_column_int64(q, 1);
+		b.created = sqlite3_column_int64(q, 2);
+		if (b.expires < 0 || (b.expires != 0 && b.expires <= now))
+			continue;
+		b.reason = text;
+		ban_add(l, &b);
+		n++;
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE) {
+		snprintf(err, errlen, "%s: %s", st->path,
+		    sqlite3_errmsg(st->db));
+		return (-1);
+	}
+	return (n);
+}
