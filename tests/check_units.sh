@@ -15,7 +15,9 @@
 
 set -u
 
-MAX_EXPOSURE=1.5
+# The score at the start of the control issue: new directories and
+# features must not raise it.
+MAX_EXPOSURE=1.2
 
 top_builddir=${builddir:-.}
 top_srcdir=${CHATD_SRCDIR:-${srcdir:-.}}
