@@ -9,9 +9,10 @@
  *
  * Two names are the same name when their keys are equal.  The key folds
  * what a reader cannot tell apart on a terminal: case, the separators '_',
- * '-' and '.', and the ASCII confusables i/l/1 (and so I), o/0, "rn"/"m"
- * and "vv"/"w".  So "guest1", "guestl", "Guest-1" and "guest1." are one
- * name, and only one client in the room may hold it.  The key is what the
+ * '-' and '.', and the ASCII confusables i/l/1 (and so I), o/0, "rn"/"m",
+ * and runs of v and w read as their strokes ("vv" and "w", "vw" and "vvv").
+ * So "guest1", "guestl", "Guest-1" and "guest1." are one name, and only
+ * one client in the room may hold it.  The key is what the
  * room's index (roster.c) and Redis (PREFIX:nick:KEY) are keyed by; the
  * name as its holder spelled it is what is shown.  The folding depends
  * only on the lower-cased letter, so names equal without regard to case
@@ -63,18 +64,33 @@ name_valid(const char *s, size_t len)
 void
 name_key(const char *s, char *key)
 {
-	size_t	n = 0;
-	char	ch;
+	size_t		n = 0;
+	unsigned	strokes = 0;	/* a run of v (1) and w (2) */
+	char		ch;
 
-	for (; *s != '\0'; s++) {
+	for (;; s++) {
 		ch = *s;
 		if (ch >= 'A' && ch <= 'Z')
 			ch = (char)(ch - 'A' + 'a');
-		switch (ch) {
-		case '_':
-		case '-':
-		case '.':
+		if (ch == '_' || ch == '-' || ch == '.')
 			continue;
+		if (ch == 'v' || ch == 'w') {
+			strokes += ch == 'v' ? 1 : 2;
+			continue;
+		}
+		/*
+		 * A run of v and w reads as its strokes: "vw", "wv" and "vvv"
+		 * are one name, written as many w as fit, then a v if odd.
+		 */
+		for (; strokes >= 2; strokes -= 2)
+			key[n++] = 'w';
+		if (strokes == 1) {
+			key[n++] = 'v';
+			strokes = 0;
+		}
+		if (ch == '\0')
+			break;
+		switch (ch) {
 		case 'i':
 		case '1':
 			ch = 'l';
@@ -83,10 +99,9 @@ name_key(const char *s, char *key)
 			ch = 'o';
 			break;
 		}
-		/* Two-letter confusables fold to the letter they mimic. */
-		if (n > 0 && ((key[n - 1] == 'r' && ch == 'n') ||
-		    (key[n - 1] == 'v' && ch == 'v'))) {
-			key[n - 1] = key[n - 1] == 'r' ? 'm' : 'w';
+		/* "rn" reads as the "m" it mimics. */
+		if (ch == 'n' && n > 0 && key[n - 1] == 'r') {
+			key[n - 1] = 'm';
 			continue;
 		}
 		key[n++] = ch;

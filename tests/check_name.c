@@ -318,6 +318,19 @@ START_TEST(test_key_property_confusables)
 }
 END_TEST
 
+/*
+ * w reads as vv, so "vw", "wv" and "vvv" are one name (a left-to-right
+ * fold of pairs gave "vw", "wv" and "wv").
+ */
+START_TEST(test_key_w_is_vv)
+{
+	ck_assert_int_eq(name_same("vw", "vvv"), 1);
+	ck_assert_int_eq(name_same("vw", "wv"), 1);
+	ck_assert_int_eq(name_same("vwv", "ww"), 1);
+	ck_assert_int_eq(name_same("Vwes", "wves"), 1);
+}
+END_TEST
+
 START_TEST(test_same)
 {
 	ck_assert_int_eq(name_same("alice", "Alice"), 1);
@@ -423,6 +436,7 @@ name_suite(void)
 	tcase_add_test(tc, test_key_property_case);
 	tcase_add_test(tc, test_key_property_confusables);
 	tcase_add_test(tc, test_same);
+	tcase_add_test(tc, test_key_w_is_vv);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("guest");

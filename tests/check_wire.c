@@ -108,6 +108,13 @@ static const struct {
 	    "chatd1\t" NODE "\tnick\tguest7\tErin" },
 	{ WIRE_MSG, { "alice", "bob", "psst, over here" }, 3, 2,
 	    "chatd1\t" NODE "\tmsg\talice\tbob\tpsst, over here" },
+	{ WIRE_BAN, { "2001:db8::/64", "1796099999", "1796090000", "spam" },
+	    4, 0, "chatd1\t" NODE "\tban\t2001:db8::/64\t1796099999\t"
+	    "1796090000\tspam" },
+	{ WIRE_UNBAN, { "Troll*" }, 1, 0,
+	    "chatd1\t" NODE "\tunban\tTroll*" },
+	{ WIRE_ANNOUNCE, { "maintenance at noon" }, 1, 0,
+	    "chatd1\t" NODE "\tannounce\tmaintenance at noon" },
 };
 
 START_TEST(test_round_trip)
@@ -156,7 +163,8 @@ START_TEST(test_type_names)
 	static const char *const names[WIRE_NTYPES] = {
 		[WIRE_SAY] = "say", [WIRE_ME] = "me", [WIRE_RAW] = "raw",
 		[WIRE_JOIN] = "join", [WIRE_LEFT] = "left",
-		[WIRE_NICK] = "nick", [WIRE_MSG] = "msg",
+		[WIRE_NICK] = "nick", [WIRE_MSG] = "msg", [WIRE_BAN] = "ban",
+		[WIRE_UNBAN] = "unban", [WIRE_ANNOUNCE] = "announce",
 	};
 	int	i;
 
@@ -211,9 +219,9 @@ END_TEST
 
 START_TEST(test_why_fields_version)
 {
-	decode_fail("chatd1\tn\tmsg\ta\tb\tc\td\te", "too many fields");
+	decode_fail("chatd1\tn\tmsg\ta\tb\tc\td\te\tf", "too many fields");
 	decode_fail("chatd1\tn\tsay\ta\tb\t\t\t\t\t\t\t", "too many fields");
-	decode_fail("\t\t\t\t\t\t\t", "too many fields");
+	decode_fail("\t\t\t\t\t\t\t\t", "too many fields");
 
 	decode_fail("chatd2\tn\tsay\ta\thi", "unknown version");
 	decode_fail("CHATD1\tn\tsay\ta\thi", "unknown version");
