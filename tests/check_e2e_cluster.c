@@ -22,8 +22,8 @@
  * per command (redis_cmd(), binary-safe redis_cmdv()).
  *
  * A node links to Redis after READY=1; node_up() waits for "cluster:
- * linked to Redis" in its log and for its block of client ids (PREFIX:ids
- * in Redis, and the answer read by the node), so that guest names do not
+ * linked to Redis" in its log and for "cluster: guest numbers A to B from
+ * Redis" (its block of PREFIX:ids has arrived), so that guest names do not
  * collide across nodes.  Waits for state that nobody announces (a key
  * expiring, a port free again) are bounded polls (harness_poll()), never
  * sleeps.  Nodes have
@@ -58,7 +58,6 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -620,184 +619,30 @@ node_linked(struct chatd *d, int n)
 	chatd_wait_log_n(d, LINKED, n);
 }
 
-/* Whether Redis's counter key holds at least want (for harness_poll()). */
-struct ids_wait {
-	struct redis	*r;
-	const char	*key;
-	long long	 want;
-};
-
-static int
-ids_taken(void *arg)
-{
-	struct ids_wait	*w = arg;
-
-	return redis_get_int(w->r, w->key) >= w->want;
-}
-
-/*
- * The kernel's view of one TCP socket (a line of /proc/net/tcp): ports,
- * state, bytes sent but not acknowledged (tx) and received but not read
- * (rx), inode.
- */
-struct tcp_sock {
-	unsigned	 lport, rport, state;
-	unsigned long	 tx, rx, ino;
-};
-
-#define TCP_ESTABLISHED	1
-#define TCP_MAX		64
-
-/*
- * Read the established connections of /proc/net/tcp with port at either
- * end into t (the host may have thousands of other sockets, as other
- * suites run beside this one, and each command of ours leaves one in
- * TIME_WAIT); how many there are.
- */
-static int
-tcp_table(int port, struct tcp_sock *t, int max)
-{
-	struct tcp_sock	 e;
-	FILE		*f;
-	char		 line[512];
-	int		 n = 0;
-
-	if ((f = fopen("/proc/net/tcp", "r")) == NULL)
-		ck_abort_msg("/proc/net/tcp: %s", strerror(errno));
-	while (fgets(line, sizeof line, f) != NULL) {
-		if (sscanf(line, " %*u: %*x:%x %*x:%x %x %lx:%lx %*x:%*x %*x "
-		    "%*u %*u %lu", &e.lport, &e.rport, &e.state, &e.tx, &e.rx,
-		    &e.ino) != 6 || e.state != TCP_ESTABLISHED ||
-		    (e.lport != (unsigned)port && e.rport != (unsigned)port))
-			continue;
-		if (n == max)
-			ck_abort_msg("more than %d sockets on port %d", max,
-			    port);
-		t[n++] = e;
-	}
-	fclose(f);
-	return n;
-}
-
-/* Whether process pid holds the socket with inode ino. */
-static int
-pid_has_socket(pid_t pid, unsigned long ino)
-{
-	char		 path[PATH_MAX], link[64], want[64];
-	struct dirent	*e;
-	DIR		*dir;
-	ssize_t		 n;
-	int		 found = 0;
-
-	snprintf(path, sizeof path, "/proc/%ld/fd", (long)pid);
-	snprintf(want, sizeof want, "socket:[%lu]", ino);
-	if ((dir = opendir(path)) == NULL)
-		ck_abort_msg("%s: %s", path, strerror(errno));
-	while (!found && (e = readdir(dir)) != NULL) {
-		snprintf(path, sizeof path, "/proc/%ld/fd/%s", (long)pid,
-		    e->d_name);
-		n = readlink(path, link, sizeof link - 1);
-		if (n > 0) {
-			link[n] = '\0';
-			found = strcmp(link, want) == 0;
-		}
-	}
-	closedir(dir);
-	return found;
-}
-
-struct drain_wait {
-	struct chatd	*d;
-	int		 port;
-};
-
-/*
- * For harness_poll(): whether the node has read everything Redis (on
- * port) has sent it.  On each of the node's connections to Redis, the
- * Redis end has nothing unacknowledged (so nothing is still on its way
- * over loopback: what Redis sent is in the node's receive queue), and
- * then the node's end has nothing unread.  The two are read from two
- * snapshots of /proc/net/tcp in that order, so new traffic can only make
- * this answer 0.  hiredis handles every reply it reads before it returns
- * to the event loop, so a reply Redis had sent has been handled once this
- * holds, before the node accepts a client connected after.
- */
-static int
-redis_all_read(void *arg)
-{
-	struct drain_wait	*w = arg;
-	struct tcp_sock		 t[TCP_MAX];
-	unsigned		 mine[TCP_MAX];
-	int			 n, i, j, nmine = 0;
-
-	n = tcp_table(w->port, t, TCP_MAX);
-	for (i = 0; i < n; i++) {
-		if (t[i].rport != (unsigned)w->port ||
-		    !pid_has_socket(w->d->pid, t[i].ino))
-			continue;
-		for (j = 0; j < n; j++) {
-			if (t[j].lport == (unsigned)w->port &&
-			    t[j].rport == t[i].lport)
-				break;
-		}
-		if (j == n || t[j].tx != 0)
-			return 0;
-		mine[nmine++] = t[i].lport;
-	}
-	if (nmine == 0)
-		return 0;
-	n = tcp_table(w->port, t, TCP_MAX);
-	for (i = 0; i < n; i++) {
-		if (t[i].rport != (unsigned)w->port)
-			continue;
-		for (j = 0; j < nmine; j++) {
-			if (t[i].lport == mine[j] && t[i].rx != 0)
-				return 0;
-		}
-	}
-	return 1;
-}
-
 /*
  * Start the k-th node (from 1) of the room on channel (NULL: "chatd") and
- * wait until it is linked and has its block of client ids, so that its
- * guests are unique.
+ * wait until it is linked and has its block of guest numbers, so that its
+ * guests are unique: the node logs (at debug level, which node_start()
+ * sets) "cluster: guest numbers A to B from Redis" once the answer to its
+ * INCRBY has arrived.  Nodes are started one at a time, so the k-th has
+ * taken the k-th block at least.
  */
 static struct chatd *
 node_up_ex(struct redis *r, const char *node, int k, int ttl,
     const char *channel, const char *cluster_more)
 {
-	struct chatd		*d;
-	struct ids_wait		 ids;
-	struct drain_wait	 drain;
-	char			 key[128];
+	struct chatd	*d;
+	char		 key[128];
+	long long	 ids;
 
 	d = node_start(r->port, node, ttl, NULL, cluster_more);
 	node_linked(d, 1);
+	chatd_wait_log(d, "cluster: guest numbers ");
 	snprintf(key, sizeof key, "%s:ids", channel != NULL ? channel :
 	    "chatd");
-	ids.r = r;
-	ids.key = key;
-	ids.want = 1000LL * k;
-	if (!harness_poll(ids_taken, &ids, W))
-		ck_abort_msg("node %s took no block of ids (%s < %lld) within "
-		    "%d ms", node, key, ids.want, W);
-	/*
-	 * The INCRBY has run, but its answer may not have reached the node.
-	 * Once Redis has answered a command of ours sent after that, it has
-	 * sent the answer (it writes every reply of one turn of its loop
-	 * before it reads again); then wait until the node has read it.
-	 * FIXME: chatd does not say when it has its block; with a debug
-	 * line "cluster: client ids N to M from Redis" this would wait for
-	 * that line instead of reading the kernel's socket queues.
-	 */
-	ck_assert_msg(redis_ping(r, W), "Redis on port %d does not answer",
-	    r->port);
-	drain.d = d;
-	drain.port = r->port;
-	if (!harness_poll(redis_all_read, &drain, W))
-		ck_abort_msg("node %s has not read what Redis sent it within "
-		    "%d ms", node, W);
+	ids = redis_get_int(r, key);
+	ck_assert_msg(ids >= 1000LL * k, "node %s has its guest numbers, but "
+	    "%s is %lld, below %lld", node, key, ids, 1000LL * k);
 	return d;
 }
 
@@ -1895,20 +1740,12 @@ START_TEST(test_requests_in_flight)
 
 	/* Redis dies under a waiting /nick: answered; the client goes on. */
 	redis_kill(r, SIGSTOP);
-	tc_send(carol, "/bogus\n/nick yan\nafter the second nick\n");
+	tc_send(carol, "/nick yan\nafter the second nick\n");
 	/*
-	 * The /nick has no answer to wait for: the one to /bogus shows the
-	 * node is at it, and a moment more lets it send the SET.
-	 * FIXME: a pause that waits for the program.  Nothing chatd says
-	 * shows that the /nick is waiting for Redis (Redis is stopped, so
-	 * it cannot show the SET either); were the /nick handled only after
-	 * the kill, carol would be renamed locally and the test fail.  With
-	 * a debug line from cluster_nick() such as "client 3 [127.0.0.1]:
-	 * /nick yan: waiting for Redis", the test would start the node with
-	 * log_level = debug and wait for that line instead.
+	 * Killed only once the /nick waits for Redis (its SET sent): were it
+	 * handled after the kill, carol would be renamed locally.
 	 */
-	tc_expect_line(carol, "*** unknown command /bogus (try /help)");
-	harness_pause_ms(100);
+	chatd_wait_log(a, "]: /nick yan: waiting for Redis");
 	redis_kill(r, SIGKILL);
 	tc_expect_line(carol, "*** cannot change names now: the room is "
 	    "local-only, try again");
