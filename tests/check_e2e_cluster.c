@@ -1038,6 +1038,99 @@ START_TEST(test_who_nick_kill)
 }
 END_TEST
 
+/*
+ * For harness_poll(): whether the name's key and the node's /who entry
+ * of a name are both in Redis.
+ */
+struct claim_wait {
+	struct redis	*r;
+	const char	*key;		/* PREFIX:nick:KEY */
+	const char	*hash;		/* PREFIX:node:NODE */
+	const char	*field;		/* the name */
+};
+
+static int
+claimed(void *arg)
+{
+	struct claim_wait	*w = arg;
+	char			*n;
+	int			 there;
+
+	n = redis_cmd(w->r, "EXISTS", w->key, NULL);
+	there = strcmp(n, "1") == 0;
+	free(n);
+	if (!there)
+		return 0;
+	n = redis_cmd(w->r, "HEXISTS", w->hash, w->field, NULL);
+	there = strcmp(n, "1") == 0;
+	free(n);
+	return there;
+}
+
+/*
+ * 2b. Redis loses every name (FLUSHALL here; a restart without data is
+ * the same) under a running room: the node holding a name claims it again
+ * at its next refresh, so the name stays one person's across the room.
+ */
+START_TEST(test_names_unique_after_flushall)
+{
+	/* Before: a never claimed carol again, and b gave bob carol too. */
+	struct redis	*r;
+	struct chatd	*a, *b;
+	struct room	 rm;
+	struct tc	*bob;
+	struct claim_wait back;
+	char		 who[MAXC][256], *reply;
+	int		 n, again;
+
+	room_two_nodes(&rm, &r, &a, &b);
+	room_join(&rm, a, "carol");
+	bob = room_join(&rm, b, "bob");
+
+	reply = redis_cmd(r, "FLUSHALL", NULL);
+	ck_assert_str_eq(reply, "OK");
+	free(reply);
+	/*
+	 * Node a refreshes every presence_ttl / 3 = 1 s.  Whether it claimed
+	 * carol again is asserted after what bob sees, so that a node that
+	 * never does fails the test as the user saw it.
+	 */
+	back.r = r;
+	back.key = "chatd:nick:carol";
+	back.hash = "chatd:node:a";
+	back.field = "carol";
+	again = harness_poll(claimed, &back, NAME_FREE_MS);
+
+	tc_send(bob, "/nick carol\n");
+	tc_expect_line(bob, "*** name carol is taken");
+	tc_send(bob, "/who\n");
+	n = read_who(bob, who, MAXC);
+	ck_assert_msg(count_matching(who, n, "^\\*\\*\\*   carol ") == 1,
+	    "bob's /who lists %d carols", count_matching(who, n,
+	    "^\\*\\*\\*   carol "));
+	ck_assert_int_eq(count_matching(who, n, WHO_REMOTE("carol", "a")), 1);
+	ck_assert_int_eq(count_matching(who, n, WHO_LOCAL("bob",
+	    " \\(you\\)")), 1);
+	ck_assert_int_eq(n, 2);
+
+	ck_assert_msg(again, "chatd:nick:carol or carol in chatd:node:a not "
+	    "back %d ms after FLUSHALL (presence_ttl = %d)", NAME_FREE_MS,
+	    TTL);
+	reply = redis_cmd(r, "GET", "chatd:nick:carol", NULL);
+	ck_assert_str_eq(reply, "a\tcarol");
+	free(reply);
+	ck_assert_int_eq(chatd_log_count(a, "cluster: Redis lost this node's "
+	    "names (restarted or flushed); claiming them again"), 1);
+	ck_assert_int_eq(chatd_log_count(a, "cluster: claiming carol again"),
+	    1);
+
+	room_close(&rm);
+	chatd_stop_ok(a);
+	chatd_stop_ok(b);
+	redis_stop(r);
+}
+END_TEST
+
 /* 3. /msg across nodes reaches only its addressee. ------------------------ */
 
 START_TEST(test_msg_across)
@@ -2211,6 +2304,7 @@ e2e_cluster_suite(void)
 	tc = tcase_create("presence");
 	tcase_set_timeout(tc, TEST_TIMEOUT);
 	tcase_add_test(tc, test_who_nick_kill);
+	tcase_add_test(tc, test_names_unique_after_flushall);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("faults");
