@@ -1187,6 +1187,40 @@ START_TEST(test_msg_across)
 }
 END_TEST
 
+/*
+ * 3b. A name too long to be anyone's is no one's: it is refused where it
+ * was typed, and never cut down to the name of someone on another node.
+ */
+START_TEST(test_msg_long_name_not_truncated_across_nodes)
+{
+	/* Before: cut to 24 bytes, it reached abcdefghijklmnopqrstuvwx. */
+	struct redis	*r;
+	struct chatd	*a, *b;
+	struct room	 rm;
+	struct tc	*alice, *x;
+
+	room_two_nodes(&rm, &r, &a, &b);
+	alice = room_join(&rm, a, "alice");
+	x = room_join(&rm, b, "abcdefghijklmnopqrstuvwx");
+
+	tc_send(alice, "/msg abcdefghijklmnopqrstuvwxYZ hi\n");
+	tc_expect_line(alice, "*** no such user: abcdefghijklmnopqrstuvwx...");
+	/* Nothing reached x: its next line is the marker. */
+	tc_send(alice, "after the msg\n");
+	tc_expect_line(x, "<alice> after the msg");
+
+	/* The name itself, all 24 bytes of it, still reaches x. */
+	tc_send(alice, "/msg abcdefghijklmnopqrstuvwx hi\n");
+	tc_expect_line(alice, "*** message sent to abcdefghijklmnopqrstuvwx");
+	tc_expect_line(x, "*alice* hi");
+
+	room_close(&rm);
+	chatd_stop_ok(a);
+	chatd_stop_ok(b);
+	redis_stop(r);
+}
+END_TEST
+
 /* 4. Redis killed mid-conversation, then restarted on the same port. ------ */
 
 /*
@@ -2298,6 +2332,7 @@ e2e_cluster_suite(void)
 	tcase_add_test(tc, test_chat_both_ways);
 	tcase_add_test(tc, test_formats);
 	tcase_add_test(tc, test_msg_across);
+	tcase_add_test(tc, test_msg_long_name_not_truncated_across_nodes);
 	tcase_add_test(tc, test_msg_after_case_change);
 	suite_add_tcase(s, tc);
 
