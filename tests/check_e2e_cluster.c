@@ -1672,6 +1672,95 @@ START_TEST(test_malformed_log_safe)
 }
 END_TEST
 
+/*
+ * Fail unless the next line on c is want; before comparing, fail if it
+ * holds a control byte (C0 or DEL), quoting it as \xNN rather than sending
+ * it to the terminal of whoever reads the failure.
+ */
+#define expect_clean_line(c, want) \
+	expect_clean_line_at(__LINE__, c, want)
+static void
+expect_clean_line_at(int at, struct tc *c, const char *want)
+{
+	const unsigned char	*p;
+	char			 shown[1024], *l;
+	size_t			 n = 0;
+	int			 dirty = 0;
+
+	l = tc_line(c, W);
+	ck_assert_msg(l != NULL, "line %d: %s: expected '%s', got %s", at,
+	    c->name, want, c->eof ? "end of file" : "nothing");
+	for (p = (const unsigned char *)l; *p != '\0' &&
+	    n + 5 < sizeof shown; p++) {
+		if (*p < 0x20 || *p == 0x7f) {
+			dirty = 1;
+			n += (size_t)snprintf(shown + n, sizeof shown - n,
+			    "\\x%02x", *p);
+		} else
+			shown[n++] = (char)*p;
+	}
+	shown[n] = '\0';
+	ck_assert_msg(!dirty, "line %d: %s: control bytes from the server: "
+	    "'%s'", at, c->name, shown);
+	ck_assert_msg(strcmp(l, want) == 0, "line %d: %s: expected '%s', got "
+	    "'%s'", at, c->name, want, shown);
+}
+
+/*
+ * 6c. A name's record in Redis is read as untrusted input: one that is
+ * not "node TAB name" with a valid node and name is nobody's, and nothing
+ * of it reaches the client or the log.  (mallory and trudy are their own
+ * keys: chatd:nick:mallory, chatd:nick:trudy.)
+ */
+START_TEST(test_msg_shows_no_raw_bytes_from_redis)
+{
+	/* Before: alice got "*** message sent to " ESC [2J ESC ]0;pwned... */
+	static const char	 mallory[] =
+	    "x\t\x1b[2J\x1b]0;pwned\x07\r\n*** fake";
+	static const char	 trudy[] = "b\tev\x1bil";
+	struct redis		*r;
+	struct chatd		*a;
+	struct room		 rm;
+	struct tc		*alice;
+	const char		*log;
+	char			*reply;
+
+	r = redis_start(0);
+	room_init(&rm, r);
+	a = node_up(r, "a", 1);
+	alice = room_join(&rm, a, "alice");
+	reply = redis_cmd(r, "SET", "chatd:nick:mallory", mallory, NULL);
+	ck_assert_str_eq(reply, "OK");
+	free(reply);
+	reply = redis_cmd(r, "SET", "chatd:nick:trudy", trudy, NULL);
+	ck_assert_str_eq(reply, "OK");
+	free(reply);
+
+	/* An invalid name after a valid node, and a bad value whole. */
+	tc_send(alice, "/msg mallory hi\n");
+	expect_clean_line(alice, "*** no such user: mallory");
+	tc_send(alice, "/msg trudy hi\n");
+	expect_clean_line(alice, "*** no such user: trudy");
+	/* Nothing else came: the marker is the next line. */
+	publish(r, "chatd1\tz\tsay\tzed\tmarker");
+	expect_clean_line(alice, "<zed> marker");
+	ck_assert_msg(alice->len == 0, "alice: %zu more bytes after the "
+	    "marker", alice->len);
+
+	/* Said once (the report is rate limited), and safely. */
+	ck_assert_int_eq(chatd_log_count(a, "cluster: malformed name record "
+	    "in Redis ignored (0 more since the last report)"), 1);
+	log = chatd_log(a);
+	ck_assert_msg(strchr(log, '\x1b') == NULL && strchr(log, '\x07') ==
+	    NULL && strstr(log, "pwned") == NULL, "the record reached the "
+	    "log:\n%s", log);
+
+	room_close(&rm);
+	chatd_stop_ok(a);
+	redis_stop(r);
+}
+END_TEST
+
 /* 7. A node started while Redis is down. --------------------------------- */
 
 START_TEST(test_start_redis_down)
@@ -2367,6 +2456,7 @@ e2e_cluster_suite(void)
 	tcase_set_timeout(tc, TEST_TIMEOUT);
 	tcase_add_test(tc, test_malformed);
 	tcase_add_test(tc, test_malformed_log_safe);
+	tcase_add_test(tc, test_msg_shows_no_raw_bytes_from_redis);
 	suite_add_tcase(s, tc);
 
 	return s;
