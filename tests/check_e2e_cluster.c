@@ -1761,6 +1761,110 @@ START_TEST(test_msg_shows_no_raw_bytes_from_redis)
 }
 END_TEST
 
+/* Publish "<zed> marker N" as from node z: every client of rm gets it next. */
+static void
+room_marker(struct room *rm, int n)
+{
+	char	msg[64], want[64];
+
+	snprintf(msg, sizeof msg, "chatd1\tz\tsay\tzed\tmarker %d", n);
+	publish(rm->r, msg);
+	snprintf(want, sizeof want, "<zed> marker %d", n);
+	room_expect(rm, NULL, want);
+}
+
+/*
+ * How many times d logged (at debug level, one line each) that it refused
+ * the message shown as printable, for why.  The once-a-minute warning of
+ * the same refusal goes on after the message and is not counted.
+ */
+static int
+refusals(struct chatd *d, const char *why, const char *printable)
+{
+	char	needle[256];
+
+	snprintf(needle, sizeof needle, "message ignored (%s): %s\n", why,
+	    printable);
+	return chatd_log_count(d, needle);
+}
+
+/*
+ * 6d. A message that names one of this node's own users as its speaker
+ * (or as the name a join, leave or rename is about) is forged, or stale,
+ * and the node refuses it.  The trust model (cluster.c): a node refuses
+ * only what it can know is forged.  It knows its own users, so a forged
+ * "alice" is refused on alice's node, a; node b cannot tell it from
+ * alice's own lines and shows it.  The recipient of a "msg" is not its
+ * speaker: a forged "msg bob alice" is refused on b (bob is b's) and shown
+ * to alice on a.  The one naming of a local user that is shown is a
+ * rename to a guest name, which is how a node that lost a name after an
+ * outage tells the room (test_name_clash_after_outage).
+ */
+START_TEST(test_forged_local_speaker_refused)
+{
+	/* Before: a showed alice, and carol, "<alice> hi" from the channel. */
+	static const char	*mine = "names alice, a user of this node";
+	struct redis		*r;
+	struct chatd		*a, *b;
+	struct room		 rm;
+	struct tc		*alice, *bob, *carol;
+
+	room_two_nodes(&rm, &r, &a, &b);
+	alice = room_join(&rm, a, "alice");
+	bob = room_join(&rm, b, "bob");
+	carol = room_join(&rm, a, "carol");
+
+	/* alice "says": refused on a, shown on b. */
+	publish(r, "chatd1\tz\tsay\talice\thi");
+	tc_expect_line(bob, "<alice> hi");
+	room_marker(&rm, 1);
+	ck_assert_int_eq(refusals(a, mine, "chatd1 z say alice hi"), 1);
+	ck_assert_int_eq(chatd_log_count(b, "chatd1 z say alice hi"), 0);
+
+	/* alice "renames" herself: refused on a, shown on b. */
+	publish(r, "chatd1\tz\tnick\talice\tevil");
+	tc_expect_line(bob, "*** alice is now known as evil");
+	room_marker(&rm, 2);
+	ck_assert_int_eq(refusals(a, mine, "chatd1 z nick alice evil"), 1);
+	ck_assert_int_eq(chatd_log_count(b, "chatd1 z nick alice evil"), 0);
+
+	/* The exception, to a guest name: shown on both. */
+	publish(r, "chatd1\tz\tnick\talice\tguest99");
+	room_expect(&rm, NULL, "*** alice is now known as guest99");
+	room_marker(&rm, 3);
+	ck_assert_int_eq(chatd_log_count(a, "chatd1 z nick alice guest99"), 0);
+	ck_assert_int_eq(chatd_log_count(b, "chatd1 z nick alice guest99"), 0);
+
+	/* alice "writes" to bob: refused on a, shown to bob on b. */
+	publish(r, "chatd1\tz\tmsg\talice\tbob\thi");
+	tc_expect_line(bob, "*alice* hi");
+	room_marker(&rm, 4);
+	ck_assert_int_eq(refusals(a, mine, "chatd1 z msg alice bob hi"), 1);
+	ck_assert_int_eq(chatd_log_count(b, "chatd1 z msg alice bob hi"), 0);
+
+	/* bob "writes" to alice: refused on b, shown to alice on a. */
+	publish(r, "chatd1\tz\tmsg\tbob\talice\thi");
+	tc_expect_line(alice, "*bob* hi");
+	room_marker(&rm, 5);
+	ck_assert_int_eq(refusals(b, "names bob, a user of this node",
+	    "chatd1 z msg bob alice hi"), 1);
+	ck_assert_int_eq(chatd_log_count(a, "chatd1 z msg bob alice hi"), 0);
+
+	/* The names are still theirs. */
+	tc_send(carol, "/msg alice still you?\n");
+	tc_expect_line(carol, "*** message sent to alice");
+	tc_expect_line(alice, "*carol* still you?");
+	tc_send(carol, "/msg bob still you?\n");
+	tc_expect_line(carol, "*** message sent to bob");
+	tc_expect_line(bob, "*carol* still you?");
+
+	room_close(&rm);
+	chatd_stop_ok(a);
+	chatd_stop_ok(b);
+	redis_stop(r);
+}
+END_TEST
+
 /* 7. A node started while Redis is down. --------------------------------- */
 
 START_TEST(test_start_redis_down)
@@ -2457,6 +2561,7 @@ e2e_cluster_suite(void)
 	tcase_add_test(tc, test_malformed);
 	tcase_add_test(tc, test_malformed_log_safe);
 	tcase_add_test(tc, test_msg_shows_no_raw_bytes_from_redis);
+	tcase_add_test(tc, test_forged_local_speaker_refused);
 	suite_add_tcase(s, tc);
 
 	return s;
