@@ -1865,6 +1865,71 @@ START_TEST(test_forged_local_speaker_refused)
 }
 END_TEST
 
+/*
+ * 6e. Text from the channel is held to what a local client could have
+ * said: a line longer than max_line allows (after sanitising, three times
+ * max_line) is refused, so it never reaches the history that newcomers
+ * are sent, and a newcomer is not dropped for the size of its greeting.
+ */
+#define FLOOD_LINES	20
+#define FLOOD_LEN	65536	/* each message, as a7f79f1 still took it */
+
+START_TEST(test_room_joinable_after_long_remote_lines)
+{
+	/* Before: the lines went into the history; every newcomer dropped. */
+	struct redis	*r;
+	struct chatd	*a;
+	struct room	 rm;
+	struct tc	*c1, *c2;
+	char		*big, want[256], re[256];
+	const char	*history = "^\\*\\*\\* \\[[0-2][0-9]:[0-5][0-9]\\] "
+	    "<zed> before the flood$";
+	int		 i, n;
+
+	r = redis_start(0);
+	room_init(&rm, r);
+	/* node_start() sets history = 0; a later [chat] overrides it. */
+	a = node_up_ex(r, "a", 1, TTL, NULL, "[chat]\nhistory = 100\n");
+	room_node(&rm, a);
+
+	publish(r, "chatd1\tz\tsay\tzed\tbefore the flood");
+	if ((big = malloc(FLOOD_LEN)) == NULL)
+		ck_abort_msg("out of memory");
+	memset(big, 'x', FLOOD_LEN);
+	for (i = 0; i < FLOOD_LINES; i++) {
+		n = snprintf(big, FLOOD_LEN, "chatd1\tz\tsay\tzed\tline%02d ",
+		    i);
+		big[n] = 'x';
+		ck_assert_int_ge(redis_publish(r, "chatd", big, FLOOD_LEN), 1);
+	}
+	free(big);
+	room_sync(&rm);
+
+	/* Welcome first, then the one line of history, and chat. */
+	c1 = tc_connect(a);
+	tc_expect_line_re(c1, history);
+	c2 = tc_connect(a);
+	tc_expect_line_re(c2, history);
+	snprintf(want, sizeof want, "*** %s joined", c2->name);
+	tc_expect_line(c1, want);
+	tc_send(c1, "hello after the flood\n");
+	snprintf(want, sizeof want, "<%s> hello after the flood", c1->name);
+	tc_expect_line(c2, want);
+
+	for (i = 0; i < FLOOD_LINES; i++) {
+		snprintf(re, sizeof re, "message ignored \\(text too long\\): "
+		    "chatd1 z say zed line%02d x+$", i);
+		ck_assert_msg(harness_match(chatd_log(a), re), "no '%s' in "
+		    "the log:\n%s", re, chatd_log(a));
+	}
+
+	tc_close(c1);
+	tc_close(c2);
+	chatd_stop_ok(a);
+	redis_stop(r);
+}
+END_TEST
+
 /* 7. A node started while Redis is down. --------------------------------- */
 
 START_TEST(test_start_redis_down)
@@ -2562,6 +2627,7 @@ e2e_cluster_suite(void)
 	tcase_add_test(tc, test_malformed_log_safe);
 	tcase_add_test(tc, test_msg_shows_no_raw_bytes_from_redis);
 	tcase_add_test(tc, test_forged_local_speaker_refused);
+	tcase_add_test(tc, test_room_joinable_after_long_remote_lines);
 	suite_add_tcase(s, tc);
 
 	return s;
