@@ -620,22 +620,20 @@ node_linked(struct chatd *d, int n)
 }
 
 /*
- * Start the k-th node (from 1) of the room on channel (NULL: "chatd") and
- * wait until it is linked and has its block of guest numbers, so that its
- * guests are unique: the node logs (at debug level, which node_start()
- * sets) "cluster: guest numbers A to B from Redis" once the answer to its
- * INCRBY has arrived.  Nodes are started one at a time, so the k-th has
- * taken the k-th block at least.
+ * Wait until d, just started as the k-th node (from 1) of the room on
+ * channel (NULL: "chatd"), is linked and has its block of guest numbers,
+ * so that its guests are unique: the node logs (at debug level, which
+ * node_start() sets) "cluster: guest numbers A to B from Redis" once the
+ * answer to its INCRBY has arrived.  Nodes are started one at a time, so
+ * the k-th has taken the k-th block at least.
  */
-static struct chatd *
-node_up_ex(struct redis *r, const char *node, int k, int ttl,
-    const char *channel, const char *cluster_more)
+static void
+node_ready(struct redis *r, struct chatd *d, const char *node, int k,
+    const char *channel)
 {
-	struct chatd	*d;
 	char		 key[128];
 	long long	 ids;
 
-	d = node_start(r->port, node, ttl, NULL, cluster_more);
 	node_linked(d, 1);
 	chatd_wait_log(d, "cluster: guest numbers ");
 	snprintf(key, sizeof key, "%s:ids", channel != NULL ? channel :
@@ -643,6 +641,17 @@ node_up_ex(struct redis *r, const char *node, int k, int ttl,
 	ids = redis_get_int(r, key);
 	ck_assert_msg(ids >= 1000LL * k, "node %s has its guest numbers, but "
 	    "%s is %lld, below %lld", node, key, ids, 1000LL * k);
+}
+
+/* Start the k-th node of the room on channel: node_ready() once it is. */
+static struct chatd *
+node_up_ex(struct redis *r, const char *node, int k, int ttl,
+    const char *channel, const char *cluster_more)
+{
+	struct chatd	*d;
+
+	d = node_start(r->port, node, ttl, NULL, cluster_more);
+	node_ready(r, d, node, k, channel);
 	return d;
 }
 
@@ -2210,6 +2219,134 @@ START_TEST(test_reply_timeout)
 }
 END_TEST
 
+/*
+ * For harness_poll(): whether every connection Redis has, other than the
+ * one asking, is at least secs old (CLIENT LIST's age), that is, nobody
+ * has reconnected for secs seconds.
+ */
+struct links_wait {
+	struct redis	*r;
+	long		 secs;
+};
+
+static int
+links_older(void *arg)
+{
+	struct links_wait	*w = arg;
+	char			*list, *line, *next, *age;
+	int			 old = 1;
+
+	list = redis_cmd(w->r, "CLIENT", "LIST", NULL);
+	for (line = list; old && line != NULL && *line != '\0'; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if (strstr(line, " cmd=client") != NULL)
+			continue;	/* this one */
+		age = strstr(line, " age=");
+		old = age != NULL && strtol(age + 5, NULL, 10) >= w->secs;
+	}
+	free(list);
+	return old;
+}
+
+/*
+ * 9c. A command hiredis refuses to queue (it does so only while tearing
+ * its context down) gets no callback, ever.  The request must fail at
+ * once, its client be told, and the node relink once; not wait at the
+ * head of the queue until reply_timeout drops the link, again and again.
+ * No test can time hiredis's teardown, so node a runs with
+ * tests/fault/hiredis_fault.so preloaded, which refuses its first GET as
+ * hiredis would: alice's /msg to bob on node b.
+ */
+#define FAULT_TIMEOUT	2	/* reply_timeout of both nodes */
+
+START_TEST(test_request_never_queued_is_answered)
+{
+	/* Before: alice never answered; a dropped its link every second. */
+	struct redis		*r;
+	struct chatd		*a, *b;
+	struct room		 rm;
+	struct tc		*alice, *bob;
+	struct links_wait	 steady;
+	const char		*so = getenv("CHATD_FAULT_SO");
+	char			 who[MAXC][256], want[256], more[64];
+	int			 n;
+
+	if (so == NULL || *so == '\0' || access(so, R_OK) != 0) {
+		harness_skip("test_request_never_queued_is_answered", "no "
+		    "fault library (CHATD_FAULT_SO=%s): make check builds "
+		    "tests/fault/hiredis_fault.so", so != NULL ? so : "");
+		return;
+	}
+	snprintf(more, sizeof more, "reply_timeout = %d\n", FAULT_TIMEOUT);
+	r = redis_start(0);
+	room_init(&rm, r);
+	b = node_up_ex(r, "b", 1, TTL, NULL, more);
+	bob = room_join(&rm, b, "bob");
+	/* The fault, for node a's process alone. */
+	ck_assert_int_eq(setenv("LD_PRELOAD", so, 1), 0);
+	ck_assert_int_eq(setenv("CHATD_FAULT_GET_FAIL", "1", 1), 0);
+	a = node_start(r->port, "a", TTL, NULL, more);
+	unsetenv("LD_PRELOAD");
+	unsetenv("CHATD_FAULT_GET_FAIL");
+	node_ready(r, a, "a", 2, NULL);
+
+	/* By hand: room_join()'s /msg would be the GET refused. */
+	alice = tc_connect(a);
+	snprintf(want, sizeof want, "*** %s joined", alice->name);
+	tc_expect_line(bob, want);
+	snprintf(want, sizeof want, "*** %s is now known as alice",
+	    alice->name);
+	tc_send(alice, "/nick alice\n");
+	tc_expect_line(alice, "*** you are now known as alice");
+	tc_rename(alice, "alice");
+	tc_expect_line(bob, want);
+
+	/* Not queued: alice is told at once, the link dropped and renewed. */
+	tc_send(alice, "/msg bob hi\n");
+	chatd_wait_log(a, "hiredis_fault: GET number 1 refused");
+	tc_expect_line(alice, "*** cannot reach the other nodes now: the room "
+	    "is local-only, try again");
+	tc_expect_line(alice, LOCAL_ONLY);
+	node_linked(a, 2);
+	tc_expect_line(alice, WHOLE);
+	ck_assert_int_eq(chatd_log_count(a, "cluster: Redis command not "
+	    "sent: "), 1);
+	ck_assert_int_eq(chatd_log_count(a, "cluster: lost Redis (a command "
+	    "could not be sent); the room is local-only until it returns"), 1);
+
+	/* Then the same /msg goes through, and bob got nothing before it. */
+	tc_send(alice, "/msg bob hi\n");
+	tc_expect_line(alice, "*** message sent to bob");
+	tc_expect_line(bob, "*alice* hi");
+	tc_send(alice, "/who\n");
+	n = read_who(alice, who, MAXC);
+	ck_assert_int_eq(n, 2);
+	ck_assert_int_eq(count_matching(who, n, WHO_REMOTE("bob", "b")), 1);
+
+	/*
+	 * Nothing of the request is left to time out: once every link to
+	 * Redis has lived past reply_timeout (and a's once-a-second check
+	 * has run since), a has lost Redis that once.
+	 */
+	steady.r = r;
+	steady.secs = FAULT_TIMEOUT + 2;
+	ck_assert_msg(harness_poll(links_older, &steady, W), "a link to Redis "
+	    "was renewed within every %ld s for %d ms; node a's log:\n%s",
+	    steady.secs, W, chatd_log(a));
+	ck_assert_int_eq(chatd_log_count(a, "cluster: lost Redis"), 1);
+	ck_assert_int_eq(chatd_log_count(a, "Redis has not answered"), 0);
+	ck_assert_int_eq(chatd_log_count(a, LINKED), 2);
+	ck_assert_int_eq(chatd_log_count(a, "hiredis_fault: "), 1);
+
+	tc_close(alice);
+	room_close(&rm);
+	chatd_stop_ok(a);
+	chatd_stop_ok(b);
+	redis_stop(r);
+}
+END_TEST
+
 /* 10. A node restarted under its name: the dead process's users go. ------ */
 
 #define GHOST_TTL	5
@@ -2608,6 +2745,7 @@ e2e_cluster_suite(void)
 	tcase_add_test(tc, test_local_only_told_once);
 	tcase_add_test(tc, test_requests_in_flight);
 	tcase_add_test(tc, test_reply_timeout);
+	tcase_add_test(tc, test_request_never_queued_is_answered);
 	tcase_add_test(tc, test_node_restart);
 	suite_add_tcase(s, tc);
 
