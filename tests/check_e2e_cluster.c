@@ -2,13 +2,19 @@
  * End-to-end tests of the cluster: two or three chatd nodes sharing one
  * room through a real redis-server (src/cluster.c).  Chat both ways with
  * per-sender order over a thousand lines, /who, /nick and /msg across
- * nodes, names freed after a node is killed, joins, leaves, renames and
- * /me formatted as local ones, no echo of a node's own messages, hostile
- * messages published straight into the channel (and kept out of the log),
- * Redis killed and restarted under a conversation, a node started while
- * Redis is down, commands waiting on a hung Redis, a node restarted under
- * its name, the password, separate channels, raw mode, reload, and -t on
- * [cluster] configs.
+ * nodes, names freed after a node is killed and kept unique after Redis
+ * lost them, joins, leaves, renames and /me formatted as local ones, no
+ * echo of a node's own messages, hostile messages published straight into
+ * the channel (kept out of the log, refused in a local user's name, too
+ * long for the history) and hostile name records planted in Redis, Redis
+ * killed and restarted under a conversation, a node started while Redis
+ * is down, commands waiting on a hung Redis or never queued by hiredis, a
+ * node restarted under its name, the password, separate channels, raw
+ * mode, reload, and -t on [cluster] configs.
+ *
+ * hiredis queues every command but while it tears a context down, which
+ * no test can time, so one test preloads tests/fault/hiredis_fault.so
+ * (CHATD_FAULT_SO) into one node to refuse a command as hiredis would.
  *
  * Each test starts its own redis-server on a free loopback port in a
  * private directory (no persistence) and kills it at the end; the child
