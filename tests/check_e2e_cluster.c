@@ -2,13 +2,19 @@
  * End-to-end tests of the cluster: two or three chatd nodes sharing one
  * room through a real redis-server (src/cluster.c).  Chat both ways with
  * per-sender order over a thousand lines, /who, /nick and /msg across
- * nodes, names freed after a node is killed, joins, leaves, renames and
- * /me formatted as local ones, no echo of a node's own messages, hostile
- * messages published straight into the channel (and kept out of the log),
- * Redis killed and restarted under a conversation, a node started while
- * Redis is down, commands waiting on a hung Redis, a node restarted under
- * its name, the password, separate channels, raw mode, reload, and -t on
- * [cluster] configs.
+ * nodes, names freed after a node is killed and kept unique after Redis
+ * lost them, joins, leaves, renames and /me formatted as local ones, no
+ * echo of a node's own messages, hostile messages published straight into
+ * the channel (kept out of the log, refused in a local user's name, too
+ * long for the history) and hostile name records planted in Redis, Redis
+ * killed and restarted under a conversation, a node started while Redis
+ * is down, commands waiting on a hung Redis or never queued by hiredis, a
+ * node restarted under its name, the password, separate channels, raw
+ * mode, reload, and -t on [cluster] configs.
+ *
+ * hiredis queues every command but while it tears a context down, which
+ * no test can time, so one test preloads tests/fault/hiredis_fault.so
+ * (CHATD_FAULT_SO) into one node to refuse a command as hiredis would.
  *
  * Each test starts its own redis-server on a free loopback port in a
  * private directory (no persistence) and kills it at the end; the child
@@ -22,8 +28,8 @@
  * per command (redis_cmd(), binary-safe redis_cmdv()).
  *
  * A node links to Redis after READY=1; node_up() waits for "cluster:
- * linked to Redis" in its log and for its block of client ids (PREFIX:ids
- * in Redis, and the answer read by the node), so that guest names do not
+ * linked to Redis" in its log and for "cluster: guest numbers A to B from
+ * Redis" (its block of PREFIX:ids has arrived), so that guest names do not
  * collide across nodes.  Waits for state that nobody announces (a key
  * expiring, a port free again) are bounded polls (harness_poll()), never
  * sleeps.  Nodes have
@@ -58,7 +64,6 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -620,184 +625,39 @@ node_linked(struct chatd *d, int n)
 	chatd_wait_log_n(d, LINKED, n);
 }
 
-/* Whether Redis's counter key holds at least want (for harness_poll()). */
-struct ids_wait {
-	struct redis	*r;
-	const char	*key;
-	long long	 want;
-};
-
-static int
-ids_taken(void *arg)
+/*
+ * Wait until d, just started as the k-th node (from 1) of the room on
+ * channel (NULL: "chatd"), is linked and has its block of guest numbers,
+ * so that its guests are unique: the node logs (at debug level, which
+ * node_start() sets) "cluster: guest numbers A to B from Redis" once the
+ * answer to its INCRBY has arrived.  Nodes are started one at a time, so
+ * the k-th has taken the k-th block at least.
+ */
+static void
+node_ready(struct redis *r, struct chatd *d, const char *node, int k,
+    const char *channel)
 {
-	struct ids_wait	*w = arg;
+	char		 key[128];
+	long long	 ids;
 
-	return redis_get_int(w->r, w->key) >= w->want;
+	node_linked(d, 1);
+	chatd_wait_log(d, "cluster: guest numbers ");
+	snprintf(key, sizeof key, "%s:ids", channel != NULL ? channel :
+	    "chatd");
+	ids = redis_get_int(r, key);
+	ck_assert_msg(ids >= 1000LL * k, "node %s has its guest numbers, but "
+	    "%s is %lld, below %lld", node, key, ids, 1000LL * k);
 }
 
-/*
- * The kernel's view of one TCP socket (a line of /proc/net/tcp): ports,
- * state, bytes sent but not acknowledged (tx) and received but not read
- * (rx), inode.
- */
-struct tcp_sock {
-	unsigned	 lport, rport, state;
-	unsigned long	 tx, rx, ino;
-};
-
-#define TCP_ESTABLISHED	1
-#define TCP_MAX		64
-
-/*
- * Read the established connections of /proc/net/tcp with port at either
- * end into t (the host may have thousands of other sockets, as other
- * suites run beside this one, and each command of ours leaves one in
- * TIME_WAIT); how many there are.
- */
-static int
-tcp_table(int port, struct tcp_sock *t, int max)
-{
-	struct tcp_sock	 e;
-	FILE		*f;
-	char		 line[512];
-	int		 n = 0;
-
-	if ((f = fopen("/proc/net/tcp", "r")) == NULL)
-		ck_abort_msg("/proc/net/tcp: %s", strerror(errno));
-	while (fgets(line, sizeof line, f) != NULL) {
-		if (sscanf(line, " %*u: %*x:%x %*x:%x %x %lx:%lx %*x:%*x %*x "
-		    "%*u %*u %lu", &e.lport, &e.rport, &e.state, &e.tx, &e.rx,
-		    &e.ino) != 6 || e.state != TCP_ESTABLISHED ||
-		    (e.lport != (unsigned)port && e.rport != (unsigned)port))
-			continue;
-		if (n == max)
-			ck_abort_msg("more than %d sockets on port %d", max,
-			    port);
-		t[n++] = e;
-	}
-	fclose(f);
-	return n;
-}
-
-/* Whether process pid holds the socket with inode ino. */
-static int
-pid_has_socket(pid_t pid, unsigned long ino)
-{
-	char		 path[PATH_MAX], link[64], want[64];
-	struct dirent	*e;
-	DIR		*dir;
-	ssize_t		 n;
-	int		 found = 0;
-
-	snprintf(path, sizeof path, "/proc/%ld/fd", (long)pid);
-	snprintf(want, sizeof want, "socket:[%lu]", ino);
-	if ((dir = opendir(path)) == NULL)
-		ck_abort_msg("%s: %s", path, strerror(errno));
-	while (!found && (e = readdir(dir)) != NULL) {
-		snprintf(path, sizeof path, "/proc/%ld/fd/%s", (long)pid,
-		    e->d_name);
-		n = readlink(path, link, sizeof link - 1);
-		if (n > 0) {
-			link[n] = '\0';
-			found = strcmp(link, want) == 0;
-		}
-	}
-	closedir(dir);
-	return found;
-}
-
-struct drain_wait {
-	struct chatd	*d;
-	int		 port;
-};
-
-/*
- * For harness_poll(): whether the node has read everything Redis (on
- * port) has sent it.  On each of the node's connections to Redis, the
- * Redis end has nothing unacknowledged (so nothing is still on its way
- * over loopback: what Redis sent is in the node's receive queue), and
- * then the node's end has nothing unread.  The two are read from two
- * snapshots of /proc/net/tcp in that order, so new traffic can only make
- * this answer 0.  hiredis handles every reply it reads before it returns
- * to the event loop, so a reply Redis had sent has been handled once this
- * holds, before the node accepts a client connected after.
- */
-static int
-redis_all_read(void *arg)
-{
-	struct drain_wait	*w = arg;
-	struct tcp_sock		 t[TCP_MAX];
-	unsigned		 mine[TCP_MAX];
-	int			 n, i, j, nmine = 0;
-
-	n = tcp_table(w->port, t, TCP_MAX);
-	for (i = 0; i < n; i++) {
-		if (t[i].rport != (unsigned)w->port ||
-		    !pid_has_socket(w->d->pid, t[i].ino))
-			continue;
-		for (j = 0; j < n; j++) {
-			if (t[j].lport == (unsigned)w->port &&
-			    t[j].rport == t[i].lport)
-				break;
-		}
-		if (j == n || t[j].tx != 0)
-			return 0;
-		mine[nmine++] = t[i].lport;
-	}
-	if (nmine == 0)
-		return 0;
-	n = tcp_table(w->port, t, TCP_MAX);
-	for (i = 0; i < n; i++) {
-		if (t[i].rport != (unsigned)w->port)
-			continue;
-		for (j = 0; j < nmine; j++) {
-			if (t[i].lport == mine[j] && t[i].rx != 0)
-				return 0;
-		}
-	}
-	return 1;
-}
-
-/*
- * Start the k-th node (from 1) of the room on channel (NULL: "chatd") and
- * wait until it is linked and has its block of client ids, so that its
- * guests are unique.
- */
+/* Start the k-th node of the room on channel: node_ready() once it is. */
 static struct chatd *
 node_up_ex(struct redis *r, const char *node, int k, int ttl,
     const char *channel, const char *cluster_more)
 {
-	struct chatd		*d;
-	struct ids_wait		 ids;
-	struct drain_wait	 drain;
-	char			 key[128];
+	struct chatd	*d;
 
 	d = node_start(r->port, node, ttl, NULL, cluster_more);
-	node_linked(d, 1);
-	snprintf(key, sizeof key, "%s:ids", channel != NULL ? channel :
-	    "chatd");
-	ids.r = r;
-	ids.key = key;
-	ids.want = 1000LL * k;
-	if (!harness_poll(ids_taken, &ids, W))
-		ck_abort_msg("node %s took no block of ids (%s < %lld) within "
-		    "%d ms", node, key, ids.want, W);
-	/*
-	 * The INCRBY has run, but its answer may not have reached the node.
-	 * Once Redis has answered a command of ours sent after that, it has
-	 * sent the answer (it writes every reply of one turn of its loop
-	 * before it reads again); then wait until the node has read it.
-	 * FIXME: chatd does not say when it has its block; with a debug
-	 * line "cluster: client ids N to M from Redis" this would wait for
-	 * that line instead of reading the kernel's socket queues.
-	 */
-	ck_assert_msg(redis_ping(r, W), "Redis on port %d does not answer",
-	    r->port);
-	drain.d = d;
-	drain.port = r->port;
-	if (!harness_poll(redis_all_read, &drain, W))
-		ck_abort_msg("node %s has not read what Redis sent it within "
-		    "%d ms", node, W);
+	node_ready(r, d, node, k, channel);
 	return d;
 }
 
@@ -1193,6 +1053,99 @@ START_TEST(test_who_nick_kill)
 }
 END_TEST
 
+/*
+ * For harness_poll(): whether the name's key and the node's /who entry
+ * of a name are both in Redis.
+ */
+struct claim_wait {
+	struct redis	*r;
+	const char	*key;		/* PREFIX:nick:KEY */
+	const char	*hash;		/* PREFIX:node:NODE */
+	const char	*field;		/* the name */
+};
+
+static int
+claimed(void *arg)
+{
+	struct claim_wait	*w = arg;
+	char			*n;
+	int			 there;
+
+	n = redis_cmd(w->r, "EXISTS", w->key, NULL);
+	there = strcmp(n, "1") == 0;
+	free(n);
+	if (!there)
+		return 0;
+	n = redis_cmd(w->r, "HEXISTS", w->hash, w->field, NULL);
+	there = strcmp(n, "1") == 0;
+	free(n);
+	return there;
+}
+
+/*
+ * 2b. Redis loses every name (FLUSHALL here; a restart without data is
+ * the same) under a running room: the node holding a name claims it again
+ * at its next refresh, so the name stays one person's across the room.
+ */
+START_TEST(test_names_unique_after_flushall)
+{
+	/* Before: a never claimed carol again, and b gave bob carol too. */
+	struct redis	*r;
+	struct chatd	*a, *b;
+	struct room	 rm;
+	struct tc	*bob;
+	struct claim_wait back;
+	char		 who[MAXC][256], *reply;
+	int		 n, again;
+
+	room_two_nodes(&rm, &r, &a, &b);
+	room_join(&rm, a, "carol");
+	bob = room_join(&rm, b, "bob");
+
+	reply = redis_cmd(r, "FLUSHALL", NULL);
+	ck_assert_str_eq(reply, "OK");
+	free(reply);
+	/*
+	 * Node a refreshes every presence_ttl / 3 = 1 s.  Whether it claimed
+	 * carol again is asserted after what bob sees, so that a node that
+	 * never does fails the test as the user saw it.
+	 */
+	back.r = r;
+	back.key = "chatd:nick:carol";
+	back.hash = "chatd:node:a";
+	back.field = "carol";
+	again = harness_poll(claimed, &back, NAME_FREE_MS);
+
+	tc_send(bob, "/nick carol\n");
+	tc_expect_line(bob, "*** name carol is taken");
+	tc_send(bob, "/who\n");
+	n = read_who(bob, who, MAXC);
+	ck_assert_msg(count_matching(who, n, "^\\*\\*\\*   carol ") == 1,
+	    "bob's /who lists %d carols", count_matching(who, n,
+	    "^\\*\\*\\*   carol "));
+	ck_assert_int_eq(count_matching(who, n, WHO_REMOTE("carol", "a")), 1);
+	ck_assert_int_eq(count_matching(who, n, WHO_LOCAL("bob",
+	    " \\(you\\)")), 1);
+	ck_assert_int_eq(n, 2);
+
+	ck_assert_msg(again, "chatd:nick:carol or carol in chatd:node:a not "
+	    "back %d ms after FLUSHALL (presence_ttl = %d)", NAME_FREE_MS,
+	    TTL);
+	reply = redis_cmd(r, "GET", "chatd:nick:carol", NULL);
+	ck_assert_str_eq(reply, "a\tcarol");
+	free(reply);
+	ck_assert_int_eq(chatd_log_count(a, "cluster: Redis lost this node's "
+	    "names (restarted or flushed); claiming them again"), 1);
+	ck_assert_int_eq(chatd_log_count(a, "cluster: claiming carol again"),
+	    1);
+
+	room_close(&rm);
+	chatd_stop_ok(a);
+	chatd_stop_ok(b);
+	redis_stop(r);
+}
+END_TEST
+
 /* 3. /msg across nodes reaches only its addressee. ------------------------ */
 
 START_TEST(test_msg_across)
@@ -1241,6 +1194,40 @@ START_TEST(test_msg_across)
 	tc_expect_line(alice, "*** usage: /msg NAME TEXT");
 	tc_send(bob, "last\n");
 	room_expect(&rm, bob, "<bob> last");
+
+	room_close(&rm);
+	chatd_stop_ok(a);
+	chatd_stop_ok(b);
+	redis_stop(r);
+}
+END_TEST
+
+/*
+ * 3b. A name too long to be anyone's is no one's: it is refused where it
+ * was typed, and never cut down to the name of someone on another node.
+ */
+START_TEST(test_msg_long_name_not_truncated_across_nodes)
+{
+	/* Before: cut to 24 bytes, it reached abcdefghijklmnopqrstuvwx. */
+	struct redis	*r;
+	struct chatd	*a, *b;
+	struct room	 rm;
+	struct tc	*alice, *x;
+
+	room_two_nodes(&rm, &r, &a, &b);
+	alice = room_join(&rm, a, "alice");
+	x = room_join(&rm, b, "abcdefghijklmnopqrstuvwx");
+
+	tc_send(alice, "/msg abcdefghijklmnopqrstuvwxYZ hi\n");
+	tc_expect_line(alice, "*** no such user: abcdefghijklmnopqrstuvwx...");
+	/* Nothing reached x: its next line is the marker. */
+	tc_send(alice, "after the msg\n");
+	tc_expect_line(x, "<alice> after the msg");
+
+	/* The name itself, all 24 bytes of it, still reaches x. */
+	tc_send(alice, "/msg abcdefghijklmnopqrstuvwx hi\n");
+	tc_expect_line(alice, "*** message sent to abcdefghijklmnopqrstuvwx");
+	tc_expect_line(x, "*alice* hi");
 
 	room_close(&rm);
 	chatd_stop_ok(a);
@@ -1700,6 +1687,264 @@ START_TEST(test_malformed_log_safe)
 }
 END_TEST
 
+/*
+ * Fail unless the next line on c is want; before comparing, fail if it
+ * holds a control byte (C0 or DEL), quoting it as \xNN rather than sending
+ * it to the terminal of whoever reads the failure.
+ */
+#define expect_clean_line(c, want) \
+	expect_clean_line_at(__LINE__, c, want)
+static void
+expect_clean_line_at(int at, struct tc *c, const char *want)
+{
+	const unsigned char	*p;
+	char			 shown[1024], *l;
+	size_t			 n = 0;
+	int			 dirty = 0;
+
+	l = tc_line(c, W);
+	ck_assert_msg(l != NULL, "line %d: %s: expected '%s', got %s", at,
+	    c->name, want, c->eof ? "end of file" : "nothing");
+	for (p = (const unsigned char *)l; *p != '\0' &&
+	    n + 5 < sizeof shown; p++) {
+		if (*p < 0x20 || *p == 0x7f) {
+			dirty = 1;
+			n += (size_t)snprintf(shown + n, sizeof shown - n,
+			    "\\x%02x", *p);
+		} else
+			shown[n++] = (char)*p;
+	}
+	shown[n] = '\0';
+	ck_assert_msg(!dirty, "line %d: %s: control bytes from the server: "
+	    "'%s'", at, c->name, shown);
+	ck_assert_msg(strcmp(l, want) == 0, "line %d: %s: expected '%s', got "
+	    "'%s'", at, c->name, want, shown);
+}
+
+/*
+ * 6c. A name's record in Redis is read as untrusted input: one that is
+ * not "node TAB name" with a valid node and name is nobody's, and nothing
+ * of it reaches the client or the log.  (mallory and trudy are their own
+ * keys: chatd:nick:mallory, chatd:nick:trudy.)
+ */
+START_TEST(test_msg_shows_no_raw_bytes_from_redis)
+{
+	/* Before: alice got "*** message sent to " ESC [2J ESC ]0;pwned... */
+	static const char	 mallory[] =
+	    "x\t\x1b[2J\x1b]0;pwned\x07\r\n*** fake";
+	static const char	 trudy[] = "b\tev\x1bil";
+	struct redis		*r;
+	struct chatd		*a;
+	struct room		 rm;
+	struct tc		*alice;
+	const char		*log;
+	char			*reply;
+
+	r = redis_start(0);
+	room_init(&rm, r);
+	a = node_up(r, "a", 1);
+	alice = room_join(&rm, a, "alice");
+	reply = redis_cmd(r, "SET", "chatd:nick:mallory", mallory, NULL);
+	ck_assert_str_eq(reply, "OK");
+	free(reply);
+	reply = redis_cmd(r, "SET", "chatd:nick:trudy", trudy, NULL);
+	ck_assert_str_eq(reply, "OK");
+	free(reply);
+
+	/* An invalid name after a valid node, and a bad value whole. */
+	tc_send(alice, "/msg mallory hi\n");
+	expect_clean_line(alice, "*** no such user: mallory");
+	tc_send(alice, "/msg trudy hi\n");
+	expect_clean_line(alice, "*** no such user: trudy");
+	/* Nothing else came: the marker is the next line. */
+	publish(r, "chatd1\tz\tsay\tzed\tmarker");
+	expect_clean_line(alice, "<zed> marker");
+	ck_assert_msg(alice->len == 0, "alice: %zu more bytes after the "
+	    "marker", alice->len);
+
+	/* Said once (the report is rate limited), and safely. */
+	ck_assert_int_eq(chatd_log_count(a, "cluster: malformed name record "
+	    "in Redis ignored (0 more since the last report)"), 1);
+	log = chatd_log(a);
+	ck_assert_msg(strchr(log, '\x1b') == NULL && strchr(log, '\x07') ==
+	    NULL && strstr(log, "pwned") == NULL, "the record reached the "
+	    "log:\n%s", log);
+
+	room_close(&rm);
+	chatd_stop_ok(a);
+	redis_stop(r);
+}
+END_TEST
+
+/* Publish "<zed> marker N" as from node z: every client of rm gets it next. */
+static void
+room_marker(struct room *rm, int n)
+{
+	char	msg[64], want[64];
+
+	snprintf(msg, sizeof msg, "chatd1\tz\tsay\tzed\tmarker %d", n);
+	publish(rm->r, msg);
+	snprintf(want, sizeof want, "<zed> marker %d", n);
+	room_expect(rm, NULL, want);
+}
+
+/*
+ * How many times d logged (at debug level, one line each) that it refused
+ * the message shown as printable, for why.  The once-a-minute warning of
+ * the same refusal goes on after the message and is not counted.
+ */
+static int
+refusals(struct chatd *d, const char *why, const char *printable)
+{
+	char	needle[256];
+
+	snprintf(needle, sizeof needle, "message ignored (%s): %s\n", why,
+	    printable);
+	return chatd_log_count(d, needle);
+}
+
+/*
+ * 6d. A message that names one of this node's own users as its speaker
+ * (or as the name a join, leave or rename is about) is forged, or stale,
+ * and the node refuses it.  The trust model (cluster.c): a node refuses
+ * only what it can know is forged.  It knows its own users, so a forged
+ * "alice" is refused on alice's node, a; node b cannot tell it from
+ * alice's own lines and shows it.  The recipient of a "msg" is not its
+ * speaker: a forged "msg bob alice" is refused on b (bob is b's) and shown
+ * to alice on a.  The one naming of a local user that is shown is a
+ * rename to a guest name, which is how a node that lost a name after an
+ * outage tells the room (test_name_clash_after_outage).
+ */
+START_TEST(test_forged_local_speaker_refused)
+{
+	/* Before: a showed alice, and carol, "<alice> hi" from the channel. */
+	static const char	*mine = "names alice, a user of this node";
+	struct redis		*r;
+	struct chatd		*a, *b;
+	struct room		 rm;
+	struct tc		*alice, *bob, *carol;
+
+	room_two_nodes(&rm, &r, &a, &b);
+	alice = room_join(&rm, a, "alice");
+	bob = room_join(&rm, b, "bob");
+	carol = room_join(&rm, a, "carol");
+
+	/* alice "says": refused on a, shown on b. */
+	publish(r, "chatd1\tz\tsay\talice\thi");
+	tc_expect_line(bob, "<alice> hi");
+	room_marker(&rm, 1);
+	ck_assert_int_eq(refusals(a, mine, "chatd1 z say alice hi"), 1);
+	ck_assert_int_eq(chatd_log_count(b, "chatd1 z say alice hi"), 0);
+
+	/* alice "renames" herself: refused on a, shown on b. */
+	publish(r, "chatd1\tz\tnick\talice\tevil");
+	tc_expect_line(bob, "*** alice is now known as evil");
+	room_marker(&rm, 2);
+	ck_assert_int_eq(refusals(a, mine, "chatd1 z nick alice evil"), 1);
+	ck_assert_int_eq(chatd_log_count(b, "chatd1 z nick alice evil"), 0);
+
+	/* The exception, to a guest name: shown on both. */
+	publish(r, "chatd1\tz\tnick\talice\tguest99");
+	room_expect(&rm, NULL, "*** alice is now known as guest99");
+	room_marker(&rm, 3);
+	ck_assert_int_eq(chatd_log_count(a, "chatd1 z nick alice guest99"), 0);
+	ck_assert_int_eq(chatd_log_count(b, "chatd1 z nick alice guest99"), 0);
+
+	/* alice "writes" to bob: refused on a, shown to bob on b. */
+	publish(r, "chatd1\tz\tmsg\talice\tbob\thi");
+	tc_expect_line(bob, "*alice* hi");
+	room_marker(&rm, 4);
+	ck_assert_int_eq(refusals(a, mine, "chatd1 z msg alice bob hi"), 1);
+	ck_assert_int_eq(chatd_log_count(b, "chatd1 z msg alice bob hi"), 0);
+
+	/* bob "writes" to alice: refused on b, shown to alice on a. */
+	publish(r, "chatd1\tz\tmsg\tbob\talice\thi");
+	tc_expect_line(alice, "*bob* hi");
+	room_marker(&rm, 5);
+	ck_assert_int_eq(refusals(b, "names bob, a user of this node",
+	    "chatd1 z msg bob alice hi"), 1);
+	ck_assert_int_eq(chatd_log_count(a, "chatd1 z msg bob alice hi"), 0);
+
+	/* The names are still theirs. */
+	tc_send(carol, "/msg alice still you?\n");
+	tc_expect_line(carol, "*** message sent to alice");
+	tc_expect_line(alice, "*carol* still you?");
+	tc_send(carol, "/msg bob still you?\n");
+	tc_expect_line(carol, "*** message sent to bob");
+	tc_expect_line(bob, "*carol* still you?");
+
+	room_close(&rm);
+	chatd_stop_ok(a);
+	chatd_stop_ok(b);
+	redis_stop(r);
+}
+END_TEST
+
+/*
+ * 6e. Text from the channel is held to what a local client could have
+ * said: a line longer than max_line allows (after sanitising, three times
+ * max_line) is refused, so it never reaches the history that newcomers
+ * are sent, and a newcomer is not dropped for the size of its greeting.
+ */
+#define FLOOD_LINES	20
+#define FLOOD_LEN	65536	/* each message, as a7f79f1 still took it */
+
+START_TEST(test_room_joinable_after_long_remote_lines)
+{
+	/* Before: the lines went into the history; every newcomer dropped. */
+	struct redis	*r;
+	struct chatd	*a;
+	struct room	 rm;
+	struct tc	*c1, *c2;
+	char		*big, want[256], re[256];
+	const char	*history = "^\\*\\*\\* \\[[0-2][0-9]:[0-5][0-9]\\] "
+	    "<zed> before the flood$";
+	int		 i, n;
+
+	r = redis_start(0);
+	room_init(&rm, r);
+	/* node_start() sets history = 0; a later [chat] overrides it. */
+	a = node_up_ex(r, "a", 1, TTL, NULL, "[chat]\nhistory = 100\n");
+	room_node(&rm, a);
+
+	publish(r, "chatd1\tz\tsay\tzed\tbefore the flood");
+	if ((big = malloc(FLOOD_LEN)) == NULL)
+		ck_abort_msg("out of memory");
+	memset(big, 'x', FLOOD_LEN);
+	for (i = 0; i < FLOOD_LINES; i++) {
+		n = snprintf(big, FLOOD_LEN, "chatd1\tz\tsay\tzed\tline%02d ",
+		    i);
+		big[n] = 'x';
+		ck_assert_int_ge(redis_publish(r, "chatd", big, FLOOD_LEN), 1);
+	}
+	free(big);
+	room_sync(&rm);
+
+	/* Welcome first, then the one line of history, and chat. */
+	c1 = tc_connect(a);
+	tc_expect_line_re(c1, history);
+	c2 = tc_connect(a);
+	tc_expect_line_re(c2, history);
+	snprintf(want, sizeof want, "*** %s joined", c2->name);
+	tc_expect_line(c1, want);
+	tc_send(c1, "hello after the flood\n");
+	snprintf(want, sizeof want, "<%s> hello after the flood", c1->name);
+	tc_expect_line(c2, want);
+
+	for (i = 0; i < FLOOD_LINES; i++) {
+		snprintf(re, sizeof re, "message ignored \\(text too long\\): "
+		    "chatd1 z say zed line%02d x+$", i);
+		ck_assert_msg(harness_match(chatd_log(a), re), "no '%s' in "
+		    "the log:\n%s", re, chatd_log(a));
+	}
+
+	tc_close(c1);
+	tc_close(c2);
+	chatd_stop_ok(a);
+	redis_stop(r);
+}
+END_TEST
+
 /* 7. A node started while Redis is down. --------------------------------- */
 
 START_TEST(test_start_redis_down)
@@ -1895,20 +2140,12 @@ START_TEST(test_requests_in_flight)
 
 	/* Redis dies under a waiting /nick: answered; the client goes on. */
 	redis_kill(r, SIGSTOP);
-	tc_send(carol, "/bogus\n/nick yan\nafter the second nick\n");
+	tc_send(carol, "/nick yan\nafter the second nick\n");
 	/*
-	 * The /nick has no answer to wait for: the one to /bogus shows the
-	 * node is at it, and a moment more lets it send the SET.
-	 * FIXME: a pause that waits for the program.  Nothing chatd says
-	 * shows that the /nick is waiting for Redis (Redis is stopped, so
-	 * it cannot show the SET either); were the /nick handled only after
-	 * the kill, carol would be renamed locally and the test fail.  With
-	 * a debug line from cluster_nick() such as "client 3 [127.0.0.1]:
-	 * /nick yan: waiting for Redis", the test would start the node with
-	 * log_level = debug and wait for that line instead.
+	 * Killed only once the /nick waits for Redis (its SET sent): were it
+	 * handled after the kill, carol would be renamed locally.
 	 */
-	tc_expect_line(carol, "*** unknown command /bogus (try /help)");
-	harness_pause_ms(100);
+	chatd_wait_log(a, "]: /nick yan: waiting for Redis");
 	redis_kill(r, SIGKILL);
 	tc_expect_line(carol, "*** cannot change names now: the room is "
 	    "local-only, try again");
@@ -1981,6 +2218,151 @@ START_TEST(test_reply_timeout)
 	tc_expect_line(alice, "*** carol is now known as zed");
 	tc_expect_line(bob, "*** carol is now known as zed");
 
+	room_close(&rm);
+	chatd_stop_ok(a);
+	chatd_stop_ok(b);
+	redis_stop(r);
+}
+END_TEST
+
+/*
+ * For harness_poll(): whether every connection Redis has, other than the
+ * one asking, is at least secs old (CLIENT LIST's age), that is, nobody
+ * has reconnected for secs seconds.
+ */
+struct links_wait {
+	struct redis	*r;
+	long		 secs;
+};
+
+static int
+links_older(void *arg)
+{
+	struct links_wait	*w = arg;
+	char			*list, *line, *next, *age;
+	int			 old = 1;
+
+	list = redis_cmd(w->r, "CLIENT", "LIST", NULL);
+	for (line = list; old && line != NULL && *line != '\0'; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if (strstr(line, " cmd=client") != NULL)
+			continue;	/* this one */
+		age = strstr(line, " age=");
+		old = age != NULL && strtol(age + 5, NULL, 10) >= w->secs;
+	}
+	free(list);
+	return old;
+}
+
+/*
+ * 9c. A command hiredis refuses to queue (it does so only while tearing
+ * its context down) gets no callback, ever.  The request must fail at
+ * once, its client be told, and the node relink once; not wait at the
+ * head of the queue until reply_timeout drops the link, again and again.
+ * No test can time hiredis's teardown, so node a runs with
+ * tests/fault/hiredis_fault.so preloaded, which refuses its first GET as
+ * hiredis would: alice's /msg to bob on node b.
+ */
+#define FAULT_TIMEOUT	2	/* reply_timeout of both nodes */
+
+START_TEST(test_request_never_queued_is_answered)
+{
+	/* Before: alice never answered; a dropped its link every second. */
+	struct redis		*r;
+	struct chatd		*a, *b;
+	struct room		 rm;
+	struct tc		*alice, *bob;
+	struct links_wait	 steady;
+	const char		*so = getenv("CHATD_FAULT_SO"), *asan;
+	char			 who[MAXC][256], want[256], more[64];
+	char			*saved, *opts;
+	int			 n;
+
+	if (so == NULL || *so == '\0' || access(so, R_OK) != 0) {
+		harness_skip("test_request_never_queued_is_answered", "no "
+		    "fault library (CHATD_FAULT_SO=%s): make check builds "
+		    "tests/fault/hiredis_fault.so", so != NULL ? so : "");
+		return;
+	}
+	snprintf(more, sizeof more, "reply_timeout = %d\n", FAULT_TIMEOUT);
+	r = redis_start(0);
+	room_init(&rm, r);
+	b = node_up_ex(r, "b", 1, TTL, NULL, more);
+	bob = room_join(&rm, b, "bob");
+	/*
+	 * The fault, for node a's process alone.  A chatd built with a
+	 * dynamic ASan runtime (gcc's) refuses to start unless that runtime
+	 * comes first in its library list, which a preload does not; the
+	 * shim has no ASan in it, so a is told not to check.
+	 */
+	asan = getenv("ASAN_OPTIONS");
+	saved = asan != NULL ? strdup(asan) : NULL;
+	opts = harness_asprintf("%s%sverify_asan_link_order=0", asan != NULL ?
+	    asan : "", asan != NULL && *asan != '\0' ? ":" : "");
+	ck_assert_int_eq(setenv("ASAN_OPTIONS", opts, 1), 0);
+	ck_assert_int_eq(setenv("LD_PRELOAD", so, 1), 0);
+	ck_assert_int_eq(setenv("CHATD_FAULT_GET_FAIL", "1", 1), 0);
+	a = node_start(r->port, "a", TTL, NULL, more);
+	unsetenv("LD_PRELOAD");
+	unsetenv("CHATD_FAULT_GET_FAIL");
+	if (saved != NULL)
+		setenv("ASAN_OPTIONS", saved, 1);
+	else
+		unsetenv("ASAN_OPTIONS");
+	free(saved);
+	free(opts);
+	node_ready(r, a, "a", 2, NULL);
+
+	/* By hand: room_join()'s /msg would be the GET refused. */
+	alice = tc_connect(a);
+	snprintf(want, sizeof want, "*** %s joined", alice->name);
+	tc_expect_line(bob, want);
+	snprintf(want, sizeof want, "*** %s is now known as alice",
+	    alice->name);
+	tc_send(alice, "/nick alice\n");
+	tc_expect_line(alice, "*** you are now known as alice");
+	tc_rename(alice, "alice");
+	tc_expect_line(bob, want);
+
+	/* Not queued: alice is told at once, the link dropped and renewed. */
+	tc_send(alice, "/msg bob hi\n");
+	chatd_wait_log(a, "hiredis_fault: GET number 1 refused");
+	tc_expect_line(alice, "*** cannot reach the other nodes now: the room "
+	    "is local-only, try again");
+	tc_expect_line(alice, LOCAL_ONLY);
+	node_linked(a, 2);
+	tc_expect_line(alice, WHOLE);
+	ck_assert_int_eq(chatd_log_count(a, "cluster: Redis command not "
+	    "sent: "), 1);
+	ck_assert_int_eq(chatd_log_count(a, "cluster: lost Redis (a command "
+	    "could not be sent); the room is local-only until it returns"), 1);
+
+	/* Then the same /msg goes through, and bob got nothing before it. */
+	tc_send(alice, "/msg bob hi\n");
+	tc_expect_line(alice, "*** message sent to bob");
+	tc_expect_line(bob, "*alice* hi");
+	tc_send(alice, "/who\n");
+	n = read_who(alice, who, MAXC);
+	ck_assert_int_eq(n, 2);
+	ck_assert_int_eq(count_matching(who, n, WHO_REMOTE("bob", "b")), 1);
+
+	/*
+	 * Nothing of the request is left to time out: once every link to
+	 * Redis has lived past reply_timeout (and a's once-a-second check
+	 * has run since), a has lost Redis that once.
+	 */
+	steady.r = r;
+	steady.secs = FAULT_TIMEOUT + 2;
+	ck_assert_msg(harness_poll(links_older, &steady, W), "a link to Redis "
+	    "was renewed within every %ld s for %d ms; node a's log:\n%s",
+	    steady.secs, W, chatd_log(a));
+	ck_assert_int_eq(chatd_log_count(a, "cluster: lost Redis"), 1);
+	ck_assert_int_eq(chatd_log_count(a, "Redis has not answered"), 0);
+	ck_assert_int_eq(chatd_log_count(a, LINKED), 2);
+	ck_assert_int_eq(chatd_log_count(a, "hiredis_fault: "), 1);
+
+	tc_close(alice);
 	room_close(&rm);
 	chatd_stop_ok(a);
 	chatd_stop_ok(b);
@@ -2368,12 +2750,14 @@ e2e_cluster_suite(void)
 	tcase_add_test(tc, test_chat_both_ways);
 	tcase_add_test(tc, test_formats);
 	tcase_add_test(tc, test_msg_across);
+	tcase_add_test(tc, test_msg_long_name_not_truncated_across_nodes);
 	tcase_add_test(tc, test_msg_after_case_change);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("presence");
 	tcase_set_timeout(tc, TEST_TIMEOUT);
 	tcase_add_test(tc, test_who_nick_kill);
+	tcase_add_test(tc, test_names_unique_after_flushall);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("faults");
@@ -2384,6 +2768,7 @@ e2e_cluster_suite(void)
 	tcase_add_test(tc, test_local_only_told_once);
 	tcase_add_test(tc, test_requests_in_flight);
 	tcase_add_test(tc, test_reply_timeout);
+	tcase_add_test(tc, test_request_never_queued_is_answered);
 	tcase_add_test(tc, test_node_restart);
 	suite_add_tcase(s, tc);
 
@@ -2401,6 +2786,9 @@ e2e_cluster_suite(void)
 	tcase_set_timeout(tc, TEST_TIMEOUT);
 	tcase_add_test(tc, test_malformed);
 	tcase_add_test(tc, test_malformed_log_safe);
+	tcase_add_test(tc, test_msg_shows_no_raw_bytes_from_redis);
+	tcase_add_test(tc, test_forged_local_speaker_refused);
+	tcase_add_test(tc, test_room_joinable_after_long_remote_lines);
 	suite_add_tcase(s, tc);
 
 	return s;
