@@ -74,9 +74,10 @@ static const char *const client_states[] = {
 void
 client_set_state(struct client *c, enum client_state st)
 {
-	if (st <= c->state || (st == CLIENT_ROOM && c->state != CLIENT_NEW))
+	if (st <= c->state || st > CLIENT_CLOSING ||
+	    (st == CLIENT_ROOM && c->state != CLIENT_NEW))
 		fatalx("client %llu: %s -> %s", (unsigned long long)c->id,
-		    client_states[c->state], client_states[st]);
+		    client_states[c->state & 3], client_states[st & 3]);
 	c->state = (uint8_t)st;
 }
 
