@@ -6,9 +6,8 @@
  *	an address		192.0.2.7, 2001:db8::1
  *	a prefix (CIDR)		192.0.2.0/24, 2001:db8::/64
  *	a name pattern		mallory, Troll*, spam??
- * An address is a prefix as long as its family's addresses.  A prefix is
- * kept canonical (host bits cleared, inet_ntop() text), so that banning
- * 2001:DB8:0::5/64 and 2001:db8::/64 is one ban.  A name pattern is made
+ * Addresses and prefixes are addr.c's grammar, kept canonical, so that
+ * banning 2001:DB8:0::5/64 and 2001:db8::/64 is one ban.  A name pattern is made
  * of name characters (name.c) and the wildcards '*' and '?', at most
  * NAME_LEN long, with at least one letter or digit; it matches a name
  * without regard to case, and also when the name's key (the look-alike
@@ -44,60 +43,12 @@ ban_name_char(char ch)
 	return (name_char(ch) || ch == '*' || ch == '?');
 }
 
-/* Clears the bits of addr past prefix. */
-static void
-ban_mask(uint8_t *addr, size_t len, unsigned prefix)
-{
-	size_t	i;
-
-	for (i = 0; i < len; i++) {
-		if (prefix >= 8 * (i + 1))
-			continue;
-		if (prefix <= 8 * i)
-			addr[i] = 0;
-		else
-			addr[i] &= (uint8_t)(0xff << (8 - (prefix - 8 * i)));
-	}
-}
-
 /* Parses an address or prefix into b; 0, or -1 if it is neither. */
 static int
 ban_parse_addr(const char *s, struct ban *b)
 {
-	char		 buf[BAN_PATTERN_MAX], *slash, *end, text[NETADDR_MAX];
-	unsigned long	 prefix;
-	size_t		 alen;
-
-	if (strlen(s) >= sizeof buf)
+	if (addr_parse_prefix(s, &b->net, b->pattern) != 0)
 		return (-1);
-	snprintf(buf, sizeof buf, "%s", s);
-	if ((slash = strchr(buf, '/')) != NULL)
-		*slash++ = '\0';
-	if (inet_pton(AF_INET, buf, b->addr) == 1) {
-		b->family = AF_INET;
-		alen = 4;
-	} else if (inet_pton(AF_INET6, buf, b->addr) == 1) {
-		b->family = AF_INET6;
-		alen = 16;
-	} else
-		return (-1);
-	prefix = 8 * alen;
-	if (slash != NULL) {
-		if (*slash < '0' || *slash > '9')
-			return (-1);
-		prefix = strtoul(slash, &end, 10);
-		if (*end != '\0' || prefix > 8 * alen || (slash[0] == '0' &&
-		    slash[1] != '\0'))
-			return (-1);
-	}
-	b->prefix = (unsigned)prefix;
-	ban_mask(b->addr, alen, b->prefix);
-	inet_ntop(b->family, b->addr, text, sizeof text);
-	if (b->prefix == 8 * alen)
-		snprintf(b->pattern, sizeof b->pattern, "%s", text);
-	else
-		snprintf(b->pattern, sizeof b->pattern, "%s/%u", text,
-		    b->prefix);
 	b->kind = BAN_ADDRESS;
 	return (0);
 }
@@ -172,22 +123,7 @@ ban_reason(const char *in, char *out)
 int
 ban_match_addr(const struct ban *b, const char *text)
 {
-	uint8_t		addr[16];
-	struct in_addr	v4;
-
-	if (b->kind != BAN_ADDRESS)
-		return (0);
-	if (b->family == AF_INET) {
-		if (inet_pton(AF_INET, text, &v4) != 1)
-			return (0);
-		memcpy(addr, &v4, 4);
-		ban_mask(addr, 4, b->prefix);
-		return (memcmp(addr, b->addr, 4) == 0);
-	}
-	if (inet_pton(AF_INET6, text, addr) != 1)
-		return (0);
-	ban_mask(addr, 16, b->prefix);
-	return (memcmp(addr, b->addr, 16) == 0);
+	return (b->kind == BAN_ADDRESS && addr_match(&b->net, text));
 }
 
 /* Does the ban (of the name kind) cover the valid name? */

@@ -249,6 +249,14 @@ struct listener {
 };
 TAILQ_HEAD(listeners, listener);
 
+/* An address or a prefix (addr.c). */
+#define ADDR_PREFIX_TEXT	(NETADDR_MAX + 5)	/* "addr/len" */
+struct addr_prefix {
+	int			 family;	/* AF_INET or AF_INET6 */
+	uint8_t			 addr[16];	/* host bits cleared */
+	unsigned		 prefix;
+};
+
 /* A ban (ban.c). */
 #define BAN_PATTERN_MAX		64	/* canonical text, NUL included */
 #define BAN_REASON_MAX		200
@@ -258,9 +266,7 @@ TAILQ_HEAD(listeners, listener);
 struct ban {
 	TAILQ_ENTRY(ban)	 entry;
 	int			 kind;
-	int			 family;	/* BAN_ADDRESS: AF_INET(6) */
-	uint8_t			 addr[16];	/* host bits cleared */
-	unsigned		 prefix;
+	struct addr_prefix	 net;		/* BAN_ADDRESS */
 	char			 pattern[BAN_PATTERN_MAX]; /* canonical */
 	char			 key[NAME_LEN + 1];	/* name pattern, folded */
 	int64_t			 expires;	/* epoch seconds; 0: never */
@@ -362,6 +368,11 @@ struct server {
 	int			 stopping;
 	unsigned		 trim_pending;	/* fell asleep: trim heap */
 };
+
+/* addr.c */
+void		 addr_mask(uint8_t *, size_t, unsigned);
+int		 addr_parse_prefix(const char *, struct addr_prefix *, char *);
+int		 addr_match(const struct addr_prefix *, const char *);
 
 /* ban.c */
 int		 ban_parse(const char *, struct ban *, const char **);

@@ -35,15 +35,13 @@ peer_key(const char *addr, unsigned prefix, char *key)
 {
 	struct in6_addr	a;
 	char		text[NETADDR_MAX];
-	unsigned	i;
 
 	if (prefix >= 128 || strchr(addr, ':') == NULL ||
 	    inet_pton(AF_INET6, addr, &a) != 1) {
 		snprintf(key, PEER_KEY_MAX, "%s", addr);
 		return;
 	}
-	for (i = prefix; i < 128; i++)
-		a.s6_addr[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
+	addr_mask(a.s6_addr, 16, prefix);
 	inet_ntop(AF_INET6, &a, text, sizeof text);
 	snprintf(key, PEER_KEY_MAX, "%s/%u", text, prefix);
 }
