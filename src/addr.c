@@ -74,6 +74,19 @@ addr_parse_prefix(const char *s, struct addr_prefix *p, char *text)
 			return (-1);
 	}
 	p->prefix = (unsigned)prefix;
+	/*
+	 * An IPv4 address written as v4-mapped IPv6 is an IPv4 address:
+	 * clients' addresses are written so (client.c), and would never
+	 * match otherwise.
+	 */
+	if (p->family == AF_INET6 && p->prefix >= 96 &&
+	    IN6_IS_ADDR_V4MAPPED((struct in6_addr *)(void *)p->addr)) {
+		memmove(p->addr, p->addr + 12, 4);
+		memset(p->addr + 4, 0, 12);
+		p->family = AF_INET;
+		p->prefix -= 96;
+		alen = 4;
+	}
 	addr_mask(p->addr, alen, p->prefix);
 	inet_ntop(p->family, p->addr, host, sizeof host);
 	if (p->prefix == 8 * alen)

@@ -71,7 +71,9 @@ ban_parse(const char *s, struct ban *b, const char **why)
 	}
 	if (ban_parse_addr(s, b) == 0)
 		return (0);
-	if (strchr(s, ':') != NULL || strchr(s, '/') != NULL) {
+	/* A mistyped address is not a name pattern: say so. */
+	if (strchr(s, ':') != NULL || strchr(s, '/') != NULL ||
+	    (strchr(s, '.') != NULL && strspn(s, "0123456789.") == len)) {
 		*why = "not an address, a prefix or a name pattern";
 		return (-1);
 	}
@@ -155,7 +157,7 @@ ban_duration(const char *s)
 		if (v > BAN_DURATION_MAX)
 			return (0);
 	}
-	if (i == 0 || s[i + 1] != '\0')
+	if (i == 0 || s[i] == '\0' || s[i + 1] != '\0')
 		return (0);
 	switch (s[i]) {
 	case 's':

@@ -29,6 +29,7 @@ struct event_base;
 struct evbuffer;
 struct evconnlistener;
 struct iovec;
+struct ssl_ctx_st;
 struct store;
 struct wire_msg;
 
@@ -61,6 +62,20 @@ struct config {
 	char			*user;
 	char			*group;
 	int			 log_level;
+	int			 proxy_protocol;	/* plain listeners */
+	struct addr_prefix	*proxies;	/* trusted_proxies */
+	size_t			 nproxies;
+	unsigned		 proxy_timeout;	/* seconds for the header */
+
+	/* [tls] */
+	struct config_addr	*tls_addrs;	/* NULL: [server] bind */
+	size_t			 tls_naddrs;
+	uint16_t		 tls_port;
+	char			*tls_cert;	/* NULL: no TLS */
+	char			*tls_key;
+	char			*tls_ca;
+	int			 tls_min_version;	/* TLS1_2_VERSION... */
+	unsigned		 tls_timeout;	/* handshake, seconds */
 
 	/* [limits] */
 	unsigned		 max_clients;
@@ -167,11 +182,14 @@ struct ratelimit {
 
 /*
  * Where a client is in its life.  It moves only forward, through
- * client_set_state(): NEW -> ROOM -> [FLUSHING ->] CLOSING, or NEW ->
- * FLUSHING -> CLOSING for one refused at the door.
+ * client_set_state(): NEW -> [HEADER ->] [HANDSHAKE ->] ROOM ->
+ * [FLUSHING ->] CLOSING, or to FLUSHING or CLOSING from before ROOM for
+ * one refused at the door.
  */
 enum client_state {
 	CLIENT_NEW,		/* accepted; not yet admitted */
+	CLIENT_HEADER,		/* reading the proxy's PROXY header */
+	CLIENT_HANDSHAKE,	/* in its TLS handshake */
 	CLIENT_ROOM,		/* in the room: reads lines, gets broadcasts */
 	CLIENT_FLUSHING,	/* last words queued; closed once written */
 	CLIENT_CLOSING,		/* torn down; the reaper frees it */
@@ -195,6 +213,8 @@ struct client {
 #define CLIENT_WAITING		0x40	/* paused until a command is answered */
 #define CLIENT_CONTROL		0x80	/* a chatctl connection, not a user */
 #define CLIENT_MUTED		0x100	/* its lines reach nobody */
+#define CLIENT_TLS		0x200	/* its bufferevent speaks TLS */
+#define CLIENT_COUNTED		0x400	/* counted against the limits */
 	struct bufferevent	*bev;		/* awake: its I/O, else NULL */
 	struct event		 wait_ev;	/* asleep: wakes on input */
 	struct evbuffer		*out;		/* queued output, on demand */
@@ -224,6 +244,7 @@ struct client {
 	uint64_t		 soft_ms;	/* over the soft limit since */
 	const char		*reason;	/* why it was closed */
 	char			*reason_buf;	/* owned text of reason */
+	char			*certfp;	/* TLS client certificate */
 
 	struct client		*key_next;	/* roster chains */
 	struct client		*id_next;
@@ -240,6 +261,7 @@ struct listener {
 	int			 kind;
 #define LISTENER_CHAT		0
 #define LISTENER_CONTROL	1
+#define LISTENER_TLS		2
 	struct evconnlistener	*evl;
 	struct future		 accept;
 	struct clients		 backlog;	/* accepted, not yet taken */
@@ -342,6 +364,8 @@ struct server {
 	struct peers		 peers;		/* connected, per address */
 	struct roster		 roster;	/* connected, by name and id */
 	unsigned		 nclients;	/* connected */
+	unsigned		 npending;	/* counted, not yet in the room */
+	struct ssl_ctx_st	*tls_ctx;	/* NULL: no TLS */
 	unsigned		 status_clients; /* last told to systemd */
 	uint64_t		 next_id;	/* client ids */
 	uint64_t		 next_guest;	/* guest names, single node */
@@ -432,6 +456,8 @@ void		 client_set_state(struct client *, enum client_state);
 void		 client_start(struct client *);
 void		 client_configure(struct client *);
 struct future	*client_read_line(struct client *);
+struct future	*client_handshake(struct client *);
+struct future	*client_proxy_header(struct client *);
 const char	*client_line(struct client *, size_t *);
 void		 client_close(struct client *, const char *);
 void		 client_close_after_flush(struct client *, const char *);
@@ -451,7 +477,7 @@ void		 control_admit(struct server *, struct client *);
 int		 control_input(struct server *, struct client *, char *,
 		    size_t);
 void		 control_cron(struct server *, uint64_t);
-int		 control_banned(struct server *, struct client *);
+int		 control_banned(struct server *, struct client *, int);
 unsigned	 control_ban_apply(struct server *, const struct ban *, int);
 void		 control_unban_apply(struct server *, const char *, int);
 void		 control_free(struct server *);
@@ -615,6 +641,7 @@ void		 output_buffer_add(struct client *, struct evbuffer *);
 void		 output_flush(struct client *);
 void		 output_check(struct client *, uint64_t);
 void		 output_wake(struct client *);
+void		 output_tls(struct client *);
 int		 output_sleep(struct client *);
 void		 output_free(struct client *);
 
@@ -625,6 +652,23 @@ void		 peer_key(const char *, unsigned, char *);
 unsigned	 peer_count(struct peers *, const char *);
 void		 peer_add(struct peers *, const char *);
 void		 peer_remove(struct peers *, const char *);
+
+/* proxy.c */
+#define PROXY_MAX	2048	/* the longest header accepted, TLVs included */
+#define PROXY_MORE	0	/* a valid start: wait for more */
+#define PROXY_DONE	1
+#define PROXY_BAD	(-1)
+struct proxy_hdr {
+	size_t			 len;		/* bytes of the header */
+	int			 local;		/* no client address given */
+	int			 family;
+	char			 addr[NETADDR_MAX];	/* the client's */
+	uint16_t		 port;
+	uint8_t			 dst[16];	/* where it connected to */
+	uint16_t		 dport;
+};
+int		 proxy_parse(const uint8_t *, size_t, struct proxy_hdr *,
+		    const char **);
 
 /* ratelimit.c */
 int		 ratelimit_take(struct ratelimit *, uint64_t, unsigned,
@@ -673,6 +717,17 @@ int		 server_reload(struct server *, char *, size_t);
 void		 server_throttle(struct server *, struct client *);
 void		 server_pending(struct server *, struct client *);
 uint64_t	 server_now_ms(struct server *);
+
+/* tls.c */
+#define TLS_FP_LEN	64	/* SHA-256, in hex */
+struct ssl_ctx_st *tls_context(const struct config *, char *, size_t);
+void		 tls_context_free(struct ssl_ctx_st *);
+struct bufferevent *tls_bufferevent(struct ssl_ctx_st *, struct event_base *,
+		    int);
+void		 tls_free(struct bufferevent *);
+const char	*tls_failure(struct bufferevent *);
+int		 tls_fingerprint(struct bufferevent *, char *);
+const char	*tls_version(struct bufferevent *);
 
 /* turn.c */
 void		 turn_init(struct turn *);

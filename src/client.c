@@ -41,9 +41,11 @@
 #include <netinet/tcp.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -59,9 +61,12 @@
 static void	client_loop(struct client *);
 static void	client_throttle(struct client *, uint64_t);
 static void	client_try_read(struct client *);
+static void	client_try_header(struct client *);
 
 static const char *const client_states[] = {
 	[CLIENT_NEW] = "new",
+	[CLIENT_HEADER] = "reading a PROXY header",
+	[CLIENT_HANDSHAKE] = "in a TLS handshake",
 	[CLIENT_ROOM] = "in the room",
 	[CLIENT_FLUSHING] = "flushing",
 	[CLIENT_CLOSING] = "closing",
@@ -74,10 +79,10 @@ static const char *const client_states[] = {
 void
 client_set_state(struct client *c, enum client_state st)
 {
-	if (st <= c->state || st > CLIENT_CLOSING ||
-	    (st == CLIENT_ROOM && c->state != CLIENT_NEW))
+	if (st <= c->state || st > CLIENT_CLOSING)
 		fatalx("client %llu: %s -> %s", (unsigned long long)c->id,
-		    client_states[c->state & 3], client_states[st & 3]);
+		    client_states[c->state <= CLIENT_CLOSING ? c->state : 0],
+		    client_states[st <= CLIENT_CLOSING ? st : 0]);
 	c->state = (uint8_t)st;
 }
 
@@ -128,15 +133,53 @@ client_broken(struct client *c, const char *how, const char *error)
 		client_close(c, c->reason);
 }
 
+/* The bufferevent's news while the client is not in the room yet. */
+static void
+client_early_event(struct client *c, short events)
+{
+	char	fp[TLS_FP_LEN + 1];
+
+	if (c->state == CLIENT_HANDSHAKE && (events & BEV_EVENT_CONNECTED)) {
+		bufferevent_set_timeouts(c->bev, NULL, NULL);
+		if (tls_fingerprint(c->bev, fp) == 0)
+			c->certfp = xstrdup(fp);
+		log_info("client %llu [%s]:%u: %s%s%s",
+		    (unsigned long long)c->id, c->netaddr, c->port,
+		    tls_version(c->bev), c->certfp != NULL ?
+		    ", client certificate SHA256:" : ", no client certificate",
+		    c->certfp != NULL ? c->certfp : "");
+		future_complete(&c->read, NULL);
+		return;
+	}
+	if (!future_pending(&c->read))
+		return;
+	if (c->state == CLIENT_HANDSHAKE)
+		log_info("client %llu [%s]:%u: TLS handshake %s: %s",
+		    (unsigned long long)c->id, c->netaddr, c->port,
+		    (events & BEV_EVENT_TIMEOUT) ? "timed out" : "failed",
+		    (events & BEV_EVENT_TIMEOUT) ? "no answer" :
+		    tls_failure(c->bev));
+	else
+		log_notice("client %llu [%s]:%u: %s before a PROXY header",
+		    (unsigned long long)c->id, c->netaddr, c->port,
+		    (events & BEV_EVENT_TIMEOUT) ? "timed out" : "closed");
+	future_fail(&c->read, (events & BEV_EVENT_TIMEOUT) ? ETIMEDOUT :
+	    ECONNRESET);
+}
+
 void
 client_event_callback(struct bufferevent *bev, short events, void *arg)
 {
 	struct client	*c = arg;
 
+	if (c->state == CLIENT_HANDSHAKE || c->state == CLIENT_HEADER) {
+		client_early_event(c, events);
+		return;
+	}
 	if (events & BEV_EVENT_ERROR) {
 		client_broken(c, (events & BEV_EVENT_READING) ? "read" :
-		    "write", evutil_socket_error_to_string(
-		    EVUTIL_SOCKET_ERROR()));
+		    "write", (c->flags & CLIENT_TLS) ? tls_failure(bev) :
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 		return;
 	}
 	if (events & BEV_EVENT_EOF) {
@@ -256,6 +299,7 @@ client_free(struct client *c)
 	event_del(&c->wait_ev);
 	evutil_closesocket(c->fd);
 	free(c->reason_buf);
+	free(c->certfp);
 	free(c);
 }
 
@@ -282,6 +326,77 @@ client_cron(struct client *c)
 }
 
 /*
+ * The connection is from a trusted proxy: read its PROXY header (proxy.c)
+ * and take the client's address from it.
+ */
+static void
+client_try_header(struct client *c)
+{
+	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	struct proxy_hdr	 h;
+	const char		*why;
+	size_t			 len = evbuffer_get_length(in);
+
+	if (len > PROXY_MAX)
+		len = PROXY_MAX;
+	switch (proxy_parse(len == 0 ? (const uint8_t *)"" :
+	    evbuffer_pullup(in, (ev_ssize_t)len), len, &h, &why)) {
+	case PROXY_MORE:
+		if (c->flags & CLIENT_EOF)
+			future_fail(&c->read, ECONNRESET);
+		return;
+	case PROXY_BAD:
+		log_warnx("client %llu [%s]:%u: bad PROXY header: %s",
+		    (unsigned long long)c->id, c->netaddr, c->port, why);
+		future_fail(&c->read, EPROTO);
+		return;
+	}
+	evbuffer_drain(in, h.len);
+	bufferevent_set_timeouts(c->bev, NULL, NULL);
+	if (!h.local) {
+		log_info("client %llu [%s]:%u: proxied for [%s]:%u",
+		    (unsigned long long)c->id, c->netaddr, c->port, h.addr,
+		    h.port);
+		snprintf(c->netaddr, sizeof c->netaddr, "%s", h.addr);
+		c->port = h.port;
+	}
+	future_complete(&c->read, NULL);
+}
+
+/*
+ * Returns a future that completes once the proxy in front of c has said
+ * where c really is (c->netaddr and c->port are then the client's), or
+ * fails: ETIMEDOUT after proxy_timeout, EPROTO for a bad header,
+ * ECONNRESET if the proxy hung up first.
+ */
+struct future *
+client_proxy_header(struct client *c)
+{
+	struct timeval	tv = { (time_t)c->server->config->proxy_timeout, 0 };
+
+	client_set_state(c, CLIENT_HEADER);
+	output_wake(c);
+	bufferevent_set_timeouts(c->bev, &tv, NULL);
+	bufferevent_enable(c->bev, EV_READ);
+	future_start(&c->read);
+	client_try_read(c);
+	return (&c->read);
+}
+
+/*
+ * Returns a future that completes when c's TLS handshake is done, or
+ * fails: ETIMEDOUT after handshake_timeout, ECONNRESET otherwise.
+ */
+struct future *
+client_handshake(struct client *c)
+{
+	client_set_state(c, CLIENT_HANDSHAKE);
+	output_tls(c);
+	future_start(&c->read);
+	return (&c->read);
+}
+
+/*
  * Completes or fails the pending read future if the input allows:
  * a whole line, an over-long one, or end of file.
  */
@@ -294,6 +409,10 @@ client_try_read(struct client *c)
 
 	if (!future_pending(&c->read) || c->bev == NULL)
 		return;
+	if (c->state == CLIENT_HEADER) {
+		client_try_header(c);
+		return;
+	}
 	in = bufferevent_get_input(c->bev);
 	if ((c->flags & CLIENT_DISCARD) && line_skip(in))
 		c->flags &= ~CLIENT_DISCARD;

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include <ini.h>
+#include <openssl/ssl.h>
 
 #include "config.h"
 #include "chatd.h"
@@ -60,6 +61,9 @@ enum config_type {
 	CONFIG_GROUP,		/* a group that exists */
 	CONFIG_SECRET_FILE,	/* a file whose first line is the value */
 	CONFIG_LISTEN,		/* address:port */
+	CONFIG_PREFIXES,	/* addresses and prefixes */
+	CONFIG_FILE,		/* a file that must be readable */
+	CONFIG_TLSVER,		/* 1.2 or 1.3 */
 };
 
 static const struct config_key {
@@ -78,6 +82,17 @@ static const struct config_key {
 	K("server", "user", CONFIG_STRING, user, 1, 255),
 	K("server", "group", CONFIG_STRING, group, 1, 255),
 	K("server", "log_level", CONFIG_LOGLEVEL, log_level, 0, 0),
+	K("server", "proxy_protocol", CONFIG_BOOL, proxy_protocol, 0, 0),
+	K("server", "trusted_proxies", CONFIG_PREFIXES, proxies, 0, 0),
+	K("server", "proxy_timeout", CONFIG_UINT, proxy_timeout, 1, 300),
+
+	K("tls", "bind", CONFIG_BIND, tls_addrs, 0, 0),
+	K("tls", "port", CONFIG_PORT, tls_port, 1, 65535),
+	K("tls", "certificate", CONFIG_FILE, tls_cert, 0, 0),
+	K("tls", "private_key", CONFIG_FILE, tls_key, 0, 0),
+	K("tls", "ca", CONFIG_FILE, tls_ca, 0, 0),
+	K("tls", "min_version", CONFIG_TLSVER, tls_min_version, 0, 0),
+	K("tls", "handshake_timeout", CONFIG_UINT, tls_timeout, 1, 300),
 
 	K("limits", "max_clients", CONFIG_UINT, max_clients, 0, 10000000),
 	K("limits", "max_clients_per_address", CONFIG_UINT, max_per_address,
@@ -137,6 +152,7 @@ struct config_parse {
 	char		*error;		/* the earliest error, without FILE:LINE */
 	int		 motd_seen;	/* motd replaced the default once */
 	int		 password_line;	/* password or password_file */
+	int		 tls_line;	/* where certificate was set */
 	int		 motd_file_seen; /* motd_file wins over motd */
 	int		 user_line;	/* where user and group were set */
 	int		 group_line;
@@ -169,6 +185,10 @@ config_defaults(struct config *c)
 	c->cluster_ttl = 15;
 	c->cluster_timeout = 10;
 	c->ipv6_prefix = 64;
+	c->proxy_timeout = 5;
+	c->tls_port = 7778;
+	c->tls_min_version = TLS1_2_VERSION;
+	c->tls_timeout = 10;
 	c->control_socket = xstrdup(CHATD_CONTROL);
 	c->state = xstrdup(CHATD_STATE);
 	c->control_output = 64 * 1024 * 1024;
@@ -194,6 +214,11 @@ config_free(struct config *c)
 	free(c->control_group);
 	free(c->state);
 	free(c->metrics_listen);
+	free(c->proxies);
+	free(c->tls_addrs);
+	free(c->tls_cert);
+	free(c->tls_key);
+	free(c->tls_ca);
 	memset(c, 0, sizeof *c);
 }
 
@@ -323,9 +348,9 @@ config_parse_addr(const char *s, size_t len, struct config_addr *a)
 }
 
 static int
-config_parse_bind(struct config_parse *p, const char *value)
+config_parse_bind(struct config_parse *p, const char *value,
+    struct config_addr **into, size_t *count)
 {
-	struct config		*c = p->config;
 	struct config_addr	*addrs = NULL, a;
 	size_t			 n = 0, len, i;
 	const char		*s = value;
@@ -352,9 +377,9 @@ config_parse_bind(struct config_parse *p, const char *value)
 	}
 	if (n == 0)
 		return (config_error(p, "bind: no address given"));
-	free(c->addrs);
-	c->addrs = addrs;
-	c->naddrs = n;
+	free(*into);
+	*into = addrs;
+	*count = n;
 	return (1);
 }
 
@@ -518,6 +543,43 @@ config_read_secret(struct config_parse *p, const struct config_key *k,
 	return (1);
 }
 
+/* trusted_proxies = addresses or prefixes (addr.c), blank-separated. */
+static int
+config_parse_prefixes(struct config_parse *p, const struct config_key *k,
+    const char *value)
+{
+	struct config		*c = p->config;
+	struct addr_prefix	*list = NULL;
+	char			 word[ADDR_PREFIX_TEXT + 1];
+	char			 text[ADDR_PREFIX_TEXT];
+	const char		*s = value;
+	size_t			 n = 0, len;
+
+	for (;;) {
+		s += strspn(s, " \t,");
+		if (*s == '\0')
+			break;
+		len = strcspn(s, " \t,");
+		if (len >= sizeof word)
+			len = sizeof word - 1;
+		memcpy(word, s, len);
+		word[len] = '\0';
+		list = xrealloc(list, (n + 1) * sizeof *list);
+		if (addr_parse_prefix(word, &list[n], text) != 0) {
+			free(list);
+			return (config_error(p, "%s: '%s' is not an address or "
+			    "a prefix (192.0.2.0/24, 2001:db8::/64)", k->name,
+			    word));
+		}
+		n++;
+		s += strcspn(s, " \t,");
+	}
+	free(c->proxies);
+	c->proxies = list;
+	c->nproxies = n;
+	return (1);
+}
+
 /* listen = address:port, [v6]:port; empty: off. */
 static int
 config_parse_listen(struct config_parse *p, const struct config_key *k,
@@ -646,7 +708,31 @@ config_handler(void *arg, const char *section, const char *name,
 	case CONFIG_BOOL:
 		return (config_parse_bool(p, k, value, (int *)field));
 	case CONFIG_BIND:
-		return (config_parse_bind(p, value));
+		if (field == &c->tls_addrs)
+			return (config_parse_bind(p, value, &c->tls_addrs,
+			    &c->tls_naddrs));
+		return (config_parse_bind(p, value, &c->addrs, &c->naddrs));
+	case CONFIG_PREFIXES:
+		return (config_parse_prefixes(p, k, value));
+	case CONFIG_FILE:
+		if (field == &c->tls_cert)
+			p->tls_line = p->line;
+		if (access(value, R_OK) != 0)
+			return (config_error(p, "%s: cannot read %s: %s",
+			    k->name, value, strerror(errno)));
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
+		return (1);
+	case CONFIG_TLSVER:
+		if (strcmp(value, "1.2") == 0)
+			c->tls_min_version = TLS1_2_VERSION;
+		else if (strcmp(value, "1.3") == 0)
+			c->tls_min_version = TLS1_3_VERSION;
+		else
+			return (config_error(p, "%s: '%s' is not 1.2 or 1.3 "
+			    "(TLS 1.0 and 1.1 are never offered)", k->name,
+			    value));
+		return (1);
 	case CONFIG_MODE:
 		if (strcasecmp(value, "chat") == 0)
 			c->mode = MODE_CHAT;
@@ -767,6 +853,23 @@ config_validate(struct config_parse *p)
 		return (config_error(p, "output_soft_limit (%zu) is above "
 		    "output_hard_limit (%zu)", c->output_soft,
 		    c->output_hard));
+	if (c->proxy_protocol && c->nproxies == 0)
+		return (config_error(p, "proxy_protocol = yes needs "
+		    "trusted_proxies: the proxies whose headers are believed"));
+	if (c->tls_cert == NULL && (c->tls_key != NULL || c->tls_ca != NULL))
+		return (config_error(p, "[tls] needs certificate"));
+	if (c->tls_cert != NULL && c->tls_key == NULL)
+		return (config_error(p, "[tls] certificate needs private_key"));
+	if (c->tls_cert != NULL) {
+		struct ssl_ctx_st	*ctx;
+		char			 err[512];
+
+		if ((ctx = tls_context(c, err, sizeof err)) == NULL) {
+			p->line = p->tls_line;
+			return (config_error(p, "%s", err));
+		}
+		tls_context_free(ctx);
+	}
 	/*
 	 * What one command queues at once must fit under the hard limit,
 	 * or it drops the client who asked: the welcome, motd and history
@@ -785,12 +888,25 @@ config_validate(struct config_parse *p)
 	return (1);
 }
 
+static void
+config_set_port(struct config_addr *addrs, size_t n, uint16_t port)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		if (addrs[i].ss.ss_family == AF_INET)
+			((struct sockaddr_in *)&addrs[i].ss)->sin_port =
+			    htons(port);
+		else
+			((struct sockaddr_in6 *)&addrs[i].ss)->sin6_port =
+			    htons(port);
+	}
+}
+
 /* Fills in what parsing leaves: default addresses, ports, node name. */
 static void
 config_finish(struct config *c)
 {
-	struct config_addr	*a;
-	size_t			 i;
 	char			 host[CONFIG_NODE_MAX - 8];
 
 	if (c->cluster_redis != NULL) {
@@ -813,15 +929,14 @@ config_finish(struct config *c)
 		config_parse_addr("::", 2, &c->addrs[1]);
 		c->naddrs = 2;
 	}
-	for (i = 0; i < c->naddrs; i++) {
-		a = &c->addrs[i];
-		if (a->ss.ss_family == AF_INET)
-			((struct sockaddr_in *)&a->ss)->sin_port =
-			    htons(c->port);
-		else
-			((struct sockaddr_in6 *)&a->ss)->sin6_port =
-			    htons(c->port);
+	config_set_port(c->addrs, c->naddrs, c->port);
+	if (c->tls_cert != NULL && c->tls_addrs == NULL) {
+		/* TLS listens where the plain listeners do, by default. */
+		c->tls_addrs = xcalloc(c->naddrs, sizeof *c->tls_addrs);
+		memcpy(c->tls_addrs, c->addrs, c->naddrs * sizeof *c->addrs);
+		c->tls_naddrs = c->naddrs;
 	}
+	config_set_port(c->tls_addrs, c->tls_naddrs, c->tls_port);
 }
 
 /*

@@ -709,10 +709,10 @@ control_input(struct server *s, struct client *c, char *line, size_t len)
 
 /*
  * Whether the client, about to be admitted, is banned: if so it is told
- * and closed, and 1 is returned.
+ * (when tell) and closed, and 1 is returned.
  */
 int
-control_banned(struct server *s, struct client *c)
+control_banned(struct server *s, struct client *c, int tell)
 {
 	struct ban	*b;
 
@@ -721,6 +721,10 @@ control_banned(struct server *s, struct client *c)
 		return (0);
 	log_notice("client %llu [%s]:%u refused: banned (%s)",
 	    (unsigned long long)c->id, c->netaddr, c->port, b->pattern);
+	if (!tell) {
+		client_close(c, "banned");
+		return (1);
+	}
 	if (b->reason != NULL && *b->reason != '\0')
 		output_printf(c, "*** you are banned from this server: %s",
 		    b->reason);

@@ -63,6 +63,9 @@
 #define SHARE_MIN	256
 
 static void	output_limits(struct client *);
+static void	output_write_callback(struct bufferevent *, void *);
+static void	output_drain_callback(struct evbuffer *,
+		    const struct evbuffer_cb_info *, void *);
 
 /* Where new output goes: behind what the bufferevent writes, or c->out. */
 static struct evbuffer *
@@ -70,6 +73,9 @@ output_buffer(struct client *c)
 {
 	struct evbuffer	*bout;
 
+	/* A TLS client's bufferevent encrypts and writes everything. */
+	if (c->flags & CLIENT_TLS)
+		return (bufferevent_get_output(c->bev));
 	if (c->bev != NULL) {
 		bout = bufferevent_get_output(c->bev);
 		if (evbuffer_get_length(bout) != 0)
@@ -240,7 +246,8 @@ output_write_callback(struct bufferevent *bev, void *arg)
 {
 	struct client	*c = arg;
 
-	bufferevent_disable(c->bev, EV_WRITE);
+	if (!(c->flags & CLIENT_TLS))
+		bufferevent_disable(c->bev, EV_WRITE);
 	c->soft_ms = 0;
 	if (output_length(c) != 0)
 		return;		/* queued meanwhile: on the flush list */
@@ -280,6 +287,30 @@ output_wake(struct client *c)
 }
 
 /*
+ * Gives a TLS client its bufferevent, which runs the server side of the
+ * handshake (bounded by handshake_timeout), then reads and writes through
+ * TLS; its EV_WRITE stays on, since the bufferevent does all the writing.
+ * A TLS client never sleeps: its session is in that bufferevent.
+ */
+void
+output_tls(struct client *c)
+{
+	struct server	*s = c->server;
+	struct timeval	 tv = { (time_t)s->config->tls_timeout, 0 };
+
+	c->flags |= CLIENT_TLS | CLIENT_RECENT;
+	c->bev = tls_bufferevent(s->tls_ctx, s->base, c->fd);
+	bufferevent_setcb(c->bev, client_read_callback, output_write_callback,
+	    client_event_callback, c);
+	if (evbuffer_add_cb(bufferevent_get_output(c->bev),
+	    output_drain_callback, c) == NULL)
+		fatalx("evbuffer_add_cb failed");
+	client_configure(c);
+	bufferevent_set_timeouts(c->bev, &tv, &tv);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+/*
  * Puts an awake client to sleep if nothing is buffered either way and it
  * is reading (the caller checked the rest: client_cron()).  Returns 1 if
  * it now sleeps.
@@ -289,7 +320,8 @@ output_sleep(struct client *c)
 {
 	short	enabled = bufferevent_get_enabled(c->bev);
 
-	if (!(enabled & EV_READ) || (enabled & EV_WRITE) ||
+	if ((c->flags & CLIENT_TLS) || !(enabled & EV_READ) ||
+	    (enabled & EV_WRITE) ||
 	    evbuffer_get_length(bufferevent_get_input(c->bev)) != 0 ||
 	    output_length(c) != 0)
 		return (0);
@@ -366,6 +398,15 @@ output_flush(struct client *c)
 	c->flags &= ~CLIENT_PENDING;
 	if (c->state == CLIENT_CLOSING)
 		return;
+	if (c->flags & CLIENT_TLS) {
+		/* The bufferevent writes; its callback completes send. */
+		output_sync(c);
+		output_limits(c);
+		if (c->state != CLIENT_CLOSING && output_length(c) == 0 &&
+		    future_pending(&c->send))
+			future_complete_size(&c->send, 0);
+		return;
+	}
 	if (c->bev != NULL &&
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) != 0) {
 		/* The bufferevent is at it: the turn goes behind. */
@@ -478,10 +519,11 @@ output_limits(struct client *c)
 void
 output_free(struct client *c)
 {
-	if (c->bev != NULL) {
+	if (c->bev != NULL && (c->flags & CLIENT_TLS))
+		tls_free(c->bev);
+	else if (c->bev != NULL)
 		bufferevent_free(c->bev);
-		c->bev = NULL;
-	}
+	c->bev = NULL;
 	if (c->out != NULL) {
 		evbuffer_free(c->out);
 		c->out = NULL;

@@ -150,10 +150,14 @@ server_remove(struct server *s, struct client *c)
 	TAILQ_REMOVE(&s->clients, c, entry);
 	if (c->flags & CLIENT_THROTTLED)
 		TAILQ_REMOVE(&s->throttled, c, wait_entry);
-	if (c->flags & CLIENT_CONNECTED) {
-		s->nclients--;
+	if (c->flags & CLIENT_COUNTED) {
 		peer_key(c->netaddr, s->config->ipv6_prefix, key);
 		peer_remove(&s->peers, key);
+		if (!(c->flags & CLIENT_CONNECTED))
+			s->npending--;
+	}
+	if (c->flags & CLIENT_CONNECTED) {
+		s->nclients--;
 		s->stats.closed[server_closed_reason(c->reason)]++;
 		log_info("client %llu [%s]:%u disconnected: %s",
 		    (unsigned long long)c->id, c->netaddr, c->port, c->reason);
@@ -392,62 +396,154 @@ server_cron_callback(evutil_socket_t fd, short events, void *arg)
 #endif
 }
 
-/* Refuses c with one line, then closes it once the line is written. */
+/*
+ * Refuses c: with one line, then closed once the line is written; or, if
+ * it cannot be told (a TLS client before its handshake), closed at once.
+ */
 static void
-server_refuse(struct server *s, struct client *c, const char *why)
+server_refuse(struct server *s, struct client *c, const char *why, int tell)
 {
 	log_notice("client %llu [%s]:%u refused: %s",
 	    (unsigned long long)c->id, c->netaddr, c->port, why);
+	if (!tell) {
+		client_close(c, why);
+		return;
+	}
 	output_printf(c, "*** %s, try again later", why);
 	client_close_after_flush(c, why);
 }
 
-/* Decides whether a new client may join, and lets it in. */
-static void
-server_admit(struct server *s, struct client *c)
+/*
+ * Counts c, whose address is final, against the limits and the bans, or
+ * refuses it (telling it why if tell).  A client is counted from then on,
+ * through its TLS handshake, until it leaves.  Returns 0 if counted.
+ */
+static int
+server_count(struct server *s, struct client *c, int tell)
 {
 	struct config	*conf = s->config;
-	uint64_t	 now = server_now_ms(s);
-
 	char		 key[PEER_KEY_MAX];
 
-	TAILQ_INSERT_TAIL(&s->clients, c, entry);
 	if (s->stopping) {
-		server_refuse(s, c, "server shutting down");
-		return;
+		server_refuse(s, c, "server shutting down", tell);
+		return (-1);
 	}
 	s->stats.accepted++;
-	if (conf->max_clients != 0 && s->nclients >= conf->max_clients) {
+	if (conf->max_clients != 0 &&
+	    s->nclients + s->npending >= conf->max_clients) {
 		s->stats.refused[REFUSED_FULL]++;
-		server_refuse(s, c, "server full");
-		return;
+		server_refuse(s, c, "server full", tell);
+		return (-1);
 	}
 	peer_key(c->netaddr, conf->ipv6_prefix, key);
 	if (conf->max_per_address != 0 &&
 	    peer_count(&s->peers, key) >= conf->max_per_address) {
 		s->stats.refused[REFUSED_ADDRESS]++;
-		server_refuse(s, c, "too many connections from your address");
-		return;
+		server_refuse(s, c, "too many connections from your address",
+		    tell);
+		return (-1);
 	}
-	if (control_banned(s, c)) {
+	if (control_banned(s, c, tell)) {
 		s->stats.refused[REFUSED_BANNED]++;
-		return;
+		return (-1);
 	}
+	peer_add(&s->peers, key);
+	c->flags |= CLIENT_COUNTED;
+	s->npending++;
+	return (0);
+}
+
+/* c, counted, joins the room. */
+static void
+server_join(struct server *s, struct client *c)
+{
+	struct config	*conf = s->config;
+	uint64_t	 now = server_now_ms(s);
+
+	s->npending--;
 	c->guest = cluster_next_guest(s);
 	name_guest(c->name, c->guest);
 	c->flags |= CLIENT_CONNECTED;
 	client_set_state(c, CLIENT_ROOM);
 	roster_add(&s->roster, c);
 	turn_join(&s->turn, c);
-	peer_add(&s->peers, key);
 	if (++s->nclients > s->stats.peak)
 		s->stats.peak = s->nclients;
 	c->connected_ms = c->active_ms = now;
 	ratelimit_init(&c->rate, now, conf->rate_burst);
-	log_info("client %llu [%s]:%u connected (%u online)",
-	    (unsigned long long)c->id, c->netaddr, c->port, s->nclients);
+	log_info("client %llu [%s]:%u connected%s (%u online)",
+	    (unsigned long long)c->id, c->netaddr, c->port,
+	    (c->flags & CLIENT_TLS) ? " over TLS" : "", s->nclients);
 	chat_joined(s, c);
 	client_start(c);
+}
+
+/* The TLS handshake of a counted client is over. */
+static void
+server_handshake_callback(struct future *f, void *arg)
+{
+	struct client	*c = arg;
+
+	if (future_error(f) != 0) {
+		client_close(c, future_error(f) == ETIMEDOUT ?
+		    "TLS handshake timed out" : "TLS handshake failed");
+		return;
+	}
+	server_join(c->server, c);
+}
+
+/* The PROXY header is read: c's address is its client's now. */
+static void
+server_header_callback(struct future *f, void *arg)
+{
+	struct client	*c = arg;
+
+	if (future_error(f) != 0) {
+		client_close(c, future_error(f) == ETIMEDOUT ?
+		    "PROXY header timed out" : "bad PROXY header");
+		return;
+	}
+	if (server_count(c->server, c, 1) == 0)
+		server_join(c->server, c);
+}
+
+/* Is c's (socket) address one of the proxies whose headers we believe? */
+static int
+server_trusted_proxy(struct server *s, const struct client *c)
+{
+	size_t	i;
+
+	for (i = 0; i < s->config->nproxies; i++) {
+		if (addr_match(&s->config->proxies[i], c->netaddr))
+			return (1);
+	}
+	return (0);
+}
+
+/* A new connection on a chat or TLS listener. */
+static void
+server_admit(struct server *s, struct listener *l, struct client *c)
+{
+	TAILQ_INSERT_TAIL(&s->clients, c, entry);
+	if (l->kind == LISTENER_TLS) {
+		if (server_count(s, c, 0) == 0)
+			future_then(client_handshake(c),
+			    server_handshake_callback, c);
+		return;
+	}
+	if (s->config->proxy_protocol) {
+		if (!server_trusted_proxy(s, c)) {
+			log_warnx("client %llu [%s]:%u refused: not a trusted "
+			    "proxy, and proxy_protocol is on",
+			    (unsigned long long)c->id, c->netaddr, c->port);
+			client_close(c, "untrusted proxy");
+			return;
+		}
+		future_then(client_proxy_header(c), server_header_callback, c);
+		return;
+	}
+	if (server_count(s, c, 1) == 0)
+		server_join(s, c);
 }
 
 static void
@@ -477,7 +573,7 @@ server_accept_callback(struct future *f, void *arg)
 		TAILQ_INSERT_TAIL(&s->clients, c, entry);
 		control_admit(s, c);
 	} else
-		server_admit(s, c);
+		server_admit(s, l, c);
 }
 
 static void
@@ -589,6 +685,7 @@ server_new(struct config *conf, const char *path, int debug)
 {
 	struct server	*s;
 	static const int sigs[] = { SIGHUP, SIGINT, SIGTERM };
+	char		 err[512];
 	struct timeval	 second = { 1, 0 };
 	size_t		 i;
 
@@ -631,6 +728,9 @@ server_new(struct config *conf, const char *path, int debug)
 	}
 	s->scratch_size = SANITIZE_MAX(conf->max_line) + 1;
 	s->scratch = xmalloc(s->scratch_size);
+	if (conf->tls_cert != NULL &&
+	    (s->tls_ctx = tls_context(conf, err, sizeof err)) == NULL)
+		fatalx("%s", err);	/* config_load() checked it already */
 	chat_init(s);
 	return (s);
 }
@@ -653,19 +753,20 @@ server_addr_text(const struct config_addr *a, uint16_t port, char *buf,
  * opened here are closed and `old` is left as it was.
  */
 static int
-server_open_listeners(struct server *s, const struct config *conf,
-    struct listeners *old, struct listeners *into)
+server_open_set(struct server *s, const struct config_addr *addrs,
+    size_t naddrs, uint16_t port, int kind, struct listeners *old,
+    struct listeners *into)
 {
 	const struct config_addr	*a;
 	struct listener			*l;
-	char				 text[NETADDR_MAX + 8];
+	char				 text[LISTENER_TEXT_MAX];
 	size_t				 i;
 
-	for (i = 0; i < conf->naddrs; i++) {
-		a = &conf->addrs[i];
-		server_addr_text(a, conf->port, text, sizeof text);
+	for (i = 0; i < naddrs; i++) {
+		a = &addrs[i];
+		server_addr_text(a, port, text, sizeof text);
 		TAILQ_FOREACH(l, old, entry) {
-			if (strcmp(l->text, text) == 0)
+			if (strcmp(l->text, text) == 0 && l->kind == kind)
 				break;
 		}
 		if (l != NULL) {
@@ -677,18 +778,34 @@ server_open_listeners(struct server *s, const struct config *conf,
 		    -1);
 		if (l == NULL) {
 			if ((errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL) &&
-			    conf->naddrs > 1) {
+			    naddrs > 1) {
 				log_warnx("cannot listen on %s: %s; skipped",
 				    text, strerror(errno));
 				continue;
 			}
 			log_warnx("cannot listen on %s: %s", text,
 			    strerror(errno));
-			goto fail;
+			return (-1);
 		}
+		l->kind = kind;
 		TAILQ_INSERT_TAIL(into, l, entry);
-		log_notice("listening on %s", l->text);
+		log_notice("listening on %s%s", l->text, kind == LISTENER_TLS ?
+		    " (TLS)" : "");
 	}
+	return (0);
+}
+
+static int
+server_open_listeners(struct server *s, const struct config *conf,
+    struct listeners *old, struct listeners *into)
+{
+	struct listener	*l;
+
+	if (server_open_set(s, conf->addrs, conf->naddrs, conf->port,
+	    LISTENER_CHAT, old, into) != 0 ||
+	    (conf->tls_cert != NULL && server_open_set(s, conf->tls_addrs,
+	    conf->tls_naddrs, conf->tls_port, LISTENER_TLS, old, into) != 0))
+		goto fail;
 	if (!TAILQ_EMPTY(into))
 		return (0);
 	log_warnx("no address to listen on");
@@ -696,7 +813,7 @@ fail:
 	/* Give back what was reused, close what was opened. */
 	while ((l = TAILQ_FIRST(into)) != NULL) {
 		TAILQ_REMOVE(into, l, entry);
-		if (future_pending(&l->accept) || l->accept.fn != NULL)
+		if (!future_idle(&l->accept))
 			TAILQ_INSERT_TAIL(old, l, entry);
 		else
 			listener_free(l);
@@ -740,40 +857,57 @@ server_take_activated(struct server *s)
 {
 	const char	*pid = getenv("LISTEN_PID");
 	const char	*fds = getenv("LISTEN_FDS");
+	const char	*names = getenv("LISTEN_FDNAMES"), *name;
 	struct listener	*l;
 	long		 n, i;
-	char		*end;
+	char		*end, *copy = NULL, *next;
+	int		 rc = -1;
 
 	if (pid == NULL || fds == NULL ||
 	    strtol(pid, &end, 10) != (long)getpid() || *end != '\0')
 		return (0);
 	n = strtol(fds, &end, 10);
+	if (names != NULL)
+		copy = xstrdup(names);
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
 	if (*end != '\0' || n <= 0 || n > LISTEN_FDS_MAX) {
 		log_errorx("socket activation: LISTEN_FDS=%s is not 1 to %d",
 		    fds, LISTEN_FDS_MAX);
-		return (-1);
+		goto out;
 	}
 	for (i = 0; i < n; i++) {
 		if (server_check_activated(3 + (int)i) != 0)
-			return (-1);
+			goto out;
 	}
-	for (i = 0; i < n; i++) {
+	/* FileDescriptorName=tls marks a TLS socket; others are plain. */
+	for (i = 0, next = copy; i < n; i++) {
+		name = next != NULL ? strsep(&next, ":") : "";
+		if (strcmp(name, "tls") == 0 && s->tls_ctx == NULL) {
+			log_errorx("socket activation: fd %ld is named tls, "
+			    "but [tls] has no certificate", 3 + i);
+			goto out;
+		}
 		if ((l = listener_new(s, NULL, 0, 3 + (int)i)) == NULL) {
 			log_errorx("socket activation: fd %ld: %s", 3 + i,
 			    strerror(errno));
-			return (-1);
+			goto out;
 		}
+		l->kind = strcmp(name, "tls") == 0 ? LISTENER_TLS :
+		    LISTENER_CHAT;
 		TAILQ_INSERT_TAIL(&s->listeners, l, entry);
-		log_notice("listening on %s (from systemd)", l->text);
+		log_notice("listening on %s%s (from systemd)", l->text,
+		    l->kind == LISTENER_TLS ? " (TLS)" : "");
 	}
 	s->activated = 1;
 	log_notice("socket activation: serving %ld socket%s from systemd; "
 	    "bind and port from the configuration are not used", n,
 	    n == 1 ? "" : "s");
-	return ((int)n);
+	rc = (int)n;
+out:
+	free(copy);
+	return (rc);
 }
 
 /*
@@ -975,11 +1109,24 @@ server_apply(struct server *s, struct config *conf)
 	struct listener		*l;
 	struct client		*c;
 	struct config		*old = s->config;
-	char			*scratch, key[PEER_KEY_MAX];
+	struct ssl_ctx_st	*ctx = NULL;
+	char			*scratch, key[PEER_KEY_MAX], err[512];
 
+	/*
+	 * The new certificate and key, all or nothing: new handshakes use
+	 * them, sessions under way keep the context they began with.
+	 */
+	if (conf->tls_cert != NULL &&
+	    (ctx = tls_context(conf, err, sizeof err)) == NULL) {
+		log_warnx("reload: %s; keeping the old certificate", err);
+		return (-1);
+	}
 	if (!s->activated) {
-		if (server_open_listeners(s, conf, &s->listeners, &fresh) != 0)
+		if (server_open_listeners(s, conf, &s->listeners, &fresh) !=
+		    0) {
+			tls_context_free(ctx);
 			return (-1);
+		}
 		while ((l = TAILQ_FIRST(&s->listeners)) != NULL) {
 			TAILQ_REMOVE(&s->listeners, l, entry);
 			log_notice("no longer listening on %s", l->text);
@@ -987,7 +1134,7 @@ server_apply(struct server *s, struct config *conf)
 		}
 		TAILQ_CONCAT(&s->listeners, &fresh, entry);
 		TAILQ_FOREACH(l, &s->listeners, entry) {
-			if (!future_pending(&l->accept) && l->accept.fn == NULL)
+			if (future_idle(&l->accept))
 				future_then(listener_accept(l),
 				    server_accept_callback, l);
 		}
@@ -1006,13 +1153,17 @@ server_apply(struct server *s, struct config *conf)
 		s->scratch = scratch;
 		s->scratch_size = SANITIZE_MAX(conf->max_line) + 1;
 	}
+	if (ctx != NULL || conf->tls_cert == NULL) {
+		tls_context_free(s->tls_ctx);
+		s->tls_ctx = ctx;
+	}
 	s->config = conf;
 	if (conf->ipv6_prefix != old->ipv6_prefix) {
 		/* The addresses are counted under other keys now. */
 		peer_free(&s->peers);
 		peer_init(&s->peers);
 		TAILQ_FOREACH(c, &s->clients, entry) {
-			if (!(c->flags & CLIENT_CONNECTED))
+			if (!(c->flags & CLIENT_COUNTED))
 				continue;
 			peer_key(c->netaddr, conf->ipv6_prefix, key);
 			peer_add(&s->peers, key);
@@ -1160,6 +1311,7 @@ server_free(struct server *s)
 	future_sched_free(&s->sched);
 	event_base_free(s->base);
 	free(s->scratch);
+	tls_context_free(s->tls_ctx);
 	config_free(s->config);
 	free(s->config);
 	free(s->config_path);

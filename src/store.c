@@ -268,16 +268,21 @@ store_ban_load(struct store *st, struct bans *l, int64_t now, char *err,
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		pattern = sqlite3_column_text(q, 0);
 		reason = sqlite3_column_text(q, 3);
+		/*
+		 * Written by chatd, a pattern is canonical; one that is not
+		 * could never be unbanned by what chatctl bans shows.
+		 */
 		if (pattern == NULL || ban_parse((const char *)pattern, &b,
-		    &why) != 0 || ban_reason((const char *)reason, text) !=
-		    0) {
+		    &why) != 0 || strcmp(b.pattern, (const char *)pattern) !=
+		    0 || ban_reason((const char *)reason, text) != 0 ||
+		    sqlite3_column_int64(q, 1) < 0) {
 			log_warnx("store: %s: a stored ban is not valid; "
 			    "skipped", st->path);
 			continue;
 		}
 		b.expires = sqlite3_column_int64(q, 1);
 		b.created = sqlite3_column_int64(q, 2);
-		if (b.expires < 0 || (b.expires != 0 && b.expires <= now))
+		if (b.expires != 0 && b.expires <= now)
 			continue;
 		b.reason = text;
 		ban_add(l, &b);
