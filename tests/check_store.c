@@ -381,7 +381,7 @@ START_TEST(test_round_trip)
 	b = ban_find(&l, "192.0.2.0/24");
 	ck_assert_ptr_nonnull(b);
 	ck_assert_int_eq(b->kind, BAN_ADDRESS);
-	ck_assert_uint_eq(b->prefix, 24);
+	ck_assert_uint_eq(b->net.prefix, 24);
 	ck_assert_int_eq(b->expires, 0);
 	ck_assert_int_eq(b->created, 100);
 	ck_assert_str_eq(b->reason, "flood");
