@@ -126,6 +126,12 @@ chatctl_request(int argc, char **argv, int json)
 	const char	*why;
 	char		*line, *copy;
 	size_t		 len = 0, n, i;
+	int		 cmdlen;
+
+	/* The command's name, for messages: its first word, or some of it. */
+	cmdlen = (int)strcspn(argv[0], " ");
+	if (cmdlen > 32)
+		cmdlen = 32;
 
 	line = malloc(CONTROL_LINE_MAX);
 	copy = malloc(SANITIZE_MAX(CONTROL_LINE_MAX) + 1);
@@ -137,13 +143,13 @@ chatctl_request(int argc, char **argv, int json)
 	}
 	for (i = 0; i < (size_t)argc; i++) {
 		if (strpbrk(argv[i], "\r\n") != NULL)
-			refuse(0, "%s: a request is one line, without "
-			    "newlines", argv[0]);
+			refuse(0, "%.*s: a request is one line, without "
+			    "newlines", cmdlen, argv[0]);
 		n = strlen(argv[i]);
 		/* What is there, a space, this word, and the newline. */
 		if (len + (i > 0) + n + 1 > CONTROL_LINE_MAX)
-			refuse(0, "%s: the request is longer than %d bytes",
-			    argv[0], CONTROL_LINE_MAX);
+			refuse(0, "%.*s: the request is longer than %d "
+			    "bytes", cmdlen, argv[0], CONTROL_LINE_MAX);
 		if (i > 0)
 			line[len++] = ' ';
 		memcpy(line + len, argv[i], n);
@@ -156,8 +162,8 @@ chatctl_request(int argc, char **argv, int json)
 	copy[n] = '\0';
 	if (ctlreq_parse(copy, &r, &why) != 0) {
 		if (strcmp(why, "unknown command") == 0)
-			refuse(1, "unknown command: %s", argv[0]);
-		refuse(0, "%s: %s", argv[0], why);
+			refuse(1, "unknown command: %.*s", cmdlen, argv[0]);
+		refuse(0, "%.*s: %s", cmdlen, argv[0], why);
 	}
 	free(copy);
 	return (line);
@@ -382,7 +388,8 @@ main(int argc, char **argv)
 	int		 ch, fd, json = 0, timeout = CHATCTL_TIMEOUT, rc;
 
 	/* "+": options end at the command; its arguments are its own. */
-	while ((ch = getopt_long(argc, argv, "+hjs:t:V", longopts,
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+:hjs:t:V", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'h':
@@ -399,8 +406,16 @@ main(int argc, char **argv)
 		case 'V':
 			printf("chatctl %s\n", PACKAGE_VERSION);
 			return (0);
+		case ':':
+			refuse(1, "%s needs an argument", argv[optind - 1]);
 		default:
-			usage(stderr, EX_USAGE);
+			/* --json=yes: an option of ours, given a value. */
+			if (optopt != 0 && strchr("hjV", optopt) != NULL)
+				refuse(1, "%s: this option takes no argument",
+				    argv[optind - 1]);
+			if (optopt != 0)
+				refuse(1, "unknown option -%c", optopt);
+			refuse(1, "unknown option %s", argv[optind - 1]);
 		}
 	}
 	argc -= optind;
