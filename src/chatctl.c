@@ -114,17 +114,18 @@ refuse(int full, const char *fmt, ...)
 }
 
 /*
- * Joins argv with single spaces, after "json " if json, into a request
- * line of at most CONTROL_LINE_MAX bytes with its newline, and checks it
- * with chatd's grammar.  Returns the line, NUL-terminated, without its
+ * Joins argv with single spaces, after "json " if json, into line, a
+ * request of at most CONTROL_LINE_MAX bytes with its newline, and checks
+ * it with chatd's grammar.  line gets it NUL-terminated, without its
  * newline; a request that is not one is a usage error.
  */
-static char *
-chatctl_request(int argc, char **argv, int json)
+static void
+chatctl_request(int argc, char **argv, int json,
+    char line[CONTROL_LINE_MAX])
 {
 	struct ctlreq	 r;
 	const char	*why;
-	char		*line, *copy;
+	char		 copy[SANITIZE_MAX(CONTROL_LINE_MAX) + 1];
 	size_t		 len = 0, n, i;
 	int		 cmdlen;
 
@@ -133,10 +134,6 @@ chatctl_request(int argc, char **argv, int json)
 	if (cmdlen > 32)
 		cmdlen = 32;
 
-	line = malloc(CONTROL_LINE_MAX);
-	copy = malloc(SANITIZE_MAX(CONTROL_LINE_MAX) + 1);
-	if (line == NULL || copy == NULL)
-		err(EX_OSERR, NULL);
 	if (json) {
 		memcpy(line, "json ", 5);
 		len = 5;
@@ -165,8 +162,6 @@ chatctl_request(int argc, char **argv, int json)
 			refuse(1, "unknown command: %.*s", cmdlen, argv[0]);
 		refuse(0, "%.*s: %s", cmdlen, argv[0], why);
 	}
-	free(copy);
-	return (line);
 }
 
 /* Connects to the control socket at path; exits 69 if it cannot. */
@@ -218,12 +213,10 @@ chatctl_connect(const char *path, int timeout)
 static void
 chatctl_send(int fd, const char *line, int timeout)
 {
-	char		*buf;
+	char		 buf[CONTROL_LINE_MAX];
 	size_t		 len = strlen(line) + 1, off = 0;
 	ssize_t		 n;
 
-	if ((buf = malloc(len)) == NULL)
-		err(EX_OSERR, NULL);
 	memcpy(buf, line, len - 1);
 	buf[len - 1] = '\n';
 	while (off < len) {
@@ -240,7 +233,6 @@ chatctl_send(int fd, const char *line, int timeout)
 			err(EX_UNAVAILABLE, "sending the request");
 		off += (size_t)n;
 	}
-	free(buf);
 }
 
 /*
@@ -384,7 +376,7 @@ main(int argc, char **argv)
 	};
 	struct answer	 a;
 	const char	*path = CHATD_CONTROL;
-	char		*line;
+	char		 line[CONTROL_LINE_MAX];
 	int		 ch, fd, json = 0, timeout = CHATCTL_TIMEOUT, rc;
 
 	/* "+": options end at the command; its arguments are its own. */
@@ -423,13 +415,12 @@ main(int argc, char **argv)
 	if (argc == 0)
 		refuse(1, "no command");
 
-	line = chatctl_request(argc, argv, json);
+	chatctl_request(argc, argv, json, line);
 	fd = chatctl_connect(path, timeout);
 	chatctl_send(fd, line, timeout);
 	chatctl_read(fd, &a, timeout);
 	close(fd);
 	rc = chatctl_answer(&a);
 	free(a.buf);
-	free(line);
 	return (rc);
 }
