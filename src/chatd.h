@@ -471,7 +471,7 @@ void		 client_read_callback(struct bufferevent *, void *);
 void		 client_event_callback(struct bufferevent *, short, void *);
 
 /* control.c */
-#define CONTROL_LINE_MAX	4096	/* a request, its newline included */
+#define CONTROL_LINE_MAX	4096	/* a request, its end of line left out */
 #define CONTROL_IDLE_MS		60000	/* a silent control connection */
 void		 control_admit(struct server *, struct client *);
 int		 control_input(struct server *, struct client *, char *,

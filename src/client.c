@@ -537,6 +537,7 @@ client_line_callback(struct future *f, void *arg)
 	paused = server_input(s, c, line, len);
 	if (c->state != CLIENT_ROOM)
 		return;
+	conf = s->config;	/* the line may have been chatctl reload */
 next:
 	/* Every line costs a token, a discarded one too; chatctl's none. */
 	ready = ratelimit_take(&c->rate, now, (c->flags & CLIENT_CONTROL) ?

@@ -227,6 +227,7 @@ control_who(struct server *s, struct client *c, const struct ctlreq *r)
 	struct evbuffer	*b;
 	uint64_t	 now = server_now_ms(s);
 	char		 since[32], idle[32], on[32];
+	char		 where[NETADDR_MAX + 10];
 	int		 first = 1;
 
 	if (r->json) {
@@ -272,9 +273,15 @@ control_who(struct server *s, struct client *c, const struct ctlreq *r)
 		    1000);
 		fmt_duration(idle, sizeof idle, (now - o->active_ms) /
 		    1000);
+		if (strchr(o->netaddr, ':') != NULL)
+			snprintf(where, sizeof where, "[%s]:%u", o->netaddr,
+			    o->port);
+		else
+			snprintf(where, sizeof where, "%s:%u", o->netaddr,
+			    o->port);
 		output_printf(c, "| %-6llu %-24s %-46s %-20s %7s %7s %9u %11llu "
 		    "%9u %11llu %8zu %s%s", (unsigned long long)o->id, o->name,
-		    o->port != 0 ? o->netaddr : "local", since, on, idle,
+		    where, since, on, idle,
 		    o->lines_in, (unsigned long long)o->bytes_in, o->lines_out,
 		    (unsigned long long)o->bytes_out, output_length(o), "no",
 		    (o->flags & CLIENT_MUTED) ? " muted" : "");

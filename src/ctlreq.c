@@ -16,7 +16,9 @@
  *
  * TARGET is a name (name.c's rule) or "#" and a client id; PATTERN is a
  * ban pattern (ban.c); DURATION is digits and a unit, s m h d or w (a
- * REASON that looks like a duration needs a DURATION before it); REASON
+ * REASON that looks like a duration needs a DURATION before it, and a
+ * word of digits then letters that is not a duration, "30min", is an
+ * error rather than the start of a reason for a permanent ban); REASON
  * and TEXT are the rest of the line, at most BAN_REASON_MAX bytes.
  * Words are separated by spaces.  The answer's format is control.c's.
  *
@@ -193,6 +195,14 @@ ctlreq_parse(char *line, struct ctlreq *r, const char **why)
 		rest = p;
 		if ((w = ctlreq_word(&p)) != NULL &&
 		    (r->duration = ban_duration(w)) == 0) {
+			/* Digits then letters meant a duration: say so. */
+			if (w[0] >= '0' && w[0] <= '9' && w[strspn(w,
+			    "0123456789")] != '\0' && strspn(w + strspn(w,
+			    "0123456789"), "abcdefghijklmnopqrstuvwxyz") ==
+			    strlen(w + strspn(w, "0123456789"))) {
+				*why = "expected a duration (30m, 12h, 7d)";
+				return (-1);
+			}
 			/* Not a duration: it starts the reason; undo. */
 			if (w + strlen(w) < p)
 				w[strlen(w)] = ' ';

@@ -633,6 +633,7 @@ server_stop(struct server *s)
 	if (s->control != NULL) {
 		listener_free(s->control);
 		s->control = NULL;
+		unlink(s->config->control_socket);
 	}
 	metrics_free(s);
 	for (c = TAILQ_FIRST(&s->clients); c != NULL; c = next) {

@@ -12,7 +12,8 @@
  * handing it to another process is racy; a daemon that exits before
  * READY=1 is retried on a new port. harness_spawn() is the one place that
  * forks a daemon: chatd_start(), chatd_run() and the tests that need an
- * environment or a program in front of their own all go through it.
+ * environment or a program in front of their own all go through it, and
+ * so does the chatctl suite for chatctl.
  *
  * Every wait is poll() with a deadline from CLOCK_MONOTONIC. Deadlines are
  * generous guards (tens of seconds) because the daemon may run under
@@ -618,11 +619,12 @@ harness_spawn(const struct harness_exec *x)
 	pid_t		  pid, parent;
 	int		  devnull, fd;
 
-	if ((bin = getenv("CHATD_BIN")) == NULL || *bin == '\0')
+	if ((bin = x->bin) == NULL &&
+	    ((bin = getenv("CHATD_BIN")) == NULL || *bin == '\0'))
 		ck_abort_msg("harness: CHATD_BIN is not set");
 	if (access(bin, X_OK) == -1)
-		ck_abort_msg("harness: CHATD_BIN %s: %s", bin,
-		    strerror(errno));
+		ck_abort_msg("harness: %s%s: %s", x->bin == NULL ?
+		    "CHATD_BIN " : "", bin, strerror(errno));
 
 	argv = xcalloc1((list_len(x->pre) + MAX_WRAPPER +
 	    list_len(x->tail) + 2) * sizeof *argv);
@@ -630,7 +632,7 @@ harness_spawn(const struct harness_exec *x)
 	for (j = 0; j < list_len(x->pre); j++)
 		argv[i++] = x->pre[j];
 	words = NULL;
-	if ((wrapper = getenv("CHATD_WRAPPER")) != NULL) {
+	if (x->bin == NULL && (wrapper = getenv("CHATD_WRAPPER")) != NULL) {
 		words = xstrdup1(wrapper);
 		for (w = strtok_r(words, " \t", &save); w != NULL;
 		    w = strtok_r(NULL, " \t", &save)) {
@@ -680,7 +682,7 @@ harness_spawn(const struct harness_exec *x)
 		if (x->setup != NULL)
 			x->setup();
 		if (dup2(devnull, 0) == -1 || dup2(x->outfd, 1) == -1 ||
-		    dup2(x->outfd, 2) == -1)
+		    dup2(x->errfd != 0 ? x->errfd : x->outfd, 2) == -1)
 			_exit(127);
 		for (fd = 3; fd < 1024; fd++)
 			close(fd);

@@ -307,25 +307,30 @@ char		*harness_unstamp(const char *text);
 /*
  * For tests that need what chatd_start() does not give: a chosen
  * environment, another program in front of the daemon, a NOTIFY_SOCKET of
- * their own. harness_spawn() runs
+ * their own, or another program of the package (chatctl). harness_spawn()
+ * runs
  *
  *	[pre...] [CHATD_WRAPPER...] CHATD_BIN tail...
  *
- * with stdin from /dev/null, stdout and stderr on outfd, and this
- * process's environment less NOTIFY_SOCKET, LISTEN_PID, LISTEN_FDS,
- * LISTEN_FDNAMES and the variables named in unset, plus NOTIFY_SOCKET =
- * notify (unless NULL) and then env. setup, unless NULL, runs in the child
- * just before exec() (it may _exit() on failure). All lists are
- * NULL-terminated; pre, env and unset may be NULL. The child dies with the
- * test (PR_SET_PDEATHSIG) and is killed at exit if it still runs.
+ * or, when bin is set, [pre...] bin tail... (the wrapper is the daemon's),
+ * with stdin from /dev/null, stdout on outfd and stderr on errfd (0: on
+ * outfd too), and this process's environment less NOTIFY_SOCKET,
+ * LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES and the variables named in unset,
+ * plus NOTIFY_SOCKET = notify (unless NULL) and then env. setup, unless
+ * NULL, runs in the child just before exec() (it may _exit() on failure).
+ * All lists are NULL-terminated; pre, env and unset may be NULL. The child
+ * dies with the test (PR_SET_PDEATHSIG) and is killed at exit if it still
+ * runs.
  */
 struct harness_exec {
+	const char	 *bin;		/* NULL: CHATD_BIN */
 	char *const	 *pre;
 	char *const	 *tail;
 	char *const	 *env;		/* "NAME=value" */
 	const char *const *unset;	/* "NAME=" */
 	const char	 *notify;
 	int		  outfd;
+	int		  errfd;	/* 0: outfd */
 	void		(*setup)(void);
 };
 

@@ -13,11 +13,13 @@
 #  3. The installed /usr/sbin/chatd -t passes, and the installed binary,
 #     started by hand on a copy of the installed config moved to a free
 #     loopback port (systemd is not PID 1 in CI), relays a line from one
-#     client to another.
+#     client to another, and the installed /usr/sbin/chatctl talks to it
+#     over a control socket.
 #  4. A second version (the changelog bumped in another copy) installed
 #     over an edited /etc/chatd/chatd.conf keeps the edit.
-#  5. apt-get remove keeps the config and the state directory; apt-get
-#     purge removes both, and every file of the package.
+#  5. apt-get remove keeps the config and the state directory, where the
+#     installed chatd kept a ban; apt-get purge removes both, and every
+#     file of the package.
 #
 # Every wait is for something chatd says, bounded; nothing sleeps a fixed
 # time.  JOBS sets the build's parallelism (default: nproc).
@@ -42,6 +44,7 @@ expected_files='/.
 /lib/systemd/system/chatd.socket
 /usr
 /usr/sbin
+/usr/sbin/chatctl
 /usr/sbin/chatd
 /usr/share
 /usr/share/doc
@@ -53,6 +56,7 @@ expected_files='/.
 /usr/share/man/man5
 /usr/share/man/man5/chatd.conf.5.gz
 /usr/share/man/man8
+/usr/share/man/man8/chatctl.8.gz
 /usr/share/man/man8/chatd.8.gz'
 
 conf=/etc/chatd/chatd.conf
@@ -173,8 +177,10 @@ say "/usr/sbin/chatd -t"
 /usr/sbin/chatd -t || fail "/usr/sbin/chatd -t"
 
 # Starts /usr/sbin/chatd on $conf moved to 127.0.0.1 and a random high
-# port, and waits until it says it listens; a port found taken is
-# replaced, a few times.  Sets port and chatd_pid.
+# port, with a control socket at $ctl and [control] state = $1, and waits
+# until it says it listens; a port found taken is replaced, a few times.
+# Sets port and chatd_pid.
+ctl=$work/control.sock
 start_chatd() {
 	local try
 	for try in 1 2 3 4 5 6 7 8; do
@@ -183,6 +189,8 @@ start_chatd() {
 		    -e "s/^port *=.*/port = $port/" "$conf" > "$work/test.conf"
 		grep -qx "port = $port" "$work/test.conf" ||
 			fail "no port line in $conf to change"
+		printf '\n[control]\nsocket = %s\nstate = %s\n' "$ctl" "$1" \
+		    >> "$work/test.conf"
 		: > "$work/chatd.log"
 		/usr/sbin/chatd -c "$work/test.conf" 2> "$work/chatd.log" &
 		chatd_pid=$!
@@ -236,8 +244,17 @@ welcome_name() {
 	echo "${BASH_REMATCH[1]}"
 }
 
+# Stops chatd with SIGTERM; it must exit 0.
+stop_chatd() {
+	local rc=0
+	kill -TERM "$chatd_pid"
+	wait "$chatd_pid" || rc=$?
+	chatd_pid=
+	[ "$rc" -eq 0 ] || { cat "$work/chatd.log" >&2; fail "chatd exited $rc"; }
+}
+
 say "chat through the installed chatd (installed config, test port)"
-start_chatd
+start_chatd ""
 echo "$(/usr/sbin/chatd -V 2>&1) listening on 127.0.0.1:$port"
 exec {a}<>"/dev/tcp/127.0.0.1/$port"
 name_a=$(welcome_name "$a")
@@ -248,12 +265,20 @@ printf 'hello from the package check\n' >&"$a"
 expect_line "$b" "<$name_a> hello from the package check"
 printf 'and back\n' >&"$b"
 expect_line "$a" "<$name_b> and back"
+
+say "/usr/sbin/chatctl against it"
+out=$(/usr/sbin/chatctl -s "$ctl" status) || fail "chatctl status failed"
+printf '%s\n' "$out"
+grep -qx 'clients 2, peak 2' <<< "$out" ||
+	fail "chatctl status does not count the two clients"
+out=$(/usr/sbin/chatctl -s "$ctl" --json who) || fail "chatctl who failed"
+for n in "$name_a" "$name_b"; do
+	grep -qF "\"name\":\"$n\"" <<< "$out" ||
+		fail "chatctl --json who does not list $n: $out"
+done
+echo "chatctl --json who lists $name_a and $name_b"
 exec {a}>&- {b}>&-
-kill -TERM "$chatd_pid"
-rc=0
-wait "$chatd_pid" || rc=$?
-chatd_pid=
-[ "$rc" -eq 0 ] || { cat "$work/chatd.log" >&2; fail "chatd exited $rc"; }
+stop_chatd
 echo "chatd stopped on SIGTERM, status 0"
 
 # 4. upgrade over an edited conffile ------------------------------------------
@@ -291,8 +316,9 @@ echo "$conf kept its edits through the upgrade to $version2"
 
 # 5. remove, then purge -------------------------------------------------------
 
-# chatd keeps no state yet; stand in for the StateDirectory=chatd that
-# DynamicUser= puts in /var/lib/private/chatd behind /var/lib/chatd.
+# StateDirectory=chatd with DynamicUser= is /var/lib/private/chatd behind
+# a /var/lib/chatd symlink; systemd is not PID 1 here, so make them as it
+# would, and have the installed chatd keep a ban in its database there.
 if [ -e /var/lib/chatd ] || [ -e /var/lib/private/chatd ]; then
 	fail "/var/lib/chatd or /var/lib/private/chatd exists already"
 fi
@@ -300,15 +326,21 @@ if [ ! -d /var/lib/private ]; then
 	mkdir -m 0700 /var/lib/private
 	made_private=yes
 fi
-mkdir /var/lib/private/chatd
-echo state > /var/lib/private/chatd/state
+mkdir -m 0700 /var/lib/private/chatd
 ln -s private/chatd /var/lib/chatd
+say "a ban kept in /var/lib/chatd/chatd.db"
+start_chatd /var/lib/chatd/chatd.db
+/usr/sbin/chatctl -s "$ctl" ban 192.0.2.0/24 7d check-deb ||
+	fail "chatctl ban failed"
+stop_chatd
+[ -s /var/lib/private/chatd/chatd.db ] ||
+	fail "no database in /var/lib/private/chatd after the ban"
 
 say "apt-get remove chatd"
 apt_get remove chatd
 [ ! -e /usr/sbin/chatd ] || fail "/usr/sbin/chatd is still there"
 [ -f "$conf" ] || fail "remove took $conf"
-[ -f /var/lib/chatd/state ] || fail "remove took the state directory"
+[ -s /var/lib/chatd/chatd.db ] || fail "remove took the state directory"
 echo "removed; $conf and the state directory are kept"
 
 say "apt-get purge chatd"
