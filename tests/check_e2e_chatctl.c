@@ -1195,12 +1195,9 @@ END_TEST
  * reload: as SIGHUP, with the result.  A config that fails is chatd's
  * refusal, with FILE:LINE, as text and as JSON, and chatd goes on with
  * the old one, its clients still connected; so is a config file that has
- * gone.
- *
- * A reload that succeeds is not run here: through the control socket it
- * makes chatd read the config it has just freed (client_line_callback()
- * holds s->config across server_input()), which valgrind and ASan catch.
- * Its test comes with the fix.
+ * gone.  One that works is taken at once (a reload through the control
+ * socket once made chatd read the config it had just freed, which
+ * valgrind and ASan caught: chatd_stop_ok() would fail).
  */
 START_TEST(test_reload)
 {
@@ -1250,6 +1247,22 @@ START_TEST(test_reload)
 	free(want);
 	CTL(&t, &r, 64, "--json", "reload", "now");
 	relay(a, b, "and still");
+
+	/* A good config: taken, as text and as JSON. */
+	body = harness_asprintf("%smotd = after\n", conf);
+	path = harness_write_file(t.d->dir, "chatd.conf", body);
+	free(path);
+	free(body);
+	CTL(&t, &r, 0, "reload");
+	HAS(r.out, "configuration reloaded\n");
+	CTL(&t, &r, 0, "--json", "reload");
+	HAS(r.out, "{\"reloaded\":true}\n");
+	relay(a, b, "after the reload");
+	tc_close(b);
+	b = tc_connect(t.d);
+	/* A second motd value adds a line to the first. */
+	tc_expect_line(b, "*** before");
+	tc_expect_line(b, "*** after");
 	free(conf);
 	tc_close(a);
 	tc_close(b);
