@@ -34,7 +34,8 @@ struct chat_history {
 	time_t		 when;
 };
 
-struct chat {
+/* What chat keeps per room: its recent lines. */
+struct chat_room {
 	struct chat_history	*ring;
 	unsigned		 size;	/* capacity: config history */
 	unsigned		 count;
@@ -50,6 +51,10 @@ static int	chat_cmd_me(struct server *, struct client *, const char *);
 static int	chat_cmd_msg(struct server *, struct client *, const char *);
 static int	chat_cmd_nick(struct server *, struct client *, const char *);
 static int	chat_cmd_quit(struct server *, struct client *, const char *);
+static int	chat_cmd_join(struct server *, struct client *, const char *);
+static int	chat_cmd_part(struct server *, struct client *, const char *);
+static int	chat_cmd_rooms(struct server *, struct client *, const char *);
+static int	chat_cmd_topic(struct server *, struct client *, const char *);
 
 /* What each command does; command.c holds its name, usage and help. */
 static const chat_handler chat_handlers[] = {
@@ -59,22 +64,18 @@ static const chat_handler chat_handlers[] = {
 	[CMD_ME] = chat_cmd_me,
 	[CMD_MSG] = chat_cmd_msg,
 	[CMD_QUIT] = chat_cmd_quit,
+	[CMD_JOIN] = chat_cmd_join,
+	[CMD_PART] = chat_cmd_part,
+	[CMD_ROOMS] = chat_cmd_rooms,
+	[CMD_TOPIC] = chat_cmd_topic,
 };
 
-void
-chat_init(struct server *s)
+/* Resizes a room's history to size lines, keeping the newest. */
+static void
+chat_history_size(struct chat_room *ch, unsigned size)
 {
-	s->chat = xcalloc(1, sizeof *s->chat);
-	chat_configure(s);
-}
-
-/* Applies the history size from the config, keeping the newest lines. */
-void
-chat_configure(struct server *s)
-{
-	struct chat		*ch = s->chat;
 	struct chat_history	*ring = NULL;
-	unsigned		 size = s->config->history, n = 0, i;
+	unsigned		 n = 0, i;
 
 	if (size == ch->size)
 		return;
@@ -96,26 +97,89 @@ chat_configure(struct server *s)
 	ch->head = 0;
 }
 
+/* A room was made: it gets a history. */
+void
+chat_room_new(struct server *s, struct room *r)
+{
+	r->chat = xcalloc(1, sizeof *r->chat);
+	chat_history_size(r->chat, s->config->history);
+}
+
+/* A room is going: its history goes with it. */
+void
+chat_room_free(struct server *s, struct room *r)
+{
+	if (r->chat == NULL)
+		return;
+	chat_history_size(r->chat, 0);
+	free(r->chat);
+	r->chat = NULL;
+}
+
+/*
+ * The rooms of the config: the default room, and in chat mode the
+ * configured ones, made and made permanent; a room no longer configured
+ * is permanent no more, and vanishes when empty.
+ */
+static void
+chat_rooms(struct server *s)
+{
+	struct config	*conf = s->config;
+	struct room	*r, *next;
+	char		**p;
+
+	TAILQ_FOREACH(r, &s->rooms.list, entry)
+		r->flags &= ~ROOM_PERMANENT;
+	if ((r = server_room(s, conf->default_room, 1)) == NULL)
+		fatalx("the default room cannot be made");
+	r->flags |= ROOM_PERMANENT;
+	s->lobby = r;
+	for (p = conf->rooms; conf->mode == MODE_CHAT && p != NULL &&
+	    *p != NULL; p++) {
+		if ((r = server_room(s, *p, 1)) == NULL) {
+			log_warnx("room %s not made: max_rooms (%u) reached",
+			    *p, conf->max_rooms);
+			continue;
+		}
+		r->flags |= ROOM_PERMANENT;
+	}
+	for (r = TAILQ_FIRST(&s->rooms.list); r != NULL; r = next) {
+		next = TAILQ_NEXT(r, entry);
+		server_room_gone(s, r);
+	}
+}
+
+void
+chat_init(struct server *s)
+{
+	chat_rooms(s);
+}
+
+/* Applies a new config: the rooms, and every room's history size. */
+void
+chat_configure(struct server *s)
+{
+	struct room	*r;
+
+	chat_rooms(s);
+	TAILQ_FOREACH(r, &s->rooms.list, entry)
+		chat_history_size(r->chat, s->config->history);
+}
+
 void
 chat_free(struct server *s)
 {
-	struct chat	*ch = s->chat;
+	struct room	*r;
 
-	while (ch->count > 0) {
-		msg_unref(ch->ring[ch->head].msg);
-		ch->head = (ch->head + 1) % ch->size;
-		ch->count--;
-	}
-	free(ch->ring);
-	free(ch);
-	s->chat = NULL;
+	TAILQ_FOREACH(r, &s->rooms.list, entry)
+		chat_room_free(s, r);
 }
 
 static void
-chat_remember(struct server *s, struct msg *m)
+chat_remember(struct room *r, struct msg *m)
 {
-	struct chat	*ch = s->chat;
-	unsigned	 slot;
+	struct chat_room	*ch = r->chat;
+	unsigned		 slot;
 
 	if (ch->size == 0)
 		return;
@@ -131,12 +195,16 @@ chat_remember(struct server *s, struct msg *m)
 	ch->count++;
 }
 
-/* Sends a notice to everyone connected except `except`. */
+/*
+ * Sends a notice to everyone in room r except `except`, if announcements
+ * are on.
+ */
 static void
-chat_announce(struct server *s, struct client *except, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+chat_announce(struct server *s, struct room *r, struct client *except,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static void
-chat_announce(struct server *s, struct client *except, const char *fmt, ...)
+chat_announce(struct server *s, struct room *r, struct client *except,
+    const char *fmt, ...)
 {
 	struct msg	*m;
 	char		*text;
@@ -150,18 +218,18 @@ chat_announce(struct server *s, struct client *except, const char *fmt, ...)
 	va_end(ap);
 	m = msg_printf("*** %s\r\n", text);
 	free(text);
-	server_broadcast(s, except, m);
+	server_broadcast(s, r, except, m);
 	msg_unref(m);
 }
 
 /*
  * Formats a chat line once, "<name> text" or "* name text", broadcasts it
- * to everyone but `from` (NULL: a line from another node) and keeps it in
- * the history.  Local and remote lines share this, so they look the same.
+ * to room r but `from` (NULL: a line from another node) and keeps it in
+ * r's history.  Local and remote lines share this, so they look the same.
  */
 static void
-chat_say(struct server *s, struct client *from, const char *name,
-    int action, const char *text, size_t len)
+chat_say(struct server *s, struct room *r, struct client *from,
+    const char *name, int action, const char *text, size_t len)
 {
 	struct msg	*m;
 	size_t		 nlen = strlen(name), at = 0;
@@ -184,16 +252,16 @@ chat_say(struct server *s, struct client *from, const char *name,
 	at += len;
 	memcpy(m->data + at, "\r\n", 2);
 	m->len = at + 2;
-	server_broadcast(s, from, m);
-	chat_remember(s, m);
+	server_broadcast(s, r, from, m);
+	chat_remember(r, m);
 	msg_unref(m);
 }
 
-/* The newest history entries whose replay fits in history_bytes. */
+/* The newest history entries of r whose replay fits in history_bytes. */
 static unsigned
-chat_replay_start(struct server *s)
+chat_replay_start(struct server *s, struct room *r)
 {
-	struct chat		*ch = s->chat;
+	struct chat_room	*ch = r->chat;
 	struct chat_history	*h;
 	size_t			 budget = s->config->history_bytes, cost;
 	unsigned		 n = 0;
@@ -209,17 +277,34 @@ chat_replay_start(struct server *s)
 	return (ch->count - n);
 }
 
+/* Sends c room r's topic, if it has one, and its recent lines. */
+static void
+chat_replay(struct server *s, struct client *c, struct room *r)
+{
+	struct chat_room	*ch = r->chat;
+	struct chat_history	*h;
+	char			 stamp[16];
+	struct tm		 tm;
+	unsigned		 i;
+
+	if (r->topic != NULL)
+		output_printf(c, "*** topic of %s: %s", r->name, r->topic);
+	for (i = chat_replay_start(s, r); i < ch->count; i++) {
+		h = &ch->ring[(ch->head + i) % ch->size];
+		localtime_r(&h->when, &tm);
+		strftime(stamp, sizeof stamp, "%H:%M", &tm);
+		output_printf(c, "*** [%s] %.*s", stamp,
+		    (int)h->msg->len - 2, h->msg->data);
+	}
+}
+
 /* Welcome, message of the day, history; then tell the others. */
 void
 chat_joined(struct server *s, struct client *c)
 {
-	struct config		*conf = s->config;
-	struct chat		*ch = s->chat;
-	struct chat_history	*h;
-	const char		*p, *nl;
-	char			 stamp[16];
-	struct tm		 tm;
-	unsigned		 others = s->nclients - 1, i;
+	struct config	*conf = s->config;
+	const char	*p, *nl;
+	unsigned	 others = s->nclients - 1;
 
 	if (conf->mode == MODE_RAW)
 		return;
@@ -237,24 +322,19 @@ chat_joined(struct server *s, struct client *c)
 		if (*nl == '\0')
 			break;
 	}
-	for (i = chat_replay_start(s); i < ch->count; i++) {
-		h = &ch->ring[(ch->head + i) % ch->size];
-		localtime_r(&h->when, &tm);
-		strftime(stamp, sizeof stamp, "%H:%M", &tm);
-		output_printf(c, "*** [%s] %.*s", stamp,
-		    (int)h->msg->len - 2, h->msg->data);
-	}
+	chat_replay(s, c, c->room);
 	if (conf->show_addresses)
-		chat_announce(s, c, "%s joined from %s", c->name, c->netaddr);
+		chat_announce(s, c->room, c, "%s joined from %s", c->name,
+		    c->netaddr);
 	else
-		chat_announce(s, c, "%s joined", c->name);
+		chat_announce(s, c->room, c, "%s joined", c->name);
 	cluster_joined(s, c);
 }
 
 void
 chat_left(struct server *s, struct client *c)
 {
-	chat_announce(s, c, "%s left (%s)", c->name, c->reason);
+	chat_announce(s, c->room, c, "%s left (%s)", c->name, c->reason);
 	cluster_left(s, c);
 }
 
@@ -280,40 +360,104 @@ chat_usage(struct client *c, enum command_id id)
 	output_printf(c, "*** usage: %s", command_info(id)->usage);
 }
 
-/*
- * /who [PAGE]: who_max entries a page, so the answer is bounded however
- * large the room; local users first, then (cluster) the other nodes'.
- */
+/* Is every client of this server in one room (as before rooms)? */
 static int
-chat_cmd_who(struct server *s, struct client *c, const char *args)
+chat_one_room(struct server *s)
 {
-	struct config	*conf = s->config;
+	struct room	*r;
+	unsigned	 used = 0;
+
+	TAILQ_FOREACH(r, &s->rooms.list, entry)
+		used += r->nmembers != 0;
+	return (used <= 1);
+}
+
+/* /who * [PAGE]: everyone on this server (and the room), names only. */
+static int
+chat_who_all(struct server *s, struct client *c, const char *args)
+{
 	struct client	*o;
-	uint64_t	 now = server_now_ms(s);
-	char		 on[32], idle[32];
-	unsigned	 per = conf->who_max, page, pos = 0, first, pages;
+	char		 line[CHAT_NAMES_LINE + NAME_LEN + 2];
+	size_t		 len = 0;
+	unsigned	 per = s->config->who_max, page, pos = 0, first;
 	int		 room = cluster_up(s);
 
+	while (*args == ' ')
+		args++;
 	if ((page = command_page(args, UINT_MAX / per - 1)) == 0) {
 		chat_usage(c, CMD_WHO);
 		return (0);
 	}
 	first = (page - 1) * per;
-	pages = (s->nclients + per - 1) / per;
+	output_printf(c, "*** %s:", room ? "in every room" : "online");
+	TAILQ_FOREACH(o, &s->clients, entry) {
+		if (!client_in_room(o) || pos++ < first || pos > first + per)
+			continue;
+		if (len != 0 && len + 1 + strlen(o->name) > CHAT_NAMES_LINE) {
+			output_printf(c, "***   %s", line);
+			len = 0;
+		}
+		len += (size_t)snprintf(line + len, sizeof line - len, "%s%s",
+		    len != 0 ? " " : "", o->name);
+	}
+	if (len != 0)
+		output_printf(c, "***   %s", line);
+	if (room)
+		return (cluster_who(s, c, NULL, pos, page, per));
+	output_printf(c, "*** %u online", pos);
+	if (pos > first + per)
+		output_printf(c, "*** /who * %u for more", page + 1);
+	return (0);
+}
+
+/*
+ * /who [PAGE]: who is in c's room, who_max entries a page, so the answer
+ * is bounded however large the room; local users first, then (cluster)
+ * the other nodes'.  /who * lists everyone, names only.
+ */
+static int
+chat_cmd_who(struct server *s, struct client *c, const char *args)
+{
+	struct config	*conf = s->config;
+	struct room	*r = c->room;
+	struct client	*o;
+	uint64_t	 now = server_now_ms(s);
+	char		 on[32], idle[32], where[ROOM_NAME_LEN + 8];
+	unsigned	 per = conf->who_max, page, pos = 0, first, pages;
+	unsigned	 n = 0;
+	int		 room = cluster_up(s);
+
+	if (args[0] == '*')
+		return (chat_who_all(s, c, args + 1));
+	if ((page = command_page(args, UINT_MAX / per - 1)) == 0) {
+		chat_usage(c, CMD_WHO);
+		return (0);
+	}
+	TAILQ_FOREACH(o, &r->members, room_entry)
+		n += client_in_room(o);
+	/* One room, as before rooms: "online"; else the room's name. */
+	if (r == s->lobby && chat_one_room(s))
+		snprintf(where, sizeof where, "online");
+	else
+		snprintf(where, sizeof where, "in %s", r->name);
+	first = (page - 1) * per;
+	pages = (n + per - 1) / per;
 	if (!room && page > 1 && page > pages) {
-		output_printf(c, "*** no page %u: %u online, %u page%s", page,
-		    s->nclients, pages, pages == 1 ? "" : "s");
+		output_printf(c, "*** no page %u: %u %s, %u page%s", page, n,
+		    where, pages, pages == 1 ? "" : "s");
 		return (0);
 	}
 	if (room)
-		output_printf(c, "*** in the room:");
+		output_printf(c, "*** in the room%s%s:", r == s->lobby &&
+		    chat_one_room(s) ? "" : " ", r == s->lobby &&
+		    chat_one_room(s) ? "" : r->name);
 	else if (pages <= 1 && page == 1)
-		output_printf(c, "*** %u online:", s->nclients);
+		output_printf(c, "*** %u %s:", n, where);
 	else
-		output_printf(c, "*** %u online, page %u of %u:",
-		    s->nclients, page, pages);
-	TAILQ_FOREACH(o, &s->clients, entry) {
-		if (!(o->flags & CLIENT_CONNECTED))
+		output_printf(c, "*** %u %s, page %u of %u:", n, where, page,
+		    pages);
+	TAILQ_FOREACH(o, &r->members, room_entry) {
+		if (!client_in_room(o))
 			continue;
 		if (pos++ < first || pos > first + per)
 			continue;
@@ -327,7 +471,7 @@ chat_cmd_who(struct server *s, struct client *c, const char *args)
 	}
 	/* The other nodes' users come from Redis; c waits for them. */
 	if (room)
-		return (cluster_who(s, c, pos, page, per));
+		return (cluster_who(s, c, r, pos, page, per));
 	if (pos > first + per)
 		output_printf(c, "*** /who %u for more", page + 1);
 	return (0);
@@ -340,7 +484,7 @@ chat_cmd_me(struct server *s, struct client *c, const char *args)
 		chat_usage(c, CMD_ME);
 		return (0);
 	}
-	chat_say(s, c, c->name, 1, args, strlen(args));
+	chat_say(s, c->room, c, c->name, 1, args, strlen(args));
 	cluster_said(s, c, 1, args);
 	return (0);
 }
@@ -463,7 +607,7 @@ chat_renamed(struct server *s, struct client *c, const char *name)
 	log_info("client %llu [%s]: %s is now known as %s",
 	    (unsigned long long)c->id, c->netaddr, old, c->name);
 	output_printf(c, "*** you are now known as %s", c->name);
-	chat_announce(s, c, "%s is now known as %s", old, c->name);
+	chat_announce(s, c->room, c, "%s is now known as %s", old, c->name);
 	cluster_renamed(s, c, old);
 }
 
@@ -485,7 +629,162 @@ chat_name_lost(struct server *s, struct client *c, uint64_t guest)
 	    (unsigned long long)c->id, c->netaddr, old, c->name);
 	output_printf(c, "*** the name %s is taken elsewhere in the room; "
 	    "you are now %s", old, c->name);
-	chat_announce(s, c, "%s is now known as %s", old, c->name);
+	chat_announce(s, c->room, c, "%s is now known as %s", old, c->name);
+}
+
+/*
+ * c moves to room r: the old room is told (where it went, unless
+ * announce_room_moves is off), c gets r's topic and history, and r is
+ * told c joined.
+ */
+static void
+chat_move(struct server *s, struct client *c, struct room *r)
+{
+	struct room	*old = c->room;
+
+	if (s->config->announce_moves)
+		chat_announce(s, old, c, "%s left for %s", c->name, r->name);
+	else
+		chat_announce(s, old, c, "%s left", c->name);
+	log_info("client %llu [%s]: %s moved from %s to %s",
+	    (unsigned long long)c->id, c->netaddr, c->name, old->name,
+	    r->name);
+	cluster_moved(s, c, old, r);	/* before old may vanish */
+	server_move(s, c, r);
+	output_printf(c, "*** you are now in %s", r->name);
+	chat_replay(s, c, r);
+	chat_announce(s, r, c, "%s joined", c->name);
+}
+
+static int
+chat_cmd_join(struct server *s, struct client *c, const char *args)
+{
+	struct room	*r;
+	const char	*name, *rest = args;
+	char		 buf[ROOM_NAME_LEN + 2];
+	size_t		 len;
+	int		 secret = 0;
+
+	if (!command_word(&rest, &name, &len) ||
+	    (*rest != '\0' && strcasecmp(rest, "secret") != 0)) {
+		chat_usage(c, CMD_JOIN);
+		return (0);
+	}
+	secret = *rest != '\0';
+	if (!room_valid(name, len)) {
+		output_printf(c, "*** invalid room name: # and 1 to %d letters, "
+		    "digits, -, _ or .", ROOM_NAME_LEN);
+		return (0);
+	}
+	memcpy(buf, name, len);
+	buf[len] = '\0';
+	if ((r = room_find(&s->rooms, buf)) == c->room) {
+		output_printf(c, "*** you are already in %s", c->room->name);
+		return (0);
+	}
+	if (r == NULL && (r = server_room(s, buf, 1 | (secret ?
+	    ROOM_SECRET : 0))) == NULL) {
+		output_printf(c, "*** no room for %s: there are as many rooms "
+		    "as there may be (%u); /rooms lists them", buf,
+		    s->config->max_rooms);
+		return (0);
+	}
+	chat_move(s, c, r);
+	return (0);
+}
+
+static int
+chat_cmd_part(struct server *s, struct client *c, const char *args)
+{
+	if (*args != '\0') {
+		chat_usage(c, CMD_PART);
+		return (0);
+	}
+	if (c->room == s->lobby) {
+		output_printf(c, "*** you are in the default room, %s",
+		    s->lobby->name);
+		return (0);
+	}
+	chat_move(s, c, s->lobby);
+	return (0);
+}
+
+/* Can c see room r in /rooms?  A secret room shows to its members. */
+static int
+chat_visible(const struct client *c, const struct room *r)
+{
+	return (!(r->flags & ROOM_SECRET) || c->room == r);
+}
+
+static int
+chat_cmd_rooms(struct server *s, struct client *c, const char *args)
+{
+	struct room	*r;
+	unsigned	 per = s->config->who_max, page, pos = 0, first;
+
+	if ((page = command_page(args, UINT_MAX / per - 1)) == 0) {
+		chat_usage(c, CMD_ROOMS);
+		return (0);
+	}
+	/* Across nodes, Redis knows the rooms and the numbers. */
+	if (cluster_up(s))
+		return (cluster_rooms(s, c, page));
+	first = (page - 1) * per;
+	output_printf(c, "*** rooms:");
+	TAILQ_FOREACH(r, &s->rooms.list, entry) {
+		if (!chat_visible(c, r) || pos++ < first || pos > first + per)
+			continue;
+		output_printf(c, "***   %-*s %5u here%s%s%s", ROOM_NAME_LEN + 1,
+		    r->name, r->nmembers, r->topic != NULL ? ", topic: " : "",
+		    r->topic != NULL ? r->topic : "", r == c->room ?
+		    " (you)" : "");
+	}
+	output_printf(c, "*** %u room%s", pos, pos == 1 ? "" : "s");
+	if (pos > first + per)
+		output_printf(c, "*** /rooms %u for more", page + 1);
+	return (0);
+}
+
+/* Room r's topic is now text (NULL: none), set by who (NULL: elsewhere). */
+void
+chat_topic(struct server *s, struct room *r, const char *who,
+    const char *text)
+{
+	struct msg	*m;
+
+	free(r->topic);
+	r->topic = text != NULL && *text != '\0' ? xstrdup(text) : NULL;
+	if (who == NULL)
+		return;
+	if (r->topic != NULL)
+		m = msg_printf("*** %s set the topic of %s: %s\r\n", who,
+		    r->name, r->topic);
+	else
+		m = msg_printf("*** %s cleared the topic of %s\r\n", who,
+		    r->name);
+	server_broadcast(s, r, NULL, m);
+	msg_unref(m);
+}
+
+static int
+chat_cmd_topic(struct server *s, struct client *c, const char *args)
+{
+	struct room	*r = c->room;
+
+	if (*args == '\0') {
+		if (r->topic != NULL)
+			output_printf(c, "*** topic of %s: %s", r->name,
+			    r->topic);
+		else
+			output_printf(c, "*** %s has no topic", r->name);
+		return (0);
+	}
+	/* "/topic -" clears it. */
+	chat_topic(s, r, c->name, strcmp(args, "-") == 0 ? NULL : args);
+	log_info("client %llu [%s]: %s set the topic of %s", (unsigned long
+	    long)c->id, c->netaddr, c->name, r->name);
+	cluster_topic(s, r, c->name, r->topic);
+	return (0);
 }
 
 static int
@@ -518,7 +817,7 @@ chat_input(struct server *s, struct client *c, char *text, size_t len)
 		return (0);
 	switch (cmd.id) {
 	case CMD_CHAT:
-		chat_say(s, c, c->name, 0, cmd.text, cmd.len);
+		chat_say(s, c->room, c, c->name, 0, cmd.text, cmd.len);
 		cluster_said(s, c, 0, cmd.text);
 		return (0);
 	case CMD_UNKNOWN:
@@ -533,45 +832,45 @@ chat_input(struct server *s, struct client *c, char *text, size_t len)
 /* Handlers of events from other nodes, by wire type (see wire.c). */
 
 static void
-chat_remote_raw(struct server *s, const struct wire_msg *m)
+chat_remote_raw(struct server *s, struct room *r, const struct wire_msg *m)
 {
 	struct msg	*line;
 
 	if (s->config->mode != MODE_RAW)
 		return;
 	line = msg_printf("%s\r\n", m->field[0]);
-	server_broadcast(s, NULL, line);
+	server_broadcast(s, s->lobby, NULL, line);
 	msg_unref(line);
 }
 
 static void
-chat_remote_say(struct server *s, const struct wire_msg *m)
+chat_remote_say(struct server *s, struct room *r, const struct wire_msg *m)
 {
-	chat_say(s, NULL, m->field[0], m->type == WIRE_ME, m->field[1],
+	chat_say(s, r, NULL, m->field[0], m->type == WIRE_ME, m->field[1],
 	    strlen(m->field[1]));
 }
 
 static void
-chat_remote_join(struct server *s, const struct wire_msg *m)
+chat_remote_join(struct server *s, struct room *r, const struct wire_msg *m)
 {
-	chat_announce(s, NULL, "%s joined", m->field[0]);
+	chat_announce(s, r, NULL, "%s joined", m->field[0]);
 }
 
 static void
-chat_remote_left(struct server *s, const struct wire_msg *m)
+chat_remote_left(struct server *s, struct room *r, const struct wire_msg *m)
 {
-	chat_announce(s, NULL, "%s left (%s)", m->field[0], m->field[1]);
+	chat_announce(s, r, NULL, "%s left (%s)", m->field[0], m->field[1]);
 }
 
 static void
-chat_remote_nick(struct server *s, const struct wire_msg *m)
+chat_remote_nick(struct server *s, struct room *r, const struct wire_msg *m)
 {
-	chat_announce(s, NULL, "%s is now known as %s", m->field[0],
+	chat_announce(s, r, NULL, "%s is now known as %s", m->field[0],
 	    m->field[1]);
 }
 
 static void
-chat_remote_msg(struct server *s, const struct wire_msg *m)
+chat_remote_msg(struct server *s, struct room *r, const struct wire_msg *m)
 {
 	struct client	*to;
 
@@ -579,8 +878,26 @@ chat_remote_msg(struct server *s, const struct wire_msg *m)
 		output_printf(to, "*%s* %s", m->field[0], m->field[2]);
 }
 
+static void
+chat_remote_moved(struct server *s, struct room *r, const struct wire_msg *m)
+{
+	const char	*to = m->field[1];
+
+	/* Where it went is shown only if it is a room name, and wanted. */
+	if (s->config->announce_moves && room_valid(to, strlen(to)))
+		chat_announce(s, r, NULL, "%s left for %s", m->field[0], to);
+	else
+		chat_announce(s, r, NULL, "%s left", m->field[0]);
+}
+
+static void
+chat_remote_topic(struct server *s, struct room *r, const struct wire_msg *m)
+{
+	chat_topic(s, r, m->field[0], m->field[1]);
+}
+
 static void (*const chat_remote_handlers[WIRE_NTYPES])(struct server *,
-    const struct wire_msg *) = {
+    struct room *, const struct wire_msg *) = {
 	[WIRE_SAY] = chat_remote_say,
 	[WIRE_ME] = chat_remote_say,
 	[WIRE_RAW] = chat_remote_raw,
@@ -588,17 +905,23 @@ static void (*const chat_remote_handlers[WIRE_NTYPES])(struct server *,
 	[WIRE_LEFT] = chat_remote_left,
 	[WIRE_NICK] = chat_remote_nick,
 	[WIRE_MSG] = chat_remote_msg,
+	[WIRE_MOVED] = chat_remote_moved,
+	[WIRE_TOPIC] = chat_remote_topic,
 };
 
 /*
- * An event from another node of the room, decoded and checked by wire.c
- * (names valid, text sanitised and bounded) and cluster.c (no name held
- * here).  In raw mode only raw lines are shown.
+ * An event from another node, decoded and checked by wire.c (names valid,
+ * text sanitised and bounded) and cluster.c (no name held here), said in
+ * room r (NULL for those not of a room: msg).  In raw mode only raw lines
+ * are shown.
  */
 void
-chat_remote(struct server *s, const struct wire_msg *m)
+chat_remote(struct server *s, struct room *r, const struct wire_msg *m)
 {
 	if (s->config->mode == MODE_RAW && m->type != WIRE_RAW)
 		return;
-	chat_remote_handlers[m->type](s, m);
+	if (chat_remote_handlers[m->type] == NULL ||
+	    (r == NULL && m->type != WIRE_MSG && m->type != WIRE_RAW))
+		return;
+	chat_remote_handlers[m->type](s, r, m);
 }

@@ -22,6 +22,8 @@
 
 struct bufferevent;
 struct chat;
+struct chat_room;
+struct client;
 struct cluster;
 struct event;
 struct metrics;
@@ -99,6 +101,10 @@ struct config {
 	unsigned		 history;
 	size_t			 history_bytes;
 	unsigned		 who_max;
+	char			*default_room;	/* #lobby */
+	char			**rooms;	/* always there, NULL-ended */
+	unsigned		 max_rooms;
+	int			 announce_moves;	/* "left for #x" */
 
 	/* [cluster] */
 	char			*cluster_redis;	/* as written */
@@ -146,10 +152,36 @@ struct turn_mark {
 struct turn {
 	struct msg		*buf;		/* the lines; NULL: none yet */
 	size_t			 cap;		/* bytes buf can hold */
-	struct turn_mark	*marks;		/* TURN_LINES */
+	struct turn_mark	*marks;		/* nalloc, up to TURN_LINES */
 	unsigned		 nmarks;
+	unsigned		 nalloc;
 	uint32_t		 gen;		/* this turn's number */
-	struct iovec		*iov;		/* TURN_LINES + 1, for parts */
+};
+
+/* A room and the rooms (room.c). */
+#define ROOM_NAME_LEN		32	/* after the '#' */
+struct room {
+	char			 name[ROOM_NAME_LEN + 2];	/* as made */
+	char			 key[ROOM_NAME_LEN + 2];	/* lower case */
+	int			 flags;
+#define ROOM_PERMANENT		0x01	/* the default room, or configured */
+#define ROOM_SECRET		0x02	/* listed to its members only */
+	TAILQ_HEAD(, client)	 members;	/* here, in the room state */
+	unsigned		 nmembers;
+	struct turn		 turn;
+	char			*topic;		/* NULL: none */
+	struct chat_room	*chat;		/* chat.c's: the history */
+	int			 dirty;		/* on rooms' dirty list */
+	TAILQ_ENTRY(room)	 entry;
+	TAILQ_ENTRY(room)	 dirty_entry;
+	struct room		*hash_next;
+};
+struct rooms {
+	TAILQ_HEAD(, room)	 list;
+	TAILQ_HEAD(, room)	 dirty;		/* with lines this turn */
+	struct room		**buckets;
+	size_t			 nbuckets;	/* a power of two */
+	unsigned		 n;
 };
 
 /* Clients in the room per peer address (peer.c). */
@@ -248,6 +280,8 @@ struct client {
 
 	struct client		*key_next;	/* roster chains */
 	struct client		*id_next;
+	struct room		*room;		/* in the room state */
+	TAILQ_ENTRY(client)	 room_entry;	/* its members */
 	TAILQ_ENTRY(client)	 entry;		/* server's clients */
 	TAILQ_ENTRY(client)	 wait_entry;	/* throttled or dead list */
 	TAILQ_ENTRY(client)	 out_entry;	/* flush list */
@@ -360,7 +394,8 @@ struct server {
 	struct clients		 throttled;	/* waiting for rate budget */
 	struct clients		 dead;		/* to be freed */
 	struct clients		 pending;	/* output to flush */
-	struct turn		 turn;		/* broadcast this loop turn */
+	struct rooms		 rooms;
+	struct room		*lobby;		/* the default room */
 	struct peers		 peers;		/* connected, per address */
 	struct roster		 roster;	/* connected, by name and id */
 	unsigned		 nclients;	/* connected */
@@ -417,15 +452,21 @@ unsigned	 ban_prune(struct bans *, int64_t);
 #define CHAT_STAMP_LEN		12	/* "*** [HH:MM] " before a history line */
 #define CHAT_WHO_LINE_MAX	160	/* longest /who line, CRLF included */
 #define CHAT_WELCOME_MAX	512	/* the welcome line, with slack */
+#define CHAT_NAMES_LINE		64	/* /who *: names per line, in bytes */
 void		 chat_init(struct server *);
 void		 chat_configure(struct server *);
 void		 chat_free(struct server *);
 void		 chat_joined(struct server *, struct client *);
 void		 chat_left(struct server *, struct client *);
 int		 chat_input(struct server *, struct client *, char *, size_t);
+void		 chat_room_new(struct server *, struct room *);
+void		 chat_topic(struct server *, struct room *, const char *,
+		    const char *);
+void		 chat_room_free(struct server *, struct room *);
 void		 chat_renamed(struct server *, struct client *, const char *);
 void		 chat_name_lost(struct server *, struct client *, uint64_t);
-void		 chat_remote(struct server *, const struct wire_msg *);
+void		 chat_remote(struct server *, struct room *,
+		    const struct wire_msg *);
 
 /* cluster.c */
 void		 cluster_start(struct server *);
@@ -446,8 +487,14 @@ void		 cluster_renamed(struct server *, struct client *,
 int		 cluster_nick(struct server *, struct client *, const char *);
 int		 cluster_msg(struct server *, struct client *, const char *,
 		    const char *);
-int		 cluster_who(struct server *, struct client *, unsigned,
-		    unsigned, unsigned);
+int		 cluster_who(struct server *, struct client *, struct room *,
+		    unsigned, unsigned, unsigned);
+int		 cluster_rooms(struct server *, struct client *, unsigned);
+void		 cluster_moved(struct server *, struct client *, struct room *,
+		    struct room *);
+void		 cluster_topic(struct server *, struct room *, const char *,
+		    const char *);
+void		 cluster_room_gone(struct server *, struct room *);
 
 /* client.c */
 struct client	*client_new(struct server *, int, const struct sockaddr *,
@@ -519,8 +566,12 @@ enum command_id {
 	CMD_ME,
 	CMD_MSG,
 	CMD_QUIT,
+	CMD_JOIN,
+	CMD_PART,
+	CMD_ROOMS,
+	CMD_TOPIC,
 };
-#define COMMAND_COUNT	6	/* entries of the table: HELP..QUIT */
+#define COMMAND_COUNT	10	/* entries of the table */
 struct command_info {
 	enum command_id	 id;
 	const char	*name;
@@ -678,6 +729,18 @@ uint64_t	 ratelimit_ready(struct ratelimit *, uint64_t, unsigned,
 uint64_t	 ratelimit_wait(const struct ratelimit *, unsigned);
 void		 ratelimit_init(struct ratelimit *, uint64_t, unsigned);
 
+/* room.c */
+int		 room_valid(const char *, size_t);
+void		 room_key(const char *, char *);
+void		 room_init(struct rooms *);
+void		 room_clear(struct rooms *);
+struct room	*room_find(struct rooms *, const char *);
+struct room	*room_new(struct rooms *, const char *, int);
+void		 room_free(struct rooms *, struct room *);
+void		 room_add(struct room *, struct client *);
+void		 room_remove(struct client *);
+void		 room_dirty(struct rooms *, struct room *);
+
 /* roster.c */
 void		 roster_init(struct roster *);
 void		 roster_free(struct roster *);
@@ -710,8 +773,12 @@ void		 server_run(struct server *);
 void		 server_free(struct server *);
 int		 server_input(struct server *, struct client *, const char *,
 		    size_t);
-void		 server_broadcast(struct server *, struct client *,
-		    struct msg *);
+void		 server_broadcast(struct server *, struct room *,
+		    struct client *, struct msg *);
+void		 server_broadcast_all(struct server *, struct msg *);
+struct room	*server_room(struct server *, const char *, int);
+void		 server_move(struct server *, struct client *, struct room *);
+void		 server_room_gone(struct server *, struct room *);
 void		 server_remove(struct server *, struct client *);
 int		 server_reload(struct server *, char *, size_t);
 void		 server_throttle(struct server *, struct client *);
@@ -739,6 +806,7 @@ int		 turn_part(struct turn *, const struct client *,
 		    struct iovec **, unsigned *);
 void		 turn_seen(struct turn *, struct client *);
 void		 turn_end(struct turn *);
+void		 turn_trim(struct turn *);
 
 /* wire.c */
 #define WIRE_VERSION	"chatd1"
@@ -756,6 +824,8 @@ enum wire_type {
 	WIRE_BAN,
 	WIRE_UNBAN,
 	WIRE_ANNOUNCE,
+	WIRE_MOVED,
+	WIRE_TOPIC,
 	WIRE_NTYPES
 };
 struct wire_msg {
@@ -774,8 +844,14 @@ int		 wire_decode(const char *, size_t, size_t, struct wire_msg *,
 		    const char **);
 void		 wire_msg_free(struct wire_msg *);
 int		 wire_parse_owner(const char *, size_t, char *, char *);
+struct wire_who {
+	char		 name[NAME_LEN + 1];
+	int64_t		 since;
+	char		 node[CONFIG_NODE_MAX + 1];
+	char		 room[ROOM_NAME_LEN + 2];
+};
 int		 wire_parse_who(const char *, size_t, const char *, size_t,
-		    char *, int64_t *, char *);
+		    struct wire_who *);
 int		 wire_parse_cursor(const char *, size_t, unsigned long long *);
 int		 wire_ban(const struct wire_msg *, struct ban *, char *);
 int		 wire_parse_ban(const char *, size_t, const char *, size_t,

@@ -268,13 +268,20 @@ client_new(struct server *s, int fd, const struct sockaddr *sa,
 	return (c);
 }
 
-/* Applies the limits of the current config (at start and on reload). */
+/*
+ * Applies the limits of the current config (at start and on reload).  A
+ * lower max_line may find more buffered than the new limit allows, while
+ * reading has stopped at the old watermark: the input is looked at again,
+ * so that it is discarded as too long rather than wait for ever.
+ */
 void
 client_configure(struct client *c)
 {
-	if (c->bev != NULL)
-		bufferevent_setwatermark(c->bev, EV_READ, 0,
-		    client_max_line(c) + READ_SLACK);
+	if (c->bev == NULL)
+		return;
+	bufferevent_setwatermark(c->bev, EV_READ, 0,
+	    client_max_line(c) + READ_SLACK);
+	client_try_read(c);
 }
 
 /* Starts the client's loop: from now on it reads lines. */
@@ -437,7 +444,9 @@ client_try_read(struct client *c)
 				evbuffer_drain(in, evbuffer_get_length(in));
 				c->flags |= CLIENT_DISCARD;
 			}
-			future_fail(&c->read, EMSGSIZE);
+			/* The limit it broke, a reload may change it. */
+			future_fail_size(&c->read, EMSGSIZE,
+			    client_max_line(c));
 			return;
 		}
 	}
@@ -481,12 +490,13 @@ client_line(struct client *c, size_t *len)
 	return ((const char *)evbuffer_pullup(in, (ev_ssize_t)c->line_len));
 }
 
-/* A line over max_line was dropped: tell the client, log the first. */
+/*
+ * A line over max, the limit it was framed under, was dropped: tell the
+ * client, log the first.
+ */
 static void
-client_long_line(struct client *c)
+client_long_line(struct client *c, size_t max)
 {
-	size_t	max = client_max_line(c);
-
 	if (c->flags & CLIENT_CONTROL) {
 		output_printf(c, "error request longer than %zu bytes", max);
 		return;
@@ -515,9 +525,10 @@ client_line_callback(struct future *f, void *arg)
 		/* Framed under a larger max_line, before a reload? */
 		if (len <= client_max_line(c))
 			break;
-		/* FALLTHROUGH */
+		client_long_line(c, client_max_line(c));
+		goto next;
 	case EMSGSIZE:
-		client_long_line(c);
+		client_long_line(c, future_size(f));
 		goto next;
 	default:
 		client_close(c, c->reason != NULL ? c->reason :

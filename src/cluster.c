@@ -78,6 +78,7 @@
 #define CLUSTER_CONNECT_MS	5000	/* connect timeout */
 #define CLUSTER_ID_BLOCK	1000	/* guest numbers fetched at once */
 #define CLUSTER_SCAN_COUNT	100	/* keys per SCAN step of /who */
+#define CLUSTER_ROOM_TTL	4	/* a room's topic: this x presence_ttl */
 
 #define ID2PTR(id)	((void *)(uintptr_t)(id))
 #define PTR2ID(p)	((uint64_t)(uintptr_t)(p))
@@ -124,7 +125,19 @@ enum cluster_req_kind {
 	REQ_NICK,
 	REQ_MSG,
 	REQ_WHO,
+	REQ_ROOMS,
 };
+
+/* /rooms across the nodes: a room and how many are in it. */
+struct cluster_room {
+	char			 key[ROOM_NAME_LEN + 2];
+	char			 name[ROOM_NAME_LEN + 2];
+	unsigned		 count;
+	int			 secret;
+	char			*topic;
+	int			 known;		/* a room of this node */
+};
+#define CLUSTER_ROOMS_MAX	10000	/* rooms /rooms looks at */
 
 /* A command a client waits for. */
 struct cluster_req {
@@ -140,6 +153,10 @@ struct cluster_req {
 	unsigned		 found;		/* /who: entries so far */
 	unsigned		 page;
 	unsigned		 per;
+	char			 room[ROOM_NAME_LEN + 2];	/* key; "": all */
+	char			 where[ROOM_NAME_LEN + 32];	/* for the end */
+	struct cluster_room	*rooms;		/* /rooms */
+	unsigned		 nrooms;
 	TAILQ_ENTRY(cluster_req) entry;
 };
 
@@ -147,6 +164,10 @@ static void	cluster_connect(struct cluster *);
 static void	cluster_fetch_ids(struct cluster *);
 static void	cluster_lost(struct cluster *, const char *);
 static void	cluster_claim(struct cluster *, struct client *);
+static void	cluster_sub_reply(redisAsyncContext *, void *, void *);
+static void	cluster_meta_reply(redisAsyncContext *, void *, void *);
+static void	cluster_room_enter(struct cluster *, struct room *);
+static void	cluster_rooms_meta(struct cluster_req *);
 
 /*
  * Sends a command on the pub link.  Returns 0, or -1 if hiredis did not
@@ -204,27 +225,38 @@ cluster_bad_record(struct cluster *cl, const char *what)
  * Local-only: dropped.  This runs for every line a local client says.
  */
 static void
-cluster_publish4(struct cluster *cl, enum wire_type type, const char *f0,
-    const char *f1, const char *f2, const char *f3)
+cluster_publish4(struct cluster *cl, struct room *r, enum wire_type type,
+    const char *f0, const char *f1, const char *f2, const char *f3)
 {
 	const char	*field[WIRE_FIELDS] = { f0, f1, f2, f3 };
 	char		*msg;
 	size_t		 len;
+	int		 rc;
 
 	if (!cl->up)
 		return;
 	msg = wire_encode(cl->server->config->cluster_node, type, field, &len);
-	if (cluster_command(cl, NULL, NULL, "PUBLISH %s %b",
-	    cl->server->config->cluster_channel, msg, len) == 0)
+	if (r != NULL && r != cl->server->lobby)
+		rc = cluster_command(cl, NULL, NULL, "PUBLISH %s%s %b",
+		    cl->prefix, r->key, msg, len);
+	else
+		rc = cluster_command(cl, NULL, NULL, "PUBLISH %s %b",
+		    cl->server->config->cluster_channel, msg, len);
+	if (rc == 0)
 		cl->server->stats.published++;
 	free(msg);
 }
 
+/*
+ * Publishes on room r's channel; the default room's is the main channel,
+ * which carries what is not of a room too (r NULL).  So a room of one
+ * room is what it was before rooms, on the wire too.
+ */
 static void
-cluster_publish(struct cluster *cl, enum wire_type type, const char *f0,
-    const char *f1, const char *f2)
+cluster_publish(struct cluster *cl, struct room *r, enum wire_type type,
+    const char *f0, const char *f1, const char *f2)
 {
-	cluster_publish4(cl, type, f0, f1, f2, NULL);
+	cluster_publish4(cl, r, type, f0, f1, f2, NULL);
 }
 
 /* Tells every local client something about the room. */
@@ -234,11 +266,14 @@ cluster_tell(struct cluster *cl, const char *text)
 	struct msg	*m;
 
 	m = msg_printf("*** %s\r\n", text);
-	server_broadcast(cl->server, NULL, m);
+	server_broadcast_all(cl->server, m);
 	msg_unref(m);
 }
 
-/* Lists c in the node's /who hash: name -> "connected-since TAB node". */
+/*
+ * Lists c in the node's /who hash: name -> "connected-since TAB node TAB
+ * room".
+ */
 static void
 cluster_who_add(struct cluster *cl, struct client *c)
 {
@@ -247,8 +282,9 @@ cluster_who_add(struct cluster *cl, struct client *c)
 
 	since = (long long)time(NULL) - (long long)((server_now_ms(cl->server) -
 	    c->connected_ms) / 1000);
-	cluster_command(cl, NULL, NULL, "HSET %snode:%s %s %lld\t%s",
-	    cl->prefix, conf->cluster_node, c->name, since, conf->cluster_node);
+	cluster_command(cl, NULL, NULL, "HSET %snode:%s %s %lld\t%s\t%s",
+	    cl->prefix, conf->cluster_node, c->name, since, conf->cluster_node,
+	    c->room->name);
 	cluster_command(cl, NULL, NULL, "EXPIRE %snode:%s %u", cl->prefix,
 	    conf->cluster_node, conf->cluster_ttl);
 }
@@ -347,7 +383,7 @@ cluster_owner_reply(redisAsyncContext *ac, void *r, void *arg)
 	 * other owner's now, so nothing is released (see cluster_renamed()).
 	 */
 	chat_name_lost(cl->server, c, cluster_next_guest(cl->server));
-	cluster_publish(cl, WIRE_NICK, old, c->name, NULL);
+	cluster_publish(cl, c->room, WIRE_NICK, old, c->name, NULL);
 	cluster_claim(cl, c);
 }
 
@@ -429,6 +465,46 @@ cluster_expire_reply(redisAsyncContext *ac, void *r, void *arg)
 	cluster_claim(cl, c);
 }
 
+/*
+ * A room's topic and secrecy, read when this node heard of it: arg is a
+ * copy of the room's key (the room may be gone by now).
+ */
+static void
+cluster_meta_reply(redisAsyncContext *ac, void *rp, void *arg)
+{
+	struct cluster	*cl = ac->data;
+	redisReply	*reply = rp, *topic, *secret;
+	struct room	*r;
+	char		*key = arg, *buf;
+	size_t		 n;
+
+	if (reply == NULL || cl == NULL || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements != 2 ||
+	    (r = room_find(&cl->server->rooms, key)) == NULL ||
+	    r->nmembers == 0) {
+		free(key);
+		return;
+	}
+	free(key);
+	topic = reply->element[0];
+	secret = reply->element[1];
+	if (secret->type == REDIS_REPLY_STRING && secret->len == 1 &&
+	    secret->str[0] == '1')
+		r->flags |= ROOM_SECRET;
+	if (topic->type != REDIS_REPLY_STRING || r->topic != NULL ||
+	    topic->len > SANITIZE_MAX(cl->server->config->max_line))
+		return;
+	/* Read back, a topic is held to the rules of what a client says. */
+	buf = xmalloc(SANITIZE_MAX(topic->len) + 1);
+	n = sanitize_line(topic->str, topic->len, buf);
+	buf[n] = '\0';
+	if (n == topic->len && memcmp(buf, topic->str, n) == 0)
+		chat_topic(cl->server, r, NULL, buf);
+	else
+		cluster_bad_record(cl, "room topic");
+	free(buf);
+}
+
 /* The node's /who hash was gone: list every local user again. */
 static void
 cluster_node_expire_reply(redisAsyncContext *ac, void *r, void *arg)
@@ -456,6 +532,7 @@ cluster_refresh_callback(evutil_socket_t fd, short events, void *arg)
 	struct cluster	*cl = arg;
 	struct config	*conf = cl->server->config;
 	struct client	*c;
+	struct room	*r;
 	char		 key[WIRE_KEY_MAX];
 
 	if (!cl->up)
@@ -471,6 +548,12 @@ cluster_refresh_callback(evutil_socket_t fd, short events, void *arg)
 	cluster_command(cl, cluster_node_expire_reply, NULL,
 	    "EXPIRE %snode:%s %u", cl->prefix, conf->cluster_node,
 	    conf->cluster_ttl);
+	TAILQ_FOREACH(r, &cl->server->rooms.list, entry) {
+		if (r->nmembers != 0 || (r->flags & ROOM_PERMANENT))
+			cluster_command(cl, NULL, NULL, "EXPIRE %sroom:%s %u",
+			    cl->prefix, r->key,
+			    conf->cluster_ttl * CLUSTER_ROOM_TTL);
+	}
 	if (cl->guest_end - cl->guest_next < CLUSTER_ID_BLOCK / 2)
 		cluster_fetch_ids(cl);
 }
@@ -545,10 +628,11 @@ cluster_refused(struct cluster *cl, const char *data, size_t len,
 
 /*
  * A message from chatctl on another node (ban, unban, announce) is acted
- * on here; any other goes to chat.  Returns -1 if a ban is not valid.
+ * on here; any other goes to chat, with the room whose channel it came
+ * on (NULL: the main channel).  Returns -1 if a ban is not valid.
  */
 static int
-cluster_operator(struct cluster *cl, const struct wire_msg *m)
+cluster_operator(struct cluster *cl, struct room *r, const struct wire_msg *m)
 {
 	struct server	*s = cl->server;
 	struct ban	 b;
@@ -570,18 +654,42 @@ cluster_operator(struct cluster *cl, const struct wire_msg *m)
 		return (0);
 	case WIRE_ANNOUNCE:
 		line = msg_printf("*** %s\r\n", m->field[0]);
-		server_broadcast(s, NULL, line);
+		server_broadcast_all(s, line);
 		msg_unref(line);
 		return (0);
 	default:
-		chat_remote(s, m);
+		chat_remote(s, r, m);
 		return (0);
 	}
 }
 
-/* A message from the channel: decode, check, hand to chat. */
+/* Is a message of this type said in a room (on the room's channel)? */
+static int
+cluster_room_type(enum wire_type type)
+{
+	switch (type) {
+	case WIRE_SAY:
+	case WIRE_ME:
+	case WIRE_RAW:
+	case WIRE_JOIN:
+	case WIRE_LEFT:
+	case WIRE_NICK:
+	case WIRE_MOVED:
+	case WIRE_TOPIC:
+		return (1);
+	default:
+		return (0);
+	}
+}
+
+/*
+ * A message from a channel: decode, check, hand to chat.  r is the room
+ * whose channel it came on, NULL for the main channel, where what is of a
+ * room is of the default room.
+ */
 static void
-cluster_message(struct cluster *cl, const char *data, size_t len)
+cluster_message(struct cluster *cl, struct room *r, const char *data,
+    size_t len)
 {
 	struct server	*s = cl->server;
 	struct wire_msg	 m;
@@ -601,7 +709,10 @@ cluster_message(struct cluster *cl, const char *data, size_t len)
 		snprintf(buf, sizeof buf, "names %s, a user of this node",
 		    name);
 		cluster_refused(cl, data, len, buf);
-	} else if (cluster_operator(cl, &m) != 0)
+	} else if (r != NULL && !cluster_room_type(m.type))
+		cluster_refused(cl, data, len, "not of a room");
+	else if (cluster_operator(cl, r != NULL || !cluster_room_type(m.type) ?
+	    r : s->lobby, &m) != 0)
 		cluster_refused(cl, data, len, "bad ban");
 	wire_msg_free(&m);
 }
@@ -730,6 +841,7 @@ cluster_linked(struct cluster *cl)
 {
 	struct config	*conf = cl->server->config;
 	struct client	*c;
+	struct room	*r;
 
 	cl->up = 1;
 	cl->backoff = 0;
@@ -742,6 +854,10 @@ cluster_linked(struct cluster *cl)
 		if (client_in_room(c))
 			cluster_claim(cl, c);
 	}
+	TAILQ_FOREACH(r, &cl->server->rooms.list, entry) {
+		if (r->nmembers != 0)
+			cluster_room_enter(cl, r);
+	}
 	cluster_bans_sync(cl);
 	if (cl->down_told) {
 		cluster_tell(cl, "the room is whole again: other nodes are "
@@ -751,10 +867,12 @@ cluster_linked(struct cluster *cl)
 }
 
 static void
-cluster_sub_reply(redisAsyncContext *ac, void *r, void *arg)
+cluster_sub_reply(redisAsyncContext *ac, void *rp, void *arg)
 {
 	struct cluster	*cl = ac->data;
-	redisReply	*reply = r;
+	redisReply	*reply = rp, *chan;
+	struct room	*r;
+	int		 main;
 
 	if (reply == NULL || cl == NULL || cl->stopping)
 		return;
@@ -763,15 +881,33 @@ cluster_sub_reply(redisAsyncContext *ac, void *r, void *arg)
 		log_warnx("cluster: unexpected reply on the subscription");
 		return;
 	}
+	chan = reply->element[1];
+	if (chan->type != REDIS_REPLY_STRING)
+		return;
+	main = strcmp(chan->str, cl->server->config->cluster_channel) == 0;
 	if (strcmp(reply->element[0]->str, "subscribe") == 0) {
-		cl->sub_ready = 1;
-		if (cl->pub_ready)
-			cluster_linked(cl);
+		if (main && !cl->sub_ready) {
+			cl->sub_ready = 1;
+			if (cl->pub_ready)
+				cluster_linked(cl);
+		}
 		return;
 	}
-	if (strcmp(reply->element[0]->str, "message") == 0 &&
-	    reply->element[2]->type == REDIS_REPLY_STRING)
-		cluster_message(cl, reply->element[2]->str,
+	if (strcmp(reply->element[0]->str, "message") != 0 ||
+	    reply->element[2]->type != REDIS_REPLY_STRING)
+		return;
+	if (main) {
+		cluster_message(cl, NULL, reply->element[2]->str,
+		    reply->element[2]->len);
+		return;
+	}
+	/* A room's channel: PREFIX and the room's key. */
+	if (chan->len > strlen(cl->prefix) &&
+	    strncmp(chan->str, cl->prefix, strlen(cl->prefix)) == 0 &&
+	    room_valid(chan->str + strlen(cl->prefix), chan->len -
+	    strlen(cl->prefix)) && (r = room_find(&cl->server->rooms,
+	    chan->str + strlen(cl->prefix))) != NULL && r->nmembers != 0)
+		cluster_message(cl, r, reply->element[2]->str,
 		    reply->element[2]->len);
 }
 
@@ -1036,6 +1172,11 @@ cluster_start(struct server *s)
 static void
 cluster_req_free(struct cluster_req *req)
 {
+	unsigned	i;
+
+	for (i = 0; i < req->nrooms; i++)
+		free(req->rooms[i].topic);
+	free(req->rooms);
 	free(req->text);
 	free(req);
 }
@@ -1104,7 +1245,7 @@ cluster_ban(struct server *s, const struct ban *b)
 	snprintf(expires, sizeof expires, "%lld", (long long)b->expires);
 	snprintf(created, sizeof created, "%lld", (long long)b->created);
 	cluster_ban_put(cl, b);
-	cluster_publish4(cl, WIRE_BAN, b->pattern, expires, created,
+	cluster_publish4(cl, NULL, WIRE_BAN, b->pattern, expires, created,
 	    b->reason != NULL ? b->reason : "");
 }
 
@@ -1124,14 +1265,15 @@ cluster_unban(struct server *s, const char *pattern)
 		return;
 	}
 	cluster_unban_put(cl, pattern, (int64_t)time(NULL));
-	cluster_publish(cl, WIRE_UNBAN, pattern, NULL, NULL);
+	cluster_publish(cl, NULL, WIRE_UNBAN, pattern, NULL, NULL);
 }
 
 void
 cluster_announce(struct server *s, const char *text)
 {
 	if (s->cluster != NULL)
-		cluster_publish(s->cluster, WIRE_ANNOUNCE, text, NULL, NULL);
+		cluster_publish(s->cluster, NULL, WIRE_ANNOUNCE, text, NULL,
+		    NULL);
 }
 
 /* Local events, shared with the room. */
@@ -1142,10 +1284,43 @@ cluster_said(struct server *s, struct client *c, int action,
 	if (s->cluster == NULL)
 		return;
 	if (c == NULL)
-		cluster_publish(s->cluster, WIRE_RAW, text, NULL, NULL);
+		cluster_publish(s->cluster, s->lobby, WIRE_RAW, text, NULL,
+		    NULL);
 	else
-		cluster_publish(s->cluster, action ? WIRE_ME : WIRE_SAY,
-		    c->name, text, NULL);
+		cluster_publish(s->cluster, c->room, action ? WIRE_ME :
+		    WIRE_SAY, c->name, text, NULL);
+}
+
+/* A room has its first local member: its channel is heard here now. */
+static void
+cluster_room_enter(struct cluster *cl, struct room *r)
+{
+	if (!cl->up || cl->sub == NULL)
+		return;		/* cluster_linked() subscribes */
+	if (r == cl->server->lobby)
+		goto meta;	/* the main channel, always heard */
+	if (redisAsyncCommand(cl->sub, cluster_sub_reply, NULL,
+	    "SUBSCRIBE %s%s", cl->prefix, r->key) != REDIS_OK) {
+		event_active(cl->fail_ev, 0, 0);
+		return;
+	}
+meta:
+	if (r->flags & ROOM_SECRET)
+		cluster_command(cl, NULL, NULL, "HSETNX %sroom:%s secret 1",
+		    cl->prefix, r->key);
+	cluster_command(cl, cluster_meta_reply, xstrdup(r->key),
+	    "HMGET %sroom:%s topic secret", cl->prefix, r->key);
+}
+
+/* A room has no local member left: its channel costs this node nothing. */
+static void
+cluster_room_leave(struct cluster *cl, struct room *r)
+{
+	if (!cl->up || cl->sub == NULL || r == cl->server->lobby)
+		return;
+	if (redisAsyncCommand(cl->sub, NULL, NULL, "UNSUBSCRIBE %s%s",
+	    cl->prefix, r->key) != REDIS_OK)
+		event_active(cl->fail_ev, 0, 0);
 }
 
 void
@@ -1153,7 +1328,11 @@ cluster_joined(struct server *s, struct client *c)
 {
 	struct cluster	*cl = s->cluster;
 
-	if (cl == NULL || s->config->mode == MODE_RAW)
+	if (cl == NULL)
+		return;
+	if (cl->up && c->room->nmembers == 1)
+		cluster_room_enter(cl, c->room);
+	if (s->config->mode == MODE_RAW)
 		return;
 	if (!cl->up) {
 		output_printf(c, "*** the room is temporarily local-only: "
@@ -1162,7 +1341,7 @@ cluster_joined(struct server *s, struct client *c)
 		return;
 	}
 	cluster_claim(cl, c);
-	cluster_publish(cl, WIRE_JOIN, c->name, NULL, NULL);
+	cluster_publish(cl, c->room, WIRE_JOIN, c->name, NULL, NULL);
 }
 
 void
@@ -1170,10 +1349,57 @@ cluster_left(struct server *s, struct client *c)
 {
 	struct cluster	*cl = s->cluster;
 
-	if (cl == NULL || s->config->mode == MODE_RAW)
+	if (cl == NULL)
 		return;
-	cluster_release(cl, c->name);
-	cluster_publish(cl, WIRE_LEFT, c->name, c->reason, NULL);
+	if (s->config->mode != MODE_RAW) {
+		cluster_release(cl, c->name);
+		cluster_publish(cl, c->room, WIRE_LEFT, c->name, c->reason,
+		    NULL);
+	}
+	if (c->room->nmembers == 1)
+		cluster_room_leave(cl, c->room);
+}
+
+/*
+ * c is about to move from room `from` to room `to`: from's channel hears
+ * it left for `to`, to's that it joined, and each is subscribed or not
+ * as it has local members.
+ */
+void
+cluster_moved(struct server *s, struct client *c, struct room *from,
+    struct room *to)
+{
+	struct cluster	*cl = s->cluster;
+
+	if (cl == NULL || !cl->up)
+		return;
+	cluster_publish(cl, from, WIRE_MOVED, c->name, to->name, NULL);
+	if (from->nmembers == 1)
+		cluster_room_leave(cl, from);
+	if (to->nmembers == 0)
+		cluster_room_enter(cl, to);
+	cluster_publish(cl, to, WIRE_JOIN, c->name, NULL, NULL);
+}
+
+/* Room r's topic is now text (NULL: none), set here by who. */
+void
+cluster_topic(struct server *s, struct room *r, const char *who,
+    const char *text)
+{
+	struct cluster	*cl = s->cluster;
+
+	if (cl == NULL || !cl->up)
+		return;
+	if (text != NULL)
+		cluster_command(cl, NULL, NULL, "HSET %sroom:%s topic %s",
+		    cl->prefix, r->key, text);
+	else
+		cluster_command(cl, NULL, NULL, "HDEL %sroom:%s topic",
+		    cl->prefix, r->key);
+	cluster_command(cl, NULL, NULL, "EXPIRE %sroom:%s %u", cl->prefix,
+	    r->key, s->config->cluster_ttl * CLUSTER_ROOM_TTL);
+	cluster_publish(cl, r, WIRE_TOPIC, who, text != NULL ? text : "",
+	    NULL);
 }
 
 /* Requests: a client paused until Redis answers. */
@@ -1393,7 +1619,7 @@ cluster_renamed(struct server *s, struct client *c, const char *old)
 		    cl->prefix, s->config->cluster_node, old);
 	}
 	cluster_who_add(cl, c);
-	cluster_publish(cl, WIRE_NICK, old, c->name, NULL);
+	cluster_publish(cl, c->room, WIRE_NICK, old, c->name, NULL);
 }
 
 static void
@@ -1423,7 +1649,7 @@ cluster_msg_reply(redisAsyncContext *ac, void *r, void *arg)
 	else if (reply->type == REDIS_REPLY_STRING &&
 	    strcasecmp(name, req->name) == 0 &&
 	    strcmp(node, cl->server->config->cluster_node) != 0) {
-		cluster_publish(cl, WIRE_MSG, c->name, name, req->text);
+		cluster_publish(cl, NULL, WIRE_MSG, c->name, name, req->text);
 		output_printf(c, "*** message sent to %s", name);
 		cluster_req_finish(req, 0);
 		return;
@@ -1451,17 +1677,41 @@ cluster_msg(struct server *s, struct client *c, const char *name,
 	return (1);
 }
 
+/* A /rooms entry for the room of this key, added if new (NULL: full). */
+static struct cluster_room *
+cluster_rooms_entry(struct cluster_req *req, const char *name)
+{
+	char		key[ROOM_NAME_LEN + 2];
+	unsigned	i;
+
+	room_key(name, key);
+	for (i = 0; i < req->nrooms; i++) {
+		if (strcmp(req->rooms[i].key, key) == 0)
+			return (&req->rooms[i]);
+	}
+	if (req->nrooms == CLUSTER_ROOMS_MAX)
+		return (NULL);
+	req->rooms = xrealloc(req->rooms, (req->nrooms + 1) *
+	    sizeof *req->rooms);
+	memset(&req->rooms[req->nrooms], 0, sizeof *req->rooms);
+	snprintf(req->rooms[req->nrooms].key, sizeof req->rooms->key, "%s",
+	    key);
+	snprintf(req->rooms[req->nrooms].name, sizeof req->rooms->name, "%s",
+	    name);
+	return (&req->rooms[req->nrooms++]);
+}
+
 static void
 cluster_who_node_reply(redisAsyncContext *ac, void *r, void *arg)
 {
 	struct cluster_req	*req;
 	struct cluster		*cl;
+	struct cluster_room	*cr;
 	redisReply		*reply = r, *field, *value;
 	struct client		*c;
-	char			 since[16], node[CONFIG_NODE_MAX + 1];
-	char			 name[NAME_LEN + 1];
+	struct wire_who		 w;
+	char			 since[16], key[ROOM_NAME_LEN + 2];
 	unsigned		 first;
-	int64_t			 t;
 	time_t			 when;
 	struct tm		 tm;
 	size_t			 i;
@@ -1484,20 +1734,33 @@ cluster_who_node_reply(redisAsyncContext *ac, void *r, void *arg)
 		if (field->type != REDIS_REPLY_STRING ||
 		    value->type != REDIS_REPLY_STRING ||
 		    wire_parse_who(field->str, field->len, value->str,
-		    value->len, name, &t, node) != 0) {
+		    value->len, &w) != 0) {
 			cluster_bad_record(cl, "/who entry");
 			continue;
 		}
-		if (strcmp(node, cl->server->config->cluster_node) == 0)
+		if (strcmp(w.node, cl->server->config->cluster_node) == 0)
 			continue;	/* listed from memory */
+		if (req->kind == REQ_ROOMS) {
+			if ((cr = cluster_rooms_entry(req, w.room)) != NULL)
+				cr->count++;
+			continue;
+		}
+		room_key(w.room, key);
+		if (req->room[0] != '\0' && strcmp(key, req->room) != 0)
+			continue;
 		if (req->found++ < first || req->found > first + req->per ||
 		    c == NULL)
 			continue;
-		when = (time_t)t;
+		if (req->room[0] == '\0') {
+			output_printf(c, "***   %s (%s, node %s)", w.name,
+			    w.room, w.node);
+			continue;
+		}
+		when = (time_t)w.since;
 		localtime_r(&when, &tm);
 		strftime(since, sizeof since, "%H:%M", &tm);
 		output_printf(c, "***   %-*s  on since %s, node %s",
-		    NAME_LEN, name, since, node);
+		    NAME_LEN, w.name, since, w.node);
 	}
 }
 
@@ -1514,10 +1777,10 @@ cluster_who_end_reply(redisAsyncContext *ac, void *r, void *arg)
 		return;
 	}
 	if ((c = cluster_client(req->cluster, req->client)) != NULL) {
-		output_printf(c, "*** %u online in the room", req->found);
+		output_printf(c, "*** %u %s", req->found, req->where);
 		if (req->found > req->page * req->per)
-			output_printf(c, "*** /who %u for more",
-			    req->page + 1);
+			output_printf(c, "*** /who %s%u for more",
+			    req->room[0] == '\0' ? "* " : "", req->page + 1);
 	}
 	cluster_req_finish(req, 0);
 }
@@ -1559,18 +1822,138 @@ cluster_who_scan_reply(redisAsyncContext *ac, void *r, void *arg)
 		cluster_req_send(req, cluster_who_scan_reply,
 		    "SCAN %llu MATCH %snode:* COUNT %d", cursor, cl->prefix,
 		    CLUSTER_SCAN_COUNT);
+	else if (req->kind == REQ_ROOMS)
+		cluster_rooms_meta(req);
 	else
 		cluster_req_send(req, cluster_who_end_reply, "PING");
 }
 
+/* A room's topic and secrecy for /rooms: arg is the request. */
+static void
+cluster_rooms_meta_reply(redisAsyncContext *ac, void *rp, void *arg)
+{
+	struct cluster_req	*req;
+	struct cluster_room	*cr;
+	redisReply		*reply = rp, *topic, *secret;
+	size_t			 i;
+
+	if ((req = cluster_req_reply(arg)) == NULL)
+		return;
+	if (reply == NULL) {
+		cluster_req_finish(req, ECONNRESET);
+		return;
+	}
+	/* MULTI's answers: EXEC's reply holds one array per room. */
+	if (reply->type != REDIS_REPLY_ARRAY)
+		return;
+	for (i = 0; i < reply->elements && i < req->nrooms; i++) {
+		cr = &req->rooms[i];
+		if (cr->known || reply->element[i]->type != REDIS_REPLY_ARRAY ||
+		    reply->element[i]->elements != 2)
+			continue;
+		topic = reply->element[i]->element[0];
+		secret = reply->element[i]->element[1];
+		cr->secret = secret->type == REDIS_REPLY_STRING &&
+		    secret->len == 1 && secret->str[0] == '1';
+		if (topic->type == REDIS_REPLY_STRING && topic->len <=
+		    SANITIZE_MAX(req->cluster->server->config->max_line)) {
+			cr->topic = xmalloc(SANITIZE_MAX(topic->len) + 1);
+			cr->topic[sanitize_line(topic->str, topic->len,
+			    cr->topic)] = '\0';
+		}
+	}
+}
+
+static void
+cluster_rooms_end_reply(redisAsyncContext *ac, void *rp, void *arg)
+{
+	struct cluster_req	*req;
+	struct cluster_room	*cr;
+	struct client		*c;
+	unsigned		 i, pos = 0, first;
+
+	if ((req = cluster_req_reply(arg)) == NULL)
+		return;
+	if (rp == NULL) {
+		cluster_req_finish(req, ECONNRESET);
+		return;
+	}
+	if ((c = cluster_client(req->cluster, req->client)) != NULL) {
+		first = (req->page - 1) * req->per;
+		output_printf(c, "*** rooms, on every node:");
+		for (i = 0; i < req->nrooms; i++) {
+			cr = &req->rooms[i];
+			if ((cr->secret && strcmp(cr->key, c->room->key) != 0) ||
+			    pos++ < first || pos > first + req->per)
+				continue;
+			output_printf(c, "***   %-*s %5u here%s%s%s",
+			    ROOM_NAME_LEN + 1, cr->name, cr->count,
+			    cr->topic != NULL ? ", topic: " : "",
+			    cr->topic != NULL ? cr->topic : "",
+			    strcmp(cr->key, c->room->key) == 0 ? " (you)" : "");
+		}
+		output_printf(c, "*** %u room%s", pos, pos == 1 ? "" : "s");
+		if (pos > first + req->per)
+			output_printf(c, "*** /rooms %u for more",
+			    req->page + 1);
+	}
+	cluster_req_finish(req, 0);
+}
+
+/* All nodes counted: the topics of rooms not of this node, then the end. */
+static void
+cluster_rooms_meta(struct cluster_req *req)
+{
+	struct cluster	*cl = req->cluster;
+	unsigned	 i;
+
+	/* Answered all at once by EXEC; a failure fails the link. */
+	cluster_command(cl, NULL, NULL, "MULTI");
+	for (i = 0; i < req->nrooms; i++)
+		cluster_command(cl, NULL, NULL, "HMGET %sroom:%s topic secret",
+		    cl->prefix, req->rooms[i].key);
+	cluster_req_send(req, cluster_rooms_meta_reply, "EXEC");
+	cluster_req_send(req, cluster_rooms_end_reply, "PING");
+}
+
 /*
- * /who across the room, page `page` of `per` entries: the found local
- * users were listed from memory; the other nodes' come from their /who
- * hashes and follow them.  Returns 1: c waits.
+ * /rooms across the nodes, page `page`: every node's users counted from
+ * their /who hashes, this node's from memory.  Returns 1: c waits.
  */
 int
-cluster_who(struct server *s, struct client *c, unsigned found,
-    unsigned page, unsigned per)
+cluster_rooms(struct server *s, struct client *c, unsigned page)
+{
+	struct cluster		*cl = s->cluster;
+	struct cluster_req	*req;
+	struct cluster_room	*cr;
+	struct room		*r;
+
+	req = cluster_req_new(cl, c, REQ_ROOMS);
+	req->page = page;
+	req->per = s->config->who_max;
+	TAILQ_FOREACH(r, &s->rooms.list, entry) {
+		if ((cr = cluster_rooms_entry(req, r->name)) == NULL)
+			break;
+		cr->count = r->nmembers;
+		cr->known = 1;
+		cr->secret = (r->flags & ROOM_SECRET) != 0;
+		if (r->topic != NULL)
+			cr->topic = xstrdup(r->topic);
+	}
+	cluster_req_send(req, cluster_who_scan_reply,
+	    "SCAN 0 MATCH %snode:* COUNT %d", cl->prefix, CLUSTER_SCAN_COUNT);
+	return (1);
+}
+
+/*
+ * /who in room r across the nodes (NULL: /who *, everyone), page `page`
+ * of `per` entries: the found local users were listed from memory; the
+ * other nodes' come from their /who hashes and follow them.  Returns 1:
+ * c waits.
+ */
+int
+cluster_who(struct server *s, struct client *c, struct room *r,
+    unsigned found, unsigned page, unsigned per)
 {
 	struct cluster		*cl = s->cluster;
 	struct cluster_req	*req;
@@ -1579,6 +1962,14 @@ cluster_who(struct server *s, struct client *c, unsigned found,
 	req->found = found;
 	req->page = page;
 	req->per = per;
+	if (r != NULL)
+		snprintf(req->room, sizeof req->room, "%s", r->key);
+	if (r == NULL)
+		snprintf(req->where, sizeof req->where, "online in every room");
+	else if (r == s->lobby)
+		snprintf(req->where, sizeof req->where, "online in the room");
+	else
+		snprintf(req->where, sizeof req->where, "in %s", r->name);
 	cluster_req_send(req, cluster_who_scan_reply,
 	    "SCAN 0 MATCH %snode:* COUNT %d", cl->prefix, CLUSTER_SCAN_COUNT);
 	return (1);
@@ -1671,10 +2062,28 @@ cluster_msg(struct server *s, struct client *c, const char *name,
 }
 
 int
-cluster_who(struct server *s, struct client *c, unsigned found,
-    unsigned page, unsigned per)
+cluster_who(struct server *s, struct client *c, struct room *r,
+    unsigned found, unsigned page, unsigned per)
 {
 	return (0);
+}
+
+int
+cluster_rooms(struct server *s, struct client *c, unsigned page)
+{
+	return (0);
+}
+
+void
+cluster_moved(struct server *s, struct client *c, struct room *from,
+    struct room *to)
+{
+}
+
+void
+cluster_topic(struct server *s, struct room *r, const char *who,
+    const char *text)
+{
 }
 
 #endif /* HAVE_HIREDIS */

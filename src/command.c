@@ -24,11 +24,18 @@
 
 static const struct command_info command_table[] = {
 	{ CMD_HELP, "help", "/help", "this list" },
-	{ CMD_WHO, "who", "/who [PAGE]",
-	    "who is here, since when, idle for how long" },
+	{ CMD_WHO, "who", "/who [*] [PAGE]",
+	    "who is in this room (*: everyone, names only)" },
 	{ CMD_NICK, "nick", "/nick NAME", "change your name" },
 	{ CMD_ME, "me", "/me ACTION", "say that you do something" },
 	{ CMD_MSG, "msg", "/msg NAME TEXT", "private message to NAME" },
+	{ CMD_JOIN, "join", "/join #ROOM [secret]",
+	    "go to ROOM, made if new (secret: not listed)" },
+	{ CMD_PART, "part", "/part", "back to the default room" },
+	{ CMD_ROOMS, "rooms", "/rooms [PAGE]",
+	    "the rooms, how many are in each, their topics" },
+	{ CMD_TOPIC, "topic", "/topic [TEXT]",
+	    "show or set this room's topic" },
 	{ CMD_QUIT, "quit", "/quit [REASON]", "leave" },
 };
 

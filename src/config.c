@@ -64,6 +64,8 @@ enum config_type {
 	CONFIG_PREFIXES,	/* addresses and prefixes */
 	CONFIG_FILE,		/* a file that must be readable */
 	CONFIG_TLSVER,		/* 1.2 or 1.3 */
+	CONFIG_ROOM,		/* a room name */
+	CONFIG_ROOMS,		/* room names */
 };
 
 static const struct config_key {
@@ -119,6 +121,10 @@ static const struct config_key {
 	K("chat", "history_bytes", CONFIG_SIZE, history_bytes, 0,
 	    64 * 1024 * 1024),
 	K("chat", "who_max", CONFIG_UINT, who_max, 1, 100000),
+	K("chat", "default_room", CONFIG_ROOM, default_room, 0, 0),
+	K("chat", "rooms", CONFIG_ROOMS, rooms, 0, 0),
+	K("chat", "max_rooms", CONFIG_UINT, max_rooms, 1, 100000),
+	K("chat", "announce_room_moves", CONFIG_BOOL, announce_moves, 0, 0),
 
 	K("cluster", "redis", CONFIG_REDIS, cluster_redis, 0, 0),
 	K("cluster", "password", CONFIG_STRING, cluster_password, 1, 255),
@@ -182,6 +188,9 @@ config_defaults(struct config *c)
 	c->history = 20;
 	c->history_bytes = 64 * 1024;
 	c->who_max = 100;
+	c->default_room = xstrdup("#lobby");
+	c->max_rooms = 100;
+	c->announce_moves = 1;
 	c->cluster_ttl = 15;
 	c->cluster_timeout = 10;
 	c->ipv6_prefix = 64;
@@ -192,6 +201,17 @@ config_defaults(struct config *c)
 	c->control_socket = xstrdup(CHATD_CONTROL);
 	c->state = xstrdup(CHATD_STATE);
 	c->control_output = 64 * 1024 * 1024;
+}
+
+static void
+config_free_rooms(struct config *c)
+{
+	char	**p;
+
+	for (p = c->rooms; p != NULL && *p != NULL; p++)
+		free(*p);
+	free(c->rooms);
+	c->rooms = NULL;
 }
 
 void
@@ -215,6 +235,8 @@ config_free(struct config *c)
 	free(c->state);
 	free(c->metrics_listen);
 	free(c->proxies);
+	free(c->default_room);
+	config_free_rooms(c);
 	free(c->tls_addrs);
 	free(c->tls_cert);
 	free(c->tls_key);
@@ -543,6 +565,51 @@ config_read_secret(struct config_parse *p, const struct config_key *k,
 	return (1);
 }
 
+/* rooms = room names, blank-separated; a room named twice is one. */
+static int
+config_parse_rooms(struct config_parse *p, const struct config_key *k,
+    const char *value)
+{
+	struct config	*c = p->config;
+	char		**list = NULL, key[ROOM_NAME_LEN + 2], other[ROOM_NAME_LEN + 2];
+	const char	*s = value;
+	size_t		 n = 0, len, i;
+
+	for (;;) {
+		s += strspn(s, " \t,");
+		if (*s == '\0')
+			break;
+		len = strcspn(s, " \t,");
+		if (!room_valid(s, len)) {
+			for (i = 0; i < n; i++)
+				free(list[i]);
+			free(list);
+			return (config_error(p, "%s: '%.*s' is not a room name: "
+			    "# and 1 to %d letters, digits, -, _ or .",
+			    k->name, (int)len, s, ROOM_NAME_LEN));
+		}
+		list = xrealloc(list, (n + 2) * sizeof *list);
+		list[n] = xmalloc(len + 1);
+		memcpy(list[n], s, len);
+		list[n][len] = '\0';
+		room_key(list[n], key);
+		for (i = 0; i < n; i++) {
+			room_key(list[i], other);
+			if (strcmp(key, other) == 0)
+				break;
+		}
+		if (i < n)
+			free(list[n]);
+		else
+			n++;
+		list[n] = NULL;
+		s += len;
+	}
+	config_free_rooms(c);
+	c->rooms = list;
+	return (1);
+}
+
 /* trusted_proxies = addresses or prefixes (addr.c), blank-separated. */
 static int
 config_parse_prefixes(struct config_parse *p, const struct config_key *k,
@@ -723,6 +790,16 @@ config_handler(void *arg, const char *section, const char *name,
 		free(*(char **)field);
 		*(char **)field = xstrdup(value);
 		return (1);
+	case CONFIG_ROOM:
+		if (!room_valid(value, strlen(value)))
+			return (config_error(p, "%s: '%s' is not a room name: "
+			    "# and 1 to %d letters, digits, -, _ or .", k->name,
+			    value, ROOM_NAME_LEN));
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
+		return (1);
+	case CONFIG_ROOMS:
+		return (config_parse_rooms(p, k, value));
 	case CONFIG_TLSVER:
 		if (strcmp(value, "1.2") == 0)
 			c->tls_min_version = TLS1_2_VERSION;
@@ -828,6 +905,21 @@ config_greeting(const struct config *c)
 	return (n);
 }
 
+/* The rooms that always exist: the default room and those of rooms. */
+static unsigned
+config_nrooms(const struct config *c)
+{
+	char		**p, a[ROOM_NAME_LEN + 2], b[ROOM_NAME_LEN + 2];
+	unsigned	 n = 1;
+
+	room_key(c->default_room, a);
+	for (p = c->rooms; p != NULL && *p != NULL; p++) {
+		room_key(*p, b);
+		n += strcmp(a, b) != 0;
+	}
+	return (n);
+}
+
 /* Checks what no single key can. */
 static int
 config_validate(struct config_parse *p)
@@ -853,6 +945,10 @@ config_validate(struct config_parse *p)
 		return (config_error(p, "output_soft_limit (%zu) is above "
 		    "output_hard_limit (%zu)", c->output_soft,
 		    c->output_hard));
+	if (config_nrooms(c) > c->max_rooms)
+		return (config_error(p, "max_rooms (%u) is less than the rooms "
+		    "that always exist (%u: default_room and rooms)",
+		    c->max_rooms, config_nrooms(c)));
 	if (c->proxy_protocol && c->nproxies == 0)
 		return (config_error(p, "proxy_protocol = yes needs "
 		    "trusted_proxies: the proxies whose headers are believed"));

@@ -560,7 +560,7 @@ control_announce(struct server *s, struct client *c, const struct ctlreq *r)
 	struct msg	*m;
 
 	m = msg_printf("*** %s\r\n", r->text);
-	server_broadcast(s, NULL, m);
+	server_broadcast_all(s, m);
 	msg_unref(m);
 	cluster_announce(s, r->text);
 	log_notice("control: announced: %s", r->text);

@@ -170,6 +170,7 @@ future_init(struct future *f, struct future_sched *s)
 	f->error = 0;
 	f->state = FUTURE_IDLE;
 	f->queued = FUTURE_Q_NONE;
+	f->later = 0;
 }
 
 /*
@@ -185,6 +186,7 @@ future_start(struct future *f)
 		future_panic("started with a continuation due", f);
 	f->state = FUTURE_PENDING;
 	f->error = 0;
+	f->later = 0;
 	f->value.ptr = NULL;
 }
 
@@ -194,6 +196,8 @@ future_settle(struct future *f, int later)
 	if (f->state != FUTURE_PENDING)
 		future_panic("completed while not pending", f);
 	f->state = FUTURE_DONE;
+	/* Kept for future_then() when no continuation is armed yet. */
+	f->later = (uint8_t)later;
 	if (f->fn != NULL)
 		future_schedule(f, later);
 }
@@ -230,6 +234,14 @@ future_fail(struct future *f, int error)
 	future_settle(f, 0);
 }
 
+/* Fails the future with a value too (what the failure was measured by). */
+void
+future_fail_size(struct future *f, int error, size_t size)
+{
+	f->value.size = size;
+	future_fail(f, error);
+}
+
 /*
  * Attaches the continuation, run once from the event loop when the future
  * is done (at once if it already is).  A future has one continuation per
@@ -245,7 +257,7 @@ future_then(struct future *f, future_fn fn, void *arg)
 	f->fn = fn;
 	f->arg = arg;
 	if (f->state == FUTURE_DONE)
-		future_schedule(f, 0);
+		future_schedule(f, f->later);
 }
 
 /*

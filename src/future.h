@@ -52,6 +52,7 @@ struct future {
 #define FUTURE_Q_NONE	0
 #define FUTURE_Q_NOW	1
 #define FUTURE_Q_LATER	2
+	uint8_t			 later;	/* its continuation waits for I/O */
 };
 
 int	 future_sched_init(struct future_sched *, struct event_base *);
@@ -63,6 +64,7 @@ void	 future_complete(struct future *, void *);
 void	 future_complete_size(struct future *, size_t);
 void	 future_complete_later(struct future *, size_t);
 void	 future_fail(struct future *, int);
+void	 future_fail_size(struct future *, int, size_t);
 void	 future_then(struct future *, future_fn, void *);
 void	 future_cancel(struct future *);
 int	 future_idle(const struct future *);

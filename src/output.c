@@ -152,7 +152,7 @@ output_queue_part(struct client *c, const struct iovec *iov, int n,
 			skip -= iov[i].iov_len;
 			continue;
 		}
-		output_queue_msg(c, c->server->turn.buf,
+		output_queue_msg(c, c->room->turn.buf,
 		    (char *)iov[i].iov_base + skip, iov[i].iov_len - skip);
 		skip = 0;
 	}
@@ -165,7 +165,7 @@ output_queue_part(struct client *c, const struct iovec *iov, int n,
 void
 output_sync(struct client *c)
 {
-	struct turn	*t = &c->server->turn;
+	struct turn	*t = &c->room->turn;
 	struct iovec	*iov;
 	int		 n;
 
@@ -359,7 +359,7 @@ output_write_later(struct client *c)
 static int
 output_write_turn(struct client *c)
 {
-	struct turn	*t = &c->server->turn;
+	struct turn	*t = &c->room->turn;
 	struct iovec	*iov;
 	ssize_t		 w;
 	unsigned	 lines;

@@ -96,6 +96,7 @@ server_reap_callback(evutil_socket_t fd, short events, void *arg)
 {
 	struct server	*s = arg;
 	struct client	*c;
+	struct room	*r;
 
 	while ((c = TAILQ_FIRST(&s->dead)) != NULL) {
 		TAILQ_REMOVE(&s->dead, c, wait_entry);
@@ -104,6 +105,9 @@ server_reap_callback(evutil_socket_t fd, short events, void *arg)
 			chat_left(s, c);
 			roster_remove(&s->roster, c);
 			c->flags &= ~CLIENT_CONNECTED;
+			r = c->room;
+			room_remove(c);
+			server_room_gone(s, r);
 		}
 		client_free(c);
 	}
@@ -194,11 +198,13 @@ static void
 server_flush(struct server *s)
 {
 	struct client	*c, *next;
+	struct room	*r;
 	struct timeval	 woke, now;
 
-	if (s->turn.nmarks != 0) {
-		for (c = TAILQ_FIRST(&s->clients); c != NULL; c = next) {
-			next = TAILQ_NEXT(c, entry);
+	/* The members of every room that spoke get their part. */
+	TAILQ_FOREACH(r, &s->rooms.dirty, dirty_entry) {
+		for (c = TAILQ_FIRST(&r->members); c != NULL; c = next) {
+			next = TAILQ_NEXT(c, room_entry);
 			if (!client_in_room(c))
 				continue;
 			if (c->flags & CLIENT_PENDING)
@@ -210,7 +216,11 @@ server_flush(struct server *s)
 		TAILQ_REMOVE(&s->pending, c, out_entry);
 		output_flush(c);
 	}
-	turn_end(&s->turn);
+	while ((r = TAILQ_FIRST(&s->rooms.dirty)) != NULL) {
+		TAILQ_REMOVE(&s->rooms.dirty, r, dirty_entry);
+		r->dirty = 0;
+		turn_end(&r->turn);
+	}
 	/*
 	 * The turn's work: from when the loop woke (libevent's time cache,
 	 * taken right after it polled) to now.
@@ -237,14 +247,75 @@ server_flush_callback(evutil_socket_t fd, short events, void *arg)
  * has been handled (server_flush()).  A full turn is flushed first.
  */
 void
-server_broadcast(struct server *s, struct client *from, struct msg *m)
+server_broadcast(struct server *s, struct room *r, struct client *from,
+    struct msg *m)
 {
-	if (!turn_room(&s->turn, m->len))
+	if (!turn_room(&r->turn, m->len))
 		server_flush(s);
-	if (s->turn.nmarks == 0)
+	if (!r->dirty) {
+		room_dirty(&s->rooms, r);
 		event_active(s->flush_ev, 0, 0);
-	turn_add(&s->turn, from, m->data, m->len);
+	}
+	turn_add(&r->turn, from, m->data, m->len);
 	s->stats.relayed++;
+}
+
+/* Says m in every room that has members. */
+void
+server_broadcast_all(struct server *s, struct msg *m)
+{
+	struct room	*r;
+
+	TAILQ_FOREACH(r, &s->rooms.list, entry) {
+		if (r->nmembers != 0)
+			server_broadcast(s, r, NULL, m);
+	}
+}
+
+/*
+ * The room called name (valid): found, or made if create and max_rooms
+ * allows.  NULL if not found or not made.
+ */
+struct room *
+server_room(struct server *s, const char *name, int flags)
+{
+	struct room	*r;
+
+	if ((r = room_find(&s->rooms, name)) != NULL || !(flags & 1))
+		return (r);
+	if (s->rooms.n >= s->config->max_rooms)
+		return (NULL);
+	r = room_new(&s->rooms, name, flags & ~1);
+	chat_room_new(s, r);
+	log_debug("room %s made%s", r->name, (r->flags & ROOM_SECRET) ?
+	    " (secret)" : "");
+	return (r);
+}
+
+/* A room that is not permanent vanishes with its last member. */
+void
+server_room_gone(struct server *s, struct room *r)
+{
+	if (r->nmembers != 0 || (r->flags & ROOM_PERMANENT))
+		return;
+	log_debug("room %s gone", r->name);
+	chat_room_free(s, r);
+	room_free(&s->rooms, r);
+}
+
+/*
+ * Moves c to room r: it gets what its old room said up to now first, and
+ * what r says from now on.
+ */
+void
+server_move(struct server *s, struct client *c, struct room *r)
+{
+	struct room	*old = c->room;
+
+	output_sync(c);
+	room_remove(c);
+	room_add(r, c);
+	server_room_gone(s, old);
 }
 
 /*
@@ -279,7 +350,7 @@ server_input(struct server *s, struct client *c, const char *line,
 		m = msg_new(n + 2);
 		memcpy(m->data, s->scratch, n);
 		memcpy(m->data + n, "\r\n", 2);
-		server_broadcast(s, c, m);
+		server_broadcast(s, c->room, c, m);
 		msg_unref(m);
 		cluster_said(s, NULL, 0, s->scratch);
 		return (0);
@@ -466,7 +537,7 @@ server_join(struct server *s, struct client *c)
 	c->flags |= CLIENT_CONNECTED;
 	client_set_state(c, CLIENT_ROOM);
 	roster_add(&s->roster, c);
-	turn_join(&s->turn, c);
+	room_add(s->lobby, c);
 	if (++s->nclients > s->stats.peak)
 		s->stats.peak = s->nclients;
 	c->connected_ms = c->active_ms = now;
@@ -701,7 +772,7 @@ server_new(struct config *conf, const char *path, int debug)
 	TAILQ_INIT(&s->pending);
 	TAILQ_INIT(&s->mutes);
 	ban_init(&s->bans);
-	turn_init(&s->turn);
+	room_init(&s->rooms);
 	peer_init(&s->peers);
 	roster_init(&s->roster);
 	s->started = time(NULL);
@@ -1294,10 +1365,10 @@ server_free(struct server *s)
 		client_free(c);
 	}
 	chat_free(s);
+	room_clear(&s->rooms);
 	control_free(s);
 	store_close(s->store);
 	metrics_free(s);
-	turn_free(&s->turn);
 	peer_free(&s->peers);
 	roster_free(&s->roster);
 	for (i = 0; i < sizeof s->sig_ev / sizeof s->sig_ev[0]; i++)

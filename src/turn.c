@@ -36,13 +36,19 @@
 
 #include "chatd.h"
 
+/*
+ * The iovecs of one client's part: parts are made and written one at a
+ * time, by one loop, so every room's turn shares them.
+ */
+static struct iovec	turn_iov[TURN_LINES + 1];
+
+#define TURN_MARKS_MIN	16	/* marks of a new turn; they double */
+
 void
 turn_init(struct turn *t)
 {
 	memset(t, 0, sizeof *t);
 	t->gen = 1;	/* new clients' turn_gen of 0 is never current */
-	t->marks = xcalloc(TURN_LINES, sizeof *t->marks);
-	t->iov = xcalloc(TURN_LINES + 1, sizeof *t->iov);
 }
 
 void
@@ -51,8 +57,24 @@ turn_free(struct turn *t)
 	if (t->buf != NULL)
 		msg_unref(t->buf);
 	free(t->marks);
-	free(t->iov);
 	memset(t, 0, sizeof *t);
+}
+
+/*
+ * Gives back the memory of a turn with nothing in it (a room that has
+ * been quiet): its next line allocates again.
+ */
+void
+turn_trim(struct turn *t)
+{
+	if (t->nmarks != 0)
+		return;
+	if (t->buf != NULL)
+		msg_unref(t->buf);
+	t->buf = NULL;
+	free(t->marks);
+	t->marks = NULL;
+	t->nalloc = 0;
 }
 
 /* Whether a line of len bytes may join this turn (else flush first). */
@@ -80,6 +102,12 @@ turn_add(struct turn *t, struct client *from, const char *data, size_t len)
 	}
 	memcpy(t->buf->data + t->buf->len, data, len);
 	t->buf->len += len;
+	if (t->nmarks == t->nalloc) {
+		t->nalloc = t->nalloc == 0 ? TURN_MARKS_MIN : t->nalloc * 2;
+		if (t->nalloc > TURN_LINES)
+			t->nalloc = TURN_LINES;
+		t->marks = xrealloc(t->marks, t->nalloc * sizeof *t->marks);
+	}
 	t->marks[t->nmarks].from = from;
 	t->marks[t->nmarks].end = t->buf->len;
 	t->nmarks++;
@@ -97,7 +125,7 @@ turn_join(struct turn *t, struct client *c)
 
 /*
  * c's part of the turn: the lines after its place, less its own, as
- * iovecs into the turn buffer (t->iov, valid until the turn changes), and
+ * iovecs into the turn buffer (valid until the next part is made), and
  * in *lines how many lines that is.  Returns how many iovecs; 0 if there
  * is nothing for c.
  */
@@ -109,7 +137,7 @@ turn_part(struct turn *t, const struct client *c, struct iovec **iovp,
 	size_t		 pos, run;
 	int		 n = 0;
 
-	*iovp = t->iov;
+	*iovp = turn_iov;
 	*lines = 0;
 	first = c->turn_gen == t->gen ? c->turn_seen : 0;
 	if (first >= t->nmarks)
@@ -118,8 +146,8 @@ turn_part(struct turn *t, const struct client *c, struct iovec **iovp,
 	*lines = t->nmarks - first;
 	if (c->said_gen != t->gen) {
 		/* The common case: c said nothing, its part is one run. */
-		t->iov[0].iov_base = t->buf->data + run;
-		t->iov[0].iov_len = t->buf->len - run;
+		turn_iov[0].iov_base = t->buf->data + run;
+		turn_iov[0].iov_len = t->buf->len - run;
 		return (1);
 	}
 	pos = run;
@@ -127,8 +155,8 @@ turn_part(struct turn *t, const struct client *c, struct iovec **iovp,
 		if (t->marks[i].from == c) {
 			(*lines)--;
 			if (pos > run) {
-				t->iov[n].iov_base = t->buf->data + run;
-				t->iov[n].iov_len = pos - run;
+				turn_iov[n].iov_base = t->buf->data + run;
+				turn_iov[n].iov_len = pos - run;
 				n++;
 			}
 			run = t->marks[i].end;
@@ -136,8 +164,8 @@ turn_part(struct turn *t, const struct client *c, struct iovec **iovp,
 		pos = t->marks[i].end;
 	}
 	if (pos > run) {
-		t->iov[n].iov_base = t->buf->data + run;
-		t->iov[n].iov_len = pos - run;
+		turn_iov[n].iov_base = t->buf->data + run;
+		turn_iov[n].iov_len = pos - run;
 		n++;
 	}
 	return (n);

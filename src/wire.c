@@ -10,7 +10,10 @@
  * many of the first ones are names: say and me (name, text), raw (text),
  * join (name), left (name, reason), nick (old, new), msg (from, to,
  * text); and from chatctl, ban (pattern, expires, created, reason: see
- * wire_ban()), unban (pattern) and announce (text).  Fields come from
+ * wire_ban()), unban (pattern) and announce (text); and for rooms, moved
+ * (name, the room it went to or empty) and topic (setter, topic or empty
+ * for none).  Messages of a room go on the room's own channel, the others
+ * on the main one (cluster.c).  Fields come from
  * sanitised client input and valid names, which
  * hold no TAB, CR, LF or NUL, so no escaping is needed.
  *
@@ -50,6 +53,8 @@ static const struct wire_kind {
 	[WIRE_BAN] = { "ban", 0, 4, 1 },	/* wire_ban() */
 	[WIRE_UNBAN] = { "unban", 0, 1, 0 },
 	[WIRE_ANNOUNCE] = { "announce", 0, 1, 0 },
+	[WIRE_MOVED] = { "moved", 1, 2, 1 },	/* name, room or "" */
+	[WIRE_TOPIC] = { "topic", 1, 2, 1 },	/* setter, topic or "" */
 };
 
 const char *
@@ -312,15 +317,15 @@ wire_parse_owner(const char *s, size_t len, char *node, char *name)
 
 /*
  * Parses one entry of a node's /who hash: the field is the name, the
- * value "since TAB node" (since in seconds of the epoch).  Returns 0 with
- * name, *since and node filled, or -1.
+ * value "since TAB node TAB room" (since in seconds of the epoch).
+ * Returns 0 with name, *since, node and room filled, or -1.
  */
 int
 wire_parse_who(const char *field, size_t flen, const char *value,
-    size_t vlen, char *name, int64_t *since, char *node)
+    size_t vlen, struct wire_who *w)
 {
-	const char	*tab = memchr(value, '\t', vlen);
-	size_t		 i, nlen;
+	const char	*tab = memchr(value, '\t', vlen), *tab2;
+	size_t		 i, nlen, rlen;
 	int64_t		 t = 0;
 
 	if (!name_valid(field, flen) || tab == NULL || tab == value)
@@ -330,16 +335,24 @@ wire_parse_who(const char *field, size_t flen, const char *value,
 			return (-1);
 		t = t * 10 + (value[i] - '0');
 	}
-	nlen = vlen - (size_t)(tab + 1 - value);
-	if (nlen == 0 || nlen > CONFIG_NODE_MAX)
+	tab2 = memchr(tab + 1, '\t', vlen - (size_t)(tab + 1 - value));
+	if (tab2 == NULL)
 		return (-1);
-	memcpy(node, tab + 1, nlen);
-	node[nlen] = '\0';
-	if (memchr(node, '\0', nlen) != NULL || !config_valid_node(node))
+	nlen = (size_t)(tab2 - tab - 1);
+	rlen = vlen - (size_t)(tab2 + 1 - value);
+	if (nlen == 0 || nlen > CONFIG_NODE_MAX ||
+	    !room_valid(tab2 + 1, rlen))
 		return (-1);
-	memcpy(name, field, flen);
-	name[flen] = '\0';
-	*since = t;
+	memcpy(w->node, tab + 1, nlen);
+	w->node[nlen] = '\0';
+	if (memchr(w->node, '\0', nlen) != NULL ||
+	    !config_valid_node(w->node))
+		return (-1);
+	memcpy(w->room, tab2 + 1, rlen);
+	w->room[rlen] = '\0';
+	memcpy(w->name, field, flen);
+	w->name[flen] = '\0';
+	w->since = t;
 	return (0);
 }
 

@@ -277,14 +277,14 @@ START_TEST(test_table)
 {
 	const struct command_info	*ci;
 	char				 verb[32];
-	int				 seen[CMD_QUIT + 1] = { 0 };
+	int				 seen[CMD_TOPIC + 1] = { 0 };
 	size_t				 i, j;
 
 	for (i = 0; i < COMMAND_COUNT; i++) {
 		ci = command_nth(i);
 		ck_assert_ptr_nonnull(ci);
 		ck_assert_int_ge(ci->id, CMD_HELP);
-		ck_assert_int_le(ci->id, CMD_QUIT);
+		ck_assert_int_le(ci->id, CMD_TOPIC);
 		seen[ci->id]++;
 		ck_assert_ptr_eq(command_info(ci->id), ci);
 
@@ -311,7 +311,7 @@ START_TEST(test_table)
 		parse(verb);
 		check_command(ci->id, verb + 1, "");
 	}
-	for (i = CMD_HELP; i <= CMD_QUIT; i++)
+	for (i = CMD_HELP; i <= CMD_TOPIC; i++)
 		ck_assert_msg(seen[i] == 1, "command %zu listed %d times", i,
 		    seen[i]);
 	ck_assert_ptr_null(command_nth(COMMAND_COUNT));

@@ -88,7 +88,7 @@ part_join(const struct client *c, int *np)
 	ck_assert_uint_eq(lines, want);
 	ck_assert_int_ge(n, 0);
 	ck_assert_int_le(n, TURN_LINES + 1);
-	ck_assert_ptr_eq(iov, t.iov);
+	ck_assert_ptr_nonnull(iov);
 	for (i = 0; i < n; i++) {
 		base = iov[i].iov_base;
 		ck_assert_ptr_nonnull(t.buf);
@@ -143,8 +143,9 @@ START_TEST(test_init)
 {
 	ck_assert_ptr_null(t.buf);
 	ck_assert_uint_eq(t.nmarks, 0);
-	ck_assert_ptr_nonnull(t.marks);
-	ck_assert_ptr_nonnull(t.iov);
+	/* Marks come with the first line (a quiet room holds none). */
+	ck_assert_ptr_null(t.marks);
+	ck_assert_uint_eq(t.nalloc, 0);
 	/* A new client's turn_gen of 0 is never the current turn. */
 	ck_assert_uint_ne(t.gen, 0);
 	ck_assert(turn_room(&t, 1));
@@ -628,7 +629,6 @@ START_TEST(test_free)
 	turn_free(&u);
 	ck_assert_ptr_null(u.buf);
 	ck_assert_ptr_null(u.marks);
-	ck_assert_ptr_null(u.iov);
 
 	/* One with lines, whose buffer a queue also refers to. */
 	memset(&c, 0, sizeof c);
@@ -640,7 +640,6 @@ START_TEST(test_free)
 	turn_free(&u);
 	ck_assert_ptr_null(u.buf);
 	ck_assert_ptr_null(u.marks);
-	ck_assert_ptr_null(u.iov);
 	ck_assert_uint_eq(u.nmarks, 0);
 	ck_assert_uint_eq(held->refs, 1);
 	ck_assert_mem_eq(held->data, "A.Bb.", 5);

@@ -115,6 +115,10 @@ static const struct {
 	    "chatd1\t" NODE "\tunban\tTroll*" },
 	{ WIRE_ANNOUNCE, { "maintenance at noon" }, 1, 0,
 	    "chatd1\t" NODE "\tannounce\tmaintenance at noon" },
+	{ WIRE_MOVED, { "alice", "#dev" }, 2, 1,
+	    "chatd1\t" NODE "\tmoved\talice\t#dev" },
+	{ WIRE_TOPIC, { "bob", "release on Friday" }, 2, 1,
+	    "chatd1\t" NODE "\ttopic\tbob\trelease on Friday" },
 };
 
 START_TEST(test_round_trip)
@@ -165,6 +169,7 @@ START_TEST(test_type_names)
 		[WIRE_JOIN] = "join", [WIRE_LEFT] = "left",
 		[WIRE_NICK] = "nick", [WIRE_MSG] = "msg", [WIRE_BAN] = "ban",
 		[WIRE_UNBAN] = "unban", [WIRE_ANNOUNCE] = "announce",
+		[WIRE_MOVED] = "moved", [WIRE_TOPIC] = "topic",
 	};
 	int	i;
 
@@ -543,76 +548,86 @@ END_TEST
 
 static int
 who(const char *field, size_t flen, const char *value, size_t vlen,
-    char *name, int64_t *since, char *node)
+    struct wire_who *w)
 {
-	memset(name, 'Q', NAME_LEN + 1);
-	memset(node, 'Q', CONFIG_NODE_MAX + 1);
-	*since = -7;
-	return (wire_parse_who(field, flen, value, vlen, name, since, node));
+	memset(w, 'Q', sizeof *w);
+	w->since = -7;
+	return (wire_parse_who(field, flen, value, vlen, w));
 }
 
 #define WHO_BAD(f, v) \
-	ck_assert_msg(who((f), sizeof(f) - 1, (v), sizeof(v) - 1, name, \
-	    &since, node) == -1, "who '%s' '%s' accepted", (f), (v))
+	ck_assert_msg(who((f), sizeof(f) - 1, (v), sizeof(v) - 1, &w) == -1, \
+	    "who '%s' '%s' accepted", (f), (v))
 
+/* An entry of a node's /who hash: "since TAB node TAB room". */
 START_TEST(test_parse_who)
 {
-	char	name[NAME_LEN + 1], node[CONFIG_NODE_MAX + 1], buf[128];
-	int64_t	since;
-	int	len;
+	struct wire_who	w;
+	char		buf[160];
+	int		len;
 
-	ck_assert_int_eq(who("alice", 5, "1700000000\tnode-a", 17, name,
-	    &since, node), 0);
-	ck_assert_str_eq(name, "alice");
-	ck_assert_int_eq(since, 1700000000);
-	ck_assert_str_eq(node, "node-a");
-	ck_assert_int_eq(who("Bob", 3, "0\tn", 3, name, &since, node), 0);
-	ck_assert_int_eq(since, 0);
-	ck_assert_int_eq(who("Bob", 3, "0001\tn", 6, name, &since, node), 0);
-	ck_assert_int_eq(since, 1);
+	ck_assert_int_eq(who("alice", 5, "1700000000\tnode-a\t#lobby", 24,
+	    &w), 0);
+	ck_assert_str_eq(w.name, "alice");
+	ck_assert_int_eq(w.since, 1700000000);
+	ck_assert_str_eq(w.node, "node-a");
+	ck_assert_str_eq(w.room, "#lobby");
+	ck_assert_int_eq(who("Bob", 3, "0\tn\t#Dev", 8, &w), 0);
+	ck_assert_int_eq(w.since, 0);
+	ck_assert_str_eq(w.room, "#Dev");
+	ck_assert_int_eq(who("Bob", 3, "0001\tn\t#x", 9, &w), 0);
+	ck_assert_int_eq(w.since, 1);
 	/* Only flen and vlen bytes count. */
-	ck_assert_int_eq(who("carolXX", 5, "42\tn:1XX", 6, name, &since,
-	    node), 0);
-	ck_assert_str_eq(name, "carol");
-	ck_assert_int_eq(since, 42);
-	ck_assert_str_eq(node, "n:1");
-	/* A large time still parses; the largest node name too. */
-	len = snprintf(buf, sizeof buf, "9223372036854775799\t%s",
-	    long_node(CONFIG_NODE_MAX));
-	ck_assert_int_eq(who("d", 1, buf, (size_t)len, name, &since, node),
-	    0);
-	ck_assert(since == INT64_C(9223372036854775799));
-	ck_assert_str_eq(node, long_node(CONFIG_NODE_MAX));
+	ck_assert_int_eq(who("carolXX", 5, "42\tn:1\t#aXX", 9, &w), 0);
+	ck_assert_str_eq(w.name, "carol");
+	ck_assert_int_eq(w.since, 42);
+	ck_assert_str_eq(w.node, "n:1");
+	ck_assert_str_eq(w.room, "#a");
+	/* A large time still parses; the largest node and room names too. */
+	len = snprintf(buf, sizeof buf, "9223372036854775799\t%s\t#%s",
+	    long_node(CONFIG_NODE_MAX), "abcdefghijklmnopqrstuvwxyz012345");
+	ck_assert_int_eq(who("d", 1, buf, (size_t)len, &w), 0);
+	ck_assert(w.since == INT64_C(9223372036854775799));
+	ck_assert_str_eq(w.node, long_node(CONFIG_NODE_MAX));
+	ck_assert_str_eq(w.room, "#abcdefghijklmnopqrstuvwxyz012345");
 
-	len = snprintf(buf, sizeof buf, "1\t%s",
+	len = snprintf(buf, sizeof buf, "1\t%s\t#x",
 	    long_node(CONFIG_NODE_MAX + 1));
-	ck_assert_int_eq(who("d", 1, buf, (size_t)len, name, &since, node),
-	    -1);
+	ck_assert_int_eq(who("d", 1, buf, (size_t)len, &w), -1);
+	len = snprintf(buf, sizeof buf, "1\tn\t#%s",
+	    "abcdefghijklmnopqrstuvwxyz0123456");
+	ck_assert_int_eq(who("d", 1, buf, (size_t)len, &w), -1);
 
-	WHO_BAD("al ice", "1\tn");
-	WHO_BAD("", "1\tn");
-	WHO_BAD("___", "1\tn");
-	WHO_BAD("abcdefghijklmnopqrstuvwxy", "1\tn");
-	WHO_BAD("al\0ce", "1\tn");
+	WHO_BAD("al ice", "1\tn\t#x");
+	WHO_BAD("", "1\tn\t#x");
+	WHO_BAD("___", "1\tn\t#x");
+	WHO_BAD("abcdefghijklmnopqrstuvwxy", "1\tn\t#x");
+	WHO_BAD("al\0ce", "1\tn\t#x");
 	WHO_BAD("alice", "1700000000");
 	WHO_BAD("alice", "");
-	WHO_BAD("alice", "\tnode");
-	WHO_BAD("alice", "17x\tn");
-	WHO_BAD("alice", "-1\tn");
-	WHO_BAD("alice", "+1\tn");
-	WHO_BAD("alice", " 1\tn");
-	WHO_BAD("alice", "1.5\tn");
-	WHO_BAD("alice", "1\0\tn");
+	WHO_BAD("alice", "\tnode\t#x");
+	WHO_BAD("alice", "17x\tn\t#x");
+	WHO_BAD("alice", "-1\tn\t#x");
+	WHO_BAD("alice", "+1\tn\t#x");
+	WHO_BAD("alice", " 1\tn\t#x");
+	WHO_BAD("alice", "1.5\tn\t#x");
+	WHO_BAD("alice", "1\0\tn\t#x");
 	/* Overflowing int64_t. */
-	WHO_BAD("alice", "9223372036854775808\tn");
-	WHO_BAD("alice", "18446744073709551617\tn");
-	WHO_BAD("alice", "99999999999999999999999999\tn");
-	WHO_BAD("alice", "1\t");
-	WHO_BAD("alice", "1\tno de");
-	WHO_BAD("alice", "1\tn\tm");
-	WHO_BAD("alice", "1\tn/a");
-	WHO_BAD("alice", "1\tno\0de");
-	WHO_BAD("alice", "1\tnode\0");
+	WHO_BAD("alice", "9223372036854775808\tn\t#x");
+	WHO_BAD("alice", "18446744073709551617\tn\t#x");
+	WHO_BAD("alice", "99999999999999999999999999\tn\t#x");
+	WHO_BAD("alice", "1\t\t#x");
+	WHO_BAD("alice", "1\tno de\t#x");
+	WHO_BAD("alice", "1\tn/a\t#x");
+	WHO_BAD("alice", "1\tno\0de\t#x");
+	/* The room: a room name, nothing after it. */
+	WHO_BAD("alice", "1\tn");
+	WHO_BAD("alice", "1\tn\t");
+	WHO_BAD("alice", "1\tn\tlobby");
+	WHO_BAD("alice", "1\tn\t#");
+	WHO_BAD("alice", "1\tn\t#lob by");
+	WHO_BAD("alice", "1\tn\t#x\tm");
+	WHO_BAD("alice", "1\tn\t#x\0");
 }
 END_TEST
 

@@ -12,7 +12,7 @@
  * the message said, the type is in range and named as the message named
  * it, nfields is the number of fields the message held and no more are
  * set, each name field passes name_valid() and is exactly what was sent,
- * each text field is non-empty (but a ban's reason), within text_max,
+ * each text field is non-empty (but some last ones), within text_max,
  * free of TAB, CR and LF, safe to show (tests/sanitize_invariants.h) and
  * unchanged by sanitising again.  Encoding it with wire_encode() and decoding that must give the
  * same message, and when no text was changed by sanitising the encoding
@@ -139,8 +139,12 @@ fuzz_decode(const char *data, size_t len, size_t text_max)
 			continue;
 		}
 		FUZZ_CHECK(m.field[j] == m.text[j]);
-		/* Only a ban's reason, its last field, may be empty. */
-		FUZZ_CHECK((flen > 0 || (m.type == WIRE_BAN &&
+		/*
+		 * Only the last field of ban (the reason), moved (where to)
+		 * and topic (the topic) may be empty.
+		 */
+		FUZZ_CHECK((flen > 0 || ((m.type == WIRE_BAN ||
+		    m.type == WIRE_MOVED || m.type == WIRE_TOPIC) &&
 		    j == m.nfields - 1)) && flen <= text_max);
 		FUZZ_CHECK(strcspn(m.field[j], "\t\r\n") == flen);
 		FUZZ_CHECK(sanitize_invariants_check(
