@@ -597,6 +597,151 @@ START_TEST(test_soft_output_limit)
 }
 END_TEST
 
+/*
+ * The next line on c however long (the harness's lines stop at 8 KiB),
+ * without its CRLF, into out (size bytes); NULL at end of file.  Bytes
+ * after the line stay in c->buf for tc_line().
+ */
+static char *
+long_line(struct tc *c, char *out, size_t size)
+{
+	struct pollfd	 pfd;
+	int64_t		 deadline;
+	ssize_t		 n;
+	size_t		 len = 0, take;
+	char		*nl;
+
+	deadline = harness_now_ms() + W;
+	for (;;) {
+		if (c->len > 0) {
+			nl = memchr(c->buf, '\n', c->len);
+			take = nl != NULL ? (size_t)(nl - c->buf) + 1 : c->len;
+			ck_assert_msg(len + take < size, "%s: line over %zu "
+			    "bytes", c->name, size);
+			memcpy(out + len, c->buf, take);
+			len += take;
+			c->len -= take;
+			memmove(c->buf, c->buf + take, c->len);
+			if (nl != NULL)
+				break;
+		}
+		if (c->eof)
+			return NULL;
+		pfd.fd = c->fd;
+		pfd.events = POLLIN;
+		ck_assert_msg(poll(&pfd, 1, harness_left_ms(deadline)) == 1,
+		    "%s: no whole line in %d ms (%zu bytes of it)", c->name, W,
+		    len);
+		n = read(c->fd, c->buf, sizeof c->buf);
+		if (n == 0 || (n == -1 && errno == ECONNRESET))
+			c->eof = 1;
+		else if (n > 0)
+			c->len = (size_t)n;
+		else
+			ck_assert_msg(errno == EAGAIN || errno == EINTR, "%s: "
+			    "read: %s", c->name, strerror(errno));
+	}
+	ck_assert_msg(len >= 2 && out[len - 2] == '\r', "%s: line not "
+	    "terminated by CRLF", c->name);
+	out[len - 2] = '\0';
+	return out;
+}
+
+#define JOIN_LINES	90
+#define JOIN_MAX_LINE	4096
+#define JOIN_STAMP	12	/* "*** [HH:MM] " */
+#define JOIN_BUDGET	(64 * 1024)	/* the default history_bytes */
+
+/*
+ * A room whose last lines are as long as lines get stays joinable: with
+ * history = 100, guest1 says 90 lines of max_line (4096) bytes, "NN" and
+ * then invalid bytes (0x80), each of which becomes U+FFFD, three bytes.
+ * A newcomer gets its welcome line first, then the newest history lines
+ * whose replay (stamp, line, CRLF) fits in history_bytes (64K), exactly
+ * those, then live chat, and it can talk.
+ * Seen before (a7f79f1): the whole history (1.1 MB) was queued at once
+ * and the newcomer dropped for "output limit" after its welcome line.
+ */
+START_TEST(test_room_joinable_after_long_lines)
+{
+	struct chatd	*d;
+	struct tc	*a, *n;
+	char		*line, *want, *got, *l;
+	size_t		 cost, sane, w;
+	int		 i, fit, seen = 0, live = 0;
+
+	d = chatd_start("[limits]\nrate_lines = 0\nmax_line = 4096\n"
+	    "[chat]\nhistory = 100\n");
+	a = tc_connect(d);
+
+	line = xmalloc0(JOIN_MAX_LINE + 1);
+	for (i = 0; i < JOIN_LINES; i++) {
+		snprintf(line, JOIN_MAX_LINE + 1, "%02d", i);
+		memset(line + 2, 0x80, JOIN_MAX_LINE - 2);
+		line[JOIN_MAX_LINE] = '\n';
+		tc_send_bytes(a, line, JOIN_MAX_LINE + 1);
+	}
+	/* Answered once every line before it has been handled. */
+	tc_send(a, "/msg nobody are you there?\n");
+	tc_expect_line(a, "*** no such user: nobody");
+
+	/* A replayed line costs its stamp, "<guest1> ", the text and CRLF. */
+	sane = 2 + 3 * (JOIN_MAX_LINE - 2);
+	cost = JOIN_STAMP + strlen("<guest1> ") + sane + 2;
+	fit = (int)(JOIN_BUDGET / cost);
+	ck_assert_int_eq(fit, 5);
+
+	n = tc_connect_raw(d, AF_INET);
+	tc_rename(n, "guest2");
+	l = tc_line(n, W);
+	ck_assert_msg(l != NULL, "newcomer: %s before its welcome line; "
+	    "log:\n%s", n->eof ? "closed" : "nothing", chatd_log(d));
+	ck_assert_str_eq(l, CHATD_WELCOME("chatd", "guest2", "1 other"));
+	tc_send(a, "live after the history\n");
+
+	want = xmalloc0(JOIN_STAMP + 64 + sane + 1);
+	got = xmalloc0(2 * (JOIN_STAMP + 64 + sane));
+	for (;;) {
+		if ((l = long_line(n, got, 2 * (JOIN_STAMP + 64 + sane))) ==
+		    NULL)
+			break;
+		if (strcmp(l, "<guest1> live after the history") == 0) {
+			live = 1;
+			break;
+		}
+		ck_assert_msg(harness_match(l, "^\\*\\*\\* \\[[0-2][0-9]:"
+		    "[0-5][0-9]\\] <guest1> [0-9][0-9]"), "newcomer: "
+		    "expected a history line, got '%.60s'", l);
+		w = (size_t)sprintf(want, "<guest1> %02d",
+		    JOIN_LINES - fit + seen);
+		for (i = 2; i < JOIN_MAX_LINE; i++, w += 3)
+			memcpy(want + w, FFFD, 3);
+		want[w] = '\0';
+		ck_assert_msg(seen < fit && strcmp(l + JOIN_STAMP, want) == 0,
+		    "newcomer: history line %d is '%.30s...' (%zu bytes); "
+		    "want the %d newest that fit in %d bytes, from line %02d",
+		    seen + 1, l, strlen(l), fit, JOIN_BUDGET,
+		    JOIN_LINES - fit);
+		seen++;
+	}
+	ck_assert_msg(live, "newcomer: closed after its welcome and %d "
+	    "history lines; log:\n%s", seen, chatd_log(d));
+	ck_assert_msg(seen == fit, "newcomer: %d history lines, want %d",
+	    seen, fit);
+
+	tc_send(n, "I can chat\n");
+	tc_expect_line(a, "*** guest2 joined");
+	tc_expect_line(a, "<guest2> I can chat");
+
+	free(line);
+	free(want);
+	free(got);
+	tc_close(a);
+	tc_close(n);
+	chatd_stop_ok(d);
+}
+END_TEST
+
 /* 2. A line without end ---------------------------------------------- */
 
 #define LONG_TOTAL	(10 * MIB)
@@ -1663,6 +1808,12 @@ e2e_limits_suite(void)
 	tcase_add_test(tc, test_soft_output_limit);
 	tcase_add_test(tc, test_shutdown_queued);
 	tcase_add_test(tc, test_shutdown_grace);
+	suite_add_tcase(s, tc);
+
+	/* What one command queues at once: a newcomer's history. */
+	tc = tcase_create("history");
+	tcase_set_timeout(tc, TEST_TIMEOUT * f);
+	tcase_add_test(tc, test_room_joinable_after_long_lines);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("input");
