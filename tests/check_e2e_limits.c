@@ -834,6 +834,90 @@ START_TEST(test_long_line)
 }
 END_TEST
 
+#define OVER_LINES	300
+#define OVER_LEN	4200	/* over the default max_line of 4096 */
+#define OVER_RATE	100
+#define OVER_BURST	10
+#define OVER_SLACK_MS	100	/* a coarse clock tick and then some */
+
+/*
+ * Overlong lines are paced like any line: rate_lines = 100, rate_burst =
+ * 10, and one client sends 300 lines of 4200 bytes, then "marker".  The
+ * other gets "<guest2> marker", no sooner than the 301 lines' tokens
+ * allow (2.91 s); the sender gets one notice per long line; the log says
+ * once that a line was discarded, that the client was rate limited, and
+ * at disconnect how many were discarded in all.
+ * Seen before (a7f79f1): 300 "line over 4096 bytes discarded" log lines,
+ * and the marker at once: long lines cost no token.
+ */
+START_TEST(test_overlong_lines_rate_limited)
+{
+	struct chatd	*d;
+	struct tc	*r, *s;
+	char		*buf, *l;
+	size_t		 len, i;
+	int64_t		 t0, t1;
+	long		 min_ms;
+	int		 notices = 0;
+
+	d = chatd_start("log_level = debug\n[limits]\nrate_lines = 100\n"
+	    "rate_burst = 10\n[chat]\nhistory = 0\n");
+	r = tc_connect(d);
+	s = tc_connect(d);
+	tc_expect_line(r, "*** guest2 joined");
+
+	len = OVER_LINES * (OVER_LEN + 1);
+	buf = xmalloc0(len + 8);
+	for (i = 0; i < OVER_LINES; i++) {
+		memset(buf + i * (OVER_LEN + 1), 'x', OVER_LEN);
+		buf[i * (OVER_LEN + 1) + OVER_LEN] = '\n';
+	}
+	memcpy(buf + len, "marker\n", 7);
+	t0 = harness_now_ms();
+	tc_send_bytes(s, buf, len + 7);
+	tc_expect_line(r, "<guest2> marker");
+	t1 = harness_now_ms();
+	ck_assert_msg(chatd_log_count(d, "line over 4096 bytes discarded") ==
+	    1 && chatd_log_count(d, "client 2 [127.0.0.1]: line over 4096 "
+	    "bytes discarded (more are counted, not logged)") == 1,
+	    "want the first overlong line logged, and only that one; "
+	    "%d logged", chatd_log_count(d, "line over 4096 bytes "
+	    "discarded"));
+	min_ms = (long)(OVER_LINES + 1 - OVER_BURST) * 1000 / OVER_RATE -
+	    OVER_SLACK_MS;
+	fprintf(stderr, "test_overlong_lines_rate_limited: the marker after "
+	    "%ld ms\n", (long)(t1 - t0));
+	ck_assert_msg(t1 - t0 >= min_ms, "%d overlong lines and a marker in "
+	    "%ld ms: faster than rate_lines %d with burst %d allows (at least "
+	    "%ld ms)", OVER_LINES, (long)(t1 - t0), OVER_RATE, OVER_BURST,
+	    min_ms);
+
+	/* Every notice to s was queued before r's answer. */
+	tc_send(r, "ack\n");
+	while ((l = tc_line(s, W)) != NULL &&
+	    strcmp(l, "<guest1> ack") != 0) {
+		ck_assert_str_eq(l, "*** line too long (over 4096 bytes), "
+		    "discarded");
+		notices++;
+	}
+	ck_assert_msg(l != NULL, "%s: %s before '<guest1> ack'", s->name,
+	    s->eof ? "end of file" : "nothing");
+	ck_assert_int_eq(notices, OVER_LINES);
+
+	ck_assert_msg(chatd_log_count(d, "client 2 [127.0.0.1]: rate limited "
+	    "for ") >= 1, "no 'rate limited' for client 2 in the log:\n%s",
+	    chatd_log(d));
+
+	tc_close(s);
+	chatd_wait_log(d, "client 2 [127.0.0.1]: 300 overlong lines "
+	    "discarded in all");
+
+	free(buf);
+	tc_close(r);
+	chatd_stop_ok(d);
+}
+END_TEST
+
 /* 3. A flood ----------------------------------------------------------- */
 
 #define FLOOD_LINES	100000
@@ -1808,6 +1892,11 @@ e2e_limits_suite(void)
 	tcase_add_test(tc, test_soft_output_limit);
 	tcase_add_test(tc, test_shutdown_queued);
 	tcase_add_test(tc, test_shutdown_grace);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("overlong");
+	tcase_set_timeout(tc, TEST_TIMEOUT * f);
+	tcase_add_test(tc, test_overlong_lines_rate_limited);
 	suite_add_tcase(s, tc);
 
 	/* What one command queues at once: a newcomer's history. */
