@@ -696,6 +696,111 @@ START_TEST(test_command_case)
 }
 END_TEST
 
+/* Spoofing ------------------------------------------------------------- */
+
+/* UTF-8 of the format characters the sanitiser removes or turns to space. */
+#define U_ALM		"\xd8\x9c"		/* U+061C */
+#define U_MVS		"\xe1\xa0\x8e"		/* U+180E */
+#define U_ZWSP		"\xe2\x80\x8b"		/* U+200B */
+#define U_ZWNJ		"\xe2\x80\x8c"		/* U+200C */
+#define U_ZWJ		"\xe2\x80\x8d"		/* U+200D */
+#define U_LRM		"\xe2\x80\x8e"		/* U+200E */
+#define U_RLM		"\xe2\x80\x8f"		/* U+200F */
+#define U_LSEP		"\xe2\x80\xa8"		/* U+2028 */
+#define U_PSEP		"\xe2\x80\xa9"		/* U+2029 */
+#define U_LRE		"\xe2\x80\xaa"		/* U+202A */
+#define U_RLE		"\xe2\x80\xab"		/* U+202B */
+#define U_PDF		"\xe2\x80\xac"		/* U+202C */
+#define U_LRO		"\xe2\x80\xad"		/* U+202D */
+#define U_RLO		"\xe2\x80\xae"		/* U+202E */
+#define U_WJ		"\xe2\x81\xa0"		/* U+2060 */
+#define U_INVPLUS	"\xe2\x81\xa4"		/* U+2064 */
+#define U_LRI		"\xe2\x81\xa6"		/* U+2066 */
+#define U_RLI		"\xe2\x81\xa7"		/* U+2067 */
+#define U_FSI		"\xe2\x81\xa8"		/* U+2068 */
+#define U_PDI		"\xe2\x81\xa9"		/* U+2069 */
+#define U_ISS		"\xe2\x81\xaa"		/* U+206A */
+#define U_NODS		"\xe2\x81\xaf"		/* U+206F */
+#define U_BOM		"\xef\xbb\xbf"		/* U+FEFF */
+#define U_IAA		"\xef\xbf\xb9"		/* U+FFF9 */
+#define U_IAT		"\xef\xbf\xbb"		/* U+FFFB */
+#define U_TAG_A		"\xf3\xa0\x81\x81"	/* U+E0041 */
+
+/*
+ * A line cannot reorder or hide its text: bidi controls and invisible
+ * format characters between letters are removed, and the line and
+ * paragraph separators become a space, so the other client gets the
+ * letters as typed.
+ * Seen before (a7f79f1): every one of them was relayed as it came.
+ */
+START_TEST(test_bidi_and_invisible_removed)
+{
+	struct chatd	*d;
+	struct tc	*a, *b;
+
+	d = chatd_start("[chat]\nhistory = 0\n");
+	a = tc_connect(d);
+	b = tc_connect(d);
+	tc_expect_line(a, "*** guest2 joined");
+
+	tc_send(a, "a" U_RLO "b" U_LRI "c" U_ZWSP "d" U_BOM "e" U_LSEP "f\n");
+	expect_bytes(b, "<guest1> abcde f");
+	/* "Trojan Source": an override makes "gpj.exe" read "exe.jpg". */
+	tc_send(a, "see photo" U_RLO "gpj.exe\n");
+	expect_bytes(b, "<guest1> see photogpj.exe");
+	/* Every range, once. */
+	tc_send(a, "1" U_ALM "2" U_MVS "3" U_ZWSP "4" U_ZWNJ "5" U_ZWJ "6"
+	    U_LRM "7" U_RLM "8" U_LRE "9" U_RLE "a" U_PDF "b" U_LRO "c" U_RLO
+	    "d" U_WJ "e" U_INVPLUS "f" U_LRI "g" U_RLI "h" U_FSI "i" U_PDI
+	    "j" U_ISS "k" U_NODS "l" U_BOM "m" U_IAA "n" U_IAT "o" U_TAG_A
+	    "p" U_LSEP "q" U_PSEP "r\n");
+	expect_bytes(b, "<guest1> 123456789abcdefghijklmnop q r");
+	/* A line of nothing else is not relayed: the marker comes next. */
+	tc_send(a, U_RLO U_ZWSP U_BOM U_LRI "\n");
+	tc_send(a, "marker\n");
+	expect_bytes(b, "<guest1> marker");
+
+	tc_close(a);
+	tc_close(b);
+	chatd_stop_ok(d);
+}
+END_TEST
+
+/*
+ * Padding cannot push text to where it reads as the server's: 200 spaces
+ * and "*** admin: x" reach the other client as "<guest1>  *** admin: x",
+ * the one space of the format and the one a run of spaces is squeezed
+ * to.  TABs, separators and removed sequences between spaces join the
+ * run.
+ * Seen before (a7f79f1): the 200 spaces were relayed as sent, so padding
+ * sized to a reader's terminal starts "*** admin: x" on a row of its own.
+ */
+START_TEST(test_space_padding_collapsed)
+{
+	struct chatd	*d;
+	struct tc	*a, *b;
+	char		 pad[256];
+
+	d = chatd_start("[chat]\nhistory = 0\n");
+	a = tc_connect(d);
+	b = tc_connect(d);
+	tc_expect_line(a, "*** guest2 joined");
+
+	memset(pad, ' ', 200);
+	pad[200] = '\0';
+	tc_send(a, "%s*** admin: x\n", pad);
+	expect_bytes(b, "<guest1>  *** admin: x");
+	tc_send(a, "hi%sthere%s\n", pad, pad);
+	expect_bytes(b, "<guest1> hi there ");
+	tc_send(a, "a \t \t" U_LSEP "  \x1b[0m  " U_PSEP "\t b\n");
+	expect_bytes(b, "<guest1> a b");
+
+	tc_close(a);
+	tc_close(b);
+	chatd_stop_ok(d);
+}
+END_TEST
+
 /* Leaving -------------------------------------------------------------- */
 
 /* /quit [REASON]: "*** bye", closed; others see "left (quit: REASON)". */
@@ -1271,6 +1376,12 @@ e2e_chat_suite(void)
 	tcase_add_test(tc, test_help);
 	tcase_add_test(tc, test_unknown_and_escape);
 	tcase_add_test(tc, test_command_case);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("spoofing");
+	tcase_set_timeout(tc, TEST_TIMEOUT);
+	tcase_add_test(tc, test_bidi_and_invisible_removed);
+	tcase_add_test(tc, test_space_padding_collapsed);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("leave");
