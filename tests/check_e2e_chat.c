@@ -366,6 +366,68 @@ START_TEST(test_nick_guest)
 }
 END_TEST
 
+/*
+ * Names a reader cannot tell from one present are refused: with guest1
+ * here, guest2 may not become guestl, guest1. or Guest-1 (guest names are
+ * reserved by their folded key); with alice here, not AL1CE, al.ice or
+ * a_lice (too like alice), nor ALICE (taken).  Each refusal goes to the
+ * asker alone, who keeps its name; nobody sees an announcement.
+ * Seen before (a7f79f1): "/nick guestl" was accepted ("*** you are now
+ * known as guestl"), so guest2 could pose as guest1.
+ */
+static const struct {
+	const char	*nick;
+	const char	*error;
+} lookalikes[] = {
+#define RESERVED	"*** invalid name: guest names are reserved"
+	{ "guestl",	RESERVED },
+	{ "guest1.",	RESERVED },
+	{ "Guest-1",	RESERVED },
+	{ "GUESTI",	RESERVED },
+#undef RESERVED
+	{ "AL1CE",	"*** name AL1CE is too like alice, who is here" },
+	{ "al.ice",	"*** name al.ice is too like alice, who is here" },
+	{ "a_lice",	"*** name a_lice is too like alice, who is here" },
+	{ "aIice",	"*** name aIice is too like alice, who is here" },
+	{ "ALICE",	"*** name alice is taken" },
+};
+
+START_TEST(test_lookalike_names_refused)
+{
+	struct chatd	*d;
+	struct tc	*a, *b, *c, *others[2];
+	size_t		 i;
+
+	d = chatd_start(NULL);
+	join3(d, &a, &b, &c);
+
+	for (i = 0; i < 4; i++) {
+		tc_send(b, "/nick %s\n", lookalikes[i].nick);
+		tc_expect_line(b, lookalikes[i].error);
+	}
+	tc_send(b, "still guest2\n");
+	tc_expect_line(a, "<guest2> still guest2");
+	tc_expect_line(c, "<guest2> still guest2");
+
+	others[0] = b;
+	others[1] = c;
+	nick_ok(a, "/nick", "alice", others, 2);
+	for (i = 4; i < sizeof lookalikes / sizeof lookalikes[0]; i++) {
+		tc_send(b, "/nick %s\n", lookalikes[i].nick);
+		tc_expect_line(b, lookalikes[i].error);
+	}
+	/* b is still guest2, and neither a nor c heard of any of it. */
+	tc_send(b, "guest2 after all\n");
+	tc_expect_line(a, "<guest2> guest2 after all");
+	tc_expect_line(c, "<guest2> guest2 after all");
+
+	tc_close(a);
+	tc_close(b);
+	tc_close(c);
+	chatd_stop_ok(d);
+}
+END_TEST
+
 /* Commands ------------------------------------------------------------ */
 
 /*
@@ -1365,6 +1427,7 @@ e2e_chat_suite(void)
 	tcase_add_test(tc, test_nick_case_collision);
 	tcase_add_test(tc, test_nick_invalid);
 	tcase_add_test(tc, test_nick_guest);
+	tcase_add_test(tc, test_lookalike_names_refused);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("commands");
