@@ -602,6 +602,49 @@ START_TEST(test_msg)
 }
 END_TEST
 
+/*
+ * /msg to a name longer than any name (24) is to no one: with
+ * abcdefghijklmnopqrstuvwx here, "/msg abcdefghijklmnopqrstuvwxYZ hi"
+ * gets "no such user", quoting 24 characters and "...", and the 24-letter
+ * client gets nothing (its next line is a later marker).  A name of 500
+ * characters is quoted the same way.
+ * Seen before (a7f79f1): no private message went astray on one node; the
+ * reply quoted the whole name ("no such user: abcdefghijklmnopqrstuvwxYZ",
+ * and all 500 characters), which is what fails there.
+ */
+START_TEST(test_msg_long_name_not_truncated)
+{
+	struct chatd	*d;
+	struct tc	*a, *b, *others[1];
+	char		 name[501];
+
+	d = chatd_start(NULL);
+	a = tc_connect(d);
+	b = tc_connect(d);
+	tc_expect_line(a, "*** guest2 joined");
+	others[0] = b;
+	nick_ok(a, "/nick", "abcdefghijklmnopqrstuvwx", others, 1);
+
+	tc_send(b, "/msg abcdefghijklmnopqrstuvwxYZ hi\n");
+	tc_expect_line(b, "*** no such user: abcdefghijklmnopqrstuvwx...");
+	memset(name, 'n', sizeof name - 1);
+	name[sizeof name - 1] = '\0';
+	tc_send(b, "/msg %s hi\n", name);
+	tc_expect_line(b, "*** no such user: nnnnnnnnnnnnnnnnnnnnnnnn...");
+	/* The same name, exactly, is delivered. */
+	tc_send(b, "/msg abcdefghijklmnopqrstuvwx psst\n");
+	tc_expect_line(a, "*guest2* psst");
+	tc_expect_line(b, "*** message sent to abcdefghijklmnopqrstuvwx");
+
+	tc_send(b, "marker\n");
+	tc_expect_line(a, "<guest2> marker");
+
+	tc_close(a);
+	tc_close(b);
+	chatd_stop_ok(d);
+}
+END_TEST
+
 /* /help lists every command, to the asker alone. */
 START_TEST(test_help)
 {
@@ -1436,6 +1479,7 @@ e2e_chat_suite(void)
 	tcase_add_test(tc, test_who_addresses);
 	tcase_add_test(tc, test_me);
 	tcase_add_test(tc, test_msg);
+	tcase_add_test(tc, test_msg_long_name_not_truncated);
 	tcase_add_test(tc, test_help);
 	tcase_add_test(tc, test_unknown_and_escape);
 	tcase_add_test(tc, test_command_case);
