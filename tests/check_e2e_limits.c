@@ -742,6 +742,91 @@ START_TEST(test_room_joinable_after_long_lines)
 }
 END_TEST
 
+#define WHO_CLIENTS	300
+#define WHO_PER		50
+#define WHO_PAGES	6
+
+/*
+ * Read page p of /who as asked by c (guest1), the clients being guest1 to
+ * guest300 in the order they came: the header, the page's 50 entries
+ * in that order, with the address, and "(you)" on c's own.  The "for
+ * more" line that ends every page but the last is left to the caller.
+ */
+static void
+who_page(struct tc *c, int p)
+{
+	char	want[128], re[256];
+	int	i;
+
+	snprintf(want, sizeof want, "*** %d online, page %d of %d:",
+	    WHO_CLIENTS, p, WHO_PAGES);
+	tc_expect_line(c, want);
+	for (i = (p - 1) * WHO_PER + 1; i <= p * WHO_PER; i++) {
+		snprintf(re, sizeof re, "^\\*\\*\\*   guest%d +on [0-9]+[smhd]"
+		    "([0-9][0-9][mh])?, idle [0-9]+[smhd]([0-9][0-9][mh])?, "
+		    "from 127\\.0\\.0\\.1%s$", i, i == 1 ? " \\(you\\)" : "");
+		tc_expect_line_re(c, re);
+	}
+}
+
+/*
+ * /who in a room larger than a page: with show_addresses = yes (the
+ * longest entries), output_hard_limit = 16K and who_max = 50, 300
+ * clients; /who gives "*** 300 online, page 1 of 6:", 50 entries and
+ * "*** /who 2 for more", and so on to /who 6, the last 50 with no "for
+ * more"; /who 7 says there is no such page and "/who x" how to ask.  The
+ * asker is never dropped and still talks afterwards.
+ * Seen before (a7f79f1, which has no who_max: the same config without
+ * it): /who queued all 300 entries at once, over 16K, and the asker was
+ * dropped for "output limit".
+ */
+START_TEST(test_who_paged)
+{
+	struct chatd	*d;
+	struct tc	*c[WHO_CLIENTS];
+	char		 want[64];
+	int		 i, p;
+
+	d = chatd_start("[limits]\nmax_clients_per_address = 0\n"
+	    "output_hard_limit = 16K\noutput_soft_limit = 8K\n"
+	    "[chat]\nshow_addresses = yes\nannounce = no\nhistory = 0\n"
+	    "history_bytes = 8K\nwho_max = 50\n");
+	for (i = 0; i < WHO_CLIENTS; i++) {
+		c[i] = tc_connect(d);
+		snprintf(want, sizeof want, "guest%d", i + 1);
+		ck_assert_str_eq(c[i]->name, want);
+	}
+
+	tc_send(c[0], "/who\n");
+	who_page(c[0], 1);
+	tc_expect_line(c[0], "*** /who 2 for more");
+	for (p = 2; p <= WHO_PAGES; p++) {
+		tc_send(c[0], "/who %d\n", p);
+		who_page(c[0], p);
+		if (p < WHO_PAGES) {
+			snprintf(want, sizeof want, "*** /who %d for more",
+			    p + 1);
+			tc_expect_line(c[0], want);
+		}
+	}
+	/* The last page ended with its last entry: this comes next. */
+	tc_send(c[0], "/who 7\n");
+	tc_expect_line(c[0], "*** no page 7: 300 online, 6 pages");
+	tc_send(c[0], "/who x\n");
+	tc_expect_line(c[0], "*** usage: /who [PAGE]");
+
+	/* Never dropped: the asker still talks, and is heard. */
+	tc_send(c[0], "still here\n");
+	tc_expect_line(c[WHO_CLIENTS - 1], "<guest1> still here");
+	ck_assert_msg(strstr(chatd_log(d), "output limit") == NULL, "a client "
+	    "was dropped:\n%s", chatd_log(d));
+
+	for (i = 0; i < WHO_CLIENTS; i++)
+		tc_close(c[i]);
+	chatd_stop_ok(d);
+}
+END_TEST
+
 /* 2. A line without end ---------------------------------------------- */
 
 #define LONG_TOTAL	(10 * MIB)
@@ -1899,10 +1984,15 @@ e2e_limits_suite(void)
 	tcase_add_test(tc, test_overlong_lines_rate_limited);
 	suite_add_tcase(s, tc);
 
-	/* What one command queues at once: a newcomer's history. */
+	/* What one command queues at once: a newcomer's history, /who. */
 	tc = tcase_create("history");
 	tcase_set_timeout(tc, TEST_TIMEOUT * f);
 	tcase_add_test(tc, test_room_joinable_after_long_lines);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("who");
+	tcase_set_timeout(tc, TEST_TIMEOUT * f);
+	tcase_add_test(tc, test_who_paged);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("input");
