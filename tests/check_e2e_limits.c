@@ -1961,6 +1961,263 @@ START_TEST(test_sleeping_clients)
 }
 END_TEST
 
+/* 8. Reloads under load ------------------------------------------------ */
+
+/*
+ * What to quote of the log when chatd went away: from the first line of a
+ * sanitizer's or valgrind's report if there is one, else the end; short
+ * enough for a Check message.
+ */
+static const char *
+log_end(struct chatd *d)
+{
+	static const char *const reports[] = { "ERROR: AddressSanitizer",
+	    "runtime error: ", "Invalid write", "Invalid read" };
+	static char	 buf[2500];
+	const char	*log = chatd_log(d), *p, *from = NULL;
+	size_t		 i, len = strlen(log);
+
+	for (i = 0; i < sizeof reports / sizeof reports[0]; i++) {
+		if ((p = strstr(log, reports[i])) != NULL &&
+		    (from == NULL || p < from))
+			from = p;
+	}
+	if (from == NULL)
+		from = len > sizeof buf - 1 ? log + len - (sizeof buf - 1) :
+		    log;
+	snprintf(buf, sizeof buf, "%s", from);
+	return buf;
+}
+
+/* The config of these tests, with max_line = max. */
+static char *
+load_conf(int port, const char *max)
+{
+	return harness_asprintf("[server]\nbind = 127.0.0.1\nport = %d\n"
+	    "[limits]\nmax_line = %s\nrate_lines = 0\n"
+	    "max_clients_per_address = 0\n"
+	    "[chat]\nannounce = no\nhistory = 0\n", port, max);
+}
+
+/* Rewrite the config with max_line = max and send SIGHUP. */
+static void
+load_reload(struct chatd *d, const char *max)
+{
+	char	*body;
+
+	body = load_conf(d->port, max);
+	free(harness_write_file(d->dir, "chatd.conf", body));
+	free(body);
+	chatd_kill(d, SIGHUP);
+}
+
+/* chatd with the config of these tests; max_line = 64K. */
+static struct chatd *
+load_start(void)
+{
+	struct chatd	*d;
+	char		*body;
+
+	d = chatd_start("[limits]\nmax_line = 64K\nrate_lines = 0\n"
+	    "max_clients_per_address = 0\n"
+	    "[chat]\nannounce = no\nhistory = 0\n");
+	/* The same, as load_reload() writes it. */
+	body = load_conf(d->port, "64K");
+	free(harness_write_file(d->dir, "chatd.conf", body));
+	free(body);
+	return d;
+}
+
+#define RACE_IDLE	2000	/* idle clients, if descriptors allow */
+#define RACE_TARGETS	8
+#define RACE_CYCLES	8
+#define RACE_LONG	68	/* "/zz " and 64 invalid bytes */
+
+/*
+ * The next notice on c ("*** "), skipping chat lines (the ticks); fails,
+ * quoting the end of chatd's log, if c is closed first.
+ */
+static char *
+race_notice(struct chatd *d, struct tc *c)
+{
+	char	*l;
+
+	while ((l = tc_line(c, W)) != NULL && strncmp(l, "*** ", 4) != 0)
+		;
+	ck_assert_msg(l != NULL, "%s: %s; chatd's log:\n%s", c->name,
+	    c->eof ? "connection closed" : "no answer", log_end(d));
+	return l;
+}
+
+/* Whether signal sig is pending for pid (not yet taken by a handler). */
+static int
+signal_pending(pid_t pid, int sig)
+{
+	char		 path[64], line[256];
+	FILE		*f;
+	unsigned long long mask = 0, m;
+
+	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof line, f) != NULL) {
+		if ((strncmp(line, "SigPnd:", 7) == 0 ||
+		    strncmp(line, "ShdPnd:", 7) == 0) &&
+		    sscanf(line + 7, "%llx", &m) == 1)
+			mask |= m;
+	}
+	fclose(f);
+	return (mask & (1ULL << (sig - 1))) != 0;
+}
+
+struct sig_wait {
+	pid_t	pid;
+	int	sig;
+};
+
+static int
+signal_taken(void *arg)
+{
+	struct sig_wait	*w = arg;
+
+	return !signal_pending(w->pid, w->sig);
+}
+
+/* Rewrite the config with max_line = max, SIGHUP, wait for READY=1. */
+static void
+race_reload(struct chatd *d, const char *max)
+{
+	load_reload(d, max);
+	ck_assert_msg(chatd_notified(d, "READY=1", W), "no READY=1 after the "
+	    "reload to max_line = %s; chatd's log:\n%s", max, log_end(d));
+}
+
+/*
+ * A reload that lowers max_line from 64K to 64 while clients send: lines
+ * framed under 64K are handled after it.  chatd takes a signal at its
+ * next poll, in the order the poll reports it: libevent's handler only
+ * writes a byte to a socket pair.  Lines read in that same turn are
+ * framed as they are read and handled in a pass queued behind the
+ * reload.  So, with 2000 idle clients in the room, one client says
+ * "tick", which keeps chatd writing to all 2000 for a few milliseconds;
+ * once the first has it, the test sends SIGHUP, waits until the handler
+ * has taken it (it leaves the pending set in /proc), then sends a 68-byte
+ * line of invalid bytes (196 bytes once sanitised, over the 193 of
+ * scratch that max_line = 64 leaves) from each of 8 clients.  The poll
+ * reports the signal, then their lines.  Each line gets one answer: "line
+ * too long (over 64 bytes)", or "unknown command" if it was handled
+ * before the reload (the signal late); chatd stays up and exits 0, with
+ * no report under valgrind or the sanitizers, which is where this test
+ * shows the bug (a plain build may survive the overflow).  Eight cycles,
+ * each raising max_line back to 64K.
+ * Seen before (a7f79f1, ASan): heap-buffer-overflow WRITE in
+ * sanitize_line() from server_input(), on the 193-byte scratch buffer.
+ */
+START_TEST(test_reload_lowering_max_line_while_clients_send)
+{
+	struct chatd	*d;
+	struct tc	**idle, *a, *t[RACE_TARGETS];
+	struct rlimit	 rl;
+	struct sig_wait	 sw;
+	char		 line[RACE_LONG + 1], *l;
+	int		 nidle, i, cycle, discarded = 0, handled = 0;
+
+	/* Each client costs a descriptor here and one in chatd. */
+	ck_assert(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+	if (rl.rlim_cur < RACE_IDLE + 200 && rl.rlim_max > rl.rlim_cur) {
+		rl.rlim_cur = rl.rlim_max < RACE_IDLE + 200 ? rl.rlim_max :
+		    RACE_IDLE + 200;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	nidle = rl.rlim_cur >= RACE_IDLE + 200 ? RACE_IDLE :
+	    (int)rl.rlim_cur - 200;
+	ck_assert_msg(nidle >= 500, "only %ld descriptors",
+	    (long)rl.rlim_cur);
+
+	d = load_start();
+	idle = xmalloc0(nidle * sizeof *idle);
+	for (i = 0; i < nidle; i++)
+		idle[i] = tc_connect(d);
+	a = tc_connect(d);
+	for (i = 0; i < RACE_TARGETS; i++)
+		t[i] = tc_connect(d);
+	memcpy(line, "/zz ", 4);
+	memset(line + 4, 0x80, RACE_LONG - 4);
+	line[RACE_LONG] = '\n';
+
+	for (cycle = 0; cycle < RACE_CYCLES; cycle++) {
+		/* Awake: a sleeping client's input is read a turn late. */
+		for (i = 0; i < RACE_TARGETS; i++) {
+			tc_send(t[i], "/\n");
+			l = race_notice(d, t[i]);
+			ck_assert_str_eq(l, "*** unknown command / (try /help)");
+		}
+		l = load_conf(d->port, "64");
+		free(harness_write_file(d->dir, "chatd.conf", l));
+		free(l);
+		/* chatd writing the tick to the first of 2000: busy. */
+		tc_send(a, "tick %d\n", cycle);
+		l = harness_asprintf("<%s> tick %d", a->name, cycle);
+		tc_expect_line(idle[0], l);
+		free(l);
+		chatd_kill(d, SIGHUP);
+		/* Its handler has run: the signal is ready for the poll. */
+		sw.pid = d->pid;
+		sw.sig = SIGHUP;
+		ck_assert_msg(harness_poll(signal_taken, &sw, W), "SIGHUP "
+		    "still pending after %d ms", W);
+		for (i = 0; i < RACE_TARGETS; i++)
+			tc_send_bytes(t[i], line, RACE_LONG + 1);
+		ck_assert_msg(chatd_notified(d, "READY=1", W), "no READY=1 "
+		    "after the reload to max_line = 64; chatd's log:\n%s",
+		    log_end(d));
+		for (i = 0; i < RACE_TARGETS; i++) {
+			l = race_notice(d, t[i]);
+			if (strcmp(l, "*** line too long (over 64 bytes), "
+			    "discarded") == 0)
+				discarded++;
+			else {
+				ck_assert_str_eq(l, "*** unknown command /zz "
+				    "(try /help)");
+				handled++;
+			}
+		}
+		if (cycle < RACE_CYCLES - 1)
+			race_reload(d, "64K");
+	}
+	fprintf(stderr, "test_reload_lowering_max_line_while_clients_send: "
+	    "%d idle clients, %d lines discarded, %d handled before the "
+	    "reload\n", nidle, discarded, handled);
+	ck_assert_msg(discarded > 0, "no line discarded after %d reloads to "
+	    "max_line = 64", RACE_CYCLES);
+	ck_assert_msg(strstr(chatd_log(d), "line over 64 bytes discarded") !=
+	    NULL, "log:\n%s", log_end(d));
+
+	/* Short lines pass as before, and the idle clients got every tick. */
+	tc_send(t[0], "short and sweet\n");
+	l = harness_asprintf("<%s> short and sweet", t[0]->name);
+	tc_expect_line(idle[0], l);
+	free(l);
+	for (cycle = 0; cycle < RACE_CYCLES; cycle++) {
+		l = tc_line(idle[nidle - 1], W);
+		ck_assert_msg(l != NULL && strncmp(l, "<", 1) == 0, "idle "
+		    "client: %s", l != NULL ? l : "nothing");
+	}
+	l = harness_asprintf("<%s> short and sweet", t[0]->name);
+	tc_expect_line(idle[nidle - 1], l);
+	free(l);
+
+	for (i = 0; i < nidle; i++)
+		tc_close(idle[i]);
+	free(idle);
+	tc_close(a);
+	for (i = 0; i < RACE_TARGETS; i++)
+		tc_close(t[i]);
+	chatd_stop_ok(d);
+}
+END_TEST
+
 static Suite *
 e2e_limits_suite(void)
 {
@@ -1988,6 +2245,11 @@ e2e_limits_suite(void)
 	tc = tcase_create("history");
 	tcase_set_timeout(tc, TEST_TIMEOUT * f);
 	tcase_add_test(tc, test_room_joinable_after_long_lines);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("reload");
+	tcase_set_timeout(tc, TEST_TIMEOUT * f);
+	tcase_add_test(tc, test_reload_lowering_max_line_while_clients_send);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("who");
