@@ -372,8 +372,7 @@ END_TEST
  * reserved by their folded key); with alice here, not AL1CE, al.ice or
  * a_lice (too like alice), nor ALICE (taken).  Each refusal goes to the
  * asker alone, who keeps its name; nobody sees an announcement.
- * Seen before (a7f79f1): "/nick guestl" was accepted ("*** you are now
- * known as guestl"), so guest2 could pose as guest1.
+ * Seen before (a7f79f1): "*** you are now known as guestl" for guest2.
  */
 static const struct {
 	const char	*nick;
@@ -608,9 +607,7 @@ END_TEST
  * gets "no such user", quoting 24 characters and "...", and the 24-letter
  * client gets nothing (its next line is a later marker).  A name of 500
  * characters is quoted the same way.
- * Seen before (a7f79f1): no private message went astray on one node; the
- * reply quoted the whole name ("no such user: abcdefghijklmnopqrstuvwxYZ",
- * and all 500 characters), which is what fails there.
+ * Seen before (a7f79f1): only the text: "no such user: ...wxYZ", in full.
  */
 START_TEST(test_msg_long_name_not_truncated)
 {
@@ -877,8 +874,7 @@ END_TEST
  * the one space of the format and the one a run of spaces is squeezed
  * to.  TABs, separators and removed sequences between spaces join the
  * run.
- * Seen before (a7f79f1): the 200 spaces were relayed as sent, so padding
- * sized to a reader's terminal starts "*** admin: x" on a row of its own.
+ * Seen before (a7f79f1): "<guest1> ", 200 spaces, "*** admin: x".
  */
 START_TEST(test_space_padding_collapsed)
 {

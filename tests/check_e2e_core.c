@@ -437,9 +437,8 @@ END_TEST
  * bytes), motd (each line with its "*** " and CRLF) and history_bytes of
  * history, and a /who page of who_max lines of up to 160 bytes plus 512.
  * A config where either does not fit is refused (exit 78) by -t and at
- * start, and one where both just fit passes.  Seen before (a7f79f1): the
- * first config passed -t ("configuration ... OK"); the others fail there
- * only on the keys it did not have.
+ * start, and one where both just fit passes.
+ * Seen before (a7f79f1): -t said the first config was OK (the rest: keys).
  */
 static const struct {
 	const char	*body;		/* after [server] */

@@ -1221,9 +1221,8 @@ static const struct {
 
 /*
  * chatd with fd 3 as each case above: exit status 1, and its whole output
- * the config line, the reason and "not starting".  Before the fix
- * (a7f79f1) it logged "listening on ... (from systemd)" for each, sent
- * READY=1 and stayed up.
+ * the config line, the reason and "not starting".
+ * Seen before (a7f79f1): "listening on ... (from systemd)", READY=1, up.
  */
 START_TEST(test_socket_activation_refuses_non_listening)
 {
