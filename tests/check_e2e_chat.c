@@ -1,9 +1,11 @@
 /*
- * End-to-end tests of chat mode and raw mode: names and /nick, the
- * commands (/help, /who, /me, /msg, /quit, unknown ones, "//" escaping,
- * case-insensitive matching), join and leave notices with their reasons,
- * what a new client receives (welcome, message of the day, history, and
- * nothing more), announce = no, show_addresses, and the raw relay.
+ * End-to-end tests of chat mode and raw mode: names and /nick (look-alike
+ * names refused), the commands (/help, /who, /me, /msg, /quit, unknown
+ * ones, "//" escaping, case-insensitive matching), join and leave notices
+ * with their reasons, what a new client receives (welcome, message of the
+ * day, history, and nothing more), announce = no, show_addresses, lines
+ * that would spoof (bidi controls, invisible characters, padding), and
+ * the raw relay.
  *
  * Every test starts its own chatd through the harness and ends with
  * chatd_stop_ok(), which wants exit status 0, so a daemon run under

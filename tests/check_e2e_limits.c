@@ -1,10 +1,12 @@
 /*
  * End-to-end tests of the limits that keep one hostile, broken or slow
  * client from hurting the others: a client that never reads, one that
- * sends a line without end, a flood, terminal and telnet garbage, too many
- * connections in total, per address and for the descriptor limit, idle
- * clients, and a shutdown while output is queued for a client that does
- * not read.
+ * sends a line without end, overlong lines under a rate limit, a flood,
+ * terminal and telnet garbage, what one command may queue at once (a
+ * newcomer's history, a /who page), too many connections in total, per
+ * address and for the descriptor limit, idle clients, a shutdown while
+ * output is queued for a client that does not read, and reloads that
+ * change max_line while clients send.
  *
  * Every test starts its own chatd through the harness with a config that
  * sets the limits it needs, and ends with chatd_stop_ok(), so a daemon run

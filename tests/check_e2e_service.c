@@ -2,8 +2,10 @@
  * End-to-end tests of chatd as a system service: readiness, reload,
  * stopping and watchdog notifications; reloads that change the port and
  * the limits, and reloads that fail; socket activation through
- * systemd-socket-activate; dropping root privileges; log formats (journal
- * priorities, timestamps, -d, log_level); the long command line options.
+ * systemd-socket-activate, and what chatd refuses to serve when passed it
+ * (a file, a datagram socket, one not listening, a bad LISTEN_FDS);
+ * dropping root privileges; log formats (journal priorities, timestamps,
+ * -d, log_level); the long command line options.
  *
  * Most tests start chatd through chatd_start().  A few need what it cannot
  * give: a chosen environment at start (JOURNAL_STREAM naming the daemon's
