@@ -2408,7 +2408,7 @@ load_state(struct load *lo)
 
 	buf[0] = '\0';
 	for (i = 0; i < lo->n && at < sizeof buf - 1; i++) {
-		if (lo->s[i].ended || shown++ == 8)
+		if (lo->s[i].ended || shown++ >= 8)
 			continue;
 		at += snprintf(buf + at, sizeof buf - at, "%s: sent %ld, "
 		    "handled %ld, discarded %ld, %u unanswered%s\n",
