@@ -1,9 +1,11 @@
 /*
- * End-to-end tests of chat mode and raw mode: names and /nick, the
- * commands (/help, /who, /me, /msg, /quit, unknown ones, "//" escaping,
- * case-insensitive matching), join and leave notices with their reasons,
- * what a new client receives (welcome, message of the day, history, and
- * nothing more), announce = no, show_addresses, and the raw relay.
+ * End-to-end tests of chat mode and raw mode: names and /nick (look-alike
+ * names refused), the commands (/help, /who, /me, /msg, /quit, unknown
+ * ones, "//" escaping, case-insensitive matching), join and leave notices
+ * with their reasons, what a new client receives (welcome, message of the
+ * day, history, and nothing more), announce = no, show_addresses, lines
+ * that would spoof (bidi controls, invisible characters, padding), and
+ * the raw relay.
  *
  * Every test starts its own chatd through the harness and ends with
  * chatd_stop_ok(), which wants exit status 0, so a daemon run under
@@ -366,6 +368,67 @@ START_TEST(test_nick_guest)
 }
 END_TEST
 
+/*
+ * Names a reader cannot tell from one present are refused: with guest1
+ * here, guest2 may not become guestl, guest1. or Guest-1 (guest names are
+ * reserved by their folded key); with alice here, not AL1CE, al.ice or
+ * a_lice (too like alice), nor ALICE (taken).  Each refusal goes to the
+ * asker alone, who keeps its name; nobody sees an announcement.
+ * Seen before (a7f79f1): "*** you are now known as guestl" for guest2.
+ */
+static const struct {
+	const char	*nick;
+	const char	*error;
+} lookalikes[] = {
+#define RESERVED	"*** invalid name: guest names are reserved"
+	{ "guestl",	RESERVED },
+	{ "guest1.",	RESERVED },
+	{ "Guest-1",	RESERVED },
+	{ "GUESTI",	RESERVED },
+#undef RESERVED
+	{ "AL1CE",	"*** name AL1CE is too like alice, who is here" },
+	{ "al.ice",	"*** name al.ice is too like alice, who is here" },
+	{ "a_lice",	"*** name a_lice is too like alice, who is here" },
+	{ "aIice",	"*** name aIice is too like alice, who is here" },
+	{ "ALICE",	"*** name alice is taken" },
+};
+
+START_TEST(test_lookalike_names_refused)
+{
+	struct chatd	*d;
+	struct tc	*a, *b, *c, *others[2];
+	size_t		 i;
+
+	d = chatd_start(NULL);
+	join3(d, &a, &b, &c);
+
+	for (i = 0; i < 4; i++) {
+		tc_send(b, "/nick %s\n", lookalikes[i].nick);
+		tc_expect_line(b, lookalikes[i].error);
+	}
+	tc_send(b, "still guest2\n");
+	tc_expect_line(a, "<guest2> still guest2");
+	tc_expect_line(c, "<guest2> still guest2");
+
+	others[0] = b;
+	others[1] = c;
+	nick_ok(a, "/nick", "alice", others, 2);
+	for (i = 4; i < sizeof lookalikes / sizeof lookalikes[0]; i++) {
+		tc_send(b, "/nick %s\n", lookalikes[i].nick);
+		tc_expect_line(b, lookalikes[i].error);
+	}
+	/* b is still guest2, and neither a nor c heard of any of it. */
+	tc_send(b, "guest2 after all\n");
+	tc_expect_line(a, "<guest2> guest2 after all");
+	tc_expect_line(c, "<guest2> guest2 after all");
+
+	tc_close(a);
+	tc_close(b);
+	tc_close(c);
+	chatd_stop_ok(d);
+}
+END_TEST
+
 /* Commands ------------------------------------------------------------ */
 
 /*
@@ -540,6 +603,47 @@ START_TEST(test_msg)
 }
 END_TEST
 
+/*
+ * /msg to a name longer than any name (24) is to no one: with
+ * abcdefghijklmnopqrstuvwx here, "/msg abcdefghijklmnopqrstuvwxYZ hi"
+ * gets "no such user", quoting 24 characters and "...", and the 24-letter
+ * client gets nothing (its next line is a later marker).  A name of 500
+ * characters is quoted the same way.
+ * Seen before (a7f79f1): only the text: "no such user: ...wxYZ", in full.
+ */
+START_TEST(test_msg_long_name_not_truncated)
+{
+	struct chatd	*d;
+	struct tc	*a, *b, *others[1];
+	char		 name[501];
+
+	d = chatd_start(NULL);
+	a = tc_connect(d);
+	b = tc_connect(d);
+	tc_expect_line(a, "*** guest2 joined");
+	others[0] = b;
+	nick_ok(a, "/nick", "abcdefghijklmnopqrstuvwx", others, 1);
+
+	tc_send(b, "/msg abcdefghijklmnopqrstuvwxYZ hi\n");
+	tc_expect_line(b, "*** no such user: abcdefghijklmnopqrstuvwx...");
+	memset(name, 'n', sizeof name - 1);
+	name[sizeof name - 1] = '\0';
+	tc_send(b, "/msg %s hi\n", name);
+	tc_expect_line(b, "*** no such user: nnnnnnnnnnnnnnnnnnnnnnnn...");
+	/* The same name, exactly, is delivered. */
+	tc_send(b, "/msg abcdefghijklmnopqrstuvwx psst\n");
+	tc_expect_line(a, "*guest2* psst");
+	tc_expect_line(b, "*** message sent to abcdefghijklmnopqrstuvwx");
+
+	tc_send(b, "marker\n");
+	tc_expect_line(a, "<guest2> marker");
+
+	tc_close(a);
+	tc_close(b);
+	chatd_stop_ok(d);
+}
+END_TEST
+
 /* /help lists every command, to the asker alone. */
 START_TEST(test_help)
 {
@@ -689,6 +793,110 @@ START_TEST(test_command_case)
 	tc_expect_line(b, "*** bye");
 	tc_expect_eof(b);
 	tc_expect_line(a, "*** dave left (quit: Bye Now)");
+
+	tc_close(a);
+	tc_close(b);
+	chatd_stop_ok(d);
+}
+END_TEST
+
+/* Spoofing ------------------------------------------------------------- */
+
+/* UTF-8 of the format characters the sanitiser removes or turns to space. */
+#define U_ALM		"\xd8\x9c"		/* U+061C */
+#define U_MVS		"\xe1\xa0\x8e"		/* U+180E */
+#define U_ZWSP		"\xe2\x80\x8b"		/* U+200B */
+#define U_ZWNJ		"\xe2\x80\x8c"		/* U+200C */
+#define U_ZWJ		"\xe2\x80\x8d"		/* U+200D */
+#define U_LRM		"\xe2\x80\x8e"		/* U+200E */
+#define U_RLM		"\xe2\x80\x8f"		/* U+200F */
+#define U_LSEP		"\xe2\x80\xa8"		/* U+2028 */
+#define U_PSEP		"\xe2\x80\xa9"		/* U+2029 */
+#define U_LRE		"\xe2\x80\xaa"		/* U+202A */
+#define U_RLE		"\xe2\x80\xab"		/* U+202B */
+#define U_PDF		"\xe2\x80\xac"		/* U+202C */
+#define U_LRO		"\xe2\x80\xad"		/* U+202D */
+#define U_RLO		"\xe2\x80\xae"		/* U+202E */
+#define U_WJ		"\xe2\x81\xa0"		/* U+2060 */
+#define U_INVPLUS	"\xe2\x81\xa4"		/* U+2064 */
+#define U_LRI		"\xe2\x81\xa6"		/* U+2066 */
+#define U_RLI		"\xe2\x81\xa7"		/* U+2067 */
+#define U_FSI		"\xe2\x81\xa8"		/* U+2068 */
+#define U_PDI		"\xe2\x81\xa9"		/* U+2069 */
+#define U_ISS		"\xe2\x81\xaa"		/* U+206A */
+#define U_NODS		"\xe2\x81\xaf"		/* U+206F */
+#define U_BOM		"\xef\xbb\xbf"		/* U+FEFF */
+#define U_IAA		"\xef\xbf\xb9"		/* U+FFF9 */
+#define U_IAT		"\xef\xbf\xbb"		/* U+FFFB */
+#define U_TAG_A		"\xf3\xa0\x81\x81"	/* U+E0041 */
+
+/*
+ * A line cannot reorder or hide its text: bidi controls and invisible
+ * format characters between letters are removed, and the line and
+ * paragraph separators become a space, so the other client gets the
+ * letters as typed.
+ * Seen before (a7f79f1): every one of them was relayed as it came.
+ */
+START_TEST(test_bidi_and_invisible_removed)
+{
+	struct chatd	*d;
+	struct tc	*a, *b;
+
+	d = chatd_start("[chat]\nhistory = 0\n");
+	a = tc_connect(d);
+	b = tc_connect(d);
+	tc_expect_line(a, "*** guest2 joined");
+
+	tc_send(a, "a" U_RLO "b" U_LRI "c" U_ZWSP "d" U_BOM "e" U_LSEP "f\n");
+	expect_bytes(b, "<guest1> abcde f");
+	/* "Trojan Source": an override makes "gpj.exe" read "exe.jpg". */
+	tc_send(a, "see photo" U_RLO "gpj.exe\n");
+	expect_bytes(b, "<guest1> see photogpj.exe");
+	/* Every range, once. */
+	tc_send(a, "1" U_ALM "2" U_MVS "3" U_ZWSP "4" U_ZWNJ "5" U_ZWJ "6"
+	    U_LRM "7" U_RLM "8" U_LRE "9" U_RLE "a" U_PDF "b" U_LRO "c" U_RLO
+	    "d" U_WJ "e" U_INVPLUS "f" U_LRI "g" U_RLI "h" U_FSI "i" U_PDI
+	    "j" U_ISS "k" U_NODS "l" U_BOM "m" U_IAA "n" U_IAT "o" U_TAG_A
+	    "p" U_LSEP "q" U_PSEP "r\n");
+	expect_bytes(b, "<guest1> 123456789abcdefghijklmnop q r");
+	/* A line of nothing else is not relayed: the marker comes next. */
+	tc_send(a, U_RLO U_ZWSP U_BOM U_LRI "\n");
+	tc_send(a, "marker\n");
+	expect_bytes(b, "<guest1> marker");
+
+	tc_close(a);
+	tc_close(b);
+	chatd_stop_ok(d);
+}
+END_TEST
+
+/*
+ * Padding cannot push text to where it reads as the server's: 200 spaces
+ * and "*** admin: x" reach the other client as "<guest1>  *** admin: x",
+ * the one space of the format and the one a run of spaces is squeezed
+ * to.  TABs, separators and removed sequences between spaces join the
+ * run.
+ * Seen before (a7f79f1): "<guest1> ", 200 spaces, "*** admin: x".
+ */
+START_TEST(test_space_padding_collapsed)
+{
+	struct chatd	*d;
+	struct tc	*a, *b;
+	char		 pad[256];
+
+	d = chatd_start("[chat]\nhistory = 0\n");
+	a = tc_connect(d);
+	b = tc_connect(d);
+	tc_expect_line(a, "*** guest2 joined");
+
+	memset(pad, ' ', 200);
+	pad[200] = '\0';
+	tc_send(a, "%s*** admin: x\n", pad);
+	expect_bytes(b, "<guest1>  *** admin: x");
+	tc_send(a, "hi%sthere%s\n", pad, pad);
+	expect_bytes(b, "<guest1> hi there ");
+	tc_send(a, "a \t \t" U_LSEP "  \x1b[0m  " U_PSEP "\t b\n");
+	expect_bytes(b, "<guest1> a b");
 
 	tc_close(a);
 	tc_close(b);
@@ -1260,6 +1468,7 @@ e2e_chat_suite(void)
 	tcase_add_test(tc, test_nick_case_collision);
 	tcase_add_test(tc, test_nick_invalid);
 	tcase_add_test(tc, test_nick_guest);
+	tcase_add_test(tc, test_lookalike_names_refused);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("commands");
@@ -1268,9 +1477,16 @@ e2e_chat_suite(void)
 	tcase_add_test(tc, test_who_addresses);
 	tcase_add_test(tc, test_me);
 	tcase_add_test(tc, test_msg);
+	tcase_add_test(tc, test_msg_long_name_not_truncated);
 	tcase_add_test(tc, test_help);
 	tcase_add_test(tc, test_unknown_and_escape);
 	tcase_add_test(tc, test_command_case);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("spoofing");
+	tcase_set_timeout(tc, TEST_TIMEOUT);
+	tcase_add_test(tc, test_bidi_and_invisible_removed);
+	tcase_add_test(tc, test_space_padding_collapsed);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("leave");

@@ -431,6 +431,74 @@ START_TEST(test_bad_config)
 }
 END_TEST
 
+/*
+ * What one command queues at once must fit under output_hard_limit, or
+ * it drops the client who caused it: a newcomer's welcome (counted as 512
+ * bytes), motd (each line with its "*** " and CRLF) and history_bytes of
+ * history, and a /who page of who_max lines of up to 160 bytes plus 512.
+ * A config where either does not fit is refused (exit 78) by -t and at
+ * start, and one where both just fit passes.
+ * Seen before (a7f79f1): -t said the first config was OK (the rest: keys).
+ */
+static const struct {
+	const char	*body;		/* after [server] */
+	const char	*error;		/* after "chatd: FILE: "; NULL: OK */
+} budget_configs[] = {
+	/* The defaults (history_bytes 64K) under a 16K hard limit. */
+	{ "[limits]\noutput_hard_limit = 16K\noutput_soft_limit = 8K\n",
+	  "history_bytes (65536) with the welcome and motd (512 "
+	  "bytes) exceeds output_hard_limit (16384): newcomers would be "
+	  "dropped\n" },
+	/* 512 + "*** hello\r\n" (11) + 15862 is one byte over. */
+	{ "[limits]\noutput_hard_limit = 16K\noutput_soft_limit = 8K\n"
+	  "[chat]\nmotd = hello\nhistory_bytes = 15862\nwho_max = 99\n",
+	  "history_bytes (15862) with the welcome and motd (523 "
+	  "bytes) exceeds output_hard_limit (16384): newcomers would be "
+	  "dropped\n" },
+	/* The greeting fits; 100 x 160 + 512 = 16512 does not. */
+	{ "[limits]\noutput_hard_limit = 16K\noutput_soft_limit = 8K\n"
+	  "[chat]\nmotd = hello\nhistory_bytes = 15861\n",
+	  "who_max (100) pages of up to 160 bytes a line exceed "
+	  "output_hard_limit (16384)\n" },
+	/* Both just fit: 523 + 15861 and 99 x 160 + 512 = 16352. */
+	{ "[limits]\noutput_hard_limit = 16K\noutput_soft_limit = 8K\n"
+	  "[chat]\nmotd = hello\nhistory_bytes = 15861\nwho_max = 99\n",
+	  NULL },
+	/* No hard limit, nothing to fit under. */
+	{ "[limits]\noutput_hard_limit = 0\n"
+	  "[chat]\nhistory_bytes = 64M\nwho_max = 100000\n", NULL },
+};
+
+START_TEST(test_bad_config_output_budget)
+{
+	char	*dir, *body, *path, *want;
+	char	*argv[] = { "-t", "-c", NULL, NULL };
+
+	dir = harness_mkdtemp("budget");
+	body = harness_asprintf("[server]\nbind = 127.0.0.1\nport = %d\n%s",
+	    harness_free_port(), budget_configs[_i].body);
+	path = harness_write_file(dir, "chatd.conf", body);
+	argv[2] = path;
+	if (budget_configs[_i].error == NULL) {
+		want = harness_asprintf("chatd: configuration %s OK\n", path);
+		chatd_run_expect(argv, 0, want);
+	} else {
+		want = harness_asprintf("chatd: %s: %s", path,
+		    budget_configs[_i].error);
+		chatd_run_expect(argv, 78, want);
+		argv[0] = "-c";
+		argv[1] = path;
+		argv[2] = NULL;
+		chatd_run_expect(argv, 78, want);
+	}
+	harness_rmtree(dir);
+	free(want);
+	free(path);
+	free(body);
+	free(dir);
+}
+END_TEST
+
 START_TEST(test_missing_config)
 {
 	char	*dir, *path, *want;
@@ -637,6 +705,8 @@ e2e_core_suite(void)
 	tcase_set_timeout(tc, TEST_TIMEOUT);
 	tcase_add_loop_test(tc, test_bad_config, 0,
 	    sizeof bad_configs / sizeof bad_configs[0]);
+	tcase_add_loop_test(tc, test_bad_config_output_budget, 0,
+	    sizeof budget_configs / sizeof budget_configs[0]);
 	tcase_add_test(tc, test_missing_config);
 	tcase_add_test(tc, test_good_config);
 	tcase_add_test(tc, test_command_line);

@@ -2,8 +2,10 @@
  * End-to-end tests of chatd as a system service: readiness, reload,
  * stopping and watchdog notifications; reloads that change the port and
  * the limits, and reloads that fail; socket activation through
- * systemd-socket-activate; dropping root privileges; log formats (journal
- * priorities, timestamps, -d, log_level); the long command line options.
+ * systemd-socket-activate, and what chatd refuses to serve when passed it
+ * (a file, a datagram socket, one not listening, a bad LISTEN_FDS);
+ * dropping root privileges; log formats (journal priorities, timestamps,
+ * -d, log_level); the long command line options.
  *
  * Most tests start chatd through chatd_start().  A few need what it cannot
  * give: a chosen environment at start (JOURNAL_STREAM naming the daemon's
@@ -203,6 +205,7 @@ struct svc {
 	size_t	 nlen;
 	size_t	 noff;			/* consumed by svc_notified() */
 	int	 groups;		/* start with supplementary groups */
+	void	(*setup)(void);		/* harness_exec's, unless groups */
 };
 
 static struct svc *
@@ -272,7 +275,7 @@ svc_spawn(struct svc *s, char *const pre[], char *const tail[],
 	/* A program in front passes NOTIFY_SOCKET on itself (-E), or not. */
 	x.notify = pre == NULL ? s->notify : NULL;
 	x.outfd = s->logfd;
-	x.setup = s->groups ? svc_setgroups : NULL;
+	x.setup = s->groups ? svc_setgroups : s->setup;
 	s->pid = harness_spawn(&x);
 	s->status = -1;
 }
@@ -471,6 +474,27 @@ log_pid(const char *log, const char *needle)
 		ck_abort_msg("no chatd[PID] on the log line of '%s':\n%s",
 		    needle, log);
 	return (pid_t)pid;
+}
+
+/*
+ * The port of the log line "listening on 127.0.0.1:PORT" + suffix (the
+ * first one).
+ */
+static int
+log_port(const char *log, const char *suffix)
+{
+	const char	*p, *q;
+	int		 port;
+
+	for (p = log; (p = strstr(p, "listening on 127.0.0.1:")) != NULL;
+	    p++) {
+		port = (int)strtol(p + 23, (char **)&q, 10);
+		if (q > p + 23 && strncmp(q, suffix, strlen(suffix)) == 0)
+			return port;
+	}
+	ck_abort_msg("no 'listening on 127.0.0.1:PORT%s' in the log:\n%s",
+	    suffix, log);
+	return -1;
 }
 
 /* Notifications ----------------------------------------------------------- */
@@ -1113,6 +1137,148 @@ START_TEST(test_socket_activation)
 }
 END_TEST
 
+/*
+ * What the daemon finds on fd 3 under LISTEN_PID=itself: made in the
+ * child by activation_setup(), after the harness has closed every other
+ * descriptor, so fd 3 is the first free one.
+ */
+enum fd3 {
+	FD3_NONE,		/* nothing open */
+	FD3_FILE,		/* a regular file (the config) */
+	FD3_UDP,		/* a bound datagram socket */
+	FD3_TCP_BOUND,		/* a stream socket bound, never listen()ed */
+	FD3_TCP_LISTENING	/* what systemd passes for ListenStream= */
+};
+
+static enum fd3	 activation_fd3;
+static char	 activation_file[PATH_MAX];
+/* In the daemon's env; rewritten in the child to hold the child's pid. */
+static char	 activation_pid[32] = "LISTEN_PID=0";
+
+static void
+activation_setup(void)
+{
+	struct sockaddr_in	sin;
+	int			fd = -1;
+
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	switch (activation_fd3) {
+	case FD3_NONE:
+		break;
+	case FD3_FILE:
+		fd = open(activation_file, O_RDONLY);
+		break;
+	case FD3_UDP:
+		if ((fd = socket(AF_INET, SOCK_DGRAM, 0)) != -1 &&
+		    bind(fd, (struct sockaddr *)&sin, sizeof sin) == -1)
+			_exit(125);
+		break;
+	case FD3_TCP_BOUND:
+	case FD3_TCP_LISTENING:
+		if ((fd = socket(AF_INET, SOCK_STREAM, 0)) != -1 &&
+		    bind(fd, (struct sockaddr *)&sin, sizeof sin) == -1)
+			_exit(125);
+		if (activation_fd3 == FD3_TCP_LISTENING && listen(fd, 16) == -1)
+			_exit(125);
+		break;
+	}
+	if (activation_fd3 != FD3_NONE && fd != 3) {
+		dprintf(2, "activation_setup: fd %d, not 3\n", fd);
+		_exit(125);
+	}
+	/* exec() keeps the pid, and CHATD_WRAPPER tools exec in place. */
+	snprintf(activation_pid, sizeof activation_pid, "LISTEN_PID=%ld",
+	    (long)getpid());
+}
+
+/*
+ * What systemd might pass that chatd cannot serve (a socket unit with
+ * ListenDatagram=, a file, a socket left unlistened, a LISTEN_FDS out of
+ * range): chatd says which and why, and does not start.
+ */
+static const struct {
+	const char	*what;
+	enum fd3	 fd3;
+	const char	*listen_fds;
+	const char	*error;		/* NULL: it serves */
+} activations[] = {
+	{ "a regular file", FD3_FILE, "1",
+	  "socket activation: fd 3 is not a socket: Socket operation on "
+	  "non-socket" },
+	{ "a UDP socket", FD3_UDP, "1",
+	  "socket activation: fd 3 is not a listening stream socket "
+	  "(ListenStream= in the socket unit)" },
+	{ "a TCP socket bound but not listening", FD3_TCP_BOUND, "1",
+	  "socket activation: fd 3 is not a listening stream socket "
+	  "(ListenStream= in the socket unit)" },
+	{ "LISTEN_FDS=65", FD3_NONE, "65",
+	  "socket activation: LISTEN_FDS=65 is not 1 to 64" },
+	{ "LISTEN_FDS=0", FD3_NONE, "0",
+	  "socket activation: LISTEN_FDS=0 is not 1 to 64" },
+	/* The control: the same set-up with a listening socket serves. */
+	{ "a listening TCP socket", FD3_TCP_LISTENING, "1", NULL },
+};
+
+/*
+ * chatd with fd 3 as each case above: exit status 1, and its whole output
+ * the config line, the reason and "not starting".
+ * Seen before (a7f79f1): "listening on ... (from systemd)", READY=1, up.
+ */
+START_TEST(test_socket_activation_refuses_non_listening)
+{
+	struct svc	*s;
+	struct tc	*a;
+	char		*tail[] = { "-c", NULL, NULL };
+	char		*env[] = { activation_pid, NULL, NULL };
+	char		*fds, *want, *got;
+	int		 ready, st;
+
+	s = svc_new();
+	tail[1] = s->conf;
+	/* A port of its own, should the daemon listen where it must not. */
+	svc_write_conf(s, "[server]\nbind = 127.0.0.1\nport = %d\n"
+	    "[chat]\nhistory = 0\n", harness_free_port());
+	snprintf(activation_file, sizeof activation_file, "%s", s->conf);
+	activation_fd3 = activations[_i].fd3;
+	fds = harness_asprintf("LISTEN_FDS=%s", activations[_i].listen_fds);
+	env[1] = fds;
+	s->setup = activation_setup;
+	svc_spawn(s, NULL, tail, env);
+	ready = svc_notified(s, "READY=1", HARNESS_START_MS);
+
+	if (activations[_i].error == NULL) {
+		ck_assert_msg(ready, "%s: no READY=1; log:\n%s",
+		    activations[_i].what, svc_log(s));
+		ck_assert_msg(strstr(svc_log(s), "socket activation: serving 1 "
+		    "socket from systemd") != NULL, "%s: not served as "
+		    "activated; log:\n%s", activations[_i].what, svc_log(s));
+		s->port = log_port(svc_log(s), " (from systemd)");
+		a = connect_port(s->port);
+		ck_assert_str_eq(a->name, "guest1");
+		tc_close(a);
+		svc_stop_ok(s);
+		free(fds);
+		return;
+	}
+	ck_assert_msg(!ready, "%s: chatd started (READY=1); log:\n%s",
+	    activations[_i].what, svc_log(s));
+	st = svc_wait(s, HARNESS_STOP_MS);
+	got = harness_unstamp(svc_log(s));
+	want = harness_asprintf("info: configuration read from %s\n"
+	    "error: %s\nerror: not starting\n", s->conf,
+	    activations[_i].error);
+	ck_assert_msg(st == 1 && strcmp(got, want) == 0, "%s: want status 1 "
+	    "and output\n'%s'\ngot status %d and output\n'%s'",
+	    activations[_i].what, want, st, got);
+	free(want);
+	free(got);
+	free(fds);
+	ck_assert_int_eq(svc_stop_status(s, NULL), 1);
+}
+END_TEST
+
 /* Privileges --------------------------------------------------------------- */
 
 /* The numbers after "key:" on its line of /proc/PID/status. */
@@ -1650,6 +1816,8 @@ e2e_service_suite(void)
 	tc = tcase_create("activation");
 	tcase_set_timeout(tc, TEST_TIMEOUT);
 	tcase_add_test(tc, test_socket_activation);
+	tcase_add_loop_test(tc, test_socket_activation_refuses_non_listening,
+	    0, sizeof activations / sizeof activations[0]);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("privileges");

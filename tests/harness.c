@@ -679,13 +679,14 @@ harness_spawn(const struct harness_exec *x)
 			_exit(127);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (x->setup != NULL)
-			x->setup();
 		if (dup2(devnull, 0) == -1 || dup2(x->outfd, 1) == -1 ||
 		    dup2(x->errfd != 0 ? x->errfd : x->outfd, 2) == -1)
 			_exit(127);
 		for (fd = 3; fd < 1024; fd++)
 			close(fd);
+		/* Last, so that what it opens (fd 3...) reaches the daemon. */
+		if (x->setup != NULL)
+			x->setup();
 		execvpe(argv[0], argv, envp);
 		dprintf(2, "harness: exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);

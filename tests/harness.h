@@ -317,10 +317,15 @@ char		*harness_unstamp(const char *text);
  * outfd too), and this process's environment less NOTIFY_SOCKET,
  * LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES and the variables named in unset,
  * plus NOTIFY_SOCKET = notify (unless NULL) and then env. setup, unless
- * NULL, runs in the child just before exec() (it may _exit() on failure).
- * All lists are NULL-terminated; pre, env and unset may be NULL. The child
- * dies with the test (PR_SET_PDEATHSIG) and is killed at exit if it still
- * runs.
+ * NULL, runs in the child just before exec(), once stdin, stdout and
+ * stderr are in place and every other descriptor below 1024 is closed, so
+ * that a descriptor it opens without O_CLOEXEC reaches the daemon (fd 3
+ * for socket activation); it may _exit() on failure. It cannot change the
+ * daemon's environment with setenv(), since env is built before fork(),
+ * but it may rewrite the text of an env string in place (its own pid as
+ * LISTEN_PID, say). All lists are NULL-terminated; pre, env and unset may
+ * be NULL. The child dies with the test (PR_SET_PDEATHSIG) and is killed
+ * at exit if it still runs.
  */
 struct harness_exec {
 	const char	 *bin;		/* NULL: CHATD_BIN */
