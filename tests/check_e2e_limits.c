@@ -812,7 +812,7 @@ START_TEST(test_who_paged)
 	tc_send(c[0], "/who 7\n");
 	tc_expect_line(c[0], "*** no page 7: 300 online, 6 pages");
 	tc_send(c[0], "/who x\n");
-	tc_expect_line(c[0], "*** usage: /who [PAGE]");
+	tc_expect_line(c[0], "*** usage: /who [*] [PAGE]");
 
 	/* Never dropped: the asker still talks, and is heard. */
 	tc_send(c[0], "still here\n");
