@@ -41,14 +41,16 @@ smoke=0
 quick=0
 use_ncat=1
 lookup_only=0
+operated=0
 for arg; do
 	case $arg in
 	--smoke) smoke=1 ;;
 	--quick) quick=1 ;;
 	--no-ncat) use_ncat=0 ;;
 	--lookup-only) lookup_only=1 ;;
+	--operated) operated=1 ;;
 	*) echo "usage: $0 [--smoke] [--quick] [--no-ncat] [--lookup-only]" \
-	    >&2; exit 99 ;;
+	    "[--operated]" >&2; exit 99 ;;
 	esac
 done
 
@@ -128,6 +130,17 @@ listening() {
 	fi
 }
 
+# With --operated, chatd runs as an operator would: a control socket,
+# the state database and Prometheus metrics on (a scraper is not run: the
+# question is what having them costs the relay).
+operated_conf() {
+	if [ "$operated" = 1 ]; then
+		printf '[control]\nsocket = %s\nstate = %s\n' \
+		    "$tmp/control.sock" "$tmp/chatd.db"
+		printf '[metrics]\nlisten = 127.0.0.1:%s\n' "$(random_port)"
+	fi
+}
+
 # start_server KIND: starts chatd (raw mode), chatd-chat (chat mode, its
 # defaults), chatd-lookup (chat mode, quiet: for /msg) or ncat on a free
 # port; sets server_pid and port, or fails.
@@ -154,6 +167,7 @@ rate_lines = 0
 [chat]
 history = 0
 EOF
+			operated_conf >> "$tmp/chatd.conf"
 			"$chatd" -c "$tmp/chatd.conf" >> "$tmp/chatd.log" 2>&1 &
 			;;
 		chatd-chat)
@@ -170,6 +184,7 @@ log_level = warning
 max_clients = 0
 max_clients_per_address = 0
 EOF
+			operated_conf >> "$tmp/chatd-chat.conf"
 			"$chatd" -c "$tmp/chatd-chat.conf" \
 			    >> "$tmp/chatd-chat.log" 2>&1 &
 			;;
@@ -191,6 +206,7 @@ rate_lines = 0
 announce = no
 history = 0
 EOF
+			operated_conf >> "$tmp/chatd-lookup.conf"
 			"$chatd" -c "$tmp/chatd-lookup.conf" \
 			    >> "$tmp/chatd-lookup.log" 2>&1 &
 			;;
