@@ -1,0 +1,574 @@
+/*
+ * End-to-end tests of what chatd's operator surfaces must stand up to,
+ * beyond what chatctl's suite drives command by command: bans by IPv6
+ * prefix and per-prefix counting, and a timed ban that runs out (in
+ * memory and in the database).
+ *
+ * chatd is started through chatd_start_conf() with [control] socket and
+ * state in a directory of the test's own.  The control socket is spoken
+ * to raw, as chatctl(8) speaks it (a request line; "| " data lines, then
+ * "ok" or "error ..."): chatctl's own mapping of arguments to requests is
+ * check_e2e_chatctl's business.  The database is read back with SQLite.
+ *
+ * Waits are on what chatd says: an answer, a log line, end of file.  A
+ * timed ban's end is state chatd leaves without announcing it, so the
+ * test asks chatd for its bans in a bounded poll (harness_poll()), which
+ * waits on the program, not on the clock.
+ *
+ * Negatives are proved by order, as in the other suites: a client that is
+ * not refused gets its welcome, one that is refused gets one line and end
+ * of file, and nothing else.
+ */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <sqlite3.h>
+
+#include "harness.h"
+
+#define W		HARNESS_WAIT_MS
+#define TEST_TIMEOUT	120	/* seconds; more under CHATD_WRAPPER */
+#define WRAPPED_FACTOR	10
+
+/* chatd and the directory that holds its socket and database. */
+struct ctx {
+	struct chatd	*d;
+	char		*dir;
+	char		*sock;
+	char		*db;
+	char		*conf;		/* its config, "%d" for the port */
+};
+
+/* Helpers ---------------------------------------------------------------- */
+
+static const char *
+wrapper(void)
+{
+	const char	*w;
+
+	w = getenv("CHATD_WRAPPER");
+	return w != NULL && *w != '\0' ? w : NULL;
+}
+
+static void *
+xmalloc0(size_t size)
+{
+	void	*p;
+
+	if ((p = calloc(1, size)) == NULL)
+		ck_abort_msg("out of memory");
+	return p;
+}
+
+/* Fails the test unless text holds frag. */
+#define HAS(text, frag) \
+	ck_assert_msg(strstr(text, frag) != NULL, "%s:%d: no '%s' in:\n" \
+	    "%.2000s", __FILE__, __LINE__, frag, text)
+/* Fails the test if text holds frag. */
+#define HASNT(text, frag) \
+	ck_assert_msg(strstr(text, frag) == NULL, "%s:%d: '%s' in:\n" \
+	    "%.2000s", __FILE__, __LINE__, frag, text)
+/* Fails the test unless text is exactly want. */
+#define IS(text, want) \
+	ck_assert_msg(strcmp(text, want) == 0, "%s:%d: expected:\n%.1000s\n" \
+	    "got:\n%.1000s", __FILE__, __LINE__, want, text)
+/* Fails the test unless some line of text matches the extended re. */
+#define MATCH(text, re) \
+	ck_assert_msg(harness_match(text, re), "%s:%d: no line matching " \
+	    "'%s' in:\n%.2000s", __FILE__, __LINE__, re, text)
+
+/*
+ * Starts chatd with server (NULL: "bind = 127.0.0.1") in [server], then
+ * [control] socket and state in a new directory of the test's, then more
+ * (NULL: nothing).
+ */
+static void
+ctx_start_ex(struct ctx *t, const char *server, const char *more)
+{
+
+	memset(t, 0, sizeof *t);
+	t->dir = harness_mkdtemp("ctl");
+	t->sock = harness_asprintf("%s/control.sock", t->dir);
+	t->db = harness_asprintf("%s/chatd.db", t->dir);
+	t->conf = harness_asprintf("[server]\n%s\nport = %%d\n[control]\n"
+	    "socket = %s\nstate = %s\n%s", server != NULL ? server :
+	    "bind = 127.0.0.1", t->sock, t->db, more != NULL ? more : "");
+	t->d = chatd_start_conf(t->conf);
+}
+
+static void
+ctx_start(struct ctx *t, const char *more)
+{
+	ctx_start_ex(t, NULL, more);
+}
+
+/* Stops chatd (it must exit 0) and removes the test's directory. */
+static void
+ctx_stop(struct ctx *t)
+{
+	if (t->d != NULL)
+		chatd_stop_ok(t->d);
+	harness_rmtree(t->dir);
+	free(t->dir);
+	free(t->sock);
+	free(t->db);
+	free(t->conf);
+}
+
+/* A connection to the control socket. */
+static int
+ctl_connect(struct ctx *t)
+{
+	struct sockaddr_un	sun;
+	int			fd;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", t->sock);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1 || connect(fd, (struct sockaddr *)&sun, sizeof sun) ==
+	    -1)
+		ck_abort_msg("connect to %s: %s", t->sock, strerror(errno));
+	return fd;
+}
+
+/* Writes len bytes of buf to fd, or fails the test. */
+static void
+write_all(int fd, const void *buf, size_t len)
+{
+	const char	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			ck_abort_msg("write: %s", strerror(errno));
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+/* How many whole lines of text (CRLF) are status lines: "ok", "error ...". */
+static int
+status_lines(const char *text)
+{
+	const char	*p;
+	int		 n = 0;
+
+	for (p = text; *p != '\0'; ) {
+		const char *eol = strstr(p, "\r\n");
+
+		if (eol == NULL)
+			break;
+		if (strncmp(p, "ok\r\n", 4) == 0 || strncmp(p, "error ", 6) == 0)
+			n++;
+		p = eol + 2;
+	}
+	return n;
+}
+
+/*
+ * Reads the answers to n requests from fd: everything up to the n-th
+ * status line, which must end what was read (nothing follows an answer
+ * unasked).  Returns it, NUL-terminated; free() it.
+ */
+static char *
+ctl_read(int fd, int n)
+{
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	int64_t		 deadline = harness_now_ms() + W;
+	size_t		 len = 0, size = 65536;
+	char		*buf = xmalloc0(size);
+	ssize_t		 r;
+
+	while (status_lines(buf) < n) {
+		if (poll(&pfd, 1, harness_left_ms(deadline)) != 1)
+			ck_abort_msg("control: %d answers not in within %d ms; "
+			    "got:\n%.2000s", n, W, buf);
+		if (len + 4096 + 1 > size) {
+			size *= 2;
+			if ((buf = realloc(buf, size)) == NULL)
+				ck_abort_msg("out of memory");
+		}
+		if ((r = read(fd, buf + len, 4096)) == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			ck_abort_msg("control: %s after %d of %d answers; got:\n"
+			    "%.2000s", r == 0 ? "end of file" : strerror(errno),
+			    status_lines(buf), n, buf);
+		len += (size_t)r;
+		buf[len] = '\0';
+	}
+	ck_assert_msg(len >= 2 && strcmp(buf + len - 2, "\r\n") == 0,
+	    "control: more after the answer:\n%.2000s", buf);
+	return buf;
+}
+
+/* One request on a connection of its own; its answer (free() it). */
+static char *
+ctl(struct ctx *t, const char *req)
+{
+	char	*line, *ans;
+	int	 fd;
+
+	fd = ctl_connect(t);
+	line = harness_asprintf("%s\n", req);
+	write_all(fd, line, strlen(line));
+	ans = ctl_read(fd, 1);
+	close(fd);
+	free(line);
+	return ans;
+}
+
+/* ctl(), failing the test unless the answer ends in "ok". */
+static char *
+ctl_ok(struct ctx *t, const char *req)
+{
+	char	*ans = ctl(t, req);
+	size_t	 len = strlen(ans);
+
+	ck_assert_msg(len >= 4 && strcmp(ans + len - 4, "ok\r\n") == 0 &&
+	    strstr(ans, "\r\nerror ") == NULL && strncmp(ans, "error ", 6) !=
+	    0, "control: '%s': not ok:\n%.2000s", req, ans);
+	return ans;
+}
+
+/* The number after "\"key\":" in a JSON answer. */
+static unsigned long long
+json_number(const char *doc, const char *key)
+{
+	char		 frag[128];
+	const char	*p;
+
+	snprintf(frag, sizeof frag, "\"%s\":", key);
+	if ((p = strstr(doc, frag)) == NULL || p[strlen(frag)] < '0' ||
+	    p[strlen(frag)] > '9')
+		ck_abort_msg("no number %s in:\n%.2000s", frag, doc);
+	return strtoull(p + strlen(frag), NULL, 10);
+}
+
+/* The counter key of chatd's json stats. */
+static unsigned long long
+stat_of(struct ctx *t, const char *key)
+{
+	char			*ans = ctl_ok(t, "json stats");
+	unsigned long long	 v = json_number(ans, key);
+
+	free(ans);
+	return v;
+}
+
+/* A client from family (AF_INET: 127.0.0.1, AF_INET6: ::1) named name. */
+static struct tc *
+join_af(struct ctx *t, int family, const char *name)
+{
+	struct tc	*c;
+	char		 want[128];
+
+	c = tc_connect_raw(t->d, family);
+	tc_welcome(c);
+	tc_send(c, "/nick %s\n", name);
+	snprintf(want, sizeof want, "*** you are now known as %s", name);
+	tc_expect(c, want, W);
+	tc_rename(c, name);
+	return c;
+}
+
+/*
+ * A newcomer from family is refused: its one line is exactly want, then
+ * end of file.
+ */
+static void
+expect_refused(struct ctx *t, int family, const char *want)
+{
+	struct tc	*c;
+
+	c = tc_connect_raw(t->d, family);
+	tc_rename(c, family == AF_INET6 ? "newcomer [::1]" :
+	    "newcomer 127.0.0.1");
+	tc_expect_line(c, want);
+	tc_expect_eof(c);
+	tc_close(c);
+}
+
+/* A newcomer from family gets in: its first line is the welcome. */
+static void
+expect_admitted(struct ctx *t, int family)
+{
+	struct tc	*c;
+
+	c = tc_connect_raw(t->d, family);
+	tc_welcome(c);
+	tc_close(c);
+}
+
+/*
+ * o, in the room with watcher, is removed by a ban for reason: it is told,
+ * then closed; watcher sees it leave, saying why.
+ */
+static void
+expect_banned(struct tc *o, struct tc *watcher, const char *reason)
+{
+	char	want[256];
+
+	snprintf(want, sizeof want, "*** you have been banned: %s", reason);
+	tc_expect_line(o, want);
+	tc_expect_eof(o);
+	snprintf(want, sizeof want, "*** %s left (banned: %s)", o->name,
+	    reason);
+	tc_expect_line(watcher, want);
+}
+
+/* Bans ------------------------------------------------------------------- */
+
+/*
+ * A ban of the /64 that holds ::1 removes the ::1 client and refuses the
+ * next, and leaves 127.0.0.1 alone; unban lets ::1 in again.
+ */
+START_TEST(test_ban_ipv6_prefix)
+{
+	struct ctx	 t;
+	struct tc	*six, *four, *other;
+	char		*ans;
+
+	if (!harness_have_ipv6()) {
+		harness_skip("test_ban_ipv6_prefix", "::1 cannot be bound "
+		    "here");
+		return;
+	}
+	ctx_start_ex(&t, "bind = 127.0.0.1 ::1", NULL);
+	six = join_af(&t, AF_INET6, "six");
+	four = join_af(&t, AF_INET, "four");
+	tc_expect_line(six, "*** guest2 joined");
+	tc_expect_line(six, "*** guest2 is now known as four");
+
+	/* Spelt with the host bits set: the /64 of ::1 all the same. */
+	ans = ctl_ok(&t, "ban 0::1/64 1h v6 abuse");
+	MATCH(ans, "^\\| banned ::/64 until [0-9]{4}-[0-9]{2}-[0-9]{2}T"
+	    "[0-9:]{8}Z, 1 client removed\r$");
+	free(ans);
+	expect_banned(six, four, "v6 abuse");
+	tc_close(six);
+	chatd_wait_log(t.d, "ban ::/64: v6 abuse (1 client removed)");
+
+	expect_refused(&t, AF_INET6, "*** you are banned from this server: "
+	    "v6 abuse");
+	chatd_wait_log_re(t.d, "client [0-9]+ \\[::1\\]:[0-9]+ refused: "
+	    "banned \\(::/64\\)");
+	/* 127.0.0.1 is not in it: let in, and four is still here. */
+	other = join_af(&t, AF_INET, "other");
+	tc_expect_line(four, "*** guest3 joined");
+	tc_expect_line(four, "*** guest3 is now known as other");
+	ck_assert_uint_eq(stat_of(&t, "refused_banned"), 1);
+	ck_assert_uint_eq(stat_of(&t, "closed_kicked"), 1);
+
+	ans = ctl_ok(&t, "unban ::/64");
+	IS(ans, "| unbanned ::/64\r\nok\r\n");
+	free(ans);
+	six = join_af(&t, AF_INET6, "six");
+	tc_close(six);
+	tc_close(other);
+	tc_close(four);
+	ctx_stop(&t);
+}
+END_TEST
+
+/*
+ * max_clients_per_address counts IPv6 clients by ipv6_prefix: ::1 is the
+ * only IPv6 address here, so the check is that its clients are counted
+ * together (the third is refused), apart from 127.0.0.1's, and that one
+ * leaving makes room, for a /64 and for a /128 alike.
+ */
+static const unsigned v6_prefixes[] = { 64, 128 };
+
+START_TEST(test_per_address_ipv6)
+{
+	struct ctx	 t;
+	struct tc	*s1, *s2, *f1, *s3;
+	char		*more;
+
+	if (!harness_have_ipv6()) {
+		harness_skip("test_per_address_ipv6", "::1 cannot be bound "
+		    "here");
+		return;
+	}
+	more = harness_asprintf("[limits]\nmax_clients_per_address = 2\n"
+	    "ipv6_prefix = %u\n[chat]\nannounce = no\n", v6_prefixes[_i]);
+	ctx_start_ex(&t, "bind = 127.0.0.1 ::1", more);
+	free(more);
+	s1 = join_af(&t, AF_INET6, "s1");
+	s2 = join_af(&t, AF_INET6, "s2");
+	expect_refused(&t, AF_INET6, "*** too many connections from your "
+	    "address, try again later");
+	chatd_wait_log_re(t.d, "client [0-9]+ \\[::1\\]:[0-9]+ refused: too "
+	    "many connections from your address");
+	ck_assert_uint_eq(stat_of(&t, "refused_per_address"), 1);
+
+	/* 127.0.0.1 is counted apart. */
+	f1 = join_af(&t, AF_INET, "f1");
+
+	/* One leaves: room for one, and for one only. */
+	tc_close(s1);
+	chatd_wait_log(t.d, "disconnected: ");
+	s3 = join_af(&t, AF_INET6, "s3");
+	expect_refused(&t, AF_INET6, "*** too many connections from your "
+	    "address, try again later");
+	ck_assert_uint_eq(stat_of(&t, "refused_per_address"), 2);
+	ck_assert_uint_eq(stat_of(&t, "clients"), 3);
+	tc_close(s2);
+	tc_close(s3);
+	tc_close(f1);
+	ctx_stop(&t);
+}
+END_TEST
+
+/* The bans' patterns in the database at path, one a line, sorted. */
+static char *
+db_patterns(const char *path)
+{
+	sqlite3		*db;
+	sqlite3_stmt	*q;
+	char		*out = xmalloc0(4096);
+	size_t		 len = 0;
+	int		 rc;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK)
+		ck_abort_msg("%s: %s", path, sqlite3_errmsg(db));
+	if (sqlite3_prepare_v2(db, "SELECT pattern FROM bans ORDER BY "
+	    "pattern;", -1, &q, NULL) != SQLITE_OK)
+		ck_abort_msg("%s: %s", path, sqlite3_errmsg(db));
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		len += snprintf(out + len, 4096 - len, "%s\n",
+		    (const char *)sqlite3_column_text(q, 0));
+	ck_assert_msg(rc == SQLITE_DONE, "%s: %s", path, sqlite3_errmsg(db));
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return out;
+}
+
+/* For harness_poll(): chatd's bans no longer list 127.0.0.1. */
+static int
+ban_gone(void *arg)
+{
+	char	*ans = ctl_ok(arg, "bans");
+	int	 gone = strstr(ans, "\n| 127.0.0.1 ") == NULL;
+
+	free(ans);
+	return gone;
+}
+
+/* For harness_poll(): chatd holds one ban, expired ones dropped. */
+static int
+one_ban_held(void *arg)
+{
+	char	*ans = ctl_ok(arg, "json status");
+	int	 one = strstr(ans, "\"bans\":1}") != NULL;
+
+	free(ans);
+	return one;
+}
+
+/*
+ * A timed ban: while it lasts the client it covers is removed and a
+ * newcomer refused; once it has run out a newcomer gets in, and it is
+ * gone from the database, while a ban for good stays there.
+ */
+START_TEST(test_timed_ban_expires)
+{
+	struct ctx	 t;
+	struct tc	*early, *watcher;
+	char		*ans, *rows;
+
+	ctx_start(&t, NULL);
+	early = join_af(&t, AF_INET, "early");
+	ans = ctl_ok(&t, "ban 10.0.0.0/8 kept");
+	free(ans);
+	/* Three seconds: long enough to see it work, under valgrind too. */
+	ans = ctl_ok(&t, "ban 127.0.0.1 3s cool off");
+	MATCH(ans, "^\\| banned 127\\.0\\.0\\.1 until .*, 1 client removed\r$");
+	free(ans);
+	tc_expect_line(early, "*** you have been banned: cool off");
+	tc_expect_eof(early);
+	tc_close(early);
+	expect_refused(&t, AF_INET, "*** you are banned from this server: "
+	    "cool off");
+	ans = ctl_ok(&t, "bans");
+	MATCH(ans, "^\\| 127\\.0\\.0\\.1 +[0-9TZ:-]+ [0-9TZ:-]+ cool off\r$");
+	free(ans);
+	rows = db_patterns(t.db);
+	IS(rows, "10.0.0.0/8\n127.0.0.1\n");
+	free(rows);
+
+	/* It runs out: chatd stops listing it, then drops it. */
+	ck_assert_msg(harness_poll(ban_gone, &t, W), "the 3 s ban on "
+	    "127.0.0.1 still listed after %d ms", W);
+	watcher = join_af(&t, AF_INET, "watcher");
+	ck_assert_msg(harness_poll(one_ban_held, &t, W), "the expired ban "
+	    "not dropped within %d ms", W);
+	ans = ctl_ok(&t, "bans");
+	HASNT(ans, "127.0.0.1");
+	MATCH(ans, "^\\| 10\\.0\\.0\\.0/8 ");
+	free(ans);
+	tc_close(watcher);
+
+	/* Gone from the file, not just skipped when it is read. */
+	chatd_stop_ok(t.d);
+	rows = db_patterns(t.db);
+	IS(rows, "10.0.0.0/8\n");
+	free(rows);
+	t.d = chatd_start_conf(t.conf);
+	chatd_wait_log(t.d, "1 ban in force");
+	expect_admitted(&t, AF_INET);
+	ctx_stop(&t);
+}
+END_TEST
+
+static Suite *
+e2e_control_suite(void)
+{
+	Suite	*s;
+	TCase	*tc;
+	double	 f;
+
+	f = wrapper() != NULL ? WRAPPED_FACTOR : 1;
+	s = suite_create("e2e_control");
+
+	tc = tcase_create("bans");
+	tcase_set_timeout(tc, TEST_TIMEOUT * f);
+	tcase_add_test(tc, test_ban_ipv6_prefix);
+	tcase_add_loop_test(tc, test_per_address_ipv6, 0,
+	    sizeof v6_prefixes / sizeof v6_prefixes[0]);
+	tcase_add_test(tc, test_timed_ban_expires);
+	suite_add_tcase(s, tc);
+
+	return s;
+}
+
+int
+main(void)
+{
+	return harness_run_suite(e2e_control_suite());
+}
