@@ -1,14 +1,18 @@
 /*
  * End-to-end tests of what chatd's operator surfaces must stand up to,
  * beyond what chatctl's suite drives command by command: bans by IPv6
- * prefix and per-prefix counting, and a timed ban that runs out (in
- * memory and in the database).
+ * prefix and per-prefix counting, a timed ban that runs out (in memory
+ * and in the database), and the Prometheus metrics (accepted by promtool,
+ * counters that move exactly as the traffic they count).
  *
  * chatd is started through chatd_start_conf() with [control] socket and
  * state in a directory of the test's own.  The control socket is spoken
  * to raw, as chatctl(8) speaks it (a request line; "| " data lines, then
  * "ok" or "error ..."): chatctl's own mapping of arguments to requests is
- * check_e2e_chatctl's business.  The database is read back with SQLite.
+ * check_e2e_chatctl's business.  The metrics are fetched with a small
+ * HTTP/1.0 client over a socket, and checked with promtool (Debian's
+ * prometheus package; PROMTOOL overrides the one on PATH).  The database
+ * is read back with SQLite.
  *
  * Waits are on what chatd says: an answer, a log line, end of file.  A
  * timed ban's end is state chatd leaves without announcing it, so the
@@ -34,6 +38,7 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -49,6 +54,7 @@
 #define W		HARNESS_WAIT_MS
 #define TEST_TIMEOUT	120	/* seconds; more under CHATD_WRAPPER */
 #define WRAPPED_FACTOR	10
+#define HTTP_MAX	(1024 * 1024)
 
 /* chatd and the directory that holds its socket and database. */
 struct ctx {
@@ -57,6 +63,7 @@ struct ctx {
 	char		*sock;
 	char		*db;
 	char		*conf;		/* its config, "%d" for the port */
+	int		 mport;		/* [metrics] port, or 0 */
 };
 
 /* Helpers ---------------------------------------------------------------- */
@@ -100,26 +107,35 @@ xmalloc0(size_t size)
 /*
  * Starts chatd with server (NULL: "bind = 127.0.0.1") in [server], then
  * [control] socket and state in a new directory of the test's, then more
- * (NULL: nothing).
+ * (NULL: nothing); with metrics, [metrics] listen on a free port too.
  */
 static void
-ctx_start_ex(struct ctx *t, const char *server, const char *more)
+ctx_start_ex(struct ctx *t, const char *server, const char *more,
+    int metrics)
 {
+	char	*m = NULL;
 
 	memset(t, 0, sizeof *t);
 	t->dir = harness_mkdtemp("ctl");
 	t->sock = harness_asprintf("%s/control.sock", t->dir);
 	t->db = harness_asprintf("%s/chatd.db", t->dir);
+	if (metrics) {
+		t->mport = harness_free_port();
+		m = harness_asprintf("[metrics]\nlisten = 127.0.0.1:%d\n",
+		    t->mport);
+	}
 	t->conf = harness_asprintf("[server]\n%s\nport = %%d\n[control]\n"
-	    "socket = %s\nstate = %s\n%s", server != NULL ? server :
-	    "bind = 127.0.0.1", t->sock, t->db, more != NULL ? more : "");
+	    "socket = %s\nstate = %s\n%s%s", server != NULL ? server :
+	    "bind = 127.0.0.1", t->sock, t->db, m != NULL ? m : "",
+	    more != NULL ? more : "");
+	free(m);
 	t->d = chatd_start_conf(t->conf);
 }
 
 static void
 ctx_start(struct ctx *t, const char *more)
 {
-	ctx_start_ex(t, NULL, more);
+	ctx_start_ex(t, NULL, more, 0);
 }
 
 /* Stops chatd (it must exit 0) and removes the test's directory. */
@@ -358,7 +374,7 @@ START_TEST(test_ban_ipv6_prefix)
 		    "here");
 		return;
 	}
-	ctx_start_ex(&t, "bind = 127.0.0.1 ::1", NULL);
+	ctx_start_ex(&t, "bind = 127.0.0.1 ::1", NULL, 0);
 	six = join_af(&t, AF_INET6, "six");
 	four = join_af(&t, AF_INET, "four");
 	tc_expect_line(six, "*** guest2 joined");
@@ -416,7 +432,7 @@ START_TEST(test_per_address_ipv6)
 	}
 	more = harness_asprintf("[limits]\nmax_clients_per_address = 2\n"
 	    "ipv6_prefix = %u\n[chat]\nannounce = no\n", v6_prefixes[_i]);
-	ctx_start_ex(&t, "bind = 127.0.0.1 ::1", more);
+	ctx_start_ex(&t, "bind = 127.0.0.1 ::1", more, 0);
 	free(more);
 	s1 = join_af(&t, AF_INET6, "s1");
 	s2 = join_af(&t, AF_INET6, "s2");
@@ -546,6 +562,412 @@ START_TEST(test_timed_ban_expires)
 }
 END_TEST
 
+/* Metrics ---------------------------------------------------------------- */
+
+/* An HTTP answer. */
+struct http {
+	int	 status;	/* from the status line, or 0 */
+	char	*raw;		/* all of it */
+	char	*body;		/* into raw, after the blank line */
+};
+
+static void
+http_free(struct http *h)
+{
+	free(h->raw);
+	memset(h, 0, sizeof *h);
+}
+
+/* A TCP connection to 127.0.0.1:port, non-blocking once connected. */
+static int
+tcp_connect(int port)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+	int			fd;
+
+	len = harness_loopback(AF_INET, port, &ss);
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		ck_abort_msg("socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&ss, len) == -1)
+		ck_abort_msg("connect to port %d: %s", port, strerror(errno));
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	return fd;
+}
+
+/*
+ * Reads fd until end of file (a reset after data counts as one: a server
+ * that closes with a request unread resets); the text, NUL-terminated.
+ */
+static char *
+read_to_eof(int fd)
+{
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	int64_t		 deadline = harness_now_ms() + W;
+	size_t		 len = 0;
+	char		*buf = xmalloc0(HTTP_MAX + 1);
+	ssize_t		 n;
+
+	for (;;) {
+		if (poll(&pfd, 1, harness_left_ms(deadline)) != 1)
+			ck_abort_msg("no end of file within %d ms; got:\n"
+			    "%.2000s", W, buf);
+		n = read(fd, buf + len, HTTP_MAX - len);
+		if (n == -1 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n == -1 && errno == ECONNRESET)
+			break;
+		if (n == -1)
+			ck_abort_msg("read: %s", strerror(errno));
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		ck_assert_msg(len < HTTP_MAX, "answer over %d bytes", HTTP_MAX);
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+/* Sends req (len bytes) to the metrics port and reads the answer. */
+static void
+http_raw(struct ctx *t, const void *req, size_t len, struct http *h)
+{
+	char	*p;
+	int	 fd;
+
+	fd = tcp_connect(t->mport);
+	write_all(fd, req, len);
+	h->raw = read_to_eof(fd);
+	close(fd);
+	h->status = 0;
+	if (strncmp(h->raw, "HTTP/1.", 7) == 0 && strlen(h->raw) > 12)
+		h->status = atoi(h->raw + 9);
+	h->body = (p = strstr(h->raw, "\r\n\r\n")) != NULL ? p + 4 :
+	    h->raw + strlen(h->raw);
+}
+
+/* GET path, as HTTP/1.0 (the server closes after the answer). */
+static void
+http_get(struct ctx *t, const char *path, struct http *h)
+{
+	char	*req;
+
+	req = harness_asprintf("GET %s HTTP/1.0\r\n\r\n", path);
+	http_raw(t, req, strlen(req), h);
+	free(req);
+}
+
+/* GET /metrics, which must answer 200 with the exposition format. */
+static void
+scrape(struct ctx *t, struct http *h)
+{
+	http_get(t, "/metrics", h);
+	ck_assert_msg(h->status == 200, "GET /metrics: not 200:\n%.2000s",
+	    h->raw);
+	HAS(h->raw, "\r\nContent-Type: text/plain; version=0.0.4; "
+	    "charset=utf-8\r\n");
+}
+
+/*
+ * The value of the sample name (with its labels, if any) in an
+ * exposition; it must be there, once.
+ */
+static double
+metric(const char *text, const char *name)
+{
+	char		*key;
+	const char	*p, *q;
+	double		 v;
+
+	key = harness_asprintf("\n%s ", name);
+	if ((p = strstr(text, key)) == NULL)
+		ck_abort_msg("no sample %s in:\n%.3000s", name, text);
+	q = strstr(p + 1, key);
+	ck_assert_msg(q == NULL, "sample %s twice", name);
+	v = strtod(p + strlen(key), NULL);
+	free(key);
+	return v;
+}
+
+/*
+ * The loop-turn histogram is one: its buckets, in order of le, never
+ * go down, and the last (+Inf) is _count.  Returns _count.
+ */
+static double
+histogram_count(const char *text)
+{
+	static const char	*bucket = "\nchatd_loop_turn_seconds_bucket{le=\"";
+	const char		*p;
+	double			 prev = 0, v, count;
+	int			 n = 0, inf = 0;
+
+	count = metric(text, "chatd_loop_turn_seconds_count");
+	for (p = text; (p = strstr(p, bucket)) != NULL; p++) {
+		const char *end = strstr(p, "\"} ");
+
+		ck_assert_msg(!inf, "a bucket after +Inf");
+		ck_assert(end != NULL);
+		inf = strncmp(p + strlen(bucket), "+Inf\"", 5) == 0;
+		v = strtod(end + 3, NULL);
+		ck_assert_msg(v >= prev, "bucket %d: %g after %g: not "
+		    "cumulative", n, v, prev);
+		prev = v;
+		n++;
+	}
+	ck_assert_msg(inf && n == 13, "%d buckets, +Inf %s", n, inf ? "last" :
+	    "missing");
+	ck_assert_msg(prev == count, "+Inf bucket %g, _count %g", prev, count);
+	return count;
+}
+
+/* promtool: PROMTOOL, or the first on PATH; NULL if none. */
+static char *
+promtool_path(void)
+{
+	const char	*env = getenv("PROMTOOL"), *path = getenv("PATH");
+	char		*dirs, *d, *save, *p;
+
+	if (env != NULL && *env != '\0')
+		return access(env, X_OK) == 0 ? strdup(env) : NULL;
+	if (path == NULL)
+		path = "/usr/bin:/bin";
+	dirs = strdup(path);
+	for (d = strtok_r(dirs, ":", &save); d != NULL;
+	    d = strtok_r(NULL, ":", &save)) {
+		p = harness_asprintf("%s/promtool", d);
+		if (access(p, X_OK) == 0) {
+			free(dirs);
+			return p;
+		}
+		free(p);
+	}
+	free(dirs);
+	return NULL;
+}
+
+/*
+ * promtool check metrics on text: its exit status, and what it said in
+ * out (outlen bytes, NUL-terminated).
+ */
+static int
+promtool_check(const char *promtool, const char *text, char *out,
+    size_t outlen)
+{
+	struct harness_exec	 x;
+	char			*dir, *file;
+	char *const		 tail[] = { "-c", "exec \"$0\" check metrics "
+				    "< \"$1\"", (char *)promtool, NULL, NULL };
+	char			*argv[5];
+	int			 p[2], st = -1;
+	size_t			 len = 0;
+	ssize_t			 n;
+	pid_t			 pid;
+
+	dir = harness_mkdtemp("promtool");
+	file = harness_write_file(dir, "metrics.txt", text);
+	memcpy(argv, tail, sizeof argv);
+	argv[3] = file;
+	if (pipe2(p, O_CLOEXEC) == -1)
+		ck_abort_msg("pipe: %s", strerror(errno));
+	memset(&x, 0, sizeof x);
+	x.bin = "/bin/sh";
+	x.tail = argv;
+	x.outfd = p[1];
+	pid = harness_spawn(&x);
+	close(p[1]);
+	while ((n = read(p[0], out + len, outlen - 1 - len)) > 0 ||
+	    (n == -1 && errno == EINTR))
+		len += n > 0 ? (size_t)n : 0;
+	out[len] = '\0';
+	close(p[0]);
+	ck_assert_msg(harness_wait(&pid, &st, W) != -1, "promtool did not "
+	    "exit within %d ms", W);
+	harness_rmtree(dir);
+	free(file);
+	free(dir);
+	return st;
+}
+
+/* promtool, from Debian's prometheus, accepts what chatd exposes. */
+START_TEST(test_metrics_promtool)
+{
+	struct ctx	 t;
+	struct http	 h;
+	struct tc	*a, *b;
+	char		*promtool, out[8192];
+	int		 st;
+
+	if ((promtool = promtool_path()) == NULL) {
+		harness_skip("test_metrics_promtool", "no promtool on PATH "
+		    "(apt-get install prometheus), nor PROMTOOL");
+		return;
+	}
+	ctx_start_ex(&t, NULL, NULL, 1);
+	/* Something in every family: a client, a line, a refusal, a ban. */
+	a = join_af(&t, AF_INET, "alice");
+	b = join_af(&t, AF_INET, "bob");
+	tc_send(a, "hello\n");
+	tc_expect_chat(b, "<alice> hello");
+	free(ctl_ok(&t, "ban 192.0.2.0/24 test"));
+	scrape(&t, &h);
+	HAS(h.body, "# TYPE chatd_loop_turn_seconds histogram\n");
+	st = promtool_check(promtool, h.body, out, sizeof out);
+	ck_assert_msg(st == 0, "promtool check metrics: exit %d:\n%s\n"
+	    "on:\n%.3000s", st, out, h.body);
+	IS(out, "");
+	/* And it would say so if it did not: the check can fail. */
+	st = promtool_check(promtool, "chatd_bad_total{ 1\n", out,
+	    sizeof out);
+	ck_assert_msg(st != 0, "promtool accepted garbage: %s", out);
+	http_free(&h);
+	free(promtool);
+	tc_close(a);
+	tc_close(b);
+	ctx_stop(&t);
+}
+END_TEST
+
+#define FANOUT_LINES	100
+
+/*
+ * The counters move as the traffic they count, exactly: 100 lines from
+ * one client to three others are 100 received, 100 relayed and 300
+ * deliveries; a client refused by max_clients, one that quits, an
+ * overlong line each move their own counter by one.  The loop-turn
+ * histogram counts more turns and stays cumulative.
+ */
+START_TEST(test_metrics_counters)
+{
+	struct ctx	 t;
+	struct http	 m0, m1, m2;
+	struct tc	*c[4];
+	double		 turns0, turns1;
+	char		 want[128], line[256];
+	int		 i, j;
+
+	ctx_start_ex(&t, NULL, "[limits]\nmax_clients = 4\nrate_lines = 0\n"
+	    "max_line = 100\n[chat]\nhistory = 0\n", 1);
+	for (i = 0; i < 4; i++)
+		c[i] = tc_connect(t.d);
+	/* Every join notice delivered: what follows is the lines alone. */
+	snprintf(want, sizeof want, "*** %s joined", c[3]->name);
+	for (i = 0; i < 3; i++)
+		tc_expect(c[i], want, W);
+	scrape(&t, &m0);
+	ck_assert_int_eq(metric(m0.body, "chatd_clients"), 4);
+	ck_assert_int_eq(metric(m0.body, "chatd_clients_peak"), 4);
+	turns0 = histogram_count(m0.body);
+
+	for (i = 0; i < FANOUT_LINES; i++)
+		tc_send(c[0], "line %03d\n", i);
+	for (j = 1; j < 4; j++) {
+		for (i = 0; i < FANOUT_LINES; i++) {
+			snprintf(line, sizeof line, "<%s> line %03d",
+			    c[0]->name, i);
+			tc_expect_line(c[j], line);
+		}
+	}
+	scrape(&t, &m1);
+	ck_assert_int_eq(metric(m1.body, "chatd_lines_received_total") -
+	    metric(m0.body, "chatd_lines_received_total"), FANOUT_LINES);
+	ck_assert_int_eq(metric(m1.body, "chatd_lines_relayed_total") -
+	    metric(m0.body, "chatd_lines_relayed_total"), FANOUT_LINES);
+	ck_assert_int_eq(metric(m1.body, "chatd_deliveries_total") -
+	    metric(m0.body, "chatd_deliveries_total"), 3 * FANOUT_LINES);
+	ck_assert_int_eq(metric(m1.body, "chatd_received_bytes_total") -
+	    metric(m0.body, "chatd_received_bytes_total"), FANOUT_LINES *
+	    strlen("line 000\n"));
+	ck_assert_int_eq(metric(m1.body, "chatd_clients"), 4);
+	turns1 = histogram_count(m1.body);
+	ck_assert_msg(turns1 > turns0, "loop turns %g, then %g after %d "
+	    "lines", turns0, turns1, FANOUT_LINES);
+	/*
+	 * Not asserted: that _sum grows too.  chatd times a turn with
+	 * libevent's cached clock, CLOCK_MONOTONIC_COARSE (4 ms a tick
+	 * here), so nearly every turn reads 0 s and _sum stays put
+	 * (reported).
+	 */
+
+	/* Full: the fifth is refused, and counted so. */
+	{
+		struct tc *x = tc_connect_raw(t.d, AF_INET);
+
+		tc_expect_line(x, "*** server full, try again later");
+		tc_expect_eof(x);
+		tc_close(x);
+	}
+	/* One quits; one sends a line over max_line. */
+	tc_send(c[3], "/quit\n");
+	tc_expect_line(c[3], "*** bye");
+	tc_expect_eof(c[3]);
+	tc_close(c[3]);
+	chatd_wait_log(t.d, "disconnected: quit");
+	memset(line, 'x', 150);
+	line[150] = '\0';
+	tc_send(c[1], "%s\n", line);
+	tc_expect(c[1], "*** line too long", W);
+	IS(c[1]->line, "*** line too long (over 100 bytes), discarded");
+	scrape(&t, &m2);
+	ck_assert_int_eq(metric(m2.body, "chatd_connections_refused_total"
+	    "{reason=\"max_clients\"}") - metric(m1.body,
+	    "chatd_connections_refused_total{reason=\"max_clients\"}"), 1);
+	ck_assert_int_eq(metric(m2.body, "chatd_connections_refused_total"
+	    "{reason=\"per_address\"}"), 0);
+	ck_assert_int_eq(metric(m2.body, "chatd_clients_closed_total"
+	    "{reason=\"quit\"}") - metric(m1.body,
+	    "chatd_clients_closed_total{reason=\"quit\"}"), 1);
+	ck_assert_int_eq(metric(m2.body, "chatd_clients_closed_total"
+	    "{reason=\"reset\"}"), 0);
+	ck_assert_int_eq(metric(m2.body, "chatd_lines_overlong_total") -
+	    metric(m1.body, "chatd_lines_overlong_total"), 1);
+	ck_assert_int_eq(metric(m2.body, "chatd_clients"), 3);
+	ck_assert_int_eq(metric(m2.body, "chatd_clients_peak"), 4);
+	/* The fifth was accepted, then refused: accepted counts it. */
+	ck_assert_int_eq(metric(m2.body, "chatd_connections_accepted_total"),
+	    5);
+	histogram_count(m2.body);
+
+	http_free(&m0);
+	http_free(&m1);
+	http_free(&m2);
+	for (i = 0; i < 3; i++)
+		tc_close(c[i]);
+	ctx_stop(&t);
+}
+END_TEST
+
+/* GET /metrics and nothing else. */
+START_TEST(test_metrics_paths)
+{
+	static const char *const notfound[] = {
+		"/", "/metricsx", "/metrics/", "/Metrics", "/metric",
+	};
+	struct ctx	 t;
+	struct http	 h;
+	const char	*post = "POST /metrics HTTP/1.0\r\nContent-Length: 3"
+			    "\r\n\r\nabc";
+	size_t		 i;
+
+	ctx_start_ex(&t, NULL, NULL, 1);
+	for (i = 0; i < sizeof notfound / sizeof notfound[0]; i++) {
+		http_get(&t, notfound[i], &h);
+		ck_assert_msg(h.status == 404, "GET %s: not 404:\n%.2000s",
+		    notfound[i], h.raw);
+		HASNT(h.body, "chatd_");
+		http_free(&h);
+	}
+	/* evhttp refuses other methods itself: 501, not 405. */
+	http_raw(&t, post, strlen(post), &h);
+	ck_assert_msg(h.status == 501, "POST /metrics: not 501:\n%.2000s",
+	    h.raw);
+	HASNT(h.body, "chatd_");
+	http_free(&h);
+	scrape(&t, &h);
+	http_free(&h);
+	ctx_stop(&t);
+}
+END_TEST
+
 static Suite *
 e2e_control_suite(void)
 {
@@ -562,6 +984,13 @@ e2e_control_suite(void)
 	tcase_add_loop_test(tc, test_per_address_ipv6, 0,
 	    sizeof v6_prefixes / sizeof v6_prefixes[0]);
 	tcase_add_test(tc, test_timed_ban_expires);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("metrics");
+	tcase_set_timeout(tc, TEST_TIMEOUT * f);
+	tcase_add_test(tc, test_metrics_promtool);
+	tcase_add_test(tc, test_metrics_counters);
+	tcase_add_test(tc, test_metrics_paths);
 	suite_add_tcase(s, tc);
 
 	return s;
