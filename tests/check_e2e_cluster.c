@@ -10,7 +10,10 @@
  * killed and restarted under a conversation, a node started while Redis
  * is down, commands waiting on a hung Redis or never queued by hiredis, a
  * node restarted under its name, the password, separate channels, raw
- * mode, reload, and -t on [cluster] configs.
+ * mode, reload, -t on [cluster] configs, and bans: one made through a
+ * node's control socket refuses and removes clients on another, a node
+ * takes the room's bans from Redis on link, and one made while Redis was
+ * down is saved there when it returns.
  *
  * hiredis queues every command but while it tears a context down, which
  * no test can time, so one test preloads tests/fault/hiredis_fault.so
@@ -59,6 +62,7 @@
 #endif
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <netinet/in.h>
@@ -2735,6 +2739,361 @@ START_TEST(test_cluster_config)
 }
 END_TEST
 
+/* 18. A ban made on one node's control socket holds on every node. ------ */
+
+/*
+ * A node's control socket and state database, in a directory of its own,
+ * and the [control] section that puts them there (for node_start()'s
+ * cluster_more, which ends the config).
+ */
+struct ctlnode {
+	char	*dir;
+	char	*sock;
+	char	*more;
+};
+
+static void
+ctlnode_init(struct ctlnode *n, const char *tag)
+{
+	n->dir = harness_mkdtemp(tag);
+	n->sock = harness_asprintf("%s/control.sock", n->dir);
+	n->more = harness_asprintf("[control]\nsocket = %s\nstate = "
+	    "%s/chatd.db\n", n->sock, n->dir);
+}
+
+static void
+ctlnode_free(struct ctlnode *n)
+{
+	harness_rmtree(n->dir);
+	free(n->dir);
+	free(n->sock);
+	free(n->more);
+}
+
+/*
+ * One request on the control socket at sock, spoken raw as chatctl(8)
+ * speaks it; the answer, up to and with its status line ("ok" or
+ * "error ..."), which must be ok.  free() it.
+ */
+static char *
+ctl_ok(const char *sock, const char *req)
+{
+	struct sockaddr_un	 sun;
+	struct pollfd		 pfd;
+	int64_t			 deadline = harness_now_ms() + W;
+	char			*buf, *last, *line;
+	size_t			 len = 0, size = 65536;
+	ssize_t			 n;
+	int			 fd;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", sock);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1 || connect(fd, (struct sockaddr *)&sun, sizeof sun) ==
+	    -1)
+		ck_abort_msg("connect to %s: %s", sock, strerror(errno));
+	line = harness_asprintf("%s\n", req);
+	if (write(fd, line, strlen(line)) != (ssize_t)strlen(line))
+		ck_abort_msg("write to %s: %s", sock, strerror(errno));
+	free(line);
+	if ((buf = calloc(1, size)) == NULL)
+		ck_abort_msg("out of memory");
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	for (;;) {
+		/* The last whole line: a status line ends the answer. */
+		if (len >= 2 && strcmp(buf + len - 2, "\r\n") == 0) {
+			buf[len - 2] = '\0';
+			last = (last = strrchr(buf, '\n')) != NULL ? last + 1 :
+			    buf;
+			buf[len - 2] = '\r';
+			if (strncmp(last, "ok\r", 3) == 0 ||
+			    strncmp(last, "error ", 6) == 0)
+				break;
+		}
+		if (poll(&pfd, 1, harness_left_ms(deadline)) != 1)
+			ck_abort_msg("control %s: '%s': no answer within %d ms; "
+			    "got:\n%s", sock, req, W, buf);
+		n = read(fd, buf + len, size - 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0 || len + (size_t)n >= size - 1)
+			ck_abort_msg("control %s: '%s': %s; got:\n%s", sock,
+			    req, n == 0 ? "end of file" : n < 0 ?
+			    strerror(errno) : "answer too long", buf);
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	close(fd);
+	ck_assert_msg(strncmp(last, "ok\r", 3) == 0, "control %s: '%s': not "
+	    "ok:\n%s", sock, req, buf);
+	return buf;
+}
+
+/*
+ * Whether this host can bind the local address src (another loopback
+ * address); if not, the skip is reported for test.
+ */
+static int
+have_addr(const char *src, const char *test)
+{
+	struct sockaddr_in	sin;
+	int			fd, ok;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_msg(fd != -1, "socket: %s", strerror(errno));
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	inet_pton(AF_INET, src, &sin.sin_addr);
+	ok = bind(fd, (struct sockaddr *)&sin, sizeof sin) == 0;
+	if (!ok)
+		harness_skip(test, "cannot bind %s (%s): a client from another "
+		    "address is what the test needs", src, strerror(errno));
+	close(fd);
+	return ok;
+}
+
+/*
+ * A connection from the local address src (have_addr()) to d on
+ * 127.0.0.1, nothing read.
+ */
+static struct tc *
+connect_from_raw(struct chatd *d, const char *src)
+{
+	struct sockaddr_in	 sin;
+	struct tc		*c;
+
+	if ((c = calloc(1, sizeof *c)) == NULL)
+		ck_abort_msg("out of memory");
+	c->others = -1;
+	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_msg(c->fd != -1, "socket: %s", strerror(errno));
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	inet_pton(AF_INET, src, &sin.sin_addr);
+	ck_assert_msg(bind(c->fd, (struct sockaddr *)&sin, sizeof sin) == 0,
+	    "bind %s: %s", src, strerror(errno));
+	sin.sin_port = htons(d->port);
+	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+	ck_assert_msg(connect(c->fd, (struct sockaddr *)&sin, sizeof sin) == 0,
+	    "connect from %s to port %d: %s", src, d->port, strerror(errno));
+	/* The harness reads with non-blocking sockets and poll(). */
+	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+	tc_rename(c, src);
+	return c;
+}
+
+/* As connect_from_raw(), then the welcome line, which must come first. */
+static struct tc *
+connect_from(struct chatd *d, const char *src)
+{
+	struct tc	*c;
+
+	c = connect_from_raw(d, src);
+	tc_welcome(c);
+	return c;
+}
+
+/* A newcomer from src is refused by a ban for reason. */
+static void
+expect_banned_from(struct chatd *d, const char *src, const char *reason)
+{
+	struct tc	*c;
+	char		 want[256];
+
+	c = connect_from_raw(d, src);
+	snprintf(want, sizeof want, "*** you are banned from this server: %s",
+	    reason);
+	tc_expect_line(c, want);
+	tc_expect_eof(c);
+	tc_close(c);
+}
+
+/*
+ * A ban made on node a through its control socket refuses a client on
+ * node b, and removes the one b already has from that address; b keeps it
+ * in its own list, Redis in the room's; unban on a lets the address in on
+ * b again.  b says when a ban from another node reaches it, and that log
+ * line is what the test waits on: how fast it comes is propagation, one
+ * PUBLISH, not something a test under valgrind can time.
+ */
+START_TEST(test_ban_across_nodes)
+{
+	struct ctlnode	 ca, cb;
+	struct redis	*r;
+	struct chatd	*a, *b;
+	struct tc	*victim, *watcher, *other;
+	char		*ans, *v, want[256];
+
+	if (!have_addr("127.0.0.2", "test_ban_across_nodes"))
+		return;
+	r = redis_start(0);
+	ctlnode_init(&ca, "ctl-a");
+	ctlnode_init(&cb, "ctl-b");
+	a = node_up_ex(r, "a", 1, TTL, NULL, ca.more);
+	b = node_up_ex(r, "b", 2, TTL, NULL, cb.more);
+	victim = connect_from(b, "127.0.0.2");
+	watcher = tc_connect(b);
+	snprintf(want, sizeof want, "*** %s joined", watcher->name);
+	tc_expect_line(victim, want);
+
+	ans = ctl_ok(ca.sock, "ban 127.0.0.2 1h flooding");
+	ck_assert_msg(harness_match(ans, "^\\| banned 127\\.0\\.0\\.2 until "
+	    "[0-9TZ:-]+, 0 clients removed\r$"), "answer:\n%s", ans);
+	free(ans);
+	chatd_wait_log(b, "ban 127.0.0.2 from another node: flooding (1 "
+	    "client removed)");
+	tc_expect_line(victim, "*** you have been banned: flooding");
+	tc_expect_eof(victim);
+	snprintf(want, sizeof want, "*** %s left (banned: flooding)",
+	    victim->name);
+	tc_expect_line(watcher, want);
+	tc_close(victim);
+	expect_banned_from(b, "127.0.0.2", "flooding");
+	/* 127.0.0.1 is not banned. */
+	other = tc_connect(b);
+	snprintf(want, sizeof want, "*** %s joined", other->name);
+	tc_expect_line(watcher, want);
+
+	/* b holds the ban as its own; Redis holds it for the room. */
+	ans = ctl_ok(cb.sock, "bans");
+	ck_assert_msg(harness_match(ans, "^\\| 127\\.0\\.0\\.2 +[0-9TZ:-]+ "
+	    "[0-9TZ:-]+ flooding\r$"), "b's bans:\n%s", ans);
+	free(ans);
+	v = redis_cmd(r, "HGET", "chatd:bans", "127.0.0.2", NULL);
+	ck_assert_msg(harness_match(v, "^[0-9]+\t[0-9]+\tflooding$"),
+	    "chatd:bans 127.0.0.2: '%s'", v);
+	free(v);
+
+	/* Lifted on a: lifted on b, and remembered in Redis. */
+	ans = ctl_ok(ca.sock, "unban 127.0.0.2");
+	ck_assert_str_eq(ans, "| unbanned 127.0.0.2\r\nok\r\n");
+	free(ans);
+	chatd_wait_log(b, "unban 127.0.0.2 from another node");
+	victim = connect_from(b, "127.0.0.2");
+	tc_close(victim);
+	v = redis_cmd(r, "HGET", "chatd:bans", "127.0.0.2", NULL);
+	ck_assert_str_eq(v, "(nil)");
+	free(v);
+	v = redis_cmd(r, "HGET", "chatd:unbans", "127.0.0.2", NULL);
+	ck_assert_msg(harness_match(v, "^[0-9]+$"), "chatd:unbans 127.0.0.2: "
+	    "'%s'", v);
+	free(v);
+	ans = ctl_ok(cb.sock, "json bans");
+	ck_assert_str_eq(ans, "| {\"bans\":[]}\r\nok\r\n");
+	free(ans);
+	tc_close(other);
+	tc_close(watcher);
+	chatd_stop_ok(a);
+	chatd_stop_ok(b);
+	ctlnode_free(&ca);
+	ctlnode_free(&cb);
+	redis_stop(r);
+}
+END_TEST
+
+/*
+ * A node started while a ban is in Redis, but not in its own database,
+ * takes it on link (its log says so) and refuses the address; it has
+ * saved it, too: started again with no Redis to link to, it still does.
+ */
+START_TEST(test_ban_taken_on_link)
+{
+	struct ctlnode	 ca, cb;
+	struct redis	*r;
+	struct chatd	*a, *b;
+
+	if (!have_addr("127.0.0.2", "test_ban_taken_on_link"))
+		return;
+	r = redis_start(0);
+	ctlnode_init(&ca, "ctl-a");
+	ctlnode_init(&cb, "ctl-b");
+	a = node_up_ex(r, "a", 1, TTL, NULL, ca.more);
+	free(ctl_ok(ca.sock, "ban 127.0.0.2 1h early bird"));
+
+	b = node_start(r->port, "b", TTL, NULL, cb.more);
+	chatd_wait_log(b, "0 bans in force");
+	node_ready(r, b, "b", 2, NULL);
+	chatd_wait_log(b, "ban 127.0.0.2 from another node: early bird (0 "
+	    "clients removed)");
+	expect_banned_from(b, "127.0.0.2", "early bird");
+
+	/* From its own database now: Redis is nowhere to be found. */
+	chatd_stop_ok(b);
+	b = node_start(harness_free_port(), "b", TTL, NULL, cb.more);
+	chatd_wait_log(b, "1 ban in force");
+	expect_banned_from(b, "127.0.0.2", "early bird");
+	chatd_stop_ok(a);
+	chatd_stop_ok(b);
+	ctlnode_free(&ca);
+	ctlnode_free(&cb);
+	redis_stop(r);
+}
+END_TEST
+
+/* For harness_poll(): the room's bans in Redis hold 127.0.0.2. */
+static int
+ban_in_redis(void *arg)
+{
+	char	*v;
+	int	 in;
+
+	v = redis_cmd(arg, "HGET", "chatd:bans", "127.0.0.2", NULL);
+	in = strcmp(v, "(nil)") != 0;
+	free(v);
+	return in;
+}
+
+/*
+ * A ban made while Redis is down holds on its node at once, and is saved
+ * in Redis for the room once Redis is back (the node pushes what Redis
+ * lacks on link).
+ */
+START_TEST(test_ban_pushed_on_link)
+{
+	struct ctlnode	 ca;
+	struct redis	*r;
+	struct chatd	*a;
+	struct tc	*probe;
+	long long	 expires, created;
+	char		*ans, *v, reason[64];
+
+	if (!have_addr("127.0.0.2", "test_ban_pushed_on_link"))
+		return;
+	r = redis_start(0);
+	ctlnode_init(&ca, "ctl-a");
+	a = node_up_ex(r, "a", 1, TTL, NULL, ca.more);
+	/* Let in before the ban. */
+	probe = connect_from(a, "127.0.0.2");
+	tc_close(probe);
+
+	redis_kill(r, SIGKILL);
+	chatd_wait_log(a, "cluster: lost Redis");
+	ans = ctl_ok(ca.sock, "ban 127.0.0.2 2h while away");
+	ck_assert_msg(harness_match(ans, "^\\| banned 127\\.0\\.0\\.2 until "
+	    "[0-9TZ:-]+, 0 clients removed\r$"), "answer:\n%s", ans);
+	free(ans);
+	expect_banned_from(a, "127.0.0.2", "while away");
+
+	/* Redis is back, empty: a links again and saves its ban there. */
+	redis_restart(r);
+	node_linked(a, 2);
+	ck_assert_msg(harness_poll(ban_in_redis, r, W), "the ban made while "
+	    "Redis was down is not in chatd:bans %d ms after a linked again",
+	    W);
+	v = redis_cmd(r, "HGET", "chatd:bans", "127.0.0.2", NULL);
+	ck_assert_msg(sscanf(v, "%lld\t%lld\t%63[^\n]", &expires, &created,
+	    reason) == 3, "chatd:bans 127.0.0.2: '%s'", v);
+	ck_assert_int_eq(expires - created, 2 * 3600);
+	ck_assert_str_eq(reason, "while away");
+	free(v);
+	chatd_stop_ok(a);
+	ctlnode_free(&ca);
+	redis_stop(r);
+}
+END_TEST
+
 /* main ------------------------------------------------------------------ */
 
 static Suite *
@@ -2789,6 +3148,13 @@ e2e_cluster_suite(void)
 	tcase_add_test(tc, test_msg_shows_no_raw_bytes_from_redis);
 	tcase_add_test(tc, test_forged_local_speaker_refused);
 	tcase_add_test(tc, test_room_joinable_after_long_remote_lines);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("bans");
+	tcase_set_timeout(tc, TEST_TIMEOUT);
+	tcase_add_test(tc, test_ban_across_nodes);
+	tcase_add_test(tc, test_ban_taken_on_link);
+	tcase_add_test(tc, test_ban_pushed_on_link);
 	suite_add_tcase(s, tc);
 
 	return s;
