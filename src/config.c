@@ -720,6 +720,7 @@ config_handler(void *arg, const char *section, const char *name,
 	struct config_parse		*p = arg;
 	struct config			*c = p->config;
 	const struct config_key		*k = NULL;
+	struct stat			 sb;
 	void				*field;
 	unsigned long long		 v = 0;
 	size_t				 i;
@@ -787,6 +788,9 @@ config_handler(void *arg, const char *section, const char *name,
 		if (access(value, R_OK) != 0)
 			return (config_error(p, "%s: cannot read %s: %s",
 			    k->name, value, strerror(errno)));
+		if (stat(value, &sb) == 0 && !S_ISREG(sb.st_mode))
+			return (config_error(p, "%s: %s is not a file",
+			    k->name, value));
 		free(*(char **)field);
 		*(char **)field = xstrdup(value);
 		return (1);

@@ -6,7 +6,7 @@
  * things happen; this file only writes them out in the text exposition
  * format (version 0.0.4), names after Prometheus's conventions: a
  * "chatd_" prefix, "_total" for counters, base units (seconds, bytes).
- * Anything but GET /metrics is answered 404 (or 405 for another method,
+ * Anything but GET /metrics is answered 404 (or 501 for another method,
  * which evhttp refuses itself).
  *
  * The listener is bounded like the others: evhttp limits the size of a

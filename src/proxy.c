@@ -75,11 +75,17 @@ proxy_port(const char *s, size_t len, uint16_t *port)
 static void
 proxy_text(int family, const uint8_t *addr, char *text)
 {
-	if (family == AF_INET6 && IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)
-	    (const void *)addr))
-		inet_ntop(AF_INET, addr + 12, text, NETADDR_MAX);
+	static const uint8_t	v4mapped[12] = {
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+	};
+	uint8_t			a[16];
+
+	/* A copy: the header's bytes need not be aligned for in6_addr. */
+	memcpy(a, addr, family == AF_INET6 ? 16 : 4);
+	if (family == AF_INET6 && memcmp(a, v4mapped, sizeof v4mapped) == 0)
+		inet_ntop(AF_INET, a + 12, text, NETADDR_MAX);
 	else
-		inet_ntop(family, addr, text, NETADDR_MAX);
+		inet_ntop(family, a, text, NETADDR_MAX);
 }
 
 static int

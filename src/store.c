@@ -32,6 +32,7 @@
 #include <sqlite3.h>
 
 #include "chatd.h"
+#include "sanitize.h"
 
 #define STORE_VERSION	1	/* the schema this chatd writes */
 #define STORE_BUSY_MS	1000	/* another process holding a lock */
@@ -80,12 +81,37 @@ store_int(struct store *st, const char *sql)
 	return (v);
 }
 
+/*
+ * Copies text into buf (size bytes) as one line for the log: line breaks
+ * become "; ", and nothing the sanitiser would remove survives.
+ */
+static void
+store_oneline(const char *text, char *buf, size_t size)
+{
+	char	line[256], clean[SANITIZE_MAX(sizeof line) + 1];
+	size_t	i, n = 0;
+
+	for (i = 0; text[i] != '\0' && n + 3 < sizeof line; i++) {
+		if (text[i] == '\n') {
+			memcpy(line + n, "; ", 2);
+			n += 2;
+		} else
+			line[n++] = text[i];
+	}
+	n = sanitize_line(line, n, clean);
+	if (n >= size)
+		n = size - 1;
+	memcpy(buf, clean, n);
+	buf[n] = '\0';
+}
+
 /* Runs quick_check: 0 if the file is sound, else -1 with err. */
 static int
 store_check(struct store *st, char *err, size_t errlen)
 {
 	sqlite3_stmt	*q;
 	const char	*r;
+	char		 what[256];
 	int		 rc;
 
 	if ((rc = sqlite3_prepare_v2(st->db, "PRAGMA quick_check;", -1, &q,
@@ -97,8 +123,11 @@ store_check(struct store *st, char *err, size_t errlen)
 	rc = sqlite3_step(q);
 	r = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 0) : NULL;
 	if (r == NULL || strcmp(r, "ok") != 0) {
+		/* SQLite's report comes from the file: one safe line. */
+		store_oneline(r != NULL ? r : sqlite3_errmsg(st->db), what,
+		    sizeof what);
 		snprintf(err, errlen, "%s: the database is corrupt (%s)",
-		    st->path, r != NULL ? r : sqlite3_errmsg(st->db));
+		    st->path, what);
 		sqlite3_finalize(q);
 		return (-1);
 	}
