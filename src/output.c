@@ -165,14 +165,15 @@ output_queue_part(struct client *c, const struct iovec *iov, int n,
 void
 output_sync(struct client *c)
 {
-	struct turn	*t = &c->room->turn;
+	struct turn	*t;
 	struct iovec	*iov;
+	unsigned	 lines;
 	int		 n;
 
-	unsigned	 lines;
-
+	/* Not c->room->turn before this: a control client has no room. */
 	if (!client_in_room(c))
 		return;
+	t = &c->room->turn;
 	n = turn_part(t, c, &iov, &lines);
 	output_queue_part(c, iov, n, 0);
 	output_delivered(c, lines);
@@ -359,13 +360,16 @@ output_write_later(struct client *c)
 static int
 output_write_turn(struct client *c)
 {
-	struct turn	*t = &c->room->turn;
+	struct turn	*t;
 	struct iovec	*iov;
 	ssize_t		 w;
 	unsigned	 lines;
 	int		 n;
 
-	if (!client_in_room(c) || (n = turn_part(t, c, &iov, &lines)) == 0)
+	if (!client_in_room(c))
+		return (0);
+	t = &c->room->turn;
+	if ((n = turn_part(t, c, &iov, &lines)) == 0)
 		return (0);
 	turn_seen(t, c);
 	output_delivered(c, lines);
