@@ -2861,26 +2861,10 @@ have_addr(const char *src, const char *test)
 static struct tc *
 connect_from_raw(struct chatd *d, const char *src)
 {
-	struct sockaddr_in	 sin;
-	struct tc		*c;
+	struct tc	*c;
 
-	if ((c = calloc(1, sizeof *c)) == NULL)
-		ck_abort_msg("out of memory");
-	c->others = -1;
-	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_msg(c->fd != -1, "socket: %s", strerror(errno));
-	memset(&sin, 0, sizeof sin);
-	sin.sin_family = AF_INET;
-	inet_pton(AF_INET, src, &sin.sin_addr);
-	ck_assert_msg(bind(c->fd, (struct sockaddr *)&sin, sizeof sin) == 0,
-	    "bind %s: %s", src, strerror(errno));
-	sin.sin_port = htons(d->port);
-	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
-	ck_assert_msg(connect(c->fd, (struct sockaddr *)&sin, sizeof sin) == 0,
-	    "connect from %s to port %d: %s", src, d->port, strerror(errno));
-	/* The harness reads with non-blocking sockets and poll(). */
-	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
-	tc_rename(c, src);
+	ck_assert_msg((c = tc_dial(d->port, src)) != NULL, "bind %s: %s",
+	    src, strerror(errno));
 	return c;
 }
 

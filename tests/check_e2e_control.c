@@ -731,31 +731,6 @@ histogram_count(const char *text)
 	return count;
 }
 
-/* promtool: PROMTOOL, or the first on PATH; NULL if none. */
-static char *
-promtool_path(void)
-{
-	const char	*env = getenv("PROMTOOL"), *path = getenv("PATH");
-	char		*dirs, *d, *save, *p;
-
-	if (env != NULL && *env != '\0')
-		return access(env, X_OK) == 0 ? strdup(env) : NULL;
-	if (path == NULL)
-		path = "/usr/bin:/bin";
-	dirs = strdup(path);
-	for (d = strtok_r(dirs, ":", &save); d != NULL;
-	    d = strtok_r(NULL, ":", &save)) {
-		p = harness_asprintf("%s/promtool", d);
-		if (access(p, X_OK) == 0) {
-			free(dirs);
-			return p;
-		}
-		free(p);
-	}
-	free(dirs);
-	return NULL;
-}
-
 /*
  * promtool check metrics on text: its exit status, and what it said in
  * out (outlen bytes, NUL-terminated).
@@ -808,7 +783,7 @@ START_TEST(test_metrics_promtool)
 	char		*promtool, out[8192];
 	int		 st;
 
-	if ((promtool = promtool_path()) == NULL) {
+	if ((promtool = harness_program("promtool", "PROMTOOL")) == NULL) {
 		harness_skip("test_metrics_promtool", "no promtool on PATH "
 		    "(apt-get install prometheus), nor PROMTOOL");
 		return;

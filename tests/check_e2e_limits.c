@@ -188,31 +188,14 @@ check_peak_rss(struct chatd *d, long max_mib, const char *test)
 static struct tc *
 connect_from(struct chatd *d, const char *src, const char *test)
 {
-	struct sockaddr_in	 sin;
-	struct tc		*c;
-	int			 on = 1;
+	struct tc	*c;
 
-	c = xmalloc0(sizeof *c);
-	c->others = -1;
-	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_msg(c->fd != -1, "socket: %s", strerror(errno));
-	memset(&sin, 0, sizeof sin);
-	sin.sin_family = AF_INET;
-	inet_pton(AF_INET, src, &sin.sin_addr);
-	if (bind(c->fd, (struct sockaddr *)&sin, sizeof sin) == -1) {
+	if ((c = tc_dial(d->port, src)) == NULL) {
 		harness_skip(test, "cannot bind %s (%s): the part with a "
 		    "client from another address not run", src,
 		    strerror(errno));
-		tc_close(c);
 		return NULL;
 	}
-	sin.sin_port = htons(d->port);
-	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
-	ck_assert_msg(connect(c->fd, (struct sockaddr *)&sin, sizeof sin) == 0,
-	    "connect from %s to port %d: %s", src, d->port, strerror(errno));
-	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-	/* The harness reads with non-blocking sockets and poll(). */
-	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
 	tc_welcome(c);
 	return c;
 }

@@ -155,11 +155,7 @@ static void
 reload(struct chatd *d, const char *body)
 {
 	free(harness_write_file(d->dir, "chatd.conf", body));
-	chatd_kill(d, SIGHUP);
-	ck_assert_msg(chatd_notified(d, "RELOADING=1", W),
-	    "no RELOADING=1 after SIGHUP; log:\n%s", chatd_log(d));
-	ck_assert_msg(chatd_notified(d, "READY=1", W),
-	    "no READY=1 after RELOADING=1; log:\n%s", chatd_log(d));
+	chatd_reload(d);
 }
 
 /*
@@ -822,9 +818,7 @@ START_TEST(test_reload_bad)
 		    bad_reloads[_i].alt);
 	} else {
 		ck_assert_int_eq(unlink(d->conf), 0);
-		chatd_kill(d, SIGHUP);
-		ck_assert(chatd_notified(d, "RELOADING=1", W));
-		ck_assert(chatd_notified(d, "READY=1", W));
+		chatd_reload(d);
 		want = harness_asprintf("reload failed: %s: ", d->conf);
 		alt = harness_asprintf("%s", want);
 	}

@@ -679,7 +679,8 @@ harness_spawn(const struct harness_exec *x)
 			_exit(127);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (dup2(devnull, 0) == -1 || dup2(x->outfd, 1) == -1 ||
+		if (dup2(x->infd != 0 ? x->infd : devnull, 0) == -1 ||
+		    dup2(x->outfd, 1) == -1 ||
 		    dup2(x->errfd != 0 ? x->errfd : x->outfd, 2) == -1)
 			_exit(127);
 		for (fd = 3; fd < 1024; fd++)
@@ -700,6 +701,30 @@ harness_spawn(const struct harness_exec *x)
 	free(words);
 	free(argv);
 	return pid;
+}
+
+char *
+harness_program(const char *name, const char *env)
+{
+	const char	*value, *path;
+	char		*dirs, *d, *save, *p;
+
+	if (env != NULL && (value = getenv(env)) != NULL && *value != '\0')
+		return access(value, X_OK) == 0 ? xstrdup1(value) : NULL;
+	if ((path = getenv("PATH")) == NULL)
+		path = "/usr/bin:/bin";
+	dirs = xstrdup1(path);
+	for (d = strtok_r(dirs, ":", &save); d != NULL;
+	    d = strtok_r(NULL, ":", &save)) {
+		p = harness_asprintf("%s/%s", d, name);
+		if (access(p, X_OK) == 0) {
+			free(dirs);
+			return p;
+		}
+		free(p);
+	}
+	free(dirs);
+	return NULL;
 }
 
 int
@@ -1136,6 +1161,18 @@ stop(struct chatd *d, char **logp)
 	return st;
 }
 
+void
+chatd_reload(struct chatd *d)
+{
+	chatd_kill(d, SIGHUP);
+	if (!chatd_notified(d, "RELOADING=1", HARNESS_WAIT_MS))
+		ck_abort_msg("no RELOADING=1 after SIGHUP; log:\n%s",
+		    chatd_log(d));
+	if (!chatd_notified(d, "READY=1", HARNESS_WAIT_MS))
+		ck_abort_msg("no READY=1 after RELOADING=1; log:\n%s",
+		    chatd_log(d));
+}
+
 int
 chatd_stop(struct chatd *d)
 {
@@ -1328,6 +1365,52 @@ tc_connect_raw(struct chatd *d, int family)
 			    AF_INET ? "127.0.0.1" : "::1", d->port,
 			    strerror(err));
 	}
+	return c;
+}
+
+struct tc *
+tc_dial(int port, const char *src)
+{
+	struct sockaddr_in	 sin;
+	struct tc		*c;
+	int			 on = 1, fd, e;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		ck_abort_msg("harness: socket: %s", strerror(errno));
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	if (src != NULL) {
+		if (inet_pton(AF_INET, src, &sin.sin_addr) != 1)
+			ck_abort_msg("harness: tc_dial: bad address %s", src);
+		if (bind(fd, (struct sockaddr *)&sin, sizeof sin) == -1) {
+			e = errno;
+			close(fd);
+			errno = e;
+			return NULL;
+		}
+	}
+	sin.sin_port = htons(port);
+	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof sin) == -1)
+		ck_abort_msg("connect from %s to port %d: %s", src != NULL ?
+		    src : "127.0.0.1", port, strerror(errno));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+	c = tc_adopt(fd, src != NULL ? src : "127.0.0.1");
+	return c;
+}
+
+struct tc *
+tc_adopt(int fd, const char *name)
+{
+	struct tc	*c;
+
+	c = xcalloc1(sizeof *c);
+	c->others = -1;
+	c->fd = fd;
+	/* The harness reads with non-blocking sockets and poll(). */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	tc_rename(c, name);
 	return c;
 }
 

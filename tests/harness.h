@@ -179,6 +179,14 @@ int		 harness_poll(int (*cond)(void *), void *arg, int timeout_ms);
  */
 int		 harness_match(const char *text, const char *re);
 
+/*
+ * Where the program name is: the value of the environment variable env
+ * when that is set and not empty (NULL: none is looked at), else the first
+ * executable name in a directory of PATH. NULL if there is none, for the
+ * caller to harness_skip(); free() the result.
+ */
+char		*harness_program(const char *name, const char *env);
+
 /* The daemon ------------------------------------------------------------ */
 
 struct chatd {
@@ -232,6 +240,14 @@ int		 chatd_wait(struct chatd *d, int timeout_ms);
  */
 int		 chatd_notified(struct chatd *d, const char *line,
 		    int timeout_ms);
+
+/*
+ * SIGHUP, and wait (guard HARNESS_WAIT_MS each) for the reload's two
+ * notifications, RELOADING=1 and then READY=1, which chatd sends whether
+ * the reload worked or not; the log says which. A missing one fails the
+ * test, quoting the log.
+ */
+void		 chatd_reload(struct chatd *d);
 
 /*
  * Stop the daemon: SIGTERM, then wait HARNESS_STOP_MS for it to exit (if it
@@ -334,6 +350,7 @@ struct harness_exec {
 	char *const	 *env;		/* "NAME=value" */
 	const char *const *unset;	/* "NAME=" */
 	const char	 *notify;
+	int		  infd;		/* 0: /dev/null */
 	int		  outfd;
 	int		  errfd;	/* 0: outfd */
 	void		(*setup)(void);
@@ -385,6 +402,21 @@ struct tc	*tc_connect(struct chatd *d);
  * anything (raw mode, refused clients, ...).
  */
 struct tc	*tc_connect_raw(struct chatd *d, int family);
+
+/*
+ * Connect from the IPv4 address src (another loopback address, say
+ * 127.0.0.2; NULL: the kernel's choice) to 127.0.0.1:port, without
+ * reading anything. NULL, with errno set, if this host cannot bind src
+ * (for the caller to harness_skip()); any other failure fails the test.
+ */
+struct tc	*tc_dial(int port, const char *src);
+
+/*
+ * A client on a descriptor the test already has (one end of a socketpair
+ * whose other end is a TLS client program's stdin and stdout, say), named
+ * name in failure messages. Nothing is read; tc_close() closes fd.
+ */
+struct tc	*tc_adopt(int fd, const char *name);
 
 /* Read and parse the welcome line on a client from tc_connect_raw(). */
 void		 tc_welcome(struct tc *c);
