@@ -242,18 +242,27 @@ control_who(struct server *s, struct client *c, const struct ctlreq *r)
 			evbuffer_add_printf(b, "%s{\"id\":%llu,\"name\":",
 			    first ? "" : ",", (unsigned long long)o->id);
 			json_string(b, o->name);
+			evbuffer_add_printf(b, ",\"room\":");
+			json_string(b, o->room != NULL ? o->room->name : "");
 			evbuffer_add_printf(b, ",\"address\":\"%s\",\"port\":%u,"
 			    "\"connected\":\"%s\",\"connected_seconds\":%llu,"
 			    "\"idle_seconds\":%llu,\"lines_in\":%u,"
 			    "\"bytes_in\":%llu,\"lines_out\":%u,"
-			    "\"bytes_out\":%llu,\"queued\":%zu,\"tls\":false,"
-			    "\"muted\":%s}", o->netaddr, o->port, since,
+			    "\"bytes_out\":%llu,\"queued\":%zu,\"tls\":%s,"
+			    "\"certfp\":", o->netaddr, o->port, since,
 			    (unsigned long long)(now - o->connected_ms) / 1000,
 			    (unsigned long long)(now - o->active_ms) / 1000,
 			    o->lines_in, (unsigned long long)o->bytes_in,
 			    o->lines_out, (unsigned long long)o->bytes_out,
-			    output_length(o), (o->flags & CLIENT_MUTED) ?
+			    output_length(o), (o->flags & CLIENT_TLS) ?
 			    "true" : "false");
+			if (o->certfp != NULL)
+				evbuffer_add_printf(b, "\"SHA256:%s\"",
+				    o->certfp);
+			else
+				evbuffer_add_printf(b, "null");
+			evbuffer_add_printf(b, ",\"muted\":%s}",
+			    (o->flags & CLIENT_MUTED) ? "true" : "false");
 			first = 0;
 		}
 		evbuffer_add_printf(b, "]}");
@@ -261,10 +270,10 @@ control_who(struct server *s, struct client *c, const struct ctlreq *r)
 		evbuffer_free(b);
 		return (0);
 	}
-	output_printf(c, "| %-6s %-24s %-46s %-20s %7s %7s %9s %11s %9s %11s "
-	    "%8s %s", "ID", "NAME", "ADDRESS:PORT", "CONNECTED", "ON",
-	    "IDLE", "LINES-IN", "BYTES-IN", "LINES-OUT", "BYTES-OUT", "QUEUED",
-	    "TLS");
+	output_printf(c, "| %-6s %-24s %-25s %-46s %-20s %7s %7s %9s %11s %9s "
+	    "%11s %8s %s", "ID", "NAME", "ROOM", "ADDRESS:PORT", "CONNECTED",
+	    "ON", "IDLE", "LINES-IN", "BYTES-IN", "LINES-OUT", "BYTES-OUT",
+	    "QUEUED", "TLS");
 	TAILQ_FOREACH(o, &s->clients, entry) {
 		if (!(o->flags & CLIENT_CONNECTED))
 			continue;
@@ -279,11 +288,15 @@ control_who(struct server *s, struct client *c, const struct ctlreq *r)
 		else
 			snprintf(where, sizeof where, "%s:%u", o->netaddr,
 			    o->port);
-		output_printf(c, "| %-6llu %-24s %-46s %-20s %7s %7s %9u %11llu "
-		    "%9u %11llu %8zu %s%s", (unsigned long long)o->id, o->name,
-		    where, since, on, idle,
-		    o->lines_in, (unsigned long long)o->bytes_in, o->lines_out,
-		    (unsigned long long)o->bytes_out, output_length(o), "no",
+		/* TLS: no, yes, or the client certificate's fingerprint. */
+		output_printf(c, "| %-6llu %-24s %-25s %-46s %-20s %7s %7s %9u "
+		    "%11llu %9u %11llu %8zu %s%s%s", (unsigned long long)o->id,
+		    o->name, o->room != NULL ? o->room->name : "-", where,
+		    since, on, idle, o->lines_in,
+		    (unsigned long long)o->bytes_in, o->lines_out,
+		    (unsigned long long)o->bytes_out, output_length(o),
+		    !(o->flags & CLIENT_TLS) ? "no" : o->certfp == NULL ?
+		    "yes" : "SHA256:", o->certfp != NULL ? o->certfp : "",
 		    (o->flags & CLIENT_MUTED) ? " muted" : "");
 	}
 	return (0);

@@ -829,32 +829,34 @@ START_TEST(test_who)
 	ida = client_id(&t, "alice");
 
 	CTL(&t, &r, 0, "who");
-	MATCH(r.out, "^ID +NAME +ADDRESS:PORT +CONNECTED +ON +IDLE +LINES-IN "
-	    "+BYTES-IN +LINES-OUT +BYTES-OUT +QUEUED +TLS$");
+	MATCH(r.out, "^ID +NAME +ROOM +ADDRESS:PORT +CONNECTED +ON +IDLE "
+	    "+LINES-IN +BYTES-IN +LINES-OUT +BYTES-OUT +QUEUED +TLS$");
 	/*
 	 * alice sent one line, "/nick alice\n": 12 bytes.  The column says
 	 * ADDRESS:PORT, but chatd prints the address alone: the pattern
 	 * takes either, and --json has the port.
 	 */
-	want = harness_asprintf("^%llu +alice +127\\.0\\.0\\.1[^ ]* +"
+	want = harness_asprintf("^%llu +alice +#lobby +127\\.0\\.0\\.1"
+	    "[^ ]* +"
 	    "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z +[0-9]+[smhd][0-9hm]* +"
 	    "[0-9]+[smhd][0-9hm]* +1 +12 +[0-9]+ +[0-9]+ +0 no$", ida);
 	MATCH(r.out, want);
 	free(want);
-	MATCH(r.out, "^[0-9]+ +bob +127\\.0\\.0\\.1");
+	MATCH(r.out, "^[0-9]+ +bob +#lobby +127\\.0\\.0\\.1");
 	ck_assert_int_eq(harness_match(r.out, "muted"), 0);
 
 	CTL(&t, &r, 0, "--json", "who");
 	HAS(r.out, "{\"clients\":[{\"id\":");
 	want = harness_asprintf("{\"id\":%llu,\"name\":\"alice\","
-	    "\"address\":\"127.0.0.1\",\"port\":%d,\"connected\":\"", ida,
-	    client_port(a));
+	    "\"room\":\"#lobby\",\"address\":\"127.0.0.1\",\"port\":%d,"
+	    "\"connected\":\"", ida, client_port(a));
 	HAS(r.out, want);
 	free(want);
 	HAS(r.out, "\"lines_in\":1,\"bytes_in\":12,");
-	HAS(r.out, "\"queued\":0,\"tls\":false,\"muted\":false}");
-	want = harness_asprintf("\"name\":\"bob\",\"address\":\"127.0.0.1\","
-	    "\"port\":%d,", client_port(b));
+	HAS(r.out, "\"queued\":0,\"tls\":false,\"certfp\":null,"
+	    "\"muted\":false}");
+	want = harness_asprintf("\"name\":\"bob\",\"room\":\"#lobby\","
+	    "\"address\":\"127.0.0.1\",\"port\":%d,", client_port(b));
 	HAS(r.out, want);
 	free(want);
 	ck_assert_msg(strstr(r.out, "\"muted\":true") == NULL, "%.2000s",
