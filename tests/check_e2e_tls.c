@@ -18,6 +18,35 @@
  * line"), the text is OpenSSL 3's, as the daemon prints it on Debian 12;
  * the test asserts the whole line, because that line is all the operator
  * gets.
+ *
+ * Then the running daemon, with the real clients and proxies a user or an
+ * operator would put in front of it, all from Debian's packages:
+ *
+ *  - the three documented clients, "openssl s_client -quiet", "ncat
+ *    --ssl" and "socat - OPENSSL:...", each chatting with a plain client
+ *    in one room; each runs with its stdin and stdout on one end of a
+ *    socketpair, whose other end is an ordinary test client (struct tc);
+ *  - TLS 1.1 refused (the client lowers its own security level to offer
+ *    it), TLS 1.2 served unless min_version = 1.3;
+ *  - with ca set: a certificate the CA did not sign refused, a signed
+ *    one's SHA-256 fingerprint logged, no certificate at all served;
+ *  - SIGHUP with a new certificate and key: a client already connected
+ *    stays and keeps talking, a new one sees the new certificate (s_client
+ *    -brief names the peer's); then a broken certificate on reload: the
+ *    reload fails saying why, and new clients still get the last good one;
+ *  - handshakes never finished count against the per-address and total
+ *    limits until handshake_timeout closes them;
+ *  - haproxy with send-proxy-v2 and stunnel4 with protocol = proxy in
+ *    front: the client's own loopback address (127.0.0.2, bound by the
+ *    test) in the log and in the per-address limit, the fourth from one
+ *    address refused while one from 127.0.0.3 is served;
+ *  - the PROXY protocol's refusals: a forged header from an address not
+ *    trusted, no header, a slow one; none of them reaches the room.
+ *
+ * Programs are found on PATH (or OPENSSL, NCAT, SOCAT, HAPROXY, STUNNEL
+ * name them); a missing one is a SKIP, which CI=true turns into a failure.
+ * A proxy is ready when the kernel lists its port as listening
+ * (/proc/net/tcp): it says so no other way that a test could wait on.
  */
 
 #ifdef HAVE_CONFIG_H
@@ -28,11 +57,16 @@
 #endif
 
 #include <sys/types.h>
+#include <sys/socket.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/ec.h>
 #include <openssl/err.h>
@@ -49,10 +83,12 @@
 
 #define TEST_TIMEOUT	120
 #define DAY		(24L * 60 * 60)
+#define W		HARNESS_WAIT_MS
 
 /* Certificates ------------------------------------------------------------ */
 
 static char	*certdir;	/* the fixture's files */
+static char	 alice_fp[2 * 32 + 1];	/* SHA-256 of alice.pem, in hex */
 
 static const char *
 ossl_error(void)
@@ -100,12 +136,17 @@ write_key(const char *name, EVP_PKEY *k)
 }
 
 /*
- * Writes to certdir/name a certificate for CN=localhost, self-signed with
- * k, valid from now + from to now + to seconds (negative: in the past).
+ * Writes to certdir/name a certificate for CN=cn, self-signed with k,
+ * valid from now + from to now + to seconds (negative: in the past); if
+ * fp is not NULL, the certificate's SHA-256 fingerprint in lower-case hex
+ * goes there (65 bytes).
  */
 static void
-write_cert(const char *name, EVP_PKEY *k, long from, long to)
+write_cert_cn(const char *name, const char *cn, EVP_PKEY *k, long from,
+    long to, char *fp)
 {
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 mdlen, i;
 	static long	 serial;
 	X509		*x;
 	X509_NAME	*n;
@@ -120,26 +161,40 @@ write_cert(const char *name, EVP_PKEY *k, long from, long to)
 	    X509_set_pubkey(x, k) != 1 ||
 	    (n = X509_get_subject_name(x)) == NULL ||
 	    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-	    (const unsigned char *)"localhost", -1, -1, 0) != 1 ||
+	    (const unsigned char *)cn, -1, -1, 0) != 1 ||
 	    X509_set_issuer_name(x, n) != 1 ||
 	    X509_sign(x, k, EVP_sha256()) == 0)
 		ck_abort_msg("certificate %s: %s", name, ossl_error());
 	f = open_out(name, &path);
 	if (PEM_write_X509(f, x) != 1 || fclose(f) != 0)
 		ck_abort_msg("%s: %s", path, ossl_error());
+	if (fp != NULL) {
+		if (X509_digest(x, EVP_sha256(), md, &mdlen) != 1)
+			ck_abort_msg("digest %s: %s", name, ossl_error());
+		for (i = 0; i < mdlen; i++)
+			sprintf(fp + 2 * i, "%02x", md[i]);
+	}
 	X509_free(x);
 	free(path);
 }
 
 static void
+write_cert(const char *name, EVP_PKEY *k, long from, long to)
+{
+	write_cert_cn(name, "localhost", k, from, to, NULL);
+}
+
+static void
 certs_setup(void)
 {
-	EVP_PKEY	*ec, *rsa, *other;
+	EVP_PKEY	*ec, *rsa, *other, *alice, *mallory;
 
 	certdir = harness_mkdtemp("certs");
 	ec = make_key(0);
 	rsa = make_key(1);
 	other = make_key(0);
+	alice = make_key(0);
+	mallory = make_key(0);
 	write_key("key.pem", ec);
 	write_cert("cert.pem", ec, -DAY, 30 * DAY);
 	write_key("rsa-key.pem", rsa);
@@ -149,6 +204,15 @@ certs_setup(void)
 	write_cert("future.pem", ec, DAY, 30 * DAY);
 	free(harness_write_file(certdir, "text.pem", "this is no "
 	    "certificate\n"));
+	/* What a reload swaps in, and clients' own. */
+	write_cert_cn("new-cert.pem", "new.chatd.test", other, -DAY, 30 * DAY,
+	    NULL);
+	write_key("alice-key.pem", alice);
+	write_cert_cn("alice.pem", "alice", alice, -DAY, 30 * DAY, alice_fp);
+	write_key("mallory-key.pem", mallory);
+	write_cert_cn("mallory.pem", "alice", mallory, -DAY, 30 * DAY, NULL);
+	EVP_PKEY_free(alice);
+	EVP_PKEY_free(mallory);
 	EVP_PKEY_free(ec);
 	EVP_PKEY_free(rsa);
 	EVP_PKEY_free(other);
@@ -362,6 +426,781 @@ START_TEST(test_config_good)
 }
 END_TEST
 
+/* Programs ---------------------------------------------------------------- */
+
+/* A client or proxy program run by a test. */
+struct prog {
+	pid_t		 pid;
+	int		 status;
+	char		*err;		/* what it wrote on stderr */
+	struct tc	*c;		/* a client's stdin and stdout */
+};
+
+static const struct {
+	const char	*name;
+	const char	*env;
+} programs[] = {
+	{ "openssl", "OPENSSL" },
+	{ "ncat", "NCAT" },
+	{ "socat", "SOCAT" },
+	{ "haproxy", "HAPROXY" },
+	{ "stunnel4", "STUNNEL" },
+};
+
+/*
+ * The path of each of the programs names (a NULL-terminated list) in
+ * path[], or NULL after reporting a skip of test naming the ones missing.
+ */
+static int
+find_programs(const char *test, const char *const names[], char *path[])
+{
+	char	 missing[256] = "";
+	size_t	 i, j;
+
+	for (i = 0; names[i] != NULL; i++) {
+		path[i] = NULL;
+		for (j = 0; j < nitems(programs); j++) {
+			if (strcmp(programs[j].name, names[i]) == 0)
+				path[i] = harness_program(names[i],
+				    programs[j].env);
+		}
+		if (path[i] == NULL)
+			snprintf(missing + strlen(missing), sizeof missing -
+			    strlen(missing), " %s", names[i]);
+	}
+	if (missing[0] == '\0')
+		return (1);
+	harness_skip(test, "not installed:%s (Debian: openssl ncat socat "
+	    "haproxy stunnel4)", missing);
+	for (j = 0; j < i; j++)
+		free(path[j]);
+	return (0);
+}
+
+/*
+ * Runs path with args (NULL-terminated), stderr to a file in dir named
+ * after tag.  As a client (client set), its stdin and stdout are one end
+ * of a socketpair and p->c the other; else both are /dev/null's.
+ */
+static void
+prog_start(struct prog *p, const char *dir, const char *tag,
+    const char *path, char *const args[], int client)
+{
+	struct harness_exec	 x;
+	int			 sv[2], err, out;
+
+	memset(p, 0, sizeof *p);
+	p->status = -1;
+	p->err = harness_asprintf("%s/%s.err", dir, tag);
+	if ((err = open(p->err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1)
+		ck_abort_msg("%s: %s", p->err, strerror(errno));
+	if (client) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) ==
+		    -1)
+			ck_abort_msg("socketpair: %s", strerror(errno));
+		out = sv[1];
+	} else if ((out = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1)
+		ck_abort_msg("/dev/null: %s", strerror(errno));
+	memset(&x, 0, sizeof x);
+	x.bin = path;
+	x.tail = args;
+	x.infd = client ? out : 0;
+	x.outfd = out;
+	x.errfd = err;
+	p->pid = harness_spawn(&x);
+	close(out);
+	close(err);
+	if (client)
+		p->c = tc_adopt(sv[0], tag);
+}
+
+/* Waits for p to end by itself; its exit status. */
+static int
+prog_exit(struct prog *p)
+{
+	int	st;
+
+	st = harness_wait(&p->pid, &p->status, W);
+	ck_assert_msg(st != -1, "%s did not exit; it said:\n%s", p->err,
+	    harness_read_file(p->err));
+	return (st);
+}
+
+/* Ends p if it still runs. */
+static void
+prog_stop(struct prog *p)
+{
+	if (p->pid > 0) {
+		kill(p->pid, SIGTERM);
+		if (harness_wait(&p->pid, &p->status, W) == -1)
+			ck_abort_msg("%s: no exit after SIGTERM", p->err);
+	}
+	tc_close(p->c);
+	p->c = NULL;
+	free(p->err);
+	p->err = NULL;
+}
+
+/* Whether what p wrote on stderr so far holds s. */
+static int
+prog_said(struct prog *p, const char *s)
+{
+	char	*text;
+	int	 found;
+
+	text = harness_read_file(p->err);
+	found = strstr(text, s) != NULL;
+	free(text);
+	return (found);
+}
+
+/* Whether the kernel lists a TCP socket listening on 127.0.0.1:port. */
+static int
+listening(void *arg)
+{
+	FILE	*f;
+	char	 line[512], want[32];
+	int	 found = 0;
+
+	snprintf(want, sizeof want, "0100007F:%04X 00000000:0000 0A",
+	    *(int *)arg);
+	if ((f = fopen("/proc/net/tcp", "r")) == NULL)
+		return (0);
+	while (!found && fgets(line, sizeof line, f) != NULL)
+		found = strstr(line, want) != NULL;
+	fclose(f);
+	return (found);
+}
+
+static void
+wait_listening(struct prog *p, int port)
+{
+	if (!harness_poll(listening, &port, W))
+		ck_abort_msg("nothing listens on port %d; %s says:\n%s", port,
+		    p->err, harness_read_file(p->err));
+}
+
+/* The daemon with TLS --------------------------------------------------- */
+
+/*
+ * chatd with [tls] on tport, the fixture's EC certificate unless the
+ * certificate's directory dir says otherwise, then more (a [tls] key or
+ * other sections).
+ */
+static struct chatd *
+start_tls(int tport, const char *dir, const char *more)
+{
+	struct chatd	*d;
+	char		*extra;
+
+	extra = harness_asprintf("\n[tls]\nbind = 127.0.0.1\nport = %d\n"
+	    "certificate = %s/cert.pem\nprivate_key = %s/key.pem\n%s", tport,
+	    dir != NULL ? dir : certdir, dir != NULL ? dir : certdir,
+	    more != NULL ? more : "");
+	d = chatd_start(extra);
+	free(extra);
+	return (d);
+}
+
+/* A TLS client program, from its welcome line on. */
+static void
+tls_client(struct prog *p, struct chatd *d, const char *tag,
+    const char *path, char *const args[])
+{
+	prog_start(p, d->dir, tag, path, args, 1);
+	tc_welcome(p->c);
+}
+
+#define S_CLIENT_ARGS	12
+
+/*
+ * "openssl s_client -connect 127.0.0.1:tport" and then the arguments
+ * after welcome (NULL-terminated), from its welcome line on if welcome.
+ */
+static void
+s_client(struct prog *p, struct chatd *d, const char *tag,
+    const char *openssl, int tport, int welcome, ...)
+{
+	va_list	 ap;
+	char	*hostport, *args[S_CLIENT_ARGS + 1];
+	int	 n = 0;
+
+	hostport = harness_asprintf("127.0.0.1:%d", tport);
+	args[n++] = "s_client";
+	args[n++] = "-connect";
+	args[n++] = hostport;
+	va_start(ap, welcome);
+	while ((args[n] = va_arg(ap, char *)) != NULL)
+		if (++n == S_CLIENT_ARGS)
+			ck_abort_msg("s_client: too many arguments");
+	va_end(ap);
+	if (welcome)
+		tls_client(p, d, tag, openssl, args);
+	else
+		prog_start(p, d->dir, tag, openssl, args, 1);
+	free(hostport);
+}
+
+/*
+ * The three clients the README documents, each in turn in the room with a
+ * plain client: what one says the other reads, both ways.
+ */
+START_TEST(test_tls_documented_clients)
+{
+	static const char *const names[] = { "openssl", "ncat", "socat",
+	    NULL };
+	struct chatd	*d;
+	struct prog	 p;
+	struct tc	*plain;
+	char		*path[3], *port, *addr, *want, *arg[8];
+	int		 tport, i;
+
+	if (!find_programs("test_tls_documented_clients", names, path))
+		return;
+	tport = harness_free_port();
+	d = start_tls(tport, NULL, NULL);
+	plain = tc_connect(d);
+	port = harness_asprintf("%d", tport);
+	addr = harness_asprintf("OPENSSL:127.0.0.1:%d,verify=0", tport);
+	for (i = 0; i < 3; i++) {
+		memset(arg, 0, sizeof arg);
+		if (i == 0) {
+			arg[0] = "s_client";
+			arg[1] = "-quiet";
+			arg[2] = "-connect";
+			arg[3] = want = harness_asprintf("127.0.0.1:%d",
+			    tport);
+		} else if (i == 1) {
+			arg[0] = "--ssl";
+			arg[1] = "127.0.0.1";
+			arg[2] = port;
+			want = NULL;
+		} else {
+			arg[0] = "-";
+			arg[1] = addr;
+			want = NULL;
+		}
+		tls_client(&p, d, names[i], path[i], arg);
+		ck_assert_int_eq(p.c->others, 1);
+		free(want);
+		want = harness_asprintf("*** %s joined", p.c->name);
+		tc_expect_line(plain, want);
+		free(want);
+		tc_send(p.c, "hello from %s\n", names[i]);
+		want = harness_asprintf("<%s> hello from %s", p.c->name,
+		    names[i]);
+		tc_expect_chat(plain, want);
+		free(want);
+		tc_send(plain, "hello %s\n", p.c->name);
+		want = harness_asprintf("<%s> hello %s", plain->name,
+		    p.c->name);
+		tc_expect_chat(p.c, want);
+		free(want);
+		prog_stop(&p);
+		tc_expect(plain, "*** ", W);
+	}
+	/* Each was a TLS 1.3 client without a certificate, in the log. */
+	ck_assert_int_eq(chatd_log_count(d, ": TLSv1.3, no client "
+	    "certificate"), 3);
+	ck_assert_int_eq(chatd_log_count(d, " connected over TLS (2 "
+	    "online)"), 3);
+	tc_close(plain);
+	chatd_stop_ok(d);
+	free(addr);
+	free(port);
+	for (i = 0; i < 3; i++)
+		free(path[i]);
+}
+END_TEST
+
+#define UNSUPPORTED	"TLS handshake failed: error:0A000102:SSL " \
+	"routines::unsupported protocol"
+
+/*
+ * TLS 1.1 is refused, even from a client that lowers its own security
+ * level to offer it; TLS 1.2 is served by default, and refused with
+ * min_version = 1.3.
+ */
+START_TEST(test_tls_versions)
+{
+	static const char *const names[] = { "openssl", NULL };
+	struct chatd	*d;
+	struct prog	 p;
+	char		*openssl;
+	int		 tport;
+
+	if (!find_programs("test_tls_versions", names, &openssl))
+		return;
+	tport = harness_free_port();
+	d = start_tls(tport, NULL, NULL);
+	s_client(&p, d, "tls1_1", openssl, tport, 0, "-quiet", "-tls1_1",
+	    "-cipher", "DEFAULT@SECLEVEL=0", NULL);
+	tc_expect_eof(p.c);
+	ck_assert_int_ne(prog_exit(&p), 0);
+	ck_assert_msg(prog_said(&p, "alert protocol version"), "s_client "
+	    "said:\n%s", harness_read_file(p.err));
+	chatd_wait_log(d, UNSUPPORTED);
+	prog_stop(&p);
+
+	s_client(&p, d, "tls1_2", openssl, tport, 1, "-quiet", "-tls1_2",
+	    NULL);
+	chatd_wait_log(d, ": TLSv1.2, no client certificate");
+	prog_stop(&p);
+	chatd_stop_ok(d);
+
+	tport = harness_free_port();
+	d = start_tls(tport, NULL, "min_version = 1.3\n");
+	s_client(&p, d, "tls1_2", openssl, tport, 0, "-quiet", "-tls1_2",
+	    NULL);
+	tc_expect_eof(p.c);
+	chatd_wait_log(d, UNSUPPORTED);
+	prog_stop(&p);
+	s_client(&p, d, "tls1_3", openssl, tport, 1, "-quiet", NULL);
+	chatd_wait_log(d, ": TLSv1.3, no client certificate");
+	prog_stop(&p);
+	chatd_stop_ok(d);
+	free(openssl);
+}
+END_TEST
+
+/*
+ * With ca set: a certificate the CA did not sign is refused (mallory's,
+ * though it says CN=alice), the one it signed is served and its
+ * fingerprint logged, and a client without a certificate is served.
+ */
+START_TEST(test_tls_client_certificate)
+{
+	static const char *const names[] = { "openssl", NULL };
+	struct chatd	*d;
+	struct prog	 p;
+	char		*openssl, *ca, *cert, *key, *want;
+	int		 tport;
+
+	if (!find_programs("test_tls_client_certificate", names, &openssl))
+		return;
+	tport = harness_free_port();
+	ca = harness_asprintf("ca = %s/alice.pem\n", certdir);
+	d = start_tls(tport, NULL, ca);
+
+	cert = harness_asprintf("%s/mallory.pem", certdir);
+	key = harness_asprintf("%s/mallory-key.pem", certdir);
+	s_client(&p, d, "mallory", openssl, tport, 0, "-quiet", "-cert", cert,
+	    "-key", key, NULL);
+	tc_expect_eof(p.c);
+	chatd_wait_log(d, "TLS handshake failed: error:0A000086:SSL "
+	    "routines::certificate verify failed");
+	ck_assert_msg(prog_said(&p, "alert unknown ca"), "s_client said:\n%s",
+	    harness_read_file(p.err));
+	prog_stop(&p);
+	free(cert);
+	free(key);
+
+	cert = harness_asprintf("%s/alice.pem", certdir);
+	key = harness_asprintf("%s/alice-key.pem", certdir);
+	s_client(&p, d, "alice", openssl, tport, 1, "-quiet", "-cert", cert,
+	    "-key", key, NULL);
+	want = harness_asprintf(": TLSv1.3, client certificate SHA256:%s",
+	    alice_fp);
+	chatd_wait_log(d, want);
+	free(want);
+	prog_stop(&p);
+
+	s_client(&p, d, "nocert", openssl, tport, 1, "-quiet", NULL);
+	chatd_wait_log(d, ": TLSv1.3, no client certificate");
+	prog_stop(&p);
+	chatd_stop_ok(d);
+	free(cert);
+	free(key);
+	free(ca);
+	free(openssl);
+}
+END_TEST
+
+/* Copies certdir/from to dir/to. */
+static void
+copy_cert(const char *from, const char *dir, const char *to)
+{
+	char	*path, *text;
+
+	path = harness_asprintf("%s/%s", certdir, from);
+	text = harness_read_file(path);
+	ck_assert_msg(text[0] != '\0', "%s is empty", path);
+	free(harness_write_file(dir, to, text));
+	free(text);
+	free(path);
+}
+
+/* A new client sees the certificate for cn, and is welcomed. */
+static void
+expect_cert(struct prog *p, struct chatd *d, const char *tag,
+    const char *openssl, int tport, const char *cn)
+{
+	char	*want;
+
+	s_client(p, d, tag, openssl, tport, 1, "-brief", NULL);
+	want = harness_asprintf("Peer certificate: CN = %s\n", cn);
+	ck_assert_msg(prog_said(p, want), "%s: no \"%s\"; s_client said:\n%s",
+	    tag, want, harness_read_file(p->err));
+	free(want);
+}
+
+/*
+ * SIGHUP with a new certificate and key in place of the old: a client
+ * connected before stays and talks, a new one sees the new certificate.
+ * Then a reload with a broken certificate fails saying why, and the next
+ * client still sees the last good one.
+ */
+START_TEST(test_tls_reload_certificate)
+{
+	static const char *const names[] = { "openssl", NULL };
+	struct chatd	*d;
+	struct prog	 x, y;
+	char		*openssl, *dir, *want;
+	int		 tport;
+
+	if (!find_programs("test_tls_reload_certificate", names, &openssl))
+		return;
+	dir = harness_mkdtemp("live");
+	copy_cert("cert.pem", dir, "cert.pem");
+	copy_cert("key.pem", dir, "key.pem");
+	tport = harness_free_port();
+	d = start_tls(tport, dir, NULL);
+	expect_cert(&x, d, "x", openssl, tport, "localhost");
+
+	copy_cert("other-key.pem", dir, "key.pem");
+	copy_cert("new-cert.pem", dir, "cert.pem");
+	chatd_reload(d);
+	chatd_wait_log(d, "configuration reloaded from ");
+	expect_cert(&y, d, "y", openssl, tport, "new.chatd.test");
+	tc_send(x.c, "still here\n");
+	want = harness_asprintf("<%s> still here", x.c->name);
+	tc_expect_chat(y.c, want);
+	free(want);
+	tc_send(y.c, "welcome back\n");
+	want = harness_asprintf("<%s> welcome back", y.c->name);
+	tc_expect_chat(x.c, want);
+	free(want);
+	prog_stop(&y);
+
+	free(harness_write_file(dir, "cert.pem", "this is no certificate\n"));
+	chatd_reload(d);
+	want = harness_asprintf("reload failed: %s:8: certificate: %s/cert.pem: "
+	    "error:0480006C:PEM routines::no start line; keeping the old "
+	    "configuration", d->conf, dir);
+	chatd_wait_log(d, want);
+	free(want);
+	expect_cert(&y, d, "z", openssl, tport, "new.chatd.test");
+	tc_send(x.c, "and still\n");
+	want = harness_asprintf("<%s> and still", x.c->name);
+	tc_expect_chat(y.c, want);
+	free(want);
+	prog_stop(&y);
+	prog_stop(&x);
+	chatd_stop_ok(d);
+	harness_rmtree(dir);
+	free(dir);
+	free(openssl);
+}
+END_TEST
+
+/* A connection from src (NULL: 127.0.0.1) to port; the test's skip if not. */
+static struct tc *
+dial(int port, const char *src, const char *test)
+{
+	struct tc	*c;
+
+	if ((c = tc_dial(port, src)) == NULL)
+		harness_skip(test, "cannot bind %s: %s", src, strerror(errno));
+	return (c);
+}
+
+/*
+ * A TLS connection that never finishes its handshake counts against the
+ * per-address and total limits until handshake_timeout closes it.
+ */
+START_TEST(test_tls_handshake_limits)
+{
+	static const char	*t = "test_tls_handshake_limits";
+	struct chatd		*d;
+	struct tc		*r1, *r2, *r3, *q, *x;
+	int			 tport;
+
+	tport = harness_free_port();
+	d = start_tls(tport, NULL, "handshake_timeout = 1\n\n[limits]\n"
+	    "max_clients = 3\nmax_clients_per_address = 2\n");
+	r1 = tc_dial(tport, NULL);
+	r2 = tc_dial(tport, NULL);
+	/* The third from 127.0.0.1 cannot be told why: it is closed. */
+	r3 = tc_dial(tport, NULL);
+	tc_expect_eof(r3);
+	chatd_wait_log_re(d, "client 3 \\[127\\.0\\.0\\.1\\]:[0-9]+ refused: "
+	    "too many connections from your address$");
+	if ((q = dial(d->port, "127.0.0.2", t)) == NULL)
+		goto out;
+	tc_welcome(q);
+	ck_assert_int_eq(q->others, 0);
+	if ((x = dial(d->port, "127.0.0.3", t)) == NULL)
+		goto out;
+	tc_expect_line(x, "*** server full, try again later");
+	tc_expect_eof(x);
+	tc_close(x);
+
+	/* The two pending handshakes time out, and make room. */
+	tc_expect_eof(r1);
+	tc_expect_eof(r2);
+	chatd_wait_log_n(d, "TLS handshake timed out: no answer", 2);
+	x = tc_connect(d);
+	ck_assert_int_eq(x->others, 1);
+	tc_close(x);
+out:
+	tc_close(q);
+	tc_close(r3);
+	tc_close(r2);
+	tc_close(r1);
+	chatd_stop_ok(d);
+}
+END_TEST
+
+/* Behind proxies --------------------------------------------------------- */
+
+#define PROXY_CONF	"proxy_protocol = yes\ntrusted_proxies = 127.0.0.1\n" \
+	"\n[limits]\nmax_clients_per_address = 3\n"
+
+/*
+ * Clients through a proxy on pport: three from 127.0.0.2 are served
+ * under that address, the fourth refused, one from 127.0.0.3 served.
+ * connect() makes one client of the proxy from src.
+ */
+static void
+proxied_limits(struct chatd *d, struct tc *(*connect)(const char *src,
+    void *arg), void *arg)
+{
+	struct tc	*c[5];
+	int		 i;
+
+	memset(c, 0, sizeof c);
+	for (i = 0; i < 3; i++) {
+		if ((c[i] = connect("127.0.0.2", arg)) == NULL)
+			goto out;
+		tc_welcome(c[i]);
+		ck_assert_int_eq(c[i]->others, i);
+	}
+	chatd_wait_log_n(d, ": proxied for [127.0.0.2]:", 3);
+	ck_assert_int_eq(chatd_log_count(d, " [127.0.0.2]:"), 6);
+	chatd_wait_log_re(d, "client [0-9]+ \\[127\\.0\\.0\\.2\\]:[0-9]+ "
+	    "connected( over TLS)? \\(3 online\\)$");
+	c[3] = connect("127.0.0.2", arg);
+	tc_expect_line(c[3], "*** too many connections from your address, "
+	    "try again later");
+	tc_expect_eof(c[3]);
+	chatd_wait_log_re(d, "client [0-9]+ \\[127\\.0\\.0\\.2\\]:[0-9]+ "
+	    "refused: too many connections from your address$");
+	if ((c[4] = connect("127.0.0.3", arg)) == NULL)
+		goto out;
+	tc_welcome(c[4]);
+	ck_assert_int_eq(c[4]->others, 3);
+	chatd_wait_log_re(d, "client [0-9]+ \\[127\\.0\\.0\\.3\\]:[0-9]+ "
+	    "connected( over TLS)? \\(4 online\\)$");
+	tc_send(c[4], "from three\n");
+	for (i = 0; i < 3; i++) {
+		tc_expect(c[i], "<", W);
+		ck_assert_msg(strstr(c[i]->line, "> from three") != NULL,
+		    "%s", c[i]->line);
+	}
+out:
+	for (i = 0; i < 5; i++)
+		tc_close(c[i]);
+}
+
+static struct tc *
+plain_via(const char *src, void *arg)
+{
+	return (dial(*(int *)arg, src, "test_proxy_haproxy"));
+}
+
+/* haproxy with send-proxy-v2 in front of chatd's plain port. */
+START_TEST(test_proxy_haproxy)
+{
+	static const char *const names[] = { "haproxy", NULL };
+	struct chatd	*d;
+	struct prog	 h;
+	char		*haproxy, *cfg, *body;
+	char		*args[] = { "-db", "-f", NULL, NULL };
+	int		 hport;
+
+	if (!find_programs("test_proxy_haproxy", names, &haproxy))
+		return;
+	d = chatd_start(PROXY_CONF);
+	hport = harness_free_port();
+	body = harness_asprintf("defaults\n\tmode tcp\n\ttimeout connect 10s\n"
+	    "\ttimeout client 120s\n\ttimeout server 120s\n\n"
+	    "frontend chat\n\tbind 127.0.0.1:%d\n\tdefault_backend chatd\n\n"
+	    "backend chatd\n\tserver chatd 127.0.0.1:%d send-proxy-v2\n",
+	    hport, d->port);
+	cfg = harness_write_file(d->dir, "haproxy.cfg", body);
+	args[2] = cfg;
+	prog_start(&h, d->dir, "haproxy", haproxy, args, 0);
+	wait_listening(&h, hport);
+	proxied_limits(d, plain_via, &hport);
+	prog_stop(&h);
+	chatd_stop_ok(d);
+	free(body);
+	free(cfg);
+	free(haproxy);
+}
+END_TEST
+
+struct via_tls {
+	struct chatd	*d;
+	const char	*socat;
+	int		 port;
+	struct prog	 p[5];
+	int		 n;
+};
+
+/*
+ * socat from src, through its bind option.  Not ncat --ssl -s: ncat does
+ * not end when stunnel passes on chatd's close as a TLS close_notify.
+ */
+static struct tc *
+tls_via(const char *src, void *arg)
+{
+	struct via_tls	*v = arg;
+	struct prog	*p = &v->p[v->n];
+	char		*addr, *tag;
+	char		*args[] = { "-", NULL, NULL };
+
+	addr = harness_asprintf("OPENSSL:127.0.0.1:%d,verify=0,bind=%s",
+	    v->port, src);
+	tag = harness_asprintf("socat%d", v->n++);
+	args[1] = addr;
+	prog_start(p, v->d->dir, tag, v->socat, args, 1);
+	free(tag);
+	free(addr);
+	return (p->c);
+}
+
+/* stunnel4 with protocol = proxy: TLS outside, PROXY v1 to chatd. */
+START_TEST(test_proxy_stunnel)
+{
+	static const char *const names[] = { "stunnel4", "socat", NULL };
+	struct chatd	*d;
+	struct prog	 st;
+	struct via_tls	 v;
+	char		*path[2], *cfg, *body;
+	char		*args[] = { NULL, NULL };
+	int		 i;
+
+	if (!find_programs("test_proxy_stunnel", names, path))
+		return;
+	d = chatd_start(PROXY_CONF);
+	memset(&v, 0, sizeof v);
+	v.d = d;
+	v.socat = path[1];
+	v.port = harness_free_port();
+	body = harness_asprintf("foreground = yes\npid =\n\n[chat]\n"
+	    "accept = 127.0.0.1:%d\nconnect = 127.0.0.1:%d\n"
+	    "cert = %s/cert.pem\nkey = %s/key.pem\nprotocol = proxy\n", v.port,
+	    d->port, certdir, certdir);
+	cfg = harness_write_file(d->dir, "stunnel.conf", body);
+	args[0] = cfg;
+	prog_start(&st, d->dir, "stunnel", path[0], args, 0);
+	wait_listening(&st, v.port);
+	proxied_limits(d, tls_via, &v);
+	for (i = 0; i < v.n; i++) {
+		v.p[i].c = NULL;	/* closed by proxied_limits() */
+		prog_stop(&v.p[i]);
+	}
+	prog_stop(&st);
+	chatd_stop_ok(d);
+	free(body);
+	free(cfg);
+	free(path[0]);
+	free(path[1]);
+}
+END_TEST
+
+/*
+ * What the PROXY protocol refuses, with a client in the room who must
+ * hear none of it: a forged header from an address not trusted, a
+ * connection from a trusted one without a header, and one whose header
+ * never ends.  A good header from a trusted address is believed.
+ */
+START_TEST(test_proxy_refusals)
+{
+	static const char	*t = "test_proxy_refusals";
+	struct chatd		*d;
+	struct tc		*member, *c, *legit;
+	char			*want;
+
+	d = chatd_start("proxy_protocol = yes\ntrusted_proxies = 127.0.0.1\n"
+	    "proxy_timeout = 1\n");
+	/* A member, through a header written by hand: 192.0.2.7 to chatd. */
+	member = tc_dial(d->port, NULL);
+	tc_send(member, "PROXY TCP4 192.0.2.7 127.0.0.1 40000 %d\r\n",
+	    d->port);
+	tc_welcome(member);
+	chatd_wait_log_re(d, "client 1 \\[127\\.0\\.0\\.1\\]:[0-9]+: proxied "
+	    "for \\[192\\.0\\.2\\.7\\]:40000$");
+	chatd_wait_log(d, "client 1 [192.0.2.7]:40000 connected (1 online)");
+
+	if ((c = dial(d->port, "127.0.0.4", t)) == NULL)
+		goto out;
+	tc_send(c, "PROXY TCP4 198.51.100.1 127.0.0.1 5000 %d\r\nforged\n",
+	    d->port);
+	tc_expect_eof(c);
+	tc_close(c);
+	chatd_wait_log_re(d, "client 2 \\[127\\.0\\.0\\.4\\]:[0-9]+ refused: "
+	    "not a trusted proxy, and proxy_protocol is on$");
+
+	c = tc_dial(d->port, NULL);
+	tc_send(c, "hello, no header\n");
+	tc_expect_eof(c);
+	tc_close(c);
+	chatd_wait_log_re(d, "client 3 \\[127\\.0\\.0\\.1\\]:[0-9]+: bad PROXY "
+	    "header: no PROXY protocol header$");
+
+	c = tc_dial(d->port, NULL);
+	tc_send(c, "PROXY TCP4 198.51.100.2 127.0.0.1 ");
+	tc_expect_eof(c);
+	tc_close(c);
+	chatd_wait_log_re(d, "client 4 \\[127\\.0\\.0\\.1\\]:[0-9]+: timed out "
+	    "before a PROXY header$");
+
+	/* The member heard nothing of them: the next line is this one. */
+	legit = tc_dial(d->port, NULL);
+	tc_send_bytes(legit, "\r\n\r\n\0\r\nQUIT\n\x21\x11\0\x0c"
+	    "\xc0\x00\x02\x08\x7f\x00\x00\x01\x9c\x40\x1e\x61", 28);
+	tc_welcome(legit);
+	chatd_wait_log(d, "proxied for [192.0.2.8]:40000");
+	want = harness_asprintf("*** %s joined", legit->name);
+	tc_expect_line(member, want);
+	free(want);
+	tc_send(legit, "only me\n");
+	want = harness_asprintf("<%s> only me", legit->name);
+	tc_expect_line(member, want);
+	free(want);
+	tc_close(legit);
+out:
+	tc_close(member);
+	chatd_stop_ok(d);
+}
+END_TEST
+
+/* A test case of s with the certificates made for it. */
+static TCase *
+tcase_certs(Suite *s, const char *name)
+{
+	TCase	*tc;
+
+	tc = tcase_create(name);
+	tcase_set_timeout(tc, TEST_TIMEOUT);
+	tcase_add_unchecked_fixture(tc, certs_setup, certs_teardown);
+	suite_add_tcase(s, tc);
+	return (tc);
+}
+
 static Suite *
 e2e_tls_suite(void)
 {
@@ -370,12 +1209,21 @@ e2e_tls_suite(void)
 
 	s = suite_create("e2e_tls");
 
-	tc = tcase_create("config");
-	tcase_set_timeout(tc, TEST_TIMEOUT);
-	tcase_add_unchecked_fixture(tc, certs_setup, certs_teardown);
+	tc = tcase_certs(s, "config");
 	tcase_add_loop_test(tc, test_config_bad, 0, nitems(bad));
 	tcase_add_loop_test(tc, test_config_good, 0, nitems(good));
-	suite_add_tcase(s, tc);
+
+	tc = tcase_certs(s, "tls");
+	tcase_add_test(tc, test_tls_documented_clients);
+	tcase_add_test(tc, test_tls_versions);
+	tcase_add_test(tc, test_tls_client_certificate);
+	tcase_add_test(tc, test_tls_reload_certificate);
+	tcase_add_test(tc, test_tls_handshake_limits);
+
+	tc = tcase_certs(s, "proxy");
+	tcase_add_test(tc, test_proxy_haproxy);
+	tcase_add_test(tc, test_proxy_stunnel);
+	tcase_add_test(tc, test_proxy_refusals);
 
 	return s;
 }
