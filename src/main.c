@@ -102,7 +102,7 @@ main(int argc, char **argv)
 	struct server	*s;
 	const char	*path = NULL;
 	char		 err[1024];
-	int		 ch, debug = 0, test = 0, loaded;
+	int		 ch, debug = 0, test = 0, loaded, rc = 0;
 
 	while ((ch = getopt_long(argc, argv, "c:dhtV", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -168,10 +168,11 @@ main(int argc, char **argv)
 	mallopt(M_TOP_PAD, 1024 * 1024);
 #endif
 	s = server_new(conf, path, debug);
-	if (server_listen(s) != 0 || drop_privileges(conf) != 0) {
+	if ((rc = server_listen(s)) != 0 || drop_privileges(conf) != 0) {
 		log_errorx("not starting");
 		server_free(s);
-		return (1);
+		/* A config that does not fit the units: no restart loop. */
+		return (rc == -2 ? EX_CHATD_CONFIG : 1);
 	}
 	server_run(s);
 	server_free(s);

@@ -932,7 +932,10 @@ server_check_activated(int fd)
 /*
  * Under systemd socket activation (LISTEN_PID is us), serves the passed
  * sockets, fds 3 to 3 + LISTEN_FDS - 1.  Returns the number taken, 0 when
- * not activated, or -1 after logging why the sockets cannot be served.
+ * not activated, or after logging why the sockets cannot be served -1, or
+ * -2 when the configuration is to blame (a socket named tls, and no
+ * certificate to serve it with: chatd-tls.socket enabled before [tls]
+ * was set), which restarting will not mend.
  */
 static int
 server_take_activated(struct server *s)
@@ -969,6 +972,7 @@ server_take_activated(struct server *s)
 		if (strcmp(name, "tls") == 0 && s->tls_ctx == NULL) {
 			log_errorx("socket activation: fd %ld is named tls, "
 			    "but [tls] has no certificate", 3 + i);
+			rc = -2;
 			goto out;
 		}
 		if ((l = listener_new(s, NULL, 0, 3 + (int)i)) == NULL) {
@@ -979,8 +983,8 @@ server_take_activated(struct server *s)
 		l->kind = strcmp(name, "tls") == 0 ? LISTENER_TLS :
 		    LISTENER_CHAT;
 		TAILQ_INSERT_TAIL(&s->listeners, l, entry);
-		log_notice("listening on %s%s (from systemd)", l->text,
-		    l->kind == LISTENER_TLS ? " (TLS)" : "");
+		log_notice("listening on %s (%sfrom systemd)", l->text,
+		    l->kind == LISTENER_TLS ? "TLS, " : "");
 	}
 	s->activated = 1;
 	log_notice("socket activation: serving %ld socket%s from systemd; "
@@ -1154,7 +1158,8 @@ server_open_metrics(struct server *s)
 
 /*
  * Opens every configured listener (or takes systemd's) and starts
- * accepting.  Returns 0, or -1 after logging why (the port is in use...).
+ * accepting.  Returns 0, or after logging why -1 (the port is in use...)
+ * or -2 (the sockets systemd passed do not fit the configuration).
  */
 int
 server_listen(struct server *s)
@@ -1164,6 +1169,8 @@ server_listen(struct server *s)
 
 	server_raise_nofile(s);
 	switch (server_take_activated(s)) {
+	case -2:
+		return (-2);
 	case -1:
 		return (-1);
 	case 0:

@@ -997,25 +997,15 @@ END_TEST
 
 /* Socket activation -------------------------------------------------------- */
 
+/* Whether name is an executable in a directory of PATH. */
 static int
 have_program(const char *name)
 {
-	const char	*path = getenv("PATH");
-	char		*dirs, *dir, *save, *file;
-	int		 found = 0;
+	char	*path;
 
-	if (path == NULL)
-		path = "/usr/bin:/bin";
-	if ((dirs = strdup(path)) == NULL)
-		ck_abort_msg("out of memory");
-	for (dir = strtok_r(dirs, ":", &save); dir != NULL && !found;
-	    dir = strtok_r(NULL, ":", &save)) {
-		file = harness_asprintf("%s/%s", dir, name);
-		found = access(file, X_OK) == 0;
-		free(file);
-	}
-	free(dirs);
-	return found;
+	path = harness_program(name, NULL);
+	free(path);
+	return (path != NULL);
 }
 
 /*

@@ -542,17 +542,24 @@ prog_stop(struct prog *p)
 	p->err = NULL;
 }
 
-/* Whether what p wrote on stderr so far holds s. */
+/* The text s in the file of path (a program's stderr), read anew. */
 static int
-prog_said(struct prog *p, const char *s)
+file_has(const char *path, const char *s)
 {
 	char	*text;
 	int	 found;
 
-	text = harness_read_file(p->err);
+	text = harness_read_file(path);
 	found = strstr(text, s) != NULL;
 	free(text);
 	return (found);
+}
+
+/* Whether what p wrote on stderr so far holds s. */
+static int
+prog_said(struct prog *p, const char *s)
+{
+	return (file_has(p->err, s));
 }
 
 /* Whether the kernel lists a TCP socket listening on 127.0.0.1:port. */
@@ -603,12 +610,12 @@ start_tls(int tport, const char *dir, const char *more)
 	return (d);
 }
 
-/* A TLS client program, from its welcome line on. */
+/* A TLS client program, from its welcome line on; its stderr in dir. */
 static void
-tls_client(struct prog *p, struct chatd *d, const char *tag,
+tls_client(struct prog *p, const char *dir, const char *tag,
     const char *path, char *const args[])
 {
-	prog_start(p, d->dir, tag, path, args, 1);
+	prog_start(p, dir, tag, path, args, 1);
 	tc_welcome(p->c);
 }
 
@@ -619,7 +626,7 @@ tls_client(struct prog *p, struct chatd *d, const char *tag,
  * after welcome (NULL-terminated), from its welcome line on if welcome.
  */
 static void
-s_client(struct prog *p, struct chatd *d, const char *tag,
+s_client(struct prog *p, const char *dir, const char *tag,
     const char *openssl, int tport, int welcome, ...)
 {
 	va_list	 ap;
@@ -636,9 +643,9 @@ s_client(struct prog *p, struct chatd *d, const char *tag,
 			ck_abort_msg("s_client: too many arguments");
 	va_end(ap);
 	if (welcome)
-		tls_client(p, d, tag, openssl, args);
+		tls_client(p, dir, tag, openssl, args);
 	else
-		prog_start(p, d->dir, tag, openssl, args, 1);
+		prog_start(p, dir, tag, openssl, args, 1);
 	free(hostport);
 }
 
@@ -681,7 +688,7 @@ START_TEST(test_tls_documented_clients)
 			arg[1] = addr;
 			want = NULL;
 		}
-		tls_client(&p, d, names[i], path[i], arg);
+		tls_client(&p, d->dir, names[i], path[i], arg);
 		ck_assert_int_eq(p.c->others, 1);
 		free(want);
 		want = harness_asprintf("*** %s joined", p.c->name);
@@ -734,7 +741,7 @@ START_TEST(test_tls_versions)
 		return;
 	tport = harness_free_port();
 	d = start_tls(tport, NULL, NULL);
-	s_client(&p, d, "tls1_1", openssl, tport, 0, "-quiet", "-tls1_1",
+	s_client(&p, d->dir, "tls1_1", openssl, tport, 0, "-quiet", "-tls1_1",
 	    "-cipher", "DEFAULT@SECLEVEL=0", NULL);
 	tc_expect_eof(p.c);
 	ck_assert_int_ne(prog_exit(&p), 0);
@@ -743,7 +750,7 @@ START_TEST(test_tls_versions)
 	chatd_wait_log(d, UNSUPPORTED);
 	prog_stop(&p);
 
-	s_client(&p, d, "tls1_2", openssl, tport, 1, "-quiet", "-tls1_2",
+	s_client(&p, d->dir, "tls1_2", openssl, tport, 1, "-quiet", "-tls1_2",
 	    NULL);
 	chatd_wait_log(d, ": TLSv1.2, no client certificate");
 	prog_stop(&p);
@@ -751,12 +758,12 @@ START_TEST(test_tls_versions)
 
 	tport = harness_free_port();
 	d = start_tls(tport, NULL, "min_version = 1.3\n");
-	s_client(&p, d, "tls1_2", openssl, tport, 0, "-quiet", "-tls1_2",
+	s_client(&p, d->dir, "tls1_2", openssl, tport, 0, "-quiet", "-tls1_2",
 	    NULL);
 	tc_expect_eof(p.c);
 	chatd_wait_log(d, UNSUPPORTED);
 	prog_stop(&p);
-	s_client(&p, d, "tls1_3", openssl, tport, 1, "-quiet", NULL);
+	s_client(&p, d->dir, "tls1_3", openssl, tport, 1, "-quiet", NULL);
 	chatd_wait_log(d, ": TLSv1.3, no client certificate");
 	prog_stop(&p);
 	chatd_stop_ok(d);
@@ -785,7 +792,7 @@ START_TEST(test_tls_client_certificate)
 
 	cert = harness_asprintf("%s/mallory.pem", certdir);
 	key = harness_asprintf("%s/mallory-key.pem", certdir);
-	s_client(&p, d, "mallory", openssl, tport, 0, "-quiet", "-cert", cert,
+	s_client(&p, d->dir, "mallory", openssl, tport, 0, "-quiet", "-cert", cert,
 	    "-key", key, NULL);
 	tc_expect_eof(p.c);
 	chatd_wait_log(d, "TLS handshake failed: error:0A000086:SSL "
@@ -798,7 +805,7 @@ START_TEST(test_tls_client_certificate)
 
 	cert = harness_asprintf("%s/alice.pem", certdir);
 	key = harness_asprintf("%s/alice-key.pem", certdir);
-	s_client(&p, d, "alice", openssl, tport, 1, "-quiet", "-cert", cert,
+	s_client(&p, d->dir, "alice", openssl, tport, 1, "-quiet", "-cert", cert,
 	    "-key", key, NULL);
 	want = harness_asprintf(": TLSv1.3, client certificate SHA256:%s",
 	    alice_fp);
@@ -806,7 +813,7 @@ START_TEST(test_tls_client_certificate)
 	free(want);
 	prog_stop(&p);
 
-	s_client(&p, d, "nocert", openssl, tport, 1, "-quiet", NULL);
+	s_client(&p, d->dir, "nocert", openssl, tport, 1, "-quiet", NULL);
 	chatd_wait_log(d, ": TLSv1.3, no client certificate");
 	prog_stop(&p);
 	chatd_stop_ok(d);
@@ -838,7 +845,7 @@ expect_cert(struct prog *p, struct chatd *d, const char *tag,
 {
 	char	*want;
 
-	s_client(p, d, tag, openssl, tport, 1, "-brief", NULL);
+	s_client(p, d->dir, tag, openssl, tport, 1, "-brief", NULL);
 	want = harness_asprintf("Peer certificate: CN = %s\n", cn);
 	ck_assert_msg(prog_said(p, want), "%s: no \"%s\"; s_client said:\n%s",
 	    tag, want, harness_read_file(p->err));
@@ -959,6 +966,145 @@ out:
 	tc_close(r2);
 	tc_close(r1);
 	chatd_stop_ok(d);
+}
+END_TEST
+
+struct said {
+	const char	*path;
+	const char	*text;
+};
+
+static int
+said(void *arg)
+{
+	struct said	*w = arg;
+
+	return (file_has(w->path, w->text));
+}
+
+/*
+ * Runs chatd under systemd-socket-activate with a plain and a TLS socket
+ * (--fdname=chatd.socket:tls, as chatd.socket and chatd-tls.socket pass
+ * them) and config body; returns once both listen.  p->err collects what
+ * both say.
+ */
+static void
+start_activated(struct prog *p, const char *dir, const char *sa,
+    const char *body, int port, int tport)
+{
+	struct harness_exec	 x;
+	struct said		 w;
+	char			*conf, *l1, *l2, *ready;
+	char			*pre[] = { (char *)sa, "-l", NULL, "-l", NULL,
+				    "--fdname=chatd.socket:tls", NULL };
+	char			*tail[] = { "-c", NULL, NULL };
+	int			 err;
+
+	conf = harness_write_file(dir, "chatd.conf", body);
+	l1 = harness_asprintf("127.0.0.1:%d", port);
+	l2 = harness_asprintf("127.0.0.1:%d", tport);
+	pre[2] = l1;
+	pre[4] = l2;
+	tail[1] = conf;
+	memset(p, 0, sizeof *p);
+	p->status = -1;
+	p->err = harness_asprintf("%s/activate.log", dir);
+	if ((err = open(p->err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1)
+		ck_abort_msg("%s: %s", p->err, strerror(errno));
+	memset(&x, 0, sizeof x);
+	x.pre = pre;
+	x.tail = tail;
+	x.outfd = err;
+	p->pid = harness_spawn(&x);
+	close(err);
+	ready = harness_asprintf("Listening on %s as 4.", l2);
+	w.path = p->err;
+	w.text = ready;
+	if (!harness_poll(said, &w, W))
+		ck_abort_msg("systemd-socket-activate does not listen; it "
+		    "said:\n%s", harness_read_file(p->err));
+	free(ready);
+	free(l2);
+	free(l1);
+	free(conf);
+}
+
+/*
+ * Socket activation with chatd.socket's and chatd-tls.socket's names:
+ * chatd serves the one named tls with TLS and the other plain, and
+ * refuses to start (exit status 78) with a socket named tls and no
+ * certificate.
+ */
+START_TEST(test_tls_socket_activation)
+{
+	static const char *const names[] = { "openssl", NULL };
+	struct prog	 sa, p;
+	struct tc	*plain;
+	char		*openssl, *activate, *dir, *body, *want;
+	int		 port, tport;
+
+	if (!find_programs("test_tls_socket_activation", names, &openssl))
+		return;
+	if ((activate = harness_program("systemd-socket-activate", NULL)) ==
+	    NULL) {
+		harness_skip("test_tls_socket_activation", "no "
+		    "systemd-socket-activate (Debian: systemd)");
+		free(openssl);
+		return;
+	}
+	dir = harness_mkdtemp("activated");
+	port = harness_free_port();
+	tport = harness_free_port();
+	body = harness_asprintf("[server]\nbind = 127.0.0.1\nport = 1\n\n"
+	    "[tls]\nport = 2\ncertificate = %s/cert.pem\n"
+	    "private_key = %s/key.pem\n", certdir, certdir);
+	start_activated(&sa, dir, activate, body, port, tport);
+	free(body);
+	/* The plain socket starts chatd; then the TLS one is served. */
+	plain = tc_dial(port, NULL);
+	tc_welcome(plain);
+	s_client(&p, dir, "s_client", openssl, tport, 1, "-quiet", NULL);
+	want = harness_asprintf("*** %s joined", p.c->name);
+	tc_expect_line(plain, want);
+	free(want);
+	tc_send(p.c, "over the passed TLS socket\n");
+	want = harness_asprintf("<%s> over the passed TLS socket", p.c->name);
+	tc_expect_chat(plain, want);
+	free(want);
+	want = harness_asprintf("listening on 127.0.0.1:%d (TLS, from "
+	    "systemd)", tport);
+	ck_assert_msg(file_has(sa.err, want), "no '%s' in:\n%s", want,
+	    harness_read_file(sa.err));
+	free(want);
+	want = harness_asprintf("listening on 127.0.0.1:%d (from systemd)",
+	    port);
+	ck_assert_msg(file_has(sa.err, want), "no '%s' in:\n%s", want,
+	    harness_read_file(sa.err));
+	free(want);
+	prog_stop(&p);
+	tc_close(plain);
+	kill(sa.pid, SIGTERM);
+	ck_assert_int_eq(harness_wait(&sa.pid, &sa.status, W), 0);
+	free(sa.err);
+
+	/* The same sockets, and no [tls]: a configuration error. */
+	port = harness_free_port();
+	tport = harness_free_port();
+	start_activated(&sa, dir, activate, "[server]\nport = 1\n", port,
+	    tport);
+	plain = tc_dial(port, NULL);
+	tc_expect_eof(plain);
+	tc_close(plain);
+	ck_assert_int_eq(prog_exit(&sa), 78);
+	ck_assert_msg(file_has(sa.err, "error: socket activation: fd 4 is "
+	    "named tls, but [tls] has no certificate\n"), "%s",
+	    harness_read_file(sa.err));
+	free(sa.err);
+	harness_rmtree(dir);
+	free(dir);
+	free(activate);
+	free(openssl);
 }
 END_TEST
 
@@ -1219,6 +1365,7 @@ e2e_tls_suite(void)
 	tcase_add_test(tc, test_tls_client_certificate);
 	tcase_add_test(tc, test_tls_reload_certificate);
 	tcase_add_test(tc, test_tls_handshake_limits);
+	tcase_add_test(tc, test_tls_socket_activation);
 
 	tc = tcase_certs(s, "proxy");
 	tcase_add_test(tc, test_proxy_haproxy);

@@ -4,10 +4,11 @@
 # MAX_EXPOSURE.
 #
 # Run by make check from the top build directory: the built unit is
-# ./systemd/chatd.service (made from chatd.service.in), the socket unit is
-# $CHATD_SRCDIR/systemd/chatd.socket.  The service names the installed
-# binary, which need not exist yet, so verify runs on a copy in a temporary
-# directory whose ExecStart names $CHATD_BIN instead; nothing else changes.
+# ./systemd/chatd.service (made from chatd.service.in), the socket units are
+# $CHATD_SRCDIR/systemd/chatd.socket and chatd-tls.socket.  The service names
+# the installed binary, which need not exist yet, so verify runs on a copy in
+# a temporary directory whose ExecStart names $CHATD_BIN instead; nothing
+# else changes.
 #
 # Exit status: 0 pass, 1 fail, 77 skip (no systemd-analyze, or one without
 # security --offline, and nothing failed).  Under CI=true a skip is a
@@ -23,6 +24,7 @@ top_builddir=${builddir:-.}
 top_srcdir=${CHATD_SRCDIR:-${srcdir:-.}}
 service=$top_builddir/systemd/chatd.service
 socket=$top_srcdir/systemd/chatd.socket
+tls_socket=$top_srcdir/systemd/chatd-tls.socket
 failed=0
 skipped=0
 
@@ -58,7 +60,7 @@ if ! command -v systemd-analyze >/dev/null 2>&1; then
 fi
 systemd-analyze --version | head -n 1
 
-for f in "$service" "$socket"; do
+for f in "$service" "$socket" "$tls_socket"; do
 	if ! test -f "$f"; then
 		echo "FAIL: $f does not exist (run make first)"
 		exit 1
@@ -91,6 +93,12 @@ case $exec_start in
     "'<sbindir>/chatd -c <sysconfdir>/chatd/chatd.conf'" ;;
 esac
 
+# chatd tells the TLS socket by its name, and it feeds chatd.service.
+grep -qx 'FileDescriptorName=tls' "$tls_socket" ||
+	fail "chatd-tls.socket: FileDescriptorName= is not tls"
+grep -qx 'Service=chatd.service' "$tls_socket" ||
+	fail "chatd-tls.socket: Service= is not chatd.service"
+
 # The daemon speaks sd_notify and reloads on SIGHUP.
 grep -qx 'Type=notify' "$service" || fail "chatd.service: Type= is not notify"
 grep -q '^ExecReload=.*kill -HUP [$]MAINPID' "$service" ||
@@ -98,12 +106,14 @@ grep -q '^ExecReload=.*kill -HUP [$]MAINPID' "$service" ||
 
 sed "s|^ExecStart=[^ ]*|ExecStart=$bin|" "$service" > "$tmp/chatd.service"
 cp "$socket" "$tmp/chatd.socket"
+cp "$tls_socket" "$tmp/chatd-tls.socket"
 
 # verify reports most mistakes (unknown keys, bad values) as warnings with
 # exit status 0: any message about our units is a failure.
-echo "systemd-analyze verify --man=no chatd.service chatd.socket"
+echo "systemd-analyze verify --man=no chatd.service chatd.socket" \
+    "chatd-tls.socket"
 (cd "$tmp" && systemd-analyze verify --man=no "$tmp/chatd.service" \
-    "$tmp/chatd.socket") > "$tmp/verify.out" 2>&1
+    "$tmp/chatd.socket" "$tmp/chatd-tls.socket") > "$tmp/verify.out" 2>&1
 rc=$?
 cat "$tmp/verify.out"
 if test $rc -ne 0; then

@@ -9,7 +9,8 @@
 #     suite runs in it), and lintian on the result and on the source
 #     package: no errors, no warnings.
 #  2. apt-get install ./chatd_*.deb; dpkg -L chatd is the list below; the
-#     config is a conffile; chatd.service is enabled and chatd.socket not.
+#     config is a conffile; chatd.service is enabled, chatd.socket and
+#     chatd-tls.socket not.
 #  3. The installed /usr/sbin/chatd -t passes, and the installed binary,
 #     started by hand on a copy of the installed config moved to a free
 #     loopback port (systemd is not PID 1 in CI), relays a line from one
@@ -40,6 +41,7 @@ expected_files='/.
 /lib
 /lib/systemd
 /lib/systemd/system
+/lib/systemd/system/chatd-tls.socket
 /lib/systemd/system/chatd.service
 /lib/systemd/system/chatd.socket
 /usr
@@ -62,6 +64,7 @@ expected_files='/.
 conf=/etc/chatd/chatd.conf
 wants=/etc/systemd/system/multi-user.target.wants/chatd.service
 socket_wants=/etc/systemd/system/sockets.target.wants/chatd.socket
+tls_wants=/etc/systemd/system/sockets.target.wants/chatd-tls.socket
 
 say() { printf -- '--- %s\n' "$*"; }
 fail() { printf 'check-deb: FAIL: %s\n' "$*" >&2; exit 1; }
@@ -166,10 +169,12 @@ dpkg-query -W -f='${Conffiles}\n' chatd | grep -q "^ $conf " ||
 	fail "$conf is not a conffile"
 [ -L "$wants" ] || fail "chatd.service is not enabled ($wants)"
 [ ! -e "$socket_wants" ] || fail "chatd.socket is enabled ($socket_wants)"
+[ ! -e "$tls_wants" ] || fail "chatd-tls.socket is enabled ($tls_wants)"
 grep -qx "ExecStart=/usr/sbin/chatd -c $conf" \
     /lib/systemd/system/chatd.service ||
 	fail "chatd.service does not run /usr/sbin/chatd -c $conf"
-echo "$conf is a conffile; chatd.service enabled, chatd.socket not"
+echo "$conf is a conffile; chatd.service enabled, chatd.socket and" \
+    "chatd-tls.socket not"
 
 # 3. run the installed binary -------------------------------------------------
 
