@@ -785,6 +785,77 @@ void		 server_throttle(struct server *, struct client *);
 void		 server_pending(struct server *, struct client *);
 uint64_t	 server_now_ms(struct server *);
 
+/* state.c */
+#define STATE_VERSION		1
+#define STATE_HEADER_LEN	32
+#define STATE_SIZE_MAX		(1024UL * 1024 * 1024)	/* a whole image */
+#define STATE_ACCOUNT_MAX	64	/* an account, its NUL left out */
+#define STATE_TEXT_MAX		(3UL * 1024 * 1024 + 64)	/* a topic, a
+					   history line: max_line's, sanitised */
+#define STATE_INPUT_MAX		(2UL * 1024 * 1024)	/* read, not handled */
+#define STATE_OUTPUT_MAX	((1ULL << 32) + 1024 * 1024)	/* unwritten */
+#define STATE_HISTORY_MAX	100000	/* a room's lines: history's bound */
+/* Bytes an image borrows, or the server lends it: not NUL-terminated. */
+struct state_bytes {
+	const uint8_t		*p;
+	size_t			 len;
+};
+struct state_line {
+	int64_t			 when;		/* epoch seconds */
+	struct state_bytes	 text;		/* no CRLF */
+};
+struct state_room {
+	char			 name[ROOM_NAME_LEN + 2];
+	uint32_t		 flags;
+#define STATE_ROOM_SECRET	0x1
+	struct state_bytes	 topic;		/* len 0: none */
+	struct state_line	*lines;		/* history, oldest first */
+	uint32_t		 nlines;
+};
+struct state_client {
+	uint64_t		 id;
+	uint64_t		 guest;
+	uint64_t		 sock;		/* its socket's inode */
+	char			 name[NAME_LEN + 1];
+	char			 room[ROOM_NAME_LEN + 2];
+	char			 account[STATE_ACCOUNT_MAX + 1];	/* "" */
+	char			 addr[NETADDR_MAX];
+	uint16_t		 port;
+	uint32_t		 flags;
+#define STATE_CLIENT_MUTED	0x1
+#define STATE_CLIENT_DISCARD	0x2	/* skipping the rest of a long line */
+	uint64_t		 mute_ms;	/* a timed mute's rest; 0: none */
+	uint32_t		 rate_milli;	/* struct ratelimit's */
+	uint64_t		 rate_age_ms;	/* since its last refill */
+	uint64_t		 connected_age_ms;
+	uint64_t		 active_age_ms;
+	uint32_t		 lines_in;
+	uint32_t		 lines_out;
+	uint32_t		 long_lines;
+	uint64_t		 bytes_in;
+	uint64_t		 bytes_out;
+	struct state_bytes	 input;		/* read, not yet handled */
+	struct state_bytes	 output;	/* queued, not yet written */
+};
+struct state {
+	uint64_t		 next_id;
+	uint64_t		 next_guest;
+	struct state_room	*rooms;
+	uint32_t		 nrooms;
+	struct state_client	*clients;
+	uint32_t		 nclients;
+};
+/* The successor's bounds on an image (0: none). */
+struct state_limits {
+	unsigned		 max_clients;
+	unsigned		 max_rooms;
+};
+uint8_t		*state_encode(const struct state *, size_t *);
+void		 state_seal(uint8_t *, size_t);
+int		 state_decode(const uint8_t *, size_t,
+		    const struct state_limits *, struct state *, char *, size_t);
+void		 state_free(struct state *);
+
 /* tls.c */
 #define TLS_FP_LEN	64	/* SHA-256, in hex */
 struct ssl_ctx_st *tls_context(const struct config *, char *, size_t);
