@@ -105,6 +105,63 @@ chat_room_new(struct server *s, struct room *r)
 	chat_history_size(r->chat, s->config->history);
 }
 
+/*
+ * Room r's topic and history, for the image a successor takes over: the
+ * lines borrow the history's messages, which stay while r does.
+ */
+void
+chat_export(struct server *s, struct room *r, struct state_room *sr)
+{
+	struct chat_room	*ch = r->chat;
+	struct chat_history	*h;
+	unsigned		 i;
+
+	if (r->topic != NULL)
+		sr->topic = (struct state_bytes){ (const uint8_t *)r->topic,
+		    strlen(r->topic) };
+	sr->lines = xcalloc(ch->count + 1, sizeof *sr->lines);
+	for (i = 0; i < ch->count; i++) {
+		h = &ch->ring[(ch->head + i) % ch->size];
+		sr->lines[i].when = (int64_t)h->when;
+		sr->lines[i].text = (struct state_bytes){
+		    (const uint8_t *)h->msg->data, h->msg->len - 2 };
+	}
+	sr->nlines = ch->count;
+}
+
+/*
+ * Room r, made or found by the successor, gets the topic and history its
+ * predecessor had (as many lines as history keeps here, the newest).
+ */
+void
+chat_import(struct server *s, struct room *r, const struct state_room *sr)
+{
+	struct chat_room	*ch = r->chat;
+	struct msg		*m;
+	uint32_t		 i;
+	unsigned		 slot;
+
+	free(r->topic);
+	r->topic = NULL;
+	if (sr->topic.len != 0) {
+		r->topic = xmalloc(sr->topic.len + 1);
+		memcpy(r->topic, sr->topic.p, sr->topic.len);
+		r->topic[sr->topic.len] = '\0';
+	}
+	chat_history_size(ch, 0);
+	chat_history_size(ch, s->config->history);
+	i = sr->nlines > ch->size ? sr->nlines - ch->size : 0;
+	for (; i < sr->nlines; i++) {
+		m = msg_new(sr->lines[i].text.len + 2);
+		memcpy(m->data, sr->lines[i].text.p, sr->lines[i].text.len);
+		memcpy(m->data + sr->lines[i].text.len, "\r\n", 2);
+		slot = (ch->head + ch->count) % ch->size;
+		ch->ring[slot].msg = m;
+		ch->ring[slot].when = (time_t)sr->lines[i].when;
+		ch->count++;
+	}
+}
+
 /* A room is going: its history goes with it. */
 void
 chat_room_free(struct server *s, struct room *r)

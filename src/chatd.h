@@ -29,9 +29,14 @@ struct event;
 struct metrics;
 struct event_base;
 struct evbuffer;
+struct handover;
 struct evconnlistener;
 struct iovec;
 struct ssl_ctx_st;
+struct state;
+struct state_bytes;
+struct state_client;
+struct state_room;
 struct store;
 struct wire_msg;
 
@@ -92,6 +97,8 @@ struct config {
 	unsigned		 idle_timeout;
 	unsigned		 keepalive;
 	unsigned		 shutdown_grace;
+	unsigned		 handover_drain_ms;	/* for queued output */
+	unsigned		 handover_timeout;	/* for the successor */
 
 	/* [chat] */
 	int			 announce;
@@ -411,7 +418,7 @@ struct server {
 	struct event		*cron_ev;
 	struct event		*grace_ev;
 	struct event		*watchdog_ev;
-	struct event		*sig_ev[3];
+	struct event		*sig_ev[4];
 
 	struct chat		*chat;		/* chat.c's state */
 	struct cluster		*cluster;	/* NULL: a single node */
@@ -425,6 +432,9 @@ struct server {
 	char			*scratch;	/* one line, sanitised */
 	size_t			 scratch_size;
 	int			 stopping;
+	int			 frozen;	/* handing over: nothing is read
+						   or accepted */
+	struct handover		*handover;	/* handover.c's */
 	unsigned		 trim_pending;	/* fell asleep: trim heap */
 };
 
@@ -463,6 +473,9 @@ void		 chat_room_new(struct server *, struct room *);
 void		 chat_topic(struct server *, struct room *, const char *,
 		    const char *);
 void		 chat_room_free(struct server *, struct room *);
+void		 chat_export(struct server *, struct room *, struct state_room *);
+void		 chat_import(struct server *, struct room *,
+		    const struct state_room *);
 void		 chat_renamed(struct server *, struct client *, const char *);
 void		 chat_name_lost(struct server *, struct client *, uint64_t);
 void		 chat_remote(struct server *, struct room *,
@@ -516,6 +529,13 @@ int		 client_in_room(const struct client *);
 int		 client_reading(const struct client *);
 void		 client_read_callback(struct bufferevent *, void *);
 void		 client_event_callback(struct bufferevent *, short, void *);
+void		 client_freeze(struct client *);
+void		 client_thaw(struct client *);
+void		 client_export(struct client *, struct state_client *,
+		    uint64_t);
+uint64_t	 client_socket_id(int);
+struct client	*client_import(struct server *, int,
+		    const struct state_client *, uint64_t);
 
 /* control.c */
 #define CONTROL_LINE_MAX	4096	/* a request, its end of line left out */
@@ -528,6 +548,8 @@ int		 control_banned(struct server *, struct client *, int);
 unsigned	 control_ban_apply(struct server *, const struct ban *, int);
 void		 control_unban_apply(struct server *, const char *, int);
 void		 control_free(struct server *);
+uint64_t	 control_mute_left(struct server *, uint64_t, uint64_t);
+void		 control_mute_restore(struct server *, uint64_t, uint64_t);
 
 /* ctlreq.c */
 enum ctlreq_cmd {
@@ -607,6 +629,31 @@ void		 config_keep_control(struct config *, struct config *);
 void		 fmt_duration(char *, size_t, uint64_t);
 void		 fmt_time(char *, size_t, int64_t);
 
+/* handover.c */
+/*
+ * What the descriptors a predecessor hands over are called in
+ * LISTEN_FDNAMES.  A client's is one byte: LISTEN_FDNAMES is one
+ * environment string, and the kernel takes none over 128 KiB.
+ */
+#define HANDOVER_FD_STATE	"chatd-state"
+#define HANDOVER_FD_ACK		"chatd-handover"
+#define HANDOVER_FD_CLIENT	"c"
+#define HANDOVER_FD_LISTEN	"chatd-listen"
+#define HANDOVER_FD_LISTEN_TLS	"chatd-listen-tls"
+#define HANDOVER_EXIT		75	/* handed to systemd's fd store */
+void		 handover_init(struct server *, char **);
+int		 handover_claim(struct server *, int, const char *);
+int		 handover_claimed(const char *);
+int		 handover_restore(struct server *);
+int		 handover_ready(struct server *);
+void		 handover_abandon(struct server *, const char *);
+void		 handover_abandon_early(const char *);
+void		 handover_start(struct server *);
+int		 handover_busy(struct server *);
+void		 handover_stop_after(struct server *);
+int		 handover_status(struct server *);
+void		 handover_free(struct server *);
+
 /* json.c */
 void		 json_string(struct evbuffer *, const char *);
 
@@ -622,6 +669,9 @@ struct listener	*listener_new(struct server *, const struct sockaddr *,
 		    socklen_t, int);
 struct future	*listener_accept(struct listener *);
 void		 listener_pause(struct listener *, unsigned);
+int		 listener_fd(const struct listener *);
+void		 listener_hold(struct listener *);
+void		 listener_release(struct listener *);
 void		 listener_free(struct listener *);
 
 /* log.c */
@@ -695,6 +745,10 @@ void		 output_wake(struct client *);
 void		 output_tls(struct client *);
 int		 output_sleep(struct client *);
 void		 output_free(struct client *);
+void		 output_hold(struct client *);
+void		 output_release(struct client *);
+void		 output_export(struct client *, struct state_bytes *);
+void		 output_import(struct client *, const struct state_bytes *);
 
 /* peer.c */
 void		 peer_init(struct peers *);
@@ -740,6 +794,8 @@ void		 room_free(struct rooms *, struct room *);
 void		 room_add(struct room *, struct client *);
 void		 room_remove(struct client *);
 void		 room_dirty(struct rooms *, struct room *);
+void		 room_export(const struct room *, struct state_room *);
+void		 room_import(struct room *, const struct state_room *);
 
 /* roster.c */
 void		 roster_init(struct roster *);
@@ -765,6 +821,10 @@ int		 store_ban_load(struct store *, struct bans *, int64_t, char *,
 /* sdnotify.c */
 int		 sdnotify(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
+int		 sdnotify_store(const char *, const int *, size_t);
+int		 sdnotify_unstore(const char *);
+long		 sdnotify_listen(long, char ***);
+void		 sdnotify_names_free(char **);
 
 /* server.c */
 struct server	*server_new(struct config *, const char *, int);
@@ -784,6 +844,13 @@ int		 server_reload(struct server *, char *, size_t);
 void		 server_throttle(struct server *, struct client *);
 void		 server_pending(struct server *, struct client *);
 uint64_t	 server_now_ms(struct server *);
+void		 server_stop(struct server *);
+void		 server_freeze(struct server *);
+int		 server_drained(struct server *);
+void		 server_export(struct server *, struct state *);
+void		 server_thaw(struct server *);
+int		 server_import(struct server *, const struct state *,
+		    const int *, char *, size_t);
 
 /* state.c */
 #define STATE_VERSION		1
@@ -855,6 +922,7 @@ void		 state_seal(uint8_t *, size_t);
 int		 state_decode(const uint8_t *, size_t,
 		    const struct state_limits *, struct state *, char *, size_t);
 void		 state_free(struct state *);
+uint32_t	*state_rooms_of(const struct state *);
 
 /* tls.c */
 #define TLS_FP_LEN	64	/* SHA-256, in hex */

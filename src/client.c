@@ -35,6 +35,7 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -223,6 +224,28 @@ client_set_socket_options(struct client *c, int fd)
 }
 
 /*
+ * Client id on socket fd, in state NEW: not in the room, reading nothing.
+ */
+static struct client *
+client_alloc(struct server *s, int fd, uint64_t id)
+{
+	struct client	*c;
+
+	c = xcalloc(1, sizeof *c);
+	c->server = s;
+	c->state = CLIENT_NEW;
+	c->id = id;
+	future_init(&c->read, &s->sched);
+	future_init(&c->send, &s->sched);
+	client_set_socket_options(c, fd);
+	c->fd = fd;
+	if (event_assign(&c->wait_ev, s->base, fd, EV_READ,
+	    client_wake_callback, c) != 0)
+		fatalx("event_assign failed");
+	return (c);
+}
+
+/*
  * Makes a client of an accepted socket, in state NEW: not in the room,
  * reading nothing until client_start().  Its id is this process's and
  * never changes; its name is given at admission.  Never fails: a socket
@@ -234,10 +257,7 @@ client_new(struct server *s, int fd, const struct sockaddr *sa,
 {
 	struct client	*c;
 
-	c = xcalloc(1, sizeof *c);
-	c->server = s;
-	c->state = CLIENT_NEW;
-	c->id = ++s->next_id;
+	c = client_alloc(s, fd, ++s->next_id);
 	if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *sin6 = (const void *)sa;
 
@@ -257,14 +277,6 @@ client_new(struct server *s, int fd, const struct sockaddr *sa,
 		c->port = ntohs(sin->sin_port);
 	} else
 		snprintf(c->netaddr, sizeof c->netaddr, "local");
-	future_init(&c->read, &s->sched);
-	future_init(&c->send, &s->sched);
-
-	client_set_socket_options(c, fd);
-	c->fd = fd;
-	if (event_assign(&c->wait_ev, s->base, fd, EV_READ,
-	    client_wake_callback, c) != 0)
-		fatalx("event_assign failed");
 	return (c);
 }
 
@@ -284,14 +296,18 @@ client_configure(struct client *c)
 	client_try_read(c);
 }
 
-/* Starts the client's loop: from now on it reads lines. */
+/*
+ * Starts the client's loop: from now on it reads lines (once the server
+ * thaws, if it is handing over: client_thaw()).
+ */
 void
 client_start(struct client *c)
 {
 	if (c->bev != NULL) {
 		client_configure(c);
-		bufferevent_enable(c->bev, EV_READ);
-	} else
+		if (!c->server->frozen)
+			bufferevent_enable(c->bev, EV_READ);
+	} else if (!c->server->frozen)
 		event_add(&c->wait_ev, NULL);
 	client_loop(c);
 }
@@ -414,7 +430,7 @@ client_try_read(struct client *c)
 	struct future_sched	*sched = c->read.sched;
 	size_t			 len, eol;
 
-	if (!future_pending(&c->read) || c->bev == NULL)
+	if (!future_pending(&c->read) || c->bev == NULL || c->server->frozen)
 		return;
 	if (c->state == CLIENT_HEADER) {
 		client_try_header(c);
@@ -661,4 +677,149 @@ client_close(struct client *c, const char *reason)
 	} else
 		event_del(&c->wait_ev);
 	server_remove(c->server, c);
+}
+
+/* Handing over (server.c, handover.c) ------------------------------------- */
+
+/* The server is handing over: c reads nothing more (client_thaw()). */
+void
+client_freeze(struct client *c)
+{
+	if (!client_reading(c))
+		return;
+	if (c->bev != NULL)
+		bufferevent_disable(c->bev, EV_READ);
+	else
+		event_del(&c->wait_ev);
+}
+
+/*
+ * The handover failed: c reads again, from where it stopped.  A command
+ * that waited for Redis, whose link was let go, gets no answer.
+ */
+void
+client_thaw(struct client *c)
+{
+	if (!client_reading(c))
+		return;
+	if (c->bev != NULL)
+		bufferevent_enable(c->bev, EV_READ);
+	else
+		event_add(&c->wait_ev, NULL);
+	if (c->flags & CLIENT_WAITING)
+		client_resume(c);
+	else
+		client_try_read(c);
+}
+
+/*
+ * What the successor needs of c but its room and output (server.c,
+ * output.c): who it is, its limits, and what it sent that was not handled
+ * yet.  The line it was last handed is left out if it was handled (the
+ * read's continuation ran), kept if not.  sc->input borrows c's input
+ * buffer, made contiguous, until c is read again.
+ */
+void
+client_export(struct client *c, struct state_client *sc, uint64_t now)
+{
+	struct evbuffer	*in;
+	size_t		 skip = 0, len;
+
+	sc->id = c->id;
+	sc->guest = c->guest;
+	sc->sock = client_socket_id(c->fd);
+	snprintf(sc->name, sizeof sc->name, "%s", c->name);
+	snprintf(sc->room, sizeof sc->room, "%s", c->room->name);
+	snprintf(sc->addr, sizeof sc->addr, "%s", c->netaddr);
+	sc->port = c->port;
+	if (c->flags & CLIENT_MUTED)
+		sc->flags |= STATE_CLIENT_MUTED;
+	if (c->flags & CLIENT_DISCARD)
+		sc->flags |= STATE_CLIENT_DISCARD;
+	sc->rate_milli = c->rate.milli;
+	sc->rate_age_ms = now > c->rate.last_ms ? now - c->rate.last_ms : 0;
+	sc->connected_age_ms = now - c->connected_ms;
+	sc->active_age_ms = now - c->active_ms;
+	sc->lines_in = c->lines_in;
+	sc->lines_out = c->lines_out;
+	sc->long_lines = c->long_lines;
+	sc->bytes_in = c->bytes_in;
+	sc->bytes_out = c->bytes_out;
+	if (c->bev == NULL)
+		return;
+	/*
+	 * The drain ran the loop since reading stopped, so no read's
+	 * continuation is still due: a borrowed line was handled.
+	 */
+	in = bufferevent_get_input(c->bev);
+	if (future_idle(&c->read))
+		skip = c->line_len + c->eol_len;
+	len = evbuffer_get_length(in);
+	if (len > skip) {
+		sc->input.p = evbuffer_pullup(in, -1) + skip;
+		sc->input.len = len - skip;
+	}
+}
+
+/*
+ * The inode of socket fd: the same in every process for one socket, so
+ * the successor can tell which descriptor is whose (state.c); 0 if fd is
+ * no socket.
+ */
+uint64_t
+client_socket_id(int fd)
+{
+	struct stat	sb;
+
+	if (fstat(fd, &sb) == -1 || !S_ISSOCK(sb.st_mode))
+		return (0);
+	return ((uint64_t)sb.st_ino);
+}
+
+/*
+ * A client taken over from a predecessor, on socket fd (-1: lost), in the
+ * room state but in no room yet, and not started: server_import() does the
+ * rest.  Its input not handled yet is read first when it starts.
+ */
+struct client *
+client_import(struct server *s, int fd, const struct state_client *sc,
+    uint64_t now)
+{
+	struct client	*c;
+	struct evbuffer	*in;
+
+	c = client_alloc(s, fd, sc->id);
+	c->guest = sc->guest;
+	snprintf(c->name, sizeof c->name, "%s", sc->name);
+	snprintf(c->netaddr, sizeof c->netaddr, "%s", sc->addr);
+	c->port = sc->port;
+	if (sc->flags & STATE_CLIENT_MUTED)
+		c->flags |= CLIENT_MUTED;
+	if (sc->flags & STATE_CLIENT_DISCARD)
+		c->flags |= CLIENT_DISCARD;
+	c->rate.milli = sc->rate_milli;
+	c->rate.last_ms = now - (sc->rate_age_ms < now ? sc->rate_age_ms : now);
+	c->connected_ms = now - (sc->connected_age_ms < now ?
+	    sc->connected_age_ms : now);
+	c->active_ms = now - (sc->active_age_ms < now ? sc->active_age_ms :
+	    now);
+	c->lines_in = sc->lines_in;
+	c->lines_out = sc->lines_out;
+	c->long_lines = sc->long_lines;
+	c->bytes_in = sc->bytes_in;
+	c->bytes_out = sc->bytes_out;
+	client_set_state(c, CLIENT_ROOM);
+	if (sc->input.len != 0 && fd != -1) {
+		/*
+		 * A socket bufferevent keeps the end of its input frozen but
+		 * while it reads; this is such a read, from the image.
+		 */
+		output_wake(c);
+		in = bufferevent_get_input(c->bev);
+		evbuffer_unfreeze(in, 0);
+		if (evbuffer_add(in, sc->input.p, sc->input.len) != 0)
+			fatalx("evbuffer_add failed");
+		evbuffer_freeze(in, 0);
+	}
+	return (c);
 }

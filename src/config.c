@@ -112,6 +112,9 @@ static const struct config_key {
 	K("limits", "idle_timeout", CONFIG_UINT, idle_timeout, 0, 31536000),
 	K("limits", "keepalive", CONFIG_UINT, keepalive, 0, 86400),
 	K("limits", "shutdown_grace", CONFIG_UINT, shutdown_grace, 0, 600),
+	K("limits", "handover_drain_ms", CONFIG_UINT, handover_drain_ms, 0,
+	    60000),
+	K("limits", "handover_timeout", CONFIG_UINT, handover_timeout, 1, 600),
 
 	K("chat", "announce", CONFIG_BOOL, announce, 0, 0),
 	K("chat", "show_addresses", CONFIG_BOOL, show_addresses, 0, 0),
@@ -183,6 +186,8 @@ config_defaults(struct config *c)
 	c->idle_timeout = 0;
 	c->keepalive = 60;
 	c->shutdown_grace = 2;
+	c->handover_drain_ms = 500;
+	c->handover_timeout = 10;
 	c->announce = 1;
 	c->show_addresses = 0;
 	c->history = 20;

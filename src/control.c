@@ -531,6 +531,33 @@ control_mute(struct server *s, struct client *c, const struct ctlreq *r)
 	return (0);
 }
 
+/*
+ * What is left of client id's timed mute, in ms (0: none, or until
+ * unmuted), for the image a successor takes over.
+ */
+uint64_t
+control_mute_left(struct server *s, uint64_t id, uint64_t now)
+{
+	struct mute	*m;
+
+	if ((m = control_mute_find(s, id)) == NULL)
+		return (0);
+	return (m->until_ms > now ? m->until_ms - now : 1);
+}
+
+/* Client id, taken over muted, is unmuted at until_ms (control_cron()). */
+void
+control_mute_restore(struct server *s, uint64_t id, uint64_t until_ms)
+{
+	struct mute	*m;
+
+	control_mute_forget(s, id);
+	m = xcalloc(1, sizeof *m);
+	m->id = id;
+	m->until_ms = until_ms;
+	TAILQ_INSERT_TAIL(&s->mutes, m, entry);
+}
+
 /* o may speak again; it is told so. */
 static void
 control_unmuted(struct server *s, struct client *o)

@@ -11,7 +11,9 @@
  * When accept() fails for want of descriptors or memory, the future fails
  * with that errno and the listener stops polling; the server pauses it
  * (listener_pause()) and it resumes by itself, so the loop never spins on a
- * listening socket it cannot drain.
+ * listening socket it cannot drain.  While the server hands over to a
+ * successor it holds every listener (listener_hold()): the socket goes to
+ * the successor, and connections wait in its queue meanwhile.
  */
 
 #include <sys/types.h>
@@ -82,7 +84,8 @@ listener_retry_callback(evutil_socket_t fd, short events, void *arg)
 {
 	struct listener	*l = arg;
 
-	evconnlistener_enable(l->evl);
+	if (!l->server->frozen)
+		evconnlistener_enable(l->evl);
 }
 
 /* Returns a listening socket bound to sa, or -1 with errno set. */
@@ -183,7 +186,7 @@ listener_accept(struct listener *l)
 	future_start(&l->accept);
 	if (!TAILQ_EMPTY(&l->backlog))
 		listener_take(l);
-	else if (!evtimer_pending(l->retry, NULL))
+	else if (!evtimer_pending(l->retry, NULL) && !l->server->frozen)
 		evconnlistener_enable(l->evl);
 	return (&l->accept);
 }
@@ -196,6 +199,30 @@ listener_pause(struct listener *l, unsigned ms)
 
 	evconnlistener_disable(l->evl);
 	evtimer_add(l->retry, &tv);
+}
+
+/*
+ * The server is handing over: accept nothing (connections wait in the
+ * kernel's queue for whoever serves next) until listener_release().
+ */
+void
+listener_hold(struct listener *l)
+{
+	evconnlistener_disable(l->evl);
+}
+
+void
+listener_release(struct listener *l)
+{
+	if (future_pending(&l->accept) && !evtimer_pending(l->retry, NULL))
+		evconnlistener_enable(l->evl);
+}
+
+/* The listening socket, to hand over. */
+int
+listener_fd(const struct listener *l)
+{
+	return (evconnlistener_get_fd(l->evl));
 }
 
 /* Closes the socket and frees clients accepted but never taken. */

@@ -4,6 +4,10 @@
  * Everything that can fail because of the operator fails here, before the
  * first client: the whole config is parsed and validated, every listener is
  * opened, privileges are dropped, and only then is readiness reported.
+ * A process started to take over from another (handover.c) takes its
+ * clients after that, and if it cannot start at all says so to the one
+ * that still serves them, or, when systemd passed them, tells and closes
+ * them, so that nobody hangs on a server that is not there.
  */
 
 #include <sys/types.h>
@@ -137,6 +141,8 @@ main(int argc, char **argv)
 		/* In the journal, the reason a unit failed is an error. */
 		fprintf(stderr, "%schatd: %s\n", log_journal_stream() ? "<3>" :
 		    "", err);
+		if (!test)
+			handover_abandon_early(err);
 		config_free(conf);
 		free(conf);
 		return (EX_CHATD_CONFIG);
@@ -168,14 +174,19 @@ main(int argc, char **argv)
 	mallopt(M_TOP_PAD, 1024 * 1024);
 #endif
 	s = server_new(conf, path, debug);
-	if ((rc = server_listen(s)) != 0 || drop_privileges(conf) != 0) {
+	handover_init(s, argv);
+	if ((rc = server_listen(s)) != 0 || drop_privileges(conf) != 0 ||
+	    handover_restore(s) != 0 || handover_ready(s) != 0) {
 		log_errorx("not starting");
+		handover_abandon(s, rc == -2 ? "the sockets do not fit the "
+		    "configuration" : "it could not start (its log says why)");
 		server_free(s);
 		/* A config that does not fit the units: no restart loop. */
 		return (rc == -2 ? EX_CHATD_CONFIG : 1);
 	}
 	server_run(s);
+	rc = handover_status(s);
 	server_free(s);
 	log_notice("exiting");
-	return (0);
+	return (rc);
 }

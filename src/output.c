@@ -281,7 +281,7 @@ output_wake(struct client *c)
 	event_del(&c->wait_ev);
 	c->flags |= CLIENT_RECENT;
 	client_configure(c);
-	if (client_reading(c))
+	if (client_reading(c) && !s->frozen)
 		bufferevent_enable(c->bev, EV_READ);
 	log_debug("client %llu [%s]: awake", (unsigned long long)c->id,
 	    c->netaddr);
@@ -532,4 +532,69 @@ output_free(struct client *c)
 		evbuffer_free(c->out);
 		c->out = NULL;
 	}
+}
+
+/* Handing over (server.c) -------------------------------------------------- */
+
+/*
+ * c's socket is about to be the successor's: nothing more is written to
+ * it, not even by its bufferevent (output_release() undoes this).
+ */
+void
+output_hold(struct client *c)
+{
+	if (c->bev != NULL)
+		bufferevent_disable(c->bev, EV_WRITE);
+}
+
+/* The handover failed: what the socket did not take is written again. */
+void
+output_release(struct client *c)
+{
+	if (c->bev != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) != 0)
+		bufferevent_enable(c->bev, EV_WRITE);
+	else if (c->out != NULL && evbuffer_get_length(c->out) != 0 &&
+	    !(c->flags & CLIENT_PENDING)) {
+		c->flags |= CLIENT_PENDING;
+		server_pending(c->server, c);
+	}
+}
+
+/*
+ * What is queued for c and not written yet, in order, as one run of
+ * bytes borrowed from c's queue (valid until it is written or freed).
+ */
+void
+output_export(struct client *c, struct state_bytes *b)
+{
+	struct evbuffer	*q = c->out;
+
+	b->p = NULL;
+	b->len = 0;
+	if (c->bev != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) != 0) {
+		/* At most one queue holds anything; should both, keep order. */
+		q = bufferevent_get_output(c->bev);
+		if (c->out != NULL && evbuffer_add_buffer(q, c->out) != 0)
+			fatalx("evbuffer_add_buffer failed");
+	}
+	if (q == NULL || evbuffer_get_length(q) == 0)
+		return;
+	b->len = evbuffer_get_length(q);
+	b->p = evbuffer_pullup(q, -1);
+}
+
+/*
+ * Queues what a predecessor had queued for c and not written (before
+ * anything else: c is new), to be written this loop turn.
+ */
+void
+output_import(struct client *c, const struct state_bytes *b)
+{
+	if (b->len == 0)
+		return;
+	if (evbuffer_add(output_buffer(c), b->p, b->len) != 0)
+		fatalx("evbuffer_add failed");
+	output_queued(c);
 }

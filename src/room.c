@@ -210,3 +210,20 @@ room_dirty(struct rooms *rs, struct room *r)
 	r->dirty = 1;
 	TAILQ_INSERT_TAIL(&rs->dirty, r, dirty_entry);
 }
+
+/* r's name and flags, for the image a successor takes over (state.c). */
+void
+room_export(const struct room *r, struct state_room *sr)
+{
+	snprintf(sr->name, sizeof sr->name, "%s", r->name);
+	if (r->flags & ROOM_SECRET)
+		sr->flags |= STATE_ROOM_SECRET;
+}
+
+/* r was taken over: it keeps its secrecy. */
+void
+room_import(struct room *r, const struct state_room *sr)
+{
+	if (sr->flags & STATE_ROOM_SECRET)
+		r->flags |= ROOM_SECRET;
+}

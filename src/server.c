@@ -60,10 +60,10 @@
 #define NOFILE_SLACK	64	/* descriptors beyond max_clients: listeners,
 				   Redis, the log, libevent's own */
 #define NOFILE_WARN	16	/* fewer spare than this: warn */
-#define LISTEN_FDS_MAX	64	/* sockets taken from systemd */
+#define LISTEN_FDS_MAX	1048576	/* fs.nr_open's default: a predecessor
+				   hands over a socket per client */
 
 static void	server_accept_callback(struct future *, void *);
-static void	server_stop(struct server *);
 static void	server_chown(struct server *, const char *);
 
 /*
@@ -130,6 +130,7 @@ server_closed_reason(const char *reason)
 		{ "kicked", CLOSED_KICKED },
 		{ "banned", CLOSED_KICKED },
 		{ "server shutting down", CLOSED_SHUTDOWN },
+		{ "server restarting", CLOSED_SHUTDOWN },
 	};
 	size_t	i;
 
@@ -418,6 +419,9 @@ server_cron_callback(evutil_socket_t fd, short events, void *arg)
 	uint64_t	 now = server_now_ms(s);
 	unsigned	 slept = 0;
 
+	/* Handing over: the clients are the successor's, or about to be. */
+	if (s->frozen)
+		return;
 	server_notify_status(s);
 	cluster_cron(s);
 	control_cron(s, now);
@@ -656,7 +660,10 @@ server_signal_callback(evutil_socket_t sig, short events, void *arg)
 
 	switch (sig) {
 	case SIGHUP:
-		if (!s->stopping)
+		if (s->frozen)
+			log_notice("signal %d: handing over; not reloading",
+			    (int)sig);
+		else if (!s->stopping)
 			server_reload(s, err, sizeof err);
 		break;
 	case SIGINT:
@@ -666,8 +673,19 @@ server_signal_callback(evutil_socket_t sig, short events, void *arg)
 			event_base_loopexit(s->base, NULL);
 			break;
 		}
+		/* Once the successor has answered: it serves, or we stop. */
+		if (handover_busy(s)) {
+			log_notice("signal %d: shutting down after the handover",
+			    (int)sig);
+			handover_stop_after(s);
+			break;
+		}
 		log_notice("signal %d: shutting down", (int)sig);
 		server_stop(s);
+		break;
+	case SIGUSR2:
+		if (!s->stopping)
+			handover_start(s);
 		break;
 	}
 }
@@ -689,7 +707,7 @@ server_grace_callback(evutil_socket_t fd, short events, void *arg)
  * is flushed, or when shutdown_grace runs out.  The loop ends when the last
  * client is reaped.
  */
-static void
+void
 server_stop(struct server *s)
 {
 	struct listener	*l;
@@ -757,7 +775,7 @@ struct server *
 server_new(struct config *conf, const char *path, int debug)
 {
 	struct server	*s;
-	static const int sigs[] = { SIGHUP, SIGINT, SIGTERM };
+	static const int sigs[] = { SIGHUP, SIGINT, SIGTERM, SIGUSR2 };
 	struct event_config *cfg;
 	char		 err[512];
 	struct timeval	 second = { 1, 0 };
@@ -930,46 +948,45 @@ server_check_activated(int fd)
 }
 
 /*
- * Under systemd socket activation (LISTEN_PID is us), serves the passed
- * sockets, fds 3 to 3 + LISTEN_FDS - 1.  Returns the number taken, 0 when
- * not activated, or after logging why the sockets cannot be served -1, or
- * -2 when the configuration is to blame (a socket named tls, and no
- * certificate to serve it with: chatd-tls.socket enabled before [tls]
- * was set), which restarting will not mend.
+ * Takes what systemd passed (LISTEN_PID is us), fds 3 to 3 + LISTEN_FDS
+ * - 1: listening sockets of socket units, which are served as they are
+ * (socket activation), and what a predecessor handed over (handover.c):
+ * its state and its clients' sockets, which handover_claim() takes first,
+ * and its own listeners (HANDOVER_FD_LISTEN, HANDOVER_FD_LISTEN_TLS),
+ * which go to `inherited`, for server_listen() to match against the
+ * configuration as a reload would.  Returns how many sockets of socket
+ * units it serves, 0 for none (not activated), or after logging why the
+ * sockets cannot be served -1, or -2 when the configuration is to blame
+ * (a socket named tls, and no certificate to serve it with: chatd-tls.socket
+ * enabled before [tls] was set), which restarting will not mend.
  */
 static int
-server_take_activated(struct server *s)
+server_take_activated(struct server *s, struct listeners *inherited)
 {
-	const char	*pid = getenv("LISTEN_PID");
-	const char	*fds = getenv("LISTEN_FDS");
-	const char	*names = getenv("LISTEN_FDNAMES"), *name;
 	struct listener	*l;
+	char		**names;
+	const char	*name;
 	long		 n, i;
-	char		*end, *copy = NULL, *next;
-	int		 rc = -1;
+	int		 own, tls, nunits = 0, rc = -1;
 
-	if (pid == NULL || fds == NULL ||
-	    strtol(pid, &end, 10) != (long)getpid() || *end != '\0')
-		return (0);
-	n = strtol(fds, &end, 10);
-	if (names != NULL)
-		copy = xstrdup(names);
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_FDNAMES");
-	if (*end != '\0' || n <= 0 || n > LISTEN_FDS_MAX) {
-		log_errorx("socket activation: LISTEN_FDS=%s is not 1 to %d",
-		    fds, LISTEN_FDS_MAX);
-		goto out;
-	}
+	if ((n = sdnotify_listen(LISTEN_FDS_MAX, &names)) <= 0)
+		return ((int)n);
 	for (i = 0; i < n; i++) {
-		if (server_check_activated(3 + (int)i) != 0)
+		if (handover_claim(s, 3 + (int)i, names[i]) == -1)
 			goto out;
 	}
-	/* FileDescriptorName=tls marks a TLS socket; others are plain. */
-	for (i = 0, next = copy; i < n; i++) {
-		name = next != NULL ? strsep(&next, ":") : "";
-		if (strcmp(name, "tls") == 0 && s->tls_ctx == NULL) {
+	for (i = 0; i < n; i++) {
+		name = names[i];
+		if (handover_claimed(name))
+			continue;
+		own = strcmp(name, HANDOVER_FD_LISTEN) == 0 ||
+		    strcmp(name, HANDOVER_FD_LISTEN_TLS) == 0;
+		tls = strcmp(name, "tls") == 0 ||
+		    strcmp(name, HANDOVER_FD_LISTEN_TLS) == 0;
+		if (server_check_activated(3 + (int)i) != 0)
+			goto out;
+		/* FileDescriptorName=tls marks a TLS socket; others are plain. */
+		if (tls && !own && s->tls_ctx == NULL) {
 			log_errorx("socket activation: fd %ld is named tls, "
 			    "but [tls] has no certificate", 3 + i);
 			rc = -2;
@@ -980,19 +997,26 @@ server_take_activated(struct server *s)
 			    strerror(errno));
 			goto out;
 		}
-		l->kind = strcmp(name, "tls") == 0 ? LISTENER_TLS :
-		    LISTENER_CHAT;
+		l->kind = tls ? LISTENER_TLS : LISTENER_CHAT;
+		if (own) {
+			log_info("%s handed over by the predecessor", l->text);
+			TAILQ_INSERT_TAIL(inherited, l, entry);
+			continue;
+		}
 		TAILQ_INSERT_TAIL(&s->listeners, l, entry);
+		nunits++;
 		log_notice("listening on %s (%sfrom systemd)", l->text,
 		    l->kind == LISTENER_TLS ? "TLS, " : "");
 	}
-	s->activated = 1;
-	log_notice("socket activation: serving %ld socket%s from systemd; "
-	    "bind and port from the configuration are not used", n,
-	    n == 1 ? "" : "s");
-	rc = (int)n;
+	if (nunits != 0) {
+		s->activated = 1;
+		log_notice("socket activation: serving %d socket%s from "
+		    "systemd; bind and port from the configuration are not "
+		    "used", nunits, nunits == 1 ? "" : "s");
+	}
+	rc = nunits;
 out:
-	free(copy);
+	sdnotify_names_free(names);
 	return (rc);
 }
 
@@ -1164,20 +1188,26 @@ server_open_metrics(struct server *s)
 int
 server_listen(struct server *s)
 {
-	struct listeners	 none = TAILQ_HEAD_INITIALIZER(none);
+	struct listeners	 inherited = TAILQ_HEAD_INITIALIZER(inherited);
 	struct listener		*l;
+	int			 rc;
 
 	server_raise_nofile(s);
-	switch (server_take_activated(s)) {
-	case -2:
-		return (-2);
-	case -1:
-		return (-1);
-	case 0:
-		if (server_open_listeners(s, s->config, &none,
-		    &s->listeners) != 0)
-			return (-1);
+	rc = server_take_activated(s, &inherited);
+	if (rc == 0 && server_open_listeners(s, s->config, &inherited,
+	    &s->listeners) != 0)
+		rc = -1;
+	/* Activated: a predecessor's own listeners are served as they are. */
+	if (rc > 0)
+		TAILQ_CONCAT(&s->listeners, &inherited, entry);
+	while ((l = TAILQ_FIRST(&inherited)) != NULL) {
+		TAILQ_REMOVE(&inherited, l, entry);
+		if (rc == 0)
+			log_notice("no longer listening on %s", l->text);
+		listener_free(l);
 	}
+	if (rc < 0)
+		return (rc);
 	if (server_open_control(s) != 0 || server_open_state(s) != 0 ||
 	    server_open_metrics(s) != 0)
 		return (-1);
@@ -1354,6 +1384,267 @@ server_run(struct server *s)
 		fatalx("event_base_dispatch failed");
 }
 
+/* Handing over to a successor (handover.c drives it) -------------------- */
+
+/*
+ * Whether c goes to the successor: a user in the room over plain TCP.  A
+ * TLS session lives in this process's OpenSSL state, and a control
+ * connection is a chatctl's, which asks again.
+ */
+static int
+server_handed(const struct client *c)
+{
+	return (client_in_room(c) && !(c->flags & CLIENT_TLS));
+}
+
+/*
+ * The handover begins: nothing more is read or accepted (connections
+ * wait in the kernel's queue for whoever serves next), TLS users and
+ * control connections are told and closed once that is written, and
+ * connections not in the room yet are closed.  Queued output goes on
+ * being written.
+ */
+void
+server_freeze(struct server *s)
+{
+	struct listener	*l;
+	struct client	*c, *next;
+
+	s->frozen = 1;
+	TAILQ_FOREACH(l, &s->listeners, entry)
+		listener_hold(l);
+	if (s->control != NULL)
+		listener_hold(s->control);
+	for (c = TAILQ_FIRST(&s->clients); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		client_freeze(c);
+		if (server_handed(c) || c->state >= CLIENT_FLUSHING)
+			continue;
+		if (c->state != CLIENT_ROOM) {
+			client_close(c, "server restarting");
+			continue;
+		}
+		if (c->flags & CLIENT_CONTROL)
+			output_printf(c, "error server restarting");
+		else
+			output_printf(c, "*** server restarting: a TLS session "
+			    "cannot be carried over; please reconnect");
+		client_close_after_flush(c, "server restarting");
+	}
+}
+
+/*
+ * Whether the drain is done: everything queued written, nobody on the way
+ * out, nobody waiting for an answer from Redis.
+ */
+int
+server_drained(struct server *s)
+{
+	struct client	*c;
+
+	if (!TAILQ_EMPTY(&s->dead) || !TAILQ_EMPTY(&s->pending) ||
+	    !TAILQ_EMPTY(&s->rooms.dirty))
+		return (0);
+	TAILQ_FOREACH(c, &s->clients, entry) {
+		if (!server_handed(c) || output_length(c) != 0 ||
+		    (c->flags & CLIENT_WAITING))
+			return (0);
+	}
+	return (1);
+}
+
+/*
+ * Lets go of what a successor opens anew, and server_thaw() again: the
+ * control socket (its path stays, for the successor to bind), the metrics
+ * port, the Redis link (names stay claimed: the successor claims them as
+ * its own, from the same node).
+ */
+static void
+server_release(struct server *s)
+{
+	if (s->control != NULL) {
+		listener_free(s->control);
+		s->control = NULL;
+	}
+	metrics_free(s);
+	cluster_free(s);
+}
+
+/*
+ * The drain is over: what is left goes to the successor.  Clients that do
+ * not (saying their last words, or just arrived) are closed and their
+ * leaving told, the turn is written, what the successor opens anew is
+ * let go (server_release()), and st is filled.  From here on no client
+ * is read or written: st borrows their buffers, which stay as they are
+ * until server_thaw().  Free st with state_free().
+ */
+void
+server_export(struct server *s, struct state *st)
+{
+	struct state_client	*sc;
+	struct client		*c, *next;
+	struct room		*r;
+	uint64_t		 now = server_now_ms(s);
+
+	for (c = TAILQ_FIRST(&s->clients); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (!server_handed(c))
+			client_close(c, c->reason != NULL ? c->reason :
+			    "server restarting");
+	}
+	server_reap_callback(-1, 0, s);
+	server_flush(s);
+	server_release(s);
+
+	memset(st, 0, sizeof *st);
+	st->next_id = s->next_id;
+	st->next_guest = s->next_guest;
+	st->rooms = xcalloc(s->rooms.n + 1, sizeof *st->rooms);
+	TAILQ_FOREACH(r, &s->rooms.list, entry) {
+		room_export(r, &st->rooms[st->nrooms]);
+		chat_export(s, r, &st->rooms[st->nrooms++]);
+	}
+	st->clients = xcalloc(s->nclients + 1, sizeof *st->clients);
+	TAILQ_FOREACH(c, &s->clients, entry) {
+		if (st->nclients == s->nclients)
+			fatalx("server_export: more clients than counted");
+		sc = &st->clients[st->nclients++];
+		output_hold(c);
+		client_export(c, sc, now);
+		output_export(c, &sc->output);
+		if (sc->flags & STATE_CLIENT_MUTED)
+			sc->mute_ms = control_mute_left(s, c->id, now);
+	}
+}
+
+/*
+ * The handover failed: serve on.  The control socket, the metrics port
+ * and the Redis link are opened again, and reading and accepting resume.
+ */
+void
+server_thaw(struct server *s)
+{
+	struct listener	*l;
+	struct client	*c;
+
+	s->frozen = 0;
+	if (s->control == NULL && server_open_control(s) == 0 &&
+	    s->control != NULL)
+		future_then(listener_accept(s->control),
+		    server_accept_callback, s->control);
+	if (s->metrics == NULL)
+		server_open_metrics(s);
+	if (s->cluster == NULL)
+		cluster_start(s);
+	TAILQ_FOREACH(l, &s->listeners, entry)
+		listener_release(l);
+	TAILQ_FOREACH(c, &s->clients, entry) {
+		output_release(c);
+		client_thaw(c);
+	}
+}
+
+/*
+ * Which rooms of st to make: those with a member, and those this
+ * configuration has (permanent rooms, made already); a room with neither
+ * vanishes, as an empty room does.  Sets keep[i] for st->rooms[i] and
+ * returns how many are not made yet.
+ */
+static unsigned
+server_import_rooms(struct server *s, const struct state *st, char *keep)
+{
+	uint32_t	*of, i;
+	unsigned	 more = 0;
+
+	of = state_rooms_of(st);
+	for (i = 0; i < st->nclients; i++) {
+		if (of[i] != UINT32_MAX)
+			keep[of[i]] = 1;
+	}
+	free(of);
+	for (i = 0; i < st->nrooms; i++) {
+		if (room_find(&s->rooms, st->rooms[i].name) != NULL)
+			keep[i] = 1;
+		else if (keep[i])
+			more++;
+	}
+	return (more);
+}
+
+/*
+ * Serves what a predecessor handed over: st, checked by state_decode(),
+ * and fds[i], the socket of st->clients[i] (-1 if it did not come with
+ * the others: that client leaves as if its connection were lost).  Every
+ * client gets its unwritten output, then "*** server restarted", then
+ * reads where it left off.  Checks first that every room can be made:
+ * if not, nothing is changed and -1 returned with why; a room is taken
+ * over whole or not at all.
+ */
+int
+server_import(struct server *s, const struct state *st, const int *fds,
+    char *why, size_t whylen)
+{
+	const struct state_client	*sc;
+	const struct state_room		*sr;
+	struct config			*conf = s->config;
+	struct client			*c;
+	struct room			*r;
+	char				*keep, key[PEER_KEY_MAX];
+	uint64_t			 now = server_now_ms(s);
+	uint32_t			 i;
+	unsigned			 more;
+
+	keep = xcalloc(st->nrooms + 1, 1);
+	more = server_import_rooms(s, st, keep);
+	if (s->rooms.n + more > conf->max_rooms) {
+		snprintf(why, whylen, "%u rooms, more than max_rooms (%u)",
+		    s->rooms.n + more, conf->max_rooms);
+		free(keep);
+		return (-1);
+	}
+	if (st->next_id > s->next_id)
+		s->next_id = st->next_id;
+	if (st->next_guest > s->next_guest)
+		s->next_guest = st->next_guest;
+	for (i = 0; i < st->nrooms; i++) {
+		sr = &st->rooms[i];
+		if (!keep[i])
+			continue;
+		if ((r = room_find(&s->rooms, sr->name)) == NULL &&
+		    (r = server_room(s, sr->name, 1)) == NULL)
+			fatalx("server_import: room %s not made", sr->name);
+		room_import(r, sr);
+		chat_import(s, r, sr);
+	}
+	free(keep);
+
+	for (i = 0; i < st->nclients; i++) {
+		sc = &st->clients[i];
+		c = client_import(s, fds[i], sc, now);
+		c->flags |= CLIENT_CONNECTED | CLIENT_COUNTED;
+		TAILQ_INSERT_TAIL(&s->clients, c, entry);
+		roster_add(&s->roster, c);
+		room_add(room_find(&s->rooms, sc->room), c);
+		peer_key(c->netaddr, conf->ipv6_prefix, key);
+		peer_add(&s->peers, key);
+		if (++s->nclients > s->stats.peak)
+			s->stats.peak = s->nclients;
+		if (sc->mute_ms != 0)
+			control_mute_restore(s, c->id, now + sc->mute_ms);
+		output_import(c, &sc->output);
+		if (conf->mode == MODE_CHAT)
+			output_printf(c, "*** server restarted");
+		log_debug("client %llu [%s]:%u: %s in %s, taken over",
+		    (unsigned long long)c->id, c->netaddr, c->port, c->name,
+		    c->room->name);
+		if (fds[i] == -1)
+			client_close(c, "connection lost in the restart");
+		else
+			client_start(c);
+	}
+	return (0);
+}
+
 void
 server_free(struct server *s)
 {
@@ -1363,6 +1654,7 @@ server_free(struct server *s)
 
 	/* First: its requests point at clients. */
 	cluster_free(s);
+	handover_free(s);
 	while ((l = TAILQ_FIRST(&s->listeners)) != NULL) {
 		TAILQ_REMOVE(&s->listeners, l, entry);
 		listener_free(l);

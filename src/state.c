@@ -537,6 +537,45 @@ state_id_cmp(const void *a, const void *b)
 	return (x < y ? -1 : x > y);
 }
 
+/* The keys of st's rooms, sorted, each with its room's index. */
+static struct state_key *
+state_room_keys(const struct state *st)
+{
+	struct state_key	*keys;
+	uint32_t		 i;
+
+	keys = xcalloc(st->nrooms + 1, sizeof *keys);
+	for (i = 0; i < st->nrooms; i++) {
+		room_key(st->rooms[i].name, keys[i].key);
+		keys[i].index = i;
+	}
+	qsort(keys, st->nrooms, sizeof *keys, state_key_cmp);
+	return (keys);
+}
+
+/*
+ * For each client of st, the index of its room among st->rooms, or
+ * UINT32_MAX if it names none; free() the result.  Room names are
+ * compared as room_key() makes them.
+ */
+uint32_t *
+state_rooms_of(const struct state *st)
+{
+	struct state_key	*keys, probe, *hit;
+	uint32_t		*of, i;
+
+	keys = state_room_keys(st);
+	of = xcalloc(st->nclients + 1, sizeof *of);
+	for (i = 0; i < st->nclients; i++) {
+		room_key(st->clients[i].room, probe.key);
+		hit = bsearch(&probe, keys, st->nrooms, sizeof *keys,
+		    state_key_cmp);
+		of[i] = hit != NULL ? hit->index : UINT32_MAX;
+	}
+	free(keys);
+	return (of);
+}
+
 /*
  * Across the image: unique room names, unique ids and names, every room
  * a client is in among the rooms, ids and guest numbers not beyond the
@@ -545,31 +584,25 @@ state_id_cmp(const void *a, const void *b)
 static int
 state_check(struct state_in *in, const struct state *st)
 {
-	struct state_key	*keys, probe, *hit;
+	struct state_key	*keys;
 	uint64_t		*ids;
-	uint32_t		 i;
+	uint32_t		*of, i;
 	int			 rc = 0;
 
-	keys = xcalloc(st->nrooms + 1, sizeof *keys);
-	for (i = 0; i < st->nrooms; i++) {
-		room_key(st->rooms[i].name, keys[i].key);
-		keys[i].index = i;
-	}
-	qsort(keys, st->nrooms, sizeof *keys, state_key_cmp);
+	keys = state_room_keys(st);
 	for (i = 1; i < st->nrooms && rc == 0; i++) {
 		if (strcmp(keys[i - 1].key, keys[i].key) == 0)
 			rc = state_fail(in, "corrupt: rooms %u and %u have one "
 			    "name", keys[i - 1].index, keys[i].index);
 	}
+	free(keys);
+	of = state_rooms_of(st);
 	for (i = 0; i < st->nclients && rc == 0; i++) {
-		room_key(st->clients[i].room, probe.key);
-		hit = bsearch(&probe, keys, st->nrooms, sizeof *keys,
-		    state_key_cmp);
-		if (hit == NULL)
+		if (of[i] == UINT32_MAX)
 			rc = state_fail(in, "corrupt: client %u is in no room "
 			    "of the image", i);
 	}
-	free(keys);
+	free(of);
 	if (rc != 0)
 		return (rc);
 

@@ -1197,10 +1197,10 @@ static const struct {
 	{ "a TCP socket bound but not listening", FD3_TCP_BOUND, "1",
 	  "socket activation: fd 3 is not a listening stream socket "
 	  "(ListenStream= in the socket unit)" },
-	{ "LISTEN_FDS=65", FD3_NONE, "65",
-	  "socket activation: LISTEN_FDS=65 is not 1 to 64" },
+	{ "LISTEN_FDS=1048577", FD3_NONE, "1048577",
+	  "socket activation: LISTEN_FDS=1048577 is not 1 to 1048576" },
 	{ "LISTEN_FDS=0", FD3_NONE, "0",
-	  "socket activation: LISTEN_FDS=0 is not 1 to 64" },
+	  "socket activation: LISTEN_FDS=0 is not 1 to 1048576" },
 	/* The control: the same set-up with a listening socket serves. */
 	{ "a listening TCP socket", FD3_TCP_LISTENING, "1", NULL },
 };
