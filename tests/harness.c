@@ -1128,6 +1128,98 @@ chatd_notified(struct chatd *d, const char *line, int timeout_ms)
 }
 
 /*
+ * The value of the first line "prefix..." notified since the last line
+ * consumed (notify_seen()), consuming up to it; NULL if none yet. free()
+ * the result.
+ */
+static char *
+notify_value(struct chatd *d, const char *prefix)
+{
+	char	*text, *line, *nl, *value = NULL;
+	size_t	 plen = strlen(prefix);
+
+	text = harness_read_file(d->notify_log);
+	if (d->notify_off <= strlen(text)) {
+		for (line = text + d->notify_off;
+		    (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+			if (strncmp(line, prefix, plen) == 0) {
+				*nl = '\0';
+				value = xstrdup1(line + plen);
+				d->notify_off = nl + 1 - text;
+				break;
+			}
+		}
+	}
+	free(text);
+	return value;
+}
+
+void
+chatd_upgrade_begin(struct chatd *d)
+{
+	if (d->upgrading)
+		ck_abort_msg("harness: chatd_upgrade_begin() twice");
+#ifdef __linux__
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+		ck_abort_msg("harness: PR_SET_CHILD_SUBREAPER: %s",
+		    strerror(errno));
+#endif
+	d->upgrading = 1;
+	d->next_pid = 0;
+	d->upgrade_deadline = harness_now_ms() + HARNESS_START_MS;
+	chatd_kill(d, SIGUSR2);
+}
+
+int
+chatd_upgrade_poll(struct chatd *d)
+{
+	char	*value, *end;
+	long	 pid;
+	int	 st;
+
+	if (!d->upgrading)
+		ck_abort_msg("harness: chatd_upgrade_poll() without begin");
+	if (harness_left_ms(d->upgrade_deadline) == 0)
+		ck_abort_msg("chatd did not hand over within %d ms of SIGUSR2 "
+		    "(MAINPID %s, the old process %s); log:\n%s",
+		    HARNESS_START_MS, d->next_pid != 0 ? "seen" : "not seen",
+		    d->pid > 0 ? "still running" : "gone", log_tail(d));
+	/* The old process: gone with status 0, or still at it. */
+	if (d->pid > 0 && (st = reap(d->pid, 0)) != -1) {
+		if (st != 0)
+			ck_abort_msg("the old chatd exited with status %d on "
+			    "SIGUSR2; log:\n%s", st, log_tail(d));
+		d->pid = -1;
+	}
+	/* The collector may log its MAINPID= after it is gone. */
+	if (d->next_pid == 0) {
+		if ((value = notify_value(d, "MAINPID=")) == NULL)
+			return 0;
+		pid = strtol(value, &end, 10);
+		if (*end != '\0' || pid <= 1)
+			ck_abort_msg("harness: MAINPID=%s", value);
+		free(value);
+		d->next_pid = (pid_t)pid;
+	}
+	if (d->pid > 0 || !notify_seen(d, "READY=1"))
+		return 0;
+	d->pid = d->next_pid;
+	d->status = -1;
+	child_add(d->pid);
+	d->next_pid = 0;
+	d->upgrading = 0;
+	return 1;
+}
+
+void
+chatd_upgrade(struct chatd *d)
+{
+	chatd_upgrade_begin(d);
+	while (!chatd_upgrade_poll(d))
+		poll(NULL, 0, POLL_SLICE_MS);
+}
+
+/*
  * Stop d and free it; the exit status. With logp, *logp gets a malloc'd
  * copy of the end of the daemon's log, taken before its directory goes.
  */

@@ -201,6 +201,9 @@ struct chatd {
 	char	 notify_log[PATH_MAX];	/* dir/notify.log */
 	char	 notify[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char	*logbuf;		/* last chatd_log() result */
+	pid_t	 next_pid;		/* upgrading: the successor, or 0 */
+	int	 upgrading;		/* chatd_upgrade_begin() was called */
+	int64_t	 upgrade_deadline;
 };
 
 /*
@@ -248,6 +251,28 @@ int		 chatd_notified(struct chatd *d, const char *line,
  * test, quoting the log.
  */
 void		 chatd_reload(struct chatd *d);
+
+/*
+ * Upgrade the daemon in place: SIGUSR2 makes chatd hand every client over
+ * to a new process of the same binary (handover.c).  chatd_upgrade()
+ * returns once the old process has exited with status 0 (the status a
+ * CHATD_WRAPPER tool such as valgrind reports its findings with; the old
+ * process says MAINPID=N first) and the new one has sent READY=1; from then
+ * on d->pid is the new process's, and chatd_stop() and the rest act on
+ * it.  The old process's exit orphans the new one, so the test process
+ * makes itself a child subreaper first (PR_SET_CHILD_SUBREAPER): the new
+ * process becomes its child, to wait for like the first.  Anything else
+ * (the old process exits with another status, or keeps running: the
+ * handover failed) fails the test within HARNESS_START_MS, quoting the
+ * log.
+ *
+ * For a test that keeps its clients busy meanwhile, the same in steps:
+ * chatd_upgrade_begin() sends SIGUSR2, and chatd_upgrade_poll() returns 1
+ * once the handover is over as above, or 0 at once while it is not.
+ */
+void		 chatd_upgrade(struct chatd *d);
+void		 chatd_upgrade_begin(struct chatd *d);
+int		 chatd_upgrade_poll(struct chatd *d);
 
 /*
  * Stop the daemon: SIGTERM, then wait HARNESS_STOP_MS for it to exit (if it
