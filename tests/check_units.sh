@@ -104,6 +104,25 @@ grep -qx 'Type=notify' "$service" || fail "chatd.service: Type= is not notify"
 grep -q '^ExecReload=.*kill -HUP [$]MAINPID' "$service" ||
 	fail "chatd.service: ExecReload= does not send SIGHUP to \$MAINPID"
 
+# A restart hands over through the fd store (handover.c): SIGUSR2, a store
+# as large as FDSTORE= says, and exit status 75 counted as success and
+# restarted after.
+grep -qx 'RestartKillSignal=SIGUSR2' "$service" ||
+	fail "chatd.service: RestartKillSignal= is not SIGUSR2"
+store=$(sed -n 's/^FileDescriptorStoreMax=//p' "$service")
+told=$(sed -n 's/^Environment=FDSTORE=//p' "$service")
+if test -z "$store" || test "$store" != "$told"; then
+	fail "chatd.service: FileDescriptorStoreMax=$store and" \
+	    "Environment=FDSTORE=$told differ"
+elif test "$store" -lt 10003; then
+	fail "chatd.service: FileDescriptorStoreMax=$store cannot hold" \
+	    "max_clients (10000), a listener and the state"
+fi
+grep -qx 'SuccessExitStatus=75' "$service" ||
+	fail "chatd.service: SuccessExitStatus= is not 75"
+grep -qx 'RestartForceExitStatus=75' "$service" ||
+	fail "chatd.service: RestartForceExitStatus= is not 75"
+
 sed "s|^ExecStart=[^ ]*|ExecStart=$bin|" "$service" > "$tmp/chatd.service"
 cp "$socket" "$tmp/chatd.socket"
 cp "$tls_socket" "$tmp/chatd-tls.socket"
