@@ -434,6 +434,8 @@ struct server {
 	int			 stopping;
 	int			 frozen;	/* handing over: nothing is read
 						   or accepted */
+	int			 released;	/* control, metrics, Redis let
+						   go for a successor */
 	struct handover		*handover;	/* handover.c's */
 	unsigned		 trim_pending;	/* fell asleep: trim heap */
 };

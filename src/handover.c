@@ -37,7 +37,9 @@
  * made of it.  An image it cannot use (another version, truncated,
  * corrupt, over its limits) means a fresh start: every inherited client
  * gets one line and is closed, and the reason is logged; never a crash,
- * never a half-restored room.  Under SIGUSR2 the old process still
+ * never a half-restored room.  A cluster node that took over reads no
+ * client until it is linked to Redis again (reply_timeout at most), so that
+ * the rest of the room misses none of its users' lines.  Under SIGUSR2 the old process still
  * serves, so the successor only says "fail" and exits, touching no
  * client.  A successor from the fd store that cannot start at all closes
  * the stored clients the same way, so that none hangs, and in every case
@@ -88,6 +90,7 @@ enum handover_phase {
 	HANDOVER_DRAINING,	/* reading stopped, output being written */
 	HANDOVER_WAITING,	/* for the successor's word */
 	HANDOVER_DONE,		/* handed over: leaving */
+	HANDOVER_LINKING,	/* taken over: reading once linked to Redis */
 };
 
 /* What the successor took from LISTEN_FDS, by name (for FDSTOREREMOVE). */
@@ -116,6 +119,9 @@ struct handover {
 	size_t			 nreply;
 
 	/* The new process: what came in LISTEN_FDS. */
+	struct future		 linked;	/* to Redis, or given up */
+	struct event		*link_ev;
+	uint64_t		 link_until;
 	int			 exec;		/* exec'd by a predecessor that
 						   still serves: hands off */
 	int			 state_fd;
@@ -128,6 +134,7 @@ struct handover {
 
 static void	handover_fail(struct handover *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
+static void	handover_link(struct handover *);
 
 /* Setting up, and what a predecessor left ---------------------------------- */
 
@@ -154,6 +161,7 @@ handover_init(struct server *s, char **argv)
 	h->child = -1;
 	future_init(&h->drained, &s->sched);
 	future_init(&h->answer, &s->sched);
+	future_init(&h->linked, &s->sched);
 	s->handover = h;
 }
 
@@ -472,7 +480,10 @@ handover_restore(struct server *s)
 		goto fresh;
 	fds = xcalloc(st.nclients + 1, sizeof *fds);
 	handover_match(h, &st, fds);
+	/* A cluster node reads nothing until linked: handover_link(). */
+	s->frozen = s->cluster != NULL;
 	if (server_import(s, &st, fds, why, sizeof why) != 0) {
+		s->frozen = 0;
 		for (i = 0; i < st.nclients; i++) {
 			if (fds[i] != -1)
 				handover_drop(h, fds[i], HANDOVER_FRESH_LINE);
@@ -483,6 +494,8 @@ handover_restore(struct server *s)
 	log_notice("handover: took over %u client%s and %u room%s", st.nclients,
 	    st.nclients == 1 ? "" : "s", st.nrooms, st.nrooms == 1 ? "" : "s");
 	state_free(&st);
+	if (s->frozen)
+		handover_link(h);
 	goto out;
 fresh:
 	log_warnx("handover: the state is not used: %s", why);
@@ -541,6 +554,61 @@ handover_ready(struct server *s)
 	return (0);
 }
 
+static void
+handover_link_callback(evutil_socket_t fd, short events, void *arg)
+{
+	struct handover	*h = arg;
+	struct server	*s = h->server;
+	struct timeval	 tv = { 0, HANDOVER_TICK_MS * 1000 };
+
+	if (cluster_up(s) || server_now_ms(s) >= h->link_until) {
+		future_complete_size(&h->linked, (size_t)cluster_up(s));
+		return;
+	}
+	evtimer_add(h->link_ev, &tv);
+}
+
+static void
+handover_linked(struct future *f, void *arg)
+{
+	struct handover	*h = arg;
+	struct server	*s = h->server;
+
+	event_free(h->link_ev);
+	h->link_ev = NULL;
+	if (future_size(f))
+		log_info("handover: linked to Redis; reading");
+	else
+		log_notice("handover: Redis not linked within %u s; reading, "
+		    "the room local-only", s->config->cluster_timeout);
+	h->phase = HANDOVER_IDLE;
+	server_thaw(s);
+	if (h->stop_after)
+		server_stop(s);
+}
+
+/*
+ * A cluster node that took over reads no client until it is linked to
+ * Redis again (for at most reply_timeout), so that no line said meanwhile
+ * stays local: the rest of the room would miss it.  Output is written
+ * meanwhile; accepting waits too.
+ */
+static void
+handover_link(struct handover *h)
+{
+	struct server	*s = h->server;
+	struct timeval	 tv = { 0, HANDOVER_TICK_MS * 1000 };
+
+	h->phase = HANDOVER_LINKING;
+	h->link_until = server_now_ms(s) +
+	    (uint64_t)s->config->cluster_timeout * 1000;
+	h->link_ev = evtimer_new(s->base, handover_link_callback, h);
+	if (h->link_ev == NULL || evtimer_add(h->link_ev, &tv) != 0)
+		fatalx("handover: evtimer_new failed");
+	future_start(&h->linked);
+	future_then(&h->linked, handover_linked, h);
+}
+
 /* Handing over ------------------------------------------------------------ */
 
 /* The fd store's size, if this process has one to hand over to; else 0. */
@@ -563,7 +631,8 @@ int
 handover_busy(struct server *s)
 {
 	return (s->handover->phase == HANDOVER_DRAINING ||
-	    s->handover->phase == HANDOVER_WAITING);
+	    s->handover->phase == HANDOVER_WAITING ||
+	    s->handover->phase == HANDOVER_LINKING);
 }
 
 /* SIGTERM during a handover: stop once it is over, if it fails. */
@@ -1100,8 +1169,11 @@ handover_free(struct server *s)
 		return;
 	future_cancel(&h->drained);
 	future_cancel(&h->answer);
+	future_cancel(&h->linked);
 	if (h->drain_ev != NULL)
 		event_free(h->drain_ev);
+	if (h->link_ev != NULL)
+		event_free(h->link_ev);
 	if (h->answer_ev != NULL)
 		event_free(h->answer_ev);
 	if (h->sock != -1)

@@ -1462,6 +1462,7 @@ server_drained(struct server *s)
 static void
 server_release(struct server *s)
 {
+	s->released = 1;
 	if (s->control != NULL) {
 		listener_free(s->control);
 		s->control = NULL;
@@ -1518,8 +1519,9 @@ server_export(struct server *s, struct state *st)
 }
 
 /*
- * The handover failed: serve on.  The control socket, the metrics port
- * and the Redis link are opened again, and reading and accepting resume.
+ * Reading and accepting resume: the handover failed, or a successor that
+ * waited for Redis is linked.  What server_release() let go is opened
+ * again.
  */
 void
 server_thaw(struct server *s)
@@ -1528,14 +1530,14 @@ server_thaw(struct server *s)
 	struct client	*c;
 
 	s->frozen = 0;
-	if (s->control == NULL && server_open_control(s) == 0 &&
-	    s->control != NULL)
-		future_then(listener_accept(s->control),
-		    server_accept_callback, s->control);
-	if (s->metrics == NULL)
+	if (s->released) {
+		s->released = 0;
+		if (server_open_control(s) == 0 && s->control != NULL)
+			future_then(listener_accept(s->control),
+			    server_accept_callback, s->control);
 		server_open_metrics(s);
-	if (s->cluster == NULL)
 		cluster_start(s);
+	}
 	TAILQ_FOREACH(l, &s->listeners, entry)
 		listener_release(l);
 	TAILQ_FOREACH(c, &s->clients, entry) {

@@ -9,7 +9,8 @@
  * long for the history) and hostile name records planted in Redis, Redis
  * killed and restarted under a conversation, a node started while Redis
  * is down, commands waiting on a hung Redis or never queued by hiredis, a
- * node restarted under its name, the password, separate channels, raw
+ * node restarted under its name, a node upgraded in place without the
+ * room noticing, the password, separate channels, raw
  * mode, reload, -t on [cluster] configs, and bans: one made through a
  * node's control socket refuses and removes clients on another, a node
  * takes the room's bans from Redis on link, and one made while Redis was
@@ -2460,6 +2461,54 @@ START_TEST(test_node_restart)
 }
 END_TEST
 
+/*
+ * 10b. A node upgraded in place (SIGUSR2, handover.c): its users stay,
+ * and the room does not notice: the other node's users see no departure
+ * and no arrival, the names stay the node's own in Redis, and lines flow
+ * both ways at once, none of the upgraded node's users' lost for being
+ * said before it was linked again.
+ */
+START_TEST(test_node_upgrade)
+{
+	struct redis	*r;
+	struct chatd	*a, *b;
+	struct room	 rm;
+	struct tc	*alice, *bob, *dave;
+	char		 who[MAXC][256], *reply;
+	int		 n;
+
+	room_two_nodes(&rm, &r, &a, &b);
+	alice = room_join(&rm, a, "alice");
+	bob = room_join(&rm, b, "bob");
+
+	chatd_upgrade(a);
+	tc_expect_line(alice, "*** server restarted");
+	/* Sent at once: the new process reads it once linked. */
+	tc_send(alice, "upgraded\n");
+	tc_expect_line(bob, "<alice> upgraded");
+	node_linked(a, 2);
+	tc_send(bob, "welcome back\n");
+	tc_expect_line(alice, "<bob> welcome back");
+
+	/* alice's name (its key folded as name.c folds) is still a's. */
+	reply = redis_cmd(r, "GET", "chatd:nick:allce", NULL);
+	ck_assert_str_eq(reply, "a\talice");
+	free(reply);
+	dave = room_join(&rm, b, "dave");
+	tc_send(dave, "/nick alice\n");
+	tc_expect_line(dave, "*** name alice is taken");
+	tc_send(bob, "/who\n");
+	n = read_who(bob, who, MAXC);
+	ck_assert_int_eq(count_matching(who, n, WHO_REMOTE("alice", "a")), 1);
+	ck_assert_int_eq(n, 3);
+
+	room_close(&rm);
+	chatd_stop_ok(a);
+	chatd_stop_ok(b);
+	redis_stop(r);
+}
+END_TEST
+
 /* 11. [cluster] password; a node with a wrong one stays local. ----------- */
 
 START_TEST(test_password)
@@ -3117,6 +3166,7 @@ e2e_cluster_suite(void)
 
 	tc = tcase_create("config");
 	tcase_set_timeout(tc, TEST_TIMEOUT);
+	tcase_add_test(tc, test_node_upgrade);
 	tcase_add_test(tc, test_password);
 	tcase_add_test(tc, test_channels);
 	tcase_add_test(tc, test_raw_mode);
@@ -3162,6 +3212,7 @@ main(void)
 			return 99;
 		return harness_skip_suite("e2e_cluster", why);
 	}
+	harness_trace_children();
 	return harness_run_suite(e2e_cluster_suite());
 #else
 	return harness_skip_suite("e2e_cluster", "configure found no hiredis: "

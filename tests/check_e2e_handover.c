@@ -44,9 +44,8 @@
  * its dropping of a stored socket that sees POLLHUP (chatd then finds a
  * client without a socket, which leaves as if its connection were lost).
  *
- * Under CHATD_WRAPPER=valgrind... the successors are exec'd by the daemon,
- * not by the harness: main() adds --trace-children=yes, so that every one
- * of them runs under valgrind too and reports through its exit status.
+ * Under a valgrind CHATD_WRAPPER the successors, exec'd by the daemon and
+ * not by the harness, run under valgrind too (harness_trace_children()).
  * Tests synchronise on what chatd says (lines, log lines, notifications),
  * never on sleeps; the load test paces what it sends by the clock, which
  * is what a load is.
@@ -1152,16 +1151,6 @@ e2e_handover_suite(void)
 int
 main(void)
 {
-	const char	*w = getenv("CHATD_WRAPPER");
-	char		*traced;
-
-	/* The successors are exec'd by chatd: valgrind must follow. */
-	if (w != NULL && strncmp(w, "valgrind", 8) == 0 &&
-	    strstr(w, "--trace-children") == NULL) {
-		traced = harness_asprintf("valgrind --trace-children=yes%s",
-		    w + 8);
-		setenv("CHATD_WRAPPER", traced, 1);
-		free(traced);
-	}
+	harness_trace_children();
 	return harness_run_suite(e2e_handover_suite());
 }

@@ -1212,6 +1212,21 @@ chatd_upgrade_poll(struct chatd *d)
 }
 
 void
+harness_trace_children(void)
+{
+	const char	*w = getenv("CHATD_WRAPPER");
+	char		*traced;
+
+	if (w == NULL || strncmp(w, "valgrind", 8) != 0 ||
+	    (w[8] != ' ' && w[8] != '\t' && w[8] != '\0') ||
+	    strstr(w, "--trace-children") != NULL)
+		return;
+	traced = harness_asprintf("valgrind --trace-children=yes%s", w + 8);
+	setenv("CHATD_WRAPPER", traced, 1);
+	free(traced);
+}
+
+void
 chatd_upgrade(struct chatd *d)
 {
 	chatd_upgrade_begin(d);

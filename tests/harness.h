@@ -271,6 +271,14 @@ void		 chatd_reload(struct chatd *d);
  * once the handover is over as above, or 0 at once while it is not.
  */
 void		 chatd_upgrade(struct chatd *d);
+
+/*
+ * For main() of a suite that upgrades chatd: the successors are exec'd by
+ * chatd, not by the harness, so a valgrind CHATD_WRAPPER is given
+ * --trace-children=yes, and every one of them runs under valgrind too
+ * and reports through its exit status.  Any other wrapper is left alone.
+ */
+void		 harness_trace_children(void);
 void		 chatd_upgrade_begin(struct chatd *d);
 int		 chatd_upgrade_poll(struct chatd *d);
 
