@@ -307,6 +307,7 @@ client_free(struct client *c)
 	evutil_closesocket(c->fd);
 	free(c->reason_buf);
 	free(c->certfp);
+	free(c->account);
 	free(c);
 }
 
@@ -488,6 +489,24 @@ client_line(struct client *c, size_t *len)
 	if (c->line_len == 0)
 		return ("");
 	return ((const char *)evbuffer_pullup(in, (ev_ssize_t)c->line_len));
+}
+
+/*
+ * Zeroes the borrowed line where it lies in the input buffer (it held a
+ * password): the bytes are drained later, but not left to linger in a
+ * chain that libevent may reuse.
+ */
+void
+client_wipe_line(struct client *c)
+{
+	struct evbuffer	*in;
+	unsigned char	*p;
+
+	if (c->bev == NULL || c->line_len == 0)
+		return;
+	in = bufferevent_get_input(c->bev);
+	if ((p = evbuffer_pullup(in, (ev_ssize_t)c->line_len)) != NULL)
+		explicit_bzero(p, c->line_len);
 }
 
 /*
