@@ -18,6 +18,10 @@
  *                      once for a name nobody holds and once for the
  *                      client that joined last; reports the server's CPU
  *                      and the round trip per /msg in each case;
+ *   --rooms R          chatd in chat mode: client i joins room #rK, K = i
+ *                      mod R (R = 1: all stay in the default room), and a
+ *                      sender's lines are expected by the others of its
+ *                      room only; a line from another room is a leak;
  *   --handshakes       TLS: W connections at a time, each a fresh full
  *                      handshake (no session resumed), closed once the
  *                      server has finished its side; M of them, or fewer
@@ -39,7 +43,10 @@
  * on chat mode's welcome line ("*** Welcome to NAME, guestK. ..."), which
  * the server sends once it holds the client, and which tells us K: the
  * client with the highest K is the last in the server's list, the worst
- * case for a lookup that walks it.
+ * case for a lookup that walks it.  The rooms mode syncs on what the
+ * server says too: after its welcome a client sends "/join #rK", and the
+ * run starts when every client has been told "*** you are now in #rK"
+ * (with one room, when every client has its welcome).
  *
  * A measured line is "@B <sender> <seq> <send-ns>" padded with 'x' to -l
  * bytes.  Receivers look for the '@', so a relay's prefix ("<user5> ") is
@@ -143,7 +150,7 @@ enum bench_phase {
 	PHASE_CONNECT,
 	PHASE_ACCEPT,		/* idle mode: counting the server's fds */
 	PHASE_SYNC,
-	PHASE_WELCOME,		/* lookup mode: waiting for welcome lines */
+	PHASE_WELCOME,		/* lookup, rooms: waiting for welcomes */
 	PHASE_RUN,
 	PHASE_HOLD,
 	PHASE_DONE
@@ -159,7 +166,8 @@ struct bench_client {
 #define BC_DISCARD	0x4	/* dropping an overlong line */
 #define BC_CLOSED	0x8
 #define BC_WELCOMED	0x10	/* lookup mode: guest is known */
-#define BC_TICKET	0x20	/* TLS: the server's handshake is over */
+#define BC_PRELUDE	0x20	/* rooms mode: not in its room yet */
+#define BC_TICKET	0x40	/* TLS: the server's handshake is over */
 	unsigned long long	 guest;		/* K of its name guestK */
 	SSL			*ssl;		/* --tls */
 	struct event		*ev_read;
@@ -221,6 +229,7 @@ struct bench {
 	const char		*label;
 	int			 tls;
 	const char		*ciphersuite;
+	unsigned		 rooms;		/* 0: no rooms mode */
 	pid_t			 proxy_pid;	/* in front of the server */
 
 	struct addrinfo		*ai;
@@ -250,6 +259,7 @@ struct bench {
 	uint64_t		 duplicates;
 	uint64_t		 reordered;
 	uint64_t		 echoes;
+	uint64_t		 leaked;	/* rooms: from another room */
 	uint64_t		 bad;
 	uint64_t		 stalls;	/* rate mode: window was full */
 	unsigned		 disconnects;
@@ -267,6 +277,9 @@ struct bench {
 	char			 receipt[96];	/* "*guestK* x" */
 	size_t			 receiptlen;
 	uint64_t		*lookup_sent_ns; /* ring of window */
+
+	/* Rooms mode: clients told they are in their room. */
+	unsigned		 inroom;
 
 	/* TLS: the context, tickets seen, what the first session got. */
 	SSL_CTX			*ssl_ctx;
@@ -757,6 +770,10 @@ bench_line(struct bench *b, struct bench_client *c, const char *p,
 		b->echoes++;
 		return;
 	}
+	if (b->rooms > 1 && sid % b->rooms != c->id % b->rooms) {
+		b->leaked++;
+		return;
+	}
 	i = (size_t)c->id * b->nsenders + sid;
 	next = &b->next_seq[i];
 	gaps = &b->gaps[i];
@@ -911,12 +928,11 @@ bench_lookup_begin(struct bench *b)
 }
 
 /*
- * A welcome line, "*** Welcome to NAME, guestK. ...", from p to end (no
- * newline): c's K, once.  Other lines before it are not ours.
+ * Is p to end (no newline) a welcome line, "*** Welcome to NAME, guestK.
+ * ..."?  Then c gets its K and BC_WELCOMED, and 1 is returned.
  */
-static void
-bench_welcome(struct bench *b, struct bench_client *c, const char *p,
-    const char *end)
+static int
+bench_welcome_line(struct bench_client *c, const char *p, const char *end)
 {
 	static const char	 hello[] = "*** Welcome to ";
 	static const char	 guest[] = ", guest";
@@ -927,14 +943,65 @@ bench_welcome(struct bench *b, struct bench_client *c, const char *p,
 	    memcmp(p, hello, sizeof hello - 1) != 0 ||
 	    (q = memmem(p, (size_t)(end - p), guest, sizeof guest - 1)) ==
 	    NULL)
-		return;
+		return (0);
 	q += sizeof guest - 1;
 	if (parse_u64(&q, end, &k) == -1 || q >= end || *q != '.')
-		return;
+		return (0);
 	c->guest = k;
 	c->flags |= BC_WELCOMED;
-	if (++b->welcomed == b->nclients && b->phase == PHASE_WELCOME)
+	return (1);
+}
+
+/* Lookup mode: c's welcome, once.  Other lines before it are not ours. */
+static void
+bench_welcome(struct bench *b, struct bench_client *c, const char *p,
+    const char *end)
+{
+	if (bench_welcome_line(c, p, end) &&
+	    ++b->welcomed == b->nclients && b->phase == PHASE_WELCOME)
 		bench_lookup_begin(b);
+}
+
+/* Rooms mode: c is in its room; the run starts when all are. */
+static void
+bench_room_entered(struct bench *b, struct bench_client *c)
+{
+	c->flags &= ~BC_PRELUDE;
+	if (++b->inroom == b->nclients && b->phase == PHASE_WELCOME)
+		bench_start_run(b);
+}
+
+/*
+ * Rooms mode: a line (p to end, no newline) for c before it is in its
+ * room.  After its welcome, c asks for room #rK (K = c->id mod R); the
+ * server's "*** you are now in #rK" puts it there.  With one room the
+ * welcome does: every client starts in the default room.
+ */
+static void
+bench_prelude_line(struct bench *b, struct bench_client *c, const char *p,
+    const char *end)
+{
+	char	line[64];
+	int	n;
+
+	if (end > p && end[-1] == '\r')
+		end--;
+	if (!(c->flags & BC_WELCOMED)) {
+		if (!bench_welcome_line(c, p, end))
+			return;
+		if (b->rooms == 1) {
+			bench_room_entered(b, c);
+			return;
+		}
+		n = snprintf(line, sizeof line, "/join #r%u\n",
+		    c->id % b->rooms);
+		bench_client_send(b, c, line, (size_t)n);
+		return;
+	}
+	n = snprintf(line, sizeof line, "*** you are now in #r%u",
+	    c->id % b->rooms);
+	if (end - p == n && memcmp(p, line, (size_t)n) == 0)
+		bench_room_entered(b, c);
 }
 
 /* One line (p to end, no newline) for client c in lookup mode. */
@@ -997,9 +1064,12 @@ bench_input(struct bench *b, struct bench_client *c, char *buf, char *end)
 	now = now_ns();
 	p = buf;
 	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-		if (c->flags & BC_DISCARD)
-			c->flags &= ~BC_DISCARD;
-		else if (b->mode == MODE_LOOKUP)
+		if (c->flags & (BC_DISCARD | BC_PRELUDE)) {
+			if (c->flags & BC_DISCARD)
+				c->flags &= ~BC_DISCARD;
+			else
+				bench_prelude_line(b, c, p, nl);
+		} else if (b->mode == MODE_LOOKUP)
 			bench_lookup_line(b, c, p, nl, now);
 		else if ((at = *p == '@' ? p :
 		    memchr(p, '@', (size_t)(nl - p))) != NULL &&
@@ -1291,6 +1361,12 @@ bench_all_connected(struct bench *b)
 			bench_lookup_begin(b);
 		return;
 	}
+	if (b->rooms > 0) {
+		b->phase = PHASE_WELCOME;
+		if (b->inroom == b->nclients)
+			bench_start_run(b);
+		return;
+	}
 	if (b->mode == MODE_IDLE && b->server_pid > 0) {
 		b->phase = PHASE_ACCEPT;
 		return;
@@ -1528,7 +1604,11 @@ bench_tick_callback(evutil_socket_t fd, short events, void *arg)
 			    b->tls ? b->tickets : b->nclients);
 		break;
 	case PHASE_WELCOME:
-		if (now - b->phase_ns > (uint64_t)60 * 1000000000)
+		if (now - b->phase_ns > (uint64_t)60 * 1000000000 &&
+		    b->rooms > 0)
+			bench_fail(b, "rooms timed out: %u of %u clients in "
+			    "their rooms", b->inroom, b->nclients);
+		else if (now - b->phase_ns > (uint64_t)60 * 1000000000)
 			bench_fail(b, "welcome timed out: %u of %u clients "
 			    "welcomed", b->welcomed, b->nclients);
 		break;
@@ -1777,22 +1857,26 @@ bench_report(struct bench *b)
 
 	ok = !b->failed;
 	if (b->expect_exact && (lost != 0 || b->duplicates != 0 ||
-	    b->reordered != 0 || b->echoes != 0 || b->bad != 0 ||
-	    b->delivered != b->expected)) {
+	    b->reordered != 0 || b->echoes != 0 || b->leaked != 0 ||
+	    b->bad != 0 || b->delivered != b->expected)) {
 		ok = 0;
 		if (!b->failed)
 			snprintf(b->failure, sizeof b->failure,
 			    "delivered %" PRIu64 " of %" PRIu64 ", lost %"
 			    PRIu64 ", duplicated %" PRIu64 ", reordered %"
-			    PRIu64 ", echoed %" PRIu64 ", malformed %" PRIu64,
-			    b->delivered, b->expected, lost, b->duplicates,
-			    b->reordered, b->echoes, b->bad);
+			    PRIu64 ", echoed %" PRIu64 ", from another room %"
+			    PRIu64 ", malformed %" PRIu64, b->delivered,
+			    b->expected, lost, b->duplicates, b->reordered,
+			    b->echoes, b->leaked, b->bad);
 	}
 
 	if (!b->quiet) {
 		printf("%s: %u clients, %u sender%s x %" PRIu32 " lines of "
 		    "%zu bytes, ", b->label, b->nclients, b->nsenders,
 		    b->nsenders == 1 ? "" : "s", b->lines, b->payload);
+		if (b->rooms > 0)
+			printf("%u room%s, ", b->rooms,
+			    b->rooms == 1 ? "" : "s");
 		if (b->tls)
 			printf("%s, ", b->tls_got);
 		if (b->rate > 0)
@@ -1802,9 +1886,12 @@ bench_report(struct bench *b)
 			printf("window %" PRIu32 "\n", b->window);
 		printf("  delivered %" PRIu64 " of %" PRIu64 " in %.3f s: "
 		    "lost %" PRIu64 ", duplicated %" PRIu64 ", reordered %"
-		    PRIu64 ", echoed %" PRIu64 ", malformed %" PRIu64 "\n",
+		    PRIu64 ", echoed %" PRIu64 ", malformed %" PRIu64,
 		    b->delivered, b->expected, secs, lost, b->duplicates,
 		    b->reordered, b->echoes, b->bad);
+		if (b->rooms > 1)
+			printf(", from another room %" PRIu64, b->leaked);
+		printf("\n");
 		printf("  %.0f deliveries/s; latency p50 %.1f us, p99 %.1f "
 		    "us, max %.1f us\n", rate, p50 / 1e3, p99 / 1e3,
 		    b->lat_max / 1e3);
@@ -1850,8 +1937,9 @@ bench_report(struct bench *b)
 	    "gen_cpu_s=%.3f server_busy_pct=%.0f gen_busy_pct=%.0f", cpu,
 	    per_m, b->server_rss1, gen_cpu, wall > 0 && cpu >= 0 ?
 	    100 * cpu / wall : -1, wall > 0 ? 100 * gen_cpu / wall : -1);
-	printf(" proxy_cpu_s=%.3f server_cpu_s_per_m=%.4f tls=%s", pcpu,
-	    server_per_m, b->tls_got[0] != '\0' ? b->tls_got : "-");
+	printf(" proxy_cpu_s=%.3f server_cpu_s_per_m=%.4f rooms=%u leaked=%"
+	    PRIu64 " tls=%s", pcpu, server_per_m, b->rooms, b->leaked,
+	    b->tls_got[0] != '\0' ? b->tls_got : "-");
 	printf(" steal_ms=%ld\n", b->steal0 >= 0 && b->steal1 >= b->steal0 &&
 	    tck > 0 ? (b->steal1 - b->steal0) * 1000 / tck : -1);
 	return (ok ? 0 : 1);
@@ -1930,6 +2018,9 @@ usage(FILE *f)
 "      --duration SECS    lookup mode: stop sending a case after SECS, short\n"
 "                         of M if need be; handshake mode: open no more\n"
 "                         after SECS (default 0: send or open all M)\n"
+"      --rooms R          chatd in chat mode: client i joins #rK, K = i mod R\n"
+"                         (R = 1: the default room); lines are expected in\n"
+"                         their sender's room only\n"
 "      --tls              speak TLS 1.3 to the server (certificate unchecked)\n"
 "      --ciphersuite NAME the one TLS 1.3 suite offered\n"
 "                         (default " TLS_SUITE ")\n"
@@ -2076,6 +2167,7 @@ main(int argc, char **argv)
 		{ "ahead",		required_argument, NULL, 'a' },
 		{ "expect-exact",	no_argument,	   NULL, 'X' },
 		{ "stall-probe",	required_argument, NULL, 'S' },
+		{ "rooms",		required_argument, NULL, 'R' },
 		{ "tls",		no_argument,	   NULL, 'T' },
 		{ "ciphersuite",	required_argument, NULL, 'C' },
 		{ "handshakes",		no_argument,	   NULL, 'K' },
@@ -2087,7 +2179,7 @@ main(int argc, char **argv)
 	struct addrinfo			 hints;
 	struct event_config		*cfg;
 	struct timeval			 tick = { 0, TICK_MS * 1000 };
-	unsigned			 i;
+	unsigned			 i, k, size, probe;
 	int				 ch, error, senders_set = 0, status;
 
 	memset(b, 0, sizeof *b);
@@ -2181,6 +2273,11 @@ main(int argc, char **argv)
 		case 'S':
 			return (stall_probe(seconds(optarg, "probe time"),
 			    b->label));
+		case 'R':
+			b->rooms = number(optarg, "room count", 100000);
+			if (b->rooms == 0)
+				fatal("--rooms must be at least 1");
+			break;
 		case 'T':
 			b->tls = 1;
 			break;
@@ -2223,6 +2320,11 @@ main(int argc, char **argv)
 	}
 	if (b->tls && b->mode == MODE_LOOKUP)
 		fatal("--lookup does not speak TLS");
+	if (b->rooms > 0 && b->mode != MODE_FANOUT)
+		fatal("--rooms is a fan-out mode");
+	if (b->rooms > 0 && b->nclients < 2 * b->rooms)
+		fatal("--rooms %u needs at least %u clients, two a room",
+		    b->rooms, 2 * b->rooms);
 	if (b->mode == MODE_LOOKUP && b->lines == 0)
 		fatal("--lookup needs at least one line");
 	if (b->label == NULL)
@@ -2269,11 +2371,24 @@ main(int argc, char **argv)
 		b->clients[i].b = b;
 		b->clients[i].id = i;
 		b->clients[i].fd = -1;
+		if (b->rooms > 0)
+			b->clients[i].flags = BC_PRELUDE;
 	}
 	b->senders = xcalloc(b->nsenders, sizeof *b->senders);
+	b->expected = 0;
 	for (i = 0; i < b->nsenders; i++) {
-		b->senders[i].probe = i == b->nclients - 1 ? 0 :
-		    b->nclients - 1;
+		if (b->rooms > 0) {
+			/* The last of its room, or the first if it is it. */
+			k = i % b->rooms;
+			size = (b->nclients - 1 - k) / b->rooms + 1;
+			probe = k + (size - 1) * b->rooms;
+			b->senders[i].probe = probe == i ? k : probe;
+		} else {
+			size = b->nclients;
+			b->senders[i].probe = i == b->nclients - 1 ? 0 :
+			    b->nclients - 1;
+		}
+		b->expected += (uint64_t)(size - 1) * b->lines;
 		if (b->rate > 0)
 			b->senders[i].offset_ns = (uint64_t)(1e9 * i /
 			    (b->rate * b->nsenders));
@@ -2287,7 +2402,6 @@ main(int argc, char **argv)
 		b->lookup_sent_ns = xcalloc(b->window,
 		    sizeof *b->lookup_sent_ns);
 	b->sendbuf = xcalloc(1, SEND_CHUNK);
-	b->expected = (uint64_t)(b->nclients - 1) * b->nsenders * b->lines;
 	b->server_ticks0 = b->server_ticks1 = -1;
 	if (b->tls)
 		bench_tls_init(b);
