@@ -26,10 +26,14 @@
 # proxy_protocol = yes and trusted_proxies = 127.0.0.1), the route an
 # operator would build without native TLS.  idle-tls-N holds N idle TLS
 # clients, tls-handshakes opens connections that each make a fresh full
-# handshake.
+# handshake.  The rooms scenarios (issue 15) run chatd in chat mode with
+# announce = no, history = 0, rate_lines = 0 (as msg-lookup) and room for
+# 100 rooms: rooms-100x20 is 100 rooms of 20 clients with 2 senders each,
+# rooms-1x2000 the same 2,000 clients and 200 senders in the default room,
+# rooms-1x20 one room of the shape of the 100 (20 clients, 2 senders).
 #
 # usage: run-bench.sh [--smoke] [--quick] [--no-ncat] [--lookup-only]
-#                     [--tls-only] [--operated]
+#                     [--tls-only] [--rooms-only] [--operated]
 #   --smoke        the make check test: small exact runs against chatd only
 #   --quick        a quarter of the lines per sender (a rough run, under a
 #                  minute)
@@ -38,6 +42,7 @@
 #                  rows
 #   --tls-only     only the TLS scenarios, and the plain fan-out they are
 #                  compared with (fanout-100x10-w64)
+#   --rooms-only   only the rooms scenarios; with --tls-only, both
 #   --operated     chatd with its control socket, database and metrics on
 #
 # Environment: CHATD_BIN (default ../../src/chatd from this script, or
@@ -60,6 +65,7 @@ quick=0
 use_ncat=1
 lookup_only=0
 tls_only=0
+rooms_only=0
 operated=0
 for arg; do
 	case $arg in
@@ -68,19 +74,22 @@ for arg; do
 	--no-ncat) use_ncat=0 ;;
 	--lookup-only) lookup_only=1 ;;
 	--tls-only) tls_only=1 ;;
+	--rooms-only) rooms_only=1 ;;
 	--operated) operated=1 ;;
 	*) echo "usage: $0 [--smoke] [--quick] [--no-ncat] [--lookup-only]" \
-	    "[--tls-only] [--operated]" >&2; exit 99 ;;
+	    "[--tls-only] [--rooms-only] [--operated]" >&2; exit 99 ;;
 	esac
 done
-# What runs: the scenarios of before (plain), TLS, /msg lookup.
-if [ $lookup_only = 1 ] || [ $tls_only = 1 ]; then
+# What runs: the scenarios of before (plain), TLS, rooms, /msg lookup.
+if [ $lookup_only = 1 ] || [ $tls_only = 1 ] || [ $rooms_only = 1 ]; then
 	do_plain=0
 	do_tls=$tls_only
+	do_rooms=$rooms_only
 	do_lookup=$lookup_only
 else
 	do_plain=1
 	do_tls=1
+	do_rooms=1
 	do_lookup=1
 fi
 
@@ -231,8 +240,8 @@ EOF
 }
 
 # start_server KIND: starts chatd (raw mode), chatd-chat (chat mode, its
-# defaults), chatd-lookup (chat mode, quiet: for /msg), chatd-tls (raw
-# mode with [tls]),
+# defaults), chatd-lookup (chat mode, quiet: for /msg), chatd-rooms (the
+# same, with room for the rooms), chatd-tls (raw mode with [tls]),
 # chatd-stunnel (raw mode with proxy_protocol, behind stunnel4) or ncat on
 # free ports; sets server_pid, proxy_pid (stunnel's, or empty) and port,
 # the one the generator dials, or fails.
@@ -270,11 +279,12 @@ EOF
 			"$chatd" -c "$tmp/chatd-chat.conf" \
 			    >> "$tmp/chatd-chat.log" 2>&1 &
 			;;
-		chatd-lookup)
-			# Chat mode, for /msg: no join announcements (N
-			# joins would cost N^2/2 deliveries), no history, no
-			# rate limit (the sender would be throttled), no
-			# limit on clients.
+		chatd-lookup|chatd-rooms)
+			# Chat mode, for /msg and the rooms: no join
+			# announcements (N joins would cost N^2/2
+			# deliveries), no history, no rate limit (the
+			# senders would be throttled), no limit on clients;
+			# and room for the rooms.
 			cat > "$tmp/$1.conf" <<EOF
 [server]
 bind = 127.0.0.1
@@ -288,6 +298,9 @@ rate_lines = 0
 announce = no
 history = 0
 EOF
+			if [ "$1" = chatd-rooms ]; then
+				echo "max_rooms = 1000" >> "$tmp/$1.conf"
+			fi
 			operated_conf >> "$tmp/$1.conf"
 			"$chatd" -c "$tmp/$1.conf" >> "$tmp/$1.log" 2>&1 &
 			;;
@@ -436,14 +449,17 @@ run() {
 
 # Smoke test (make check): counts exact, nothing lost, duplicated,
 # reordered or echoed; in the lookup mode, every /msg answered once and
-# every hit received once; over TLS (native, and through stunnel4) the
-# same exact counts, every idle client through its handshake, every
-# handshake done.  The TLS parts need openssl (for the
+# every hit received once; in rooms, three rooms of three clients, two of
+# them sending, every line to the other two of its room and to no one
+# else, and the default room alone; over TLS (native, and through
+# stunnel4) the same exact counts, every idle client through its
+# handshake, every handshake done.  The TLS parts need openssl (for the
 # certificate) and stunnel4: without them the test says SKIP, never PASS.
 if [ $smoke = 1 ]; then
 	echo "chatd-bench smoke test: 20 clients, 4 senders x 500 lines;" \
-	    "/msg lookup: 5 clients, 200 /msg per case; TLS: native and" \
-	    "through stunnel4" >&2
+	    "/msg lookup: 5 clients, 200 /msg per case; rooms: 3 rooms of" \
+	    "3 clients, 2 of them senders; TLS: native and through" \
+	    "stunnel4" >&2
 	missing=
 	if [ -z "$openssl" ]; then
 		missing="openssl"
@@ -456,6 +472,10 @@ if [ $smoke = 1 ]; then
 	    --expect-exact &&
 	    run chatd-lookup smoke-lookup --lookup -n 5 -m 200 -w 8 -t 10 \
 	    --expect-exact &&
+	    run chatd-rooms smoke-rooms --rooms 3 -n 9 -s 6 -m 300 -w 8 \
+	    -t 10 --expect-exact &&
+	    run chatd-rooms smoke-room1 --rooms 1 -n 6 -s 2 -m 300 -w 8 \
+	    -t 10 --expect-exact &&
 	    { [ -z "$openssl" ] || {
 	    run chatd-tls smoke-tls --tls -n 20 -s 4 -m 500 -w 16 -t 10 \
 	    --expect-exact &&
@@ -534,6 +554,29 @@ fi
 # (chatd has one thread; the generator shares the machine, so the
 # wall-clock rate is lower), accept, join and teardown included.  The
 # stunnel route's CPU per million deliveries is chatd's and stunnel's.
+#
+# Rooms: rooms-100x20 is 100 rooms of 20 clients with 2 senders each,
+# rooms-1x2000 the same 2,000 clients and 200 senders in the default room,
+# as issue 15 asks; both in chat mode, where rooms exist.  The windows
+# differ so that each receiver has the same 200 lines in flight towards
+# it: a receiver of the one room hears 200 senders (window 1), one of a
+# room of 20 hears 2 (window 100); with one window for both, the one-room
+# run would write 100 times as many lines per writev() and the comparison
+# would measure that.  Even so CPU per million deliveries is not expected
+# to be flat against rooms-1x2000: what a line costs on its way in (the
+# read, sanitising, "<name> " formatting, the turn) is shared by 1,999
+# deliveries in one room and by 19 in a room of 20, so rooms-100x20 pays
+# more per delivery for the same per-line cost.  The flat-cost target is
+# therefore against rooms-1x20, one room of that very shape (20 clients, 2
+# senders, window 100, as many deliveries): what 100 rooms cost per
+# delivery must be within 0.8x-1.25x of what one costs.  The band is wide
+# enough for the run-to-run noise of two CPU figures taken in 10 ms clock
+# ticks, and narrow enough that a per-room cost growing with the number of
+# rooms (a walk over all rooms per turn, a flush per room and turn that
+# one busy room amortises better) shows as a miss; well under 0.8x would
+# mean the one-room run pays for something the rooms avoid, which is as
+# worth a look.  The ratio to rooms-1x2000 is shown beside it, as
+# information.  Past a 2,064-descriptor limit there are no rooms rows.
 if [ $quick = 1 ]; then
 	m_fan=5000
 	m_big=1000
@@ -550,6 +593,12 @@ else
 	d_hs=2
 fi
 m_tls=$((m_fan / 4))
+# rooms-1x2000 delivers 1,999 times a line, rooms-100x20 19 times: about
+# as many deliveries in all, and rooms-1x20 as many as rooms-100x20.
+m_room1=$((m_fan / 400))
+m_rooms=$((m_fan / 4))
+m_room20=$((m_rooms * 100))
+n_rooms=2000
 # WINDOW:LINES pairs.  w64 keeps m_fan: cluster-100x10 runs the same
 # lines at the generator's default window (64) and is compared with it.
 fan_sweep="1:$((m_fan / 10)) 4:$((m_fan / 4)) 16:$m_fan 64:$m_fan"
@@ -575,6 +624,11 @@ for n in 10 1000 10000; do
 	n_lookup="$n_lookup $n"
 done
 n_lookup=${n_lookup# }
+if [ $do_rooms = 1 ] && [ $((n_rooms + 64)) -gt "$nofile" ]; then
+	echo "run-bench: open file limit $nofile: no rooms scenarios" \
+	    "($n_rooms clients)" >&2
+	do_rooms=0
+fi
 if [ $do_tls = 1 ] && [ -z "$openssl" ]; then
 	echo "run-bench: openssl not installed: no TLS scenarios" >&2
 	do_tls=0
@@ -585,8 +639,8 @@ fi
 
 echo "chatd: $chatd (raw mode; rate_lines = 0 so senders are not" \
     "throttled; output limits and sanitising at their defaults;" \
-    "idle-chat: chat mode, all defaults; msg-lookup: chat mode," \
-    "announce = no, history = 0, rate_lines = 0; TLS: raw mode," \
+    "idle-chat: chat mode, all defaults; msg-lookup and rooms: chat" \
+    "mode, announce = no, history = 0, rate_lines = 0; TLS: raw mode," \
     "TLS 1.3, TLS_AES_128_GCM_SHA256)" >&2
 if [ -n "$ncat" ]; then
 	echo "ncat: $(command -v "$ncat") (-l --chat)" >&2
@@ -654,7 +708,7 @@ if [ $do_lookup = 1 ]; then
 	done
 fi
 
-# TLS (see above).  Without the plain sweep, the plain fan-out
+# TLS and rooms (see above).  Without the plain sweep, the plain fan-out
 # the TLS one is compared with runs here, so that both are of one run.
 if [ $do_tls = 1 ]; then
 	if [ $do_plain = 0 ]; then
@@ -668,6 +722,13 @@ if [ $do_tls = 1 ]; then
 	run chatd-tls idle-tls-$n_idle --tls --idle -n $n_idle --hold 1
 	run chatd-tls tls-handshakes --tls --handshakes -w 16 -m 1000000 \
 	    --duration $d_hs
+fi
+if [ $do_rooms = 1 ]; then
+	run chatd-rooms rooms-1x2000 --rooms 1 -n $n_rooms -s 200 -w 1 \
+	    -m $m_room1
+	run chatd-rooms rooms-1x20 --rooms 1 -n 20 -s 2 -w 100 -m $m_room20
+	run chatd-rooms rooms-100x20 --rooms 100 -n $n_rooms -s 200 -w 100 \
+	    -m $m_rooms
 fi
 
 # run_cluster NAME ARGS...: the same room on two chatd nodes linked by a
@@ -779,9 +840,10 @@ get() {
 
 # row SCENARIO LABEL KEY SCALE DIRECTION TARGET [VS]: DIRECTION "max"
 # means chatd's figure must be at most TARGET, "min" at least TARGET,
-# "ratio" chatd/ncat at least TARGET, "zero" must be 0, "flat" (a ratio
-# of two chatd figures) at most TARGET, "info" no target.  VS names the
-# second column in the target (default ncat).
+# "ratio" chatd/ncat at least TARGET, "band" chatd/ncat within TARGET
+# ("LOW-HIGH"), "zero" must be 0, "flat" (a ratio of two chatd figures)
+# at most TARGET, "info" no target.  VS names the second column in the
+# target (default ncat).
 row() {
 	c=$(get "$tmp/$1.chatd" "$3")
 	n=$(get "$tmp/$1.ncat" "$3")
@@ -800,6 +862,9 @@ row() {
 		    v = (c + 0 == 0) ? "PASS" : "MISS" }
 		if (dir == "ratio") { tt = ">= " t "x " vs; if (r != "-") \
 		    v = (c / n >= t + 0) ? "PASS" : "MISS" }
+		if (dir == "band") { tt = t "x " vs; split(t, b, "-")
+		    if (r != "-") v = (c / n >= b[1] + 0 && \
+		    c / n <= b[2] + 0) ? "PASS" : "MISS" }
 		if (dir == "flat") { tt = "flat: <= " t "x"; if (fc != "-") \
 		    v = (c + 0 <= t + 0) ? "PASS" : "MISS" }
 		printf "%-18s %-22s %12s %12s %8s %16s  %s\n", \
@@ -947,6 +1012,28 @@ if [ $do_tls = 1 ]; then
 	row $s "handshakes/s" hs_per_sec 0 info 0
 	row $s "server cpu us each" hs_cpu_us 1 info 0
 	row $s "handshakes/s one core" hs_per_core_s 0 info 0
+fi
+
+if [ $do_rooms = 1 ]; then
+	vs rooms-vs-1x20 rooms-100x20 rooms-1x20
+	vs rooms-vs-1x2000 rooms-100x20 rooms-1x2000
+	echo
+	echo "rooms, chat mode: rooms-100x20 = 100 rooms of 20 clients with 2"
+	echo "senders each (window 100), rooms-1x2000 = the same 2,000 clients"
+	echo "and 200 senders in the default room (window 1), rooms-1x20 = one"
+	echo "room of 20 with 2 senders (window 100).  In the -vs- rows the vs"
+	echo "column is the run compared with (see the comment in run-bench.sh"
+	echo "for why the target is against rooms-1x20)."
+	header vs
+	fanout_rows rooms-1x2000 info 0 info 0
+	fanout_rows rooms-1x20 info 0 info 0
+	fanout_rows rooms-100x20 info 0 info 0
+	row rooms-100x20 "from another room" leaked 0 zero 0
+	row rooms-vs-1x20 "cpu s/M deliveries" cpu_s_per_m 4 band 0.8-1.25 \
+	    1x20
+	row rooms-vs-1x20 deliveries/s per_sec 0 info 0
+	row rooms-vs-1x2000 "cpu s/M deliveries" cpu_s_per_m 4 info 0
+	row rooms-vs-1x2000 deliveries/s per_sec 0 info 0
 fi
 
 echo
