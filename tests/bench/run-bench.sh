@@ -35,8 +35,8 @@
 # usage: run-bench.sh [--smoke] [--quick] [--no-ncat] [--lookup-only]
 #                     [--tls-only] [--rooms-only] [--operated]
 #   --smoke        the make check test: small exact runs against chatd only
-#   --quick        a quarter of the lines per sender (a rough run, under a
-#                  minute)
+#   --quick        a quarter of the lines per sender (a rough run; with
+#                  --tls-only --rooms-only about 15 seconds)
 #   --no-ncat      do not compare with ncat
 #   --lookup-only  only the /msg lookup scenarios (msg-lookup-N) and their
 #                  rows
