@@ -403,6 +403,19 @@ account_busy(struct client *c)
 
 /* Logging in -------------------------------------------------------------- */
 
+/* Why o, who holds name, loses it to its owner logging in (where). */
+static void
+account_why(char *why, size_t size, const struct client *o,
+    const char *name, const char *where)
+{
+	if (o->account != NULL && name_same(o->account, name))
+		snprintf(why, size, "%s logged in again%s, so you are logged "
+		    "out", name, where);
+	else
+		snprintf(why, size, "the owner of %s logged in%s", name,
+		    where);
+}
+
 /*
  * c logs in to acct: it is marked, and takes the name from whoever holds
  * it here (who becomes a guest, told why) and elsewhere in the cluster.
@@ -420,9 +433,7 @@ account_login(struct server *s, struct client *c, const struct account *acct,
 	log_notice("client %llu [%s]: logged in as %s%s",
 	    (unsigned long long)c->id, c->netaddr, acct->name, how);
 	if ((o = roster_holder(&s->roster, acct->name)) != NULL && o != c) {
-		snprintf(why, sizeof why, "%s logged in to the name %s",
-		    o->account != NULL && name_same(o->account, acct->name) ?
-		    "you were logged out:" : "its owner", acct->name);
+		account_why(why, sizeof why, o, acct->name, "");
 		free(o->account);
 		o->account = NULL;
 		chat_guest(s, o, why);
@@ -733,7 +744,7 @@ account_input(struct server *s, struct client *c, const struct command *cmd)
 	struct account_req	*r;
 	struct account_args	 args;
 	const char		*why;
-	char			 key[PEER_KEY_MAX];
+	char			 key[PEER_KEY_MAX], name[NAME_LEN + 1];
 	unsigned		 wait;
 	int			 rc = 0;
 
@@ -766,11 +777,13 @@ account_input(struct server *s, struct client *c, const struct command *cmd)
 		}
 		break;
 	case CMD_LOGIN:
+		memcpy(name, args.name, args.name_len);
+		name[args.name_len] = '\0';
 		peer_key(c->netaddr, s->config->ipv6_prefix, key);
-		if (!throttle_ok(a, key, args.name, &wait)) {
-			log_notice("client %llu [%s]: login as %.*s refused: "
-			    "too many failures", (unsigned long long)c->id,
-			    c->netaddr, (int)args.name_len, args.name);
+		if (!throttle_ok(a, key, name, &wait)) {
+			log_notice("client %llu [%s]: login as %s refused: too "
+			    "many failures", (unsigned long long)c->id,
+			    c->netaddr, name);
 			output_printf(c, "*** too many failed logins: try "
 			    "again in %u s", wait);
 			goto out;
@@ -805,10 +818,9 @@ account_input(struct server *s, struct client *c, const struct command *cmd)
 		account_req_free(r);
 		goto out;
 	}
-	if (cmd->id == CMD_LOGIN) {
-		memcpy(r->name, args.name, args.name_len);
-		r->name[args.name_len] = '\0';
-	} else
+	if (cmd->id == CMD_LOGIN)
+		snprintf(r->name, sizeof r->name, "%s", name);
+	else
 		snprintf(r->name, sizeof r->name, "%s", c->account != NULL ?
 		    c->account : c->name);
 	if (r->op == OP_CERTFP_ADD)
@@ -936,9 +948,7 @@ account_remote_reclaim(struct server *s, const struct wire_msg *m)
 
 	if ((o = roster_holder(&s->roster, m->field[0])) == NULL)
 		return;
-	snprintf(why, sizeof why, "%s logged in to the name %s on another "
-	    "node", o->account != NULL && name_same(o->account, m->field[0]) ?
-	    "you were logged out:" : "its owner", m->field[0]);
+	account_why(why, sizeof why, o, m->field[0], " on another node");
 	free(o->account);
 	o->account = NULL;
 	chat_guest(s, o, why);
