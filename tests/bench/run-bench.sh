@@ -279,7 +279,7 @@ EOF
 			"$chatd" -c "$tmp/chatd-chat.conf" \
 			    >> "$tmp/chatd-chat.log" 2>&1 &
 			;;
-		chatd-lookup|chatd-rooms)
+		chatd-lookup|chatd-rooms|chatd-accounts)
 			# Chat mode, for /msg and the rooms: no join
 			# announcements (N joins would cost N^2/2
 			# deliveries), no history, no rate limit (the
@@ -301,6 +301,14 @@ EOF
 			if [ "$1" = chatd-rooms ]; then
 				echo "max_rooms = 1000" >> "$tmp/$1.conf"
 			fi
+			if [ "$1" = chatd-accounts ]; then
+				# Accounts in a database of their own, at the
+				# default hash cost; passwords on loopback.
+				rm -f "$tmp/accounts.db"*
+				printf '[control]\nstate = %s\n' \
+				    "$tmp/accounts.db"
+				printf '[accounts]\nallow_plaintext_passwords = yes\n'
+			fi >> "$tmp/$1.conf"
 			operated_conf >> "$tmp/$1.conf"
 			"$chatd" -c "$tmp/$1.conf" >> "$tmp/$1.log" 2>&1 &
 			;;
@@ -415,6 +423,22 @@ stop_server() {
 }
 
 failed=0
+side=
+
+# login_side PORT NAME: beside a run, one client registers an account and
+# then logs in to it ten times a second (each login a yescrypt check on
+# chatd's workers), until killed; what chatd answered goes to
+# $tmp/NAME.logins.  The pace is a sleep: this is load, not a measure.
+login_side() {
+	exec 9<>"/dev/tcp/127.0.0.1/$1" || exit 1
+	cat <&9 > "$tmp/$2.logins" &
+	reader=$!
+	trap 'kill $reader 2>/dev/null; exit 0' TERM
+	printf '/nick benchacct\n/register benchpass1\n' >&9
+	while printf '/login benchacct benchpass1\n' >&9; do
+		sleep 0.1
+	done
+}
 
 # run KIND NAME ARGS...: one scenario against one server; the bench's
 # result line goes to $tmp/NAME.COLUMN, COLUMN being chatd or ncat (the
@@ -433,10 +457,19 @@ run() {
 	if [ -n "$proxy_pid" ]; then
 		extra="--proxy-pid $proxy_pid"
 	fi
+	side_pid=
+	if [ -n "$side" ]; then
+		"$side" "$port" "$name" &
+		side_pid=$!
+	fi
 	# shellcheck disable=SC2086
 	"$bench" -p "$port" -P "$server_pid" -L "$name/$col" $extra "$@" \
 	    > "$tmp/$name.$col.out" 2> "$tmp/$name.$col.err"
 	status=$?
+	if [ -n "$side_pid" ]; then
+		kill "$side_pid" 2>/dev/null
+		wait "$side_pid" 2>/dev/null
+	fi
 	stop_server
 	sed 's/^/  /' "$tmp/$name.$col.out" | grep -v '^  result:' >&2
 	sed 's/^/  /' "$tmp/$name.$col.err" >&2
@@ -689,6 +722,20 @@ if [ $do_plain = 1 ]; then
 	# The latency runs last m_lat / 200 s plus the connect and sync.
 	probed chatd latency-50x5 $((m_lat / 200 + 1)) -n 50 -s 5 \
 	    -m $m_lat -r 200
+	# The same in chat mode with accounts on, without and with ten
+	# logins a second beside it (issue 14: hashing stays off the loop).
+	run chatd-accounts latency-chat-50x5 -n 50 -s 5 -m $m_lat -r 200 \
+	    --rooms 1
+	side=login_side
+	run chatd-accounts latency-logins-50x5 -n 50 -s 5 -m $m_lat -r 200 \
+	    --rooms 1
+	side=
+	logins=$(grep -c '^\*\*\* you are logged in as benchacct' \
+	    "$tmp/latency-logins-50x5.logins" 2>/dev/null || echo 0)
+	printf ' logins=%s logins_per_sec=%s\n' "$logins" \
+	    "$(awk -v n="$logins" -v s=$((m_lat / 200)) \
+	    'BEGIN { printf "%.1f", n / s }')" >> \
+	    "$tmp/latency-logins-50x5.chatd"
 	if [ -n "$ncat" ]; then
 		probed ncat latency-50x5 $((m_lat / 200 + 1)) -n 50 -s 5 \
 		    -m $m_lat -r 200
@@ -922,6 +969,16 @@ if [ $do_plain = 1 ]; then
 	row $s "machine stalls > 1 ms" stalls_over_1ms 0 info 0
 	row $s "VM steal ms" steal_ms 0 info 0
 	row $s "cpu s/M deliveries" cpu_s_per_m 4 info 0
+	s=latency-chat-50x5
+	row $s lost lost 0 zero 0
+	row $s "latency p50 us" p50_us 0 info 0
+	row $s "latency p99 us" p99_us 0 info 0
+	s=latency-logins-50x5
+	row $s lost lost 0 zero 0
+	row $s "logins/s beside" logins_per_sec 1 info 0
+	row $s "latency p50 us" p50_us 0 info 0
+	row $s "latency p99 us" p99_us 0 max 1000
+	row $s "latency max us" max_us 0 info 0
 	for s in idle-raw-$n_idle idle-chat-$n_idle; do
 		row "$s" "RSS bytes/conn" rss_per_conn_b 0 max 1024
 		row "$s" "server RSS KiB" rss1_kb 0 info 0
