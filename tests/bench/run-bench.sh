@@ -429,15 +429,16 @@ side=
 # then logs in to it ten times a second (each login a yescrypt check on
 # chatd's workers), until killed; what chatd answered goes to
 # $tmp/NAME.logins.  The pace is a sleep: this is load, not a measure.
+# bash, for its /dev/tcp; exec, so that the run's kill reaches it.
 login_side() {
-	exec 9<>"/dev/tcp/127.0.0.1/$1" || exit 1
-	cat <&9 > "$tmp/$2.logins" &
-	reader=$!
-	trap 'kill $reader 2>/dev/null; exit 0' TERM
-	printf '/nick benchacct\n/register benchpass1\n' >&9
-	while printf '/login benchacct benchpass1\n' >&9; do
-		sleep 0.1
-	done
+	exec bash -c '
+		exec 9<>"/dev/tcp/127.0.0.1/$1" || exit 1
+		cat <&9 > "$2" &
+		trap "kill $! 2>/dev/null; exit 0" TERM
+		printf "/nick benchacct\n/register benchpass1\n" >&9
+		while printf "/login benchacct benchpass1\n" >&9; do
+			sleep 0.1
+		done' login_side "$1" "$tmp/$2.logins"
 }
 
 # run KIND NAME ARGS...: one scenario against one server; the bench's
