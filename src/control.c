@@ -128,6 +128,13 @@ control_json(struct client *c, struct evbuffer *b)
  * ("*** text"): the same actions answer both (chat.c's /kick and the rest
  * come here through control_operator()).
  */
+static void	control_vanswer(struct client *, const char *, const char *,
+		    va_list) __attribute__((format(printf, 3, 0)));
+static void	control_ok(struct client *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static void	control_err(struct client *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+
 static void
 control_vanswer(struct client *c, const char *prefix, const char *fmt,
     va_list ap)

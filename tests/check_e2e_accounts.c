@@ -583,6 +583,7 @@ START_TEST(test_operators)
 	say(op, "/kick bob flooding", "*** kicked bob (#2)");
 	tc_expect_line(bob, "*** you have been kicked: flooding");
 	tc_expect_eof(bob);
+	tc_close(bob);
 	tc_expect(carol, "*** bob left (kicked: flooding)", W);
 	tc_expect(op, "*** bob left (kicked: flooding)", W);
 	chatd_wait_log_re(d, "operator opal: bob \\(#2\\) kicked: flooding$");
