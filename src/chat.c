@@ -520,10 +520,11 @@ chat_cmd_who(struct server *s, struct client *c, const char *args)
 			continue;
 		fmt_duration(on, sizeof on, (now - o->connected_ms) / 1000);
 		fmt_duration(idle, sizeof idle, (now - o->active_ms) / 1000);
-		output_printf(c, "***   %-*s  on %s, idle %s%s%s%s",
+		output_printf(c, "***   %-*s  on %s, idle %s%s%s%s%s",
 		    NAME_LEN, o->name, on, idle,
 		    conf->show_addresses ? ", from " : "",
 		    conf->show_addresses ? o->netaddr : "",
+		    o->account != NULL ? ", logged in" : "",
 		    o == c ? " (you)" : "");
 	}
 	/* The other nodes' users come from Redis; c waits for them. */
@@ -640,11 +641,45 @@ chat_cmd_nick(struct server *s, struct client *c, const char *args)
 	}
 	if (!chat_may_take(s, c, args))
 		return (0);
+	/* A registered name is its owner's (account.c asks the store). */
+	return (account_check_nick(s, c, args));
+}
+
+/*
+ * /nick name by c may go on: it is free here and not someone else's
+ * account.  Returns 1 if c waits (for Redis, across nodes).
+ */
+int
+chat_nick_allowed(struct server *s, struct client *c, const char *name)
+{
 	/* Across nodes, Redis decides; c waits for chat_renamed(). */
-	if (cluster_up(s) && !name_same(args, c->name))
-		return (cluster_nick(s, c, args));
-	chat_renamed(s, c, args);
+	if (cluster_up(s) && !name_same(name, c->name))
+		return (cluster_nick(s, c, name));
+	chat_renamed(s, c, name);
 	return (0);
+}
+
+/*
+ * c goes back to its guest name, told why (it logged out, or the owner
+ * of its name logged in), and the room is told.
+ */
+void
+chat_guest(struct server *s, struct client *c, const char *why)
+{
+	char	old[NAME_LEN + 1], name[NAME_LEN + 1];
+
+	name_guest(name, c->guest);
+	if (strcmp(c->name, name) == 0) {
+		output_printf(c, "*** %s", why);
+		return;
+	}
+	snprintf(old, sizeof old, "%s", c->name);
+	roster_rename(&s->roster, c, name);
+	log_info("client %llu [%s]: %s is now known as %s (%s)",
+	    (unsigned long long)c->id, c->netaddr, old, c->name, why);
+	output_printf(c, "*** %s; you are now %s", why, c->name);
+	chat_announce(s, c->room, c, "%s is now known as %s", old, c->name);
+	cluster_renamed(s, c, old);
 }
 
 /*
@@ -844,6 +879,27 @@ chat_cmd_topic(struct server *s, struct client *c, const char *args)
 	return (0);
 }
 
+/*
+ * /kick, /ban, /unban, /mute, /unmute, /announce: for operators (an
+ * account of [accounts] operators, logged in), with chatctl's meaning,
+ * through control.c's grammar and actions.
+ */
+static int
+chat_operator(struct server *s, struct client *c, const struct command *cmd)
+{
+	const char	*verb = command_info(cmd->id)->name;
+	char		*line;
+
+	if (!account_is_operator(s, c)) {
+		output_printf(c, "*** /%s is for operators", verb);
+		return (0);
+	}
+	xasprintf(&line, "%s %s", verb, cmd->args);
+	control_operator(s, c, line);
+	free(line);
+	return (0);
+}
+
 static int
 chat_cmd_quit(struct server *s, struct client *c, const char *args)
 {
@@ -881,6 +937,20 @@ chat_input(struct server *s, struct client *c, char *text, size_t len)
 		output_printf(c, "*** unknown command /%.*s (try /help)",
 		    (int)cmd.verb_len, cmd.verb);
 		return (0);
+	case CMD_REGISTER:
+	case CMD_LOGIN:
+	case CMD_PASSWORD:
+	case CMD_LOGOUT:
+	case CMD_UNREGISTER:
+	case CMD_CERTFP:
+		return (account_input(s, c, &cmd));
+	case CMD_KICK:
+	case CMD_BAN:
+	case CMD_UNBAN:
+	case CMD_MUTE:
+	case CMD_UNMUTE:
+	case CMD_ANNOUNCE:
+		return (chat_operator(s, c, &cmd));
 	default:
 		return (chat_handlers[cmd.id](s, c, cmd.args));
 	}

@@ -20,9 +20,13 @@
 
 #include "future.h"
 
+struct account;
+struct accounts;
+struct acctdb_redis;
 struct bufferevent;
 struct chat;
 struct chat_room;
+struct command;
 struct client;
 struct cluster;
 struct event;
@@ -39,6 +43,7 @@ struct state_client;
 struct state_room;
 struct store;
 struct wire_msg;
+struct workers;
 
 #define CHATD_NAME		"chatd"
 #define EX_CHATD_USAGE		64	/* EX_USAGE */
@@ -131,6 +136,22 @@ struct config {
 	int			 control_set;	/* socket, state: set, not */
 	int			 state_set;	/* just the defaults */
 	size_t			 control_output;
+
+	/* [accounts] */
+	int			 accounts;	/* on: yes, auto or no */
+#define ACCOUNTS_OFF	0
+#define ACCOUNTS_ON	1
+#define ACCOUNTS_AUTO	2	/* on if there is a store */
+	char			**operators;	/* account names, NULL-ended */
+	int			 plaintext_passwords;
+	unsigned		 hash_cost;	/* yescrypt, 1..11 */
+	unsigned		 hash_workers;	/* threads */
+	unsigned		 hash_queue;	/* jobs at once */
+	unsigned		 password_min;	/* bytes */
+	unsigned		 login_attempts;	/* failures before a wait */
+	unsigned		 login_interval;	/* seconds per failure forgiven */
+	unsigned		 login_tracked;	/* addresses and names kept */
+	unsigned		 max_certfps;	/* per account */
 
 	/* [metrics] */
 	char			*metrics_listen; /* as written; NULL: off */
@@ -284,6 +305,7 @@ struct client {
 	const char		*reason;	/* why it was closed */
 	char			*reason_buf;	/* owned text of reason */
 	char			*certfp;	/* TLS client certificate */
+	char			*account;	/* logged in as, or NULL */
 
 	struct client		*key_next;	/* roster chains */
 	struct client		*id_next;
@@ -424,6 +446,8 @@ struct server {
 	struct cluster		*cluster;	/* NULL: a single node */
 	struct metrics		*metrics;	/* NULL: off */
 	struct store		*store;		/* NULL: no state file */
+	struct accounts		*accounts;	/* NULL: off */
+	struct workers		*workers;	/* NULL: none started */
 	struct bans		 bans;
 	struct mutes		 mutes;
 	struct stats		 stats;
@@ -439,6 +463,62 @@ struct server {
 	struct handover		*handover;	/* handover.c's */
 	unsigned		 trim_pending;	/* fell asleep: trim heap */
 };
+
+/* account.c */
+#define PASSWORD_MAX		128	/* bytes */
+void		 account_start(struct server *);
+void		 account_configure(struct server *);
+void		 account_free(struct server *);
+int		 account_input(struct server *, struct client *,
+		    const struct command *);
+int		 account_check_nick(struct server *, struct client *,
+		    const char *);
+void		 account_nick_owned(struct server *, struct client *,
+		    const char *);
+void		 account_joined(struct server *, struct client *);
+int		 account_is_operator(struct server *, const struct client *);
+void		 account_remote_kick(struct server *, const struct wire_msg *);
+void		 account_remote_reclaim(struct server *,
+		    const struct wire_msg *);
+
+/* acctdb.c */
+#define HASH_MAX		128	/* a stored hash, with its NUL */
+#define ACCOUNT_CERTFPS_MAX	16	/* most max_certfps allows */
+struct account {
+	char			 name[NAME_LEN + 1];	/* as registered */
+	char			 hash[HASH_MAX];
+	int64_t			 created;
+	unsigned		 ncertfps;
+	char			 certfps[ACCOUNT_CERTFPS_MAX][64 + 1];
+};
+enum acctdb_op {
+	ACCTDB_GET,		/* name -> account */
+	ACCTDB_BY_CERTFP,	/* certfp -> account */
+	ACCTDB_CREATE,		/* account, unless its name is taken */
+	ACCTDB_UPDATE,		/* old -> account, unless changed since */
+	ACCTDB_DELETE,		/* old, unless changed since */
+};
+enum acctdb_result {
+	ACCTDB_OK,
+	ACCTDB_NOTFOUND,
+	ACCTDB_EXISTS,		/* create: name taken; certfp: another's */
+	ACCTDB_CHANGED,		/* update, delete: not as read */
+	ACCTDB_UNAVAILABLE,	/* the store cannot answer now */
+	ACCTDB_FAILED,		/* an error or a bad record (logged) */
+};
+struct acctdb_req {
+	enum acctdb_op		 op;
+	enum acctdb_result	 result;
+	struct account		 acct;	/* in: name, or the new record */
+	struct account		 old;	/* update, delete: as read */
+	char			 certfp[64 + 1];	/* by_certfp */
+	struct future		 done;
+	struct acctdb_redis	*redis;	/* a Redis operation's state */
+	struct server		*server;
+};
+int		 acctdb_available(struct server *);
+const char	*acctdb_kind(struct server *);
+struct future	*acctdb_run(struct server *, struct acctdb_req *);
 
 /* addr.c */
 void		 addr_mask(uint8_t *, size_t, unsigned);
@@ -480,10 +560,32 @@ void		 chat_import(struct server *, struct room *,
 		    const struct state_room *);
 void		 chat_renamed(struct server *, struct client *, const char *);
 void		 chat_name_lost(struct server *, struct client *, uint64_t);
+int		 chat_nick_allowed(struct server *, struct client *,
+		    const char *);
+void		 chat_guest(struct server *, struct client *, const char *);
 void		 chat_remote(struct server *, struct room *,
 		    const struct wire_msg *);
 
 /* cluster.c */
+struct cluster_reply {
+	int			 type;
+#define CLUSTER_REPLY_NIL	0
+#define CLUSTER_REPLY_INTEGER	1
+#define CLUSTER_REPLY_STRING	2
+#define CLUSTER_REPLY_STATUS	3
+#define CLUSTER_REPLY_ERROR	4
+	long long		 integer;
+	const char		*str;	/* not NUL-terminated: len */
+	size_t			 len;
+};
+typedef void	(*cluster_call_fn)(struct server *,
+		    const struct cluster_reply *, void *);
+int		 cluster_vcall(struct server *, cluster_call_fn, void *,
+		    const char *, va_list);
+const char	*cluster_prefix(struct server *);
+void		 cluster_kick(struct server *, const char *, const char *,
+		    const char *);
+void		 cluster_take(struct server *, struct client *);
 void		 cluster_start(struct server *);
 void		 cluster_free(struct server *);
 void		 cluster_cron(struct server *);
@@ -521,6 +623,7 @@ struct future	*client_read_line(struct client *);
 struct future	*client_handshake(struct client *);
 struct future	*client_proxy_header(struct client *);
 const char	*client_line(struct client *, size_t *);
+void		 client_wipe_line(struct client *);
 void		 client_close(struct client *, const char *);
 void		 client_close_after_flush(struct client *, const char *);
 void		 client_broken(struct client *, const char *, const char *);
@@ -550,6 +653,8 @@ int		 control_banned(struct server *, struct client *, int);
 unsigned	 control_ban_apply(struct server *, const struct ban *, int);
 void		 control_unban_apply(struct server *, const char *, int);
 void		 control_free(struct server *);
+void		 control_operator(struct server *, struct client *, char *);
+void		 control_remove(struct client *, const char *, const char *);
 uint64_t	 control_mute_left(struct server *, uint64_t, uint64_t);
 void		 control_mute_restore(struct server *, uint64_t, uint64_t);
 
@@ -594,8 +699,20 @@ enum command_id {
 	CMD_PART,
 	CMD_ROOMS,
 	CMD_TOPIC,
+	CMD_REGISTER,
+	CMD_LOGIN,
+	CMD_PASSWORD,
+	CMD_LOGOUT,
+	CMD_UNREGISTER,
+	CMD_CERTFP,
+	CMD_KICK,
+	CMD_BAN,
+	CMD_UNBAN,
+	CMD_MUTE,
+	CMD_UNMUTE,
+	CMD_ANNOUNCE,
 };
-#define COMMAND_COUNT	10	/* entries of the table */
+#define COMMAND_COUNT	22	/* entries of the table */
 struct command_info {
 	enum command_id	 id;
 	const char	*name;
@@ -614,6 +731,21 @@ void		 command_parse(char *, size_t, struct command *);
 const struct command_info *command_info(enum command_id);
 const struct command_info *command_nth(size_t);
 int		 command_word(const char **, const char **, size_t *);
+struct account_args {
+	const char	*name;		/* /login */
+	size_t		 name_len;
+	const char	*password;	/* the one, or the old */
+	size_t		 password_len;
+	const char	*newpw;		/* /password */
+	size_t		 newpw_len;
+	int		 sub;		/* /certfp */
+#define CERTFP_LIST	0
+#define CERTFP_ADD	1
+#define CERTFP_DEL	2
+	char		 certfp[64 + 1];	/* del: lower-case hex */
+};
+int		 command_account(enum command_id, const char *,
+		    struct account_args *, const char **);
 unsigned	 command_page(const char *, unsigned);
 
 /* config.c */
@@ -777,6 +909,11 @@ struct proxy_hdr {
 int		 proxy_parse(const uint8_t *, size_t, struct proxy_hdr *,
 		    const char **);
 
+/* hash.c */
+int		 hash_make(const char *, unsigned, char *);
+int		 hash_valid(const char *);
+int		 hash_check(const char *, const char *);
+
 /* ratelimit.c */
 int		 ratelimit_take(struct ratelimit *, uint64_t, unsigned,
 		    unsigned);
@@ -813,6 +950,16 @@ size_t		 roster_count(const struct roster *);
 
 /* store.c */
 struct store	*store_open(const char *, char *, size_t);
+int		 store_account_get(struct store *, const char *,
+		    struct account *);
+int		 store_account_by_certfp(struct store *, const char *,
+		    struct account *);
+int		 store_account_create(struct store *, const char *,
+		    const struct account *);
+int		 store_account_update(struct store *, const char *,
+		    const struct account *, const struct account *);
+int		 store_account_delete(struct store *, const char *,
+		    const struct account *);
 void		 store_close(struct store *);
 int		 store_ban_put(struct store *, const struct ban *);
 int		 store_ban_del(struct store *, const char *);
@@ -967,6 +1114,8 @@ enum wire_type {
 	WIRE_ANNOUNCE,
 	WIRE_MOVED,
 	WIRE_TOPIC,
+	WIRE_KICK,
+	WIRE_RECLAIM,
 	WIRE_NTYPES
 };
 struct wire_msg {
@@ -998,6 +1147,29 @@ int		 wire_ban(const struct wire_msg *, struct ban *, char *);
 int		 wire_parse_ban(const char *, size_t, const char *, size_t,
 		    struct ban *, char *);
 void		 wire_nick_key(const char *, const char *, char *);
+#define WIRE_CERTFP_KEY_MAX	(WIRE_KEY_MAX + 64)
+#define WIRE_ACCOUNT_VERSION	"chatd-account1"
+#define WIRE_ACCOUNT_MAX	(64 + NAME_LEN + 24 + HASH_MAX + \
+	ACCOUNT_CERTFPS_MAX * (64 + 1))
+int		 wire_account(const struct account *, char *, size_t);
+int		 wire_parse_account(const char *, size_t, unsigned,
+		    struct account *);
+void		 wire_account_key(const char *, const char *, char *);
+void		 wire_certfp_key(const char *, const char *, char *);
+int		 wire_certfp_valid(const char *, size_t);
+
+/* worker.c */
+struct worker_job {
+	void		(*run)(struct worker_job *);	/* on a thread */
+	void		(*discard)(struct worker_job *); /* never completed */
+	struct future	  done;
+	TAILQ_ENTRY(worker_job) entry;
+};
+struct workers	*workers_new(struct event_base *, struct future_sched *,
+		    unsigned, unsigned);
+struct future	*worker_submit(struct workers *, struct worker_job *);
+unsigned	 worker_busy(const struct workers *);
+void		 workers_free(struct workers *);
 
 /* xmalloc.c */
 void		*xmalloc(size_t);

@@ -323,6 +323,7 @@ client_free(struct client *c)
 	evutil_closesocket(c->fd);
 	free(c->reason_buf);
 	free(c->certfp);
+	free(c->account);
 	free(c);
 }
 
@@ -504,6 +505,24 @@ client_line(struct client *c, size_t *len)
 	if (c->line_len == 0)
 		return ("");
 	return ((const char *)evbuffer_pullup(in, (ev_ssize_t)c->line_len));
+}
+
+/*
+ * Zeroes the borrowed line where it lies in the input buffer (it held a
+ * password): the bytes are drained later, but not left to linger in a
+ * chain that libevent may reuse.
+ */
+void
+client_wipe_line(struct client *c)
+{
+	struct evbuffer	*in;
+	unsigned char	*p;
+
+	if (c->bev == NULL || c->line_len == 0)
+		return;
+	in = bufferevent_get_input(c->bev);
+	if ((p = evbuffer_pullup(in, (ev_ssize_t)c->line_len)) != NULL)
+		explicit_bzero(p, c->line_len);
 }
 
 /*
@@ -731,6 +750,8 @@ client_export(struct client *c, struct state_client *sc, uint64_t now)
 	snprintf(sc->name, sizeof sc->name, "%s", c->name);
 	snprintf(sc->room, sizeof sc->room, "%s", c->room->name);
 	snprintf(sc->addr, sizeof sc->addr, "%s", c->netaddr);
+	if (c->account != NULL)
+		snprintf(sc->account, sizeof sc->account, "%s", c->account);
 	sc->port = c->port;
 	if (c->flags & CLIENT_MUTED)
 		sc->flags |= STATE_CLIENT_MUTED;
@@ -792,6 +813,8 @@ client_import(struct server *s, int fd, const struct state_client *sc,
 	c->guest = sc->guest;
 	snprintf(c->name, sizeof c->name, "%s", sc->name);
 	snprintf(c->netaddr, sizeof c->netaddr, "%s", sc->addr);
+	if (sc->account[0] != '\0')
+		c->account = xstrdup(sc->account);
 	c->port = sc->port;
 	if (sc->flags & STATE_CLIENT_MUTED)
 		c->flags |= CLIENT_MUTED;

@@ -79,6 +79,17 @@
 #define CLUSTER_ID_BLOCK	1000	/* guest numbers fetched at once */
 #define CLUSTER_SCAN_COUNT	100	/* keys per SCAN step of /who */
 #define CLUSTER_ROOM_TTL	4	/* a room's topic: this x presence_ttl */
+/*
+ * /nick with accounts: -1 if the account KEYS[2] exists, else SET KEYS[1]
+ * ARGV[1] NX EX ARGV[2] (OK, or nil if the name is held).
+ */
+#define CLUSTER_NICK_OWNED	(-1)
+#define CLUSTER_NICK_UNLESS_OWNED "if redis.call('EXISTS', KEYS[2]) == 1 " \
+	"then return -1 end return redis.call('SET', KEYS[1], ARGV[1], " \
+	"'NX', 'EX', ARGV[2])"
+/* Deletes KEYS[1] if it holds ARGV[1]. */
+#define CLUSTER_DEL_OURS	"if redis.call('GET', KEYS[1]) == ARGV[1] " \
+	"then return redis.call('DEL', KEYS[1]) end return 0"
 
 #define ID2PTR(id)	((void *)(uintptr_t)(id))
 #define PTR2ID(p)	((uint64_t)(uintptr_t)(p))
@@ -126,6 +137,7 @@ enum cluster_req_kind {
 	REQ_MSG,
 	REQ_WHO,
 	REQ_ROOMS,
+	REQ_CALL,	/* cluster_call(): no client, a callback */
 };
 
 /* /rooms across the nodes: a room and how many are in it. */
@@ -157,6 +169,8 @@ struct cluster_req {
 	char			 where[ROOM_NAME_LEN + 32];	/* for the end */
 	struct cluster_room	*rooms;		/* /rooms */
 	unsigned		 nrooms;
+	cluster_call_fn		 call_fn;	/* REQ_CALL */
+	void			*call_arg;
 	TAILQ_ENTRY(cluster_req) entry;
 };
 
@@ -396,7 +410,12 @@ cluster_release(struct cluster *cl, const char *name)
 	if (!cl->up)
 		return;
 	wire_nick_key(cl->prefix, name, key);
-	cluster_command(cl, NULL, NULL, "DEL %s", key);
+	/*
+	 * Only if it is still ours: an owner who logged in on another node
+	 * may have taken it already (cluster_take()).
+	 */
+	cluster_command(cl, NULL, NULL, "EVAL %s 1 %s %s\t%s",
+	    CLUSTER_DEL_OURS, key, conf->cluster_node, name);
 	cluster_command(cl, NULL, NULL, "HDEL %snode:%s %s", cl->prefix,
 	    conf->cluster_node, name);
 }
@@ -571,8 +590,11 @@ cluster_forged(struct cluster *cl, const struct wire_msg *m)
 	int	i;
 
 	for (i = 0; i < wire_names(m->type); i++) {
-		if (m->type == WIRE_MSG && i == 1)
+		if ((m->type == WIRE_MSG || m->type == WIRE_KICK) && i == 1)
 			continue;	/* the recipient, who is ours */
+		/* A name whose owner logged in: who holds it is ours. */
+		if (m->type == WIRE_RECLAIM)
+			continue;
 		/*
 		 * After an outage two nodes may have given out one name;
 		 * the node that claims it second renames its user to a
@@ -656,6 +678,12 @@ cluster_operator(struct cluster *cl, struct room *r, const struct wire_msg *m)
 		line = msg_printf("*** %s\r\n", m->field[0]);
 		server_broadcast_all(s, line);
 		msg_unref(line);
+		return (0);
+	case WIRE_KICK:
+		account_remote_kick(s, m);
+		return (0);
+	case WIRE_RECLAIM:
+		account_remote_reclaim(s, m);
 		return (0);
 	default:
 		chat_remote(s, r, m);
@@ -1276,6 +1304,36 @@ cluster_announce(struct server *s, const char *text)
 		    NULL);
 }
 
+/*
+ * c logged in to the account of its name here: the name is taken across
+ * the room whoever held it, and a holder on another node is told to give
+ * it up (WIRE_RECLAIM).
+ */
+void
+cluster_take(struct server *s, struct client *c)
+{
+	struct cluster	*cl = s->cluster;
+	struct config	*conf = s->config;
+	char		 key[WIRE_KEY_MAX];
+
+	if (cl == NULL || !cl->up)
+		return;
+	wire_nick_key(cl->prefix, c->name, key);
+	cluster_command(cl, NULL, NULL, "SET %s %s\t%s EX %u", key,
+	    conf->cluster_node, c->name, conf->cluster_ttl);
+	cluster_who_add(cl, c);
+	cluster_publish(cl, NULL, WIRE_RECLAIM, c->name, NULL, NULL);
+}
+
+/* An operator's kick of a user not on this node: whose node acts. */
+void
+cluster_kick(struct server *s, const char *op, const char *whom,
+    const char *reason)
+{
+	if (s->cluster != NULL)
+		cluster_publish(s->cluster, NULL, WIRE_KICK, op, whom, reason);
+}
+
 /* Local events, shared with the room. */
 void
 cluster_said(struct server *s, struct client *c, int action,
@@ -1420,7 +1478,9 @@ cluster_req_finish(struct cluster_req *req, int error)
 		future_complete(&req->done, NULL);
 		return;
 	}
-	if ((c = cluster_client(req->cluster, req->client)) != NULL) {
+	if (req->kind == REQ_CALL)
+		req->call_fn(req->cluster->server, NULL, req->call_arg);
+	else if ((c = cluster_client(req->cluster, req->client)) != NULL) {
 		if (req->kind == REQ_NICK)
 			output_printf(c, "*** cannot change names now: the "
 			    "room is local-only, try again");
@@ -1459,7 +1519,7 @@ cluster_req_new(struct cluster *cl, struct client *c,
 	req = xcalloc(1, sizeof *req);
 	req->cluster = cl;
 	req->kind = kind;
-	req->client = c->id;
+	req->client = c != NULL ? c->id : 0;
 	req->sent_ms = server_now_ms(cl->server);
 	future_init(&req->done, &cl->server->sched);
 	future_start(&req->done);
@@ -1524,6 +1584,9 @@ cluster_nick_reply(redisAsyncContext *ac, void *r, void *arg)
 	if ((c = cluster_client(cl, req->client)) != NULL) {
 		if (reply->type == REDIS_REPLY_STATUS)
 			chat_renamed(cl->server, c, req->name);
+		else if (reply->type == REDIS_REPLY_INTEGER &&
+		    reply->integer == CLUSTER_NICK_OWNED)
+			account_nick_owned(cl->server, c, req->name);
 		else if (reply->type == REDIS_REPLY_NIL) {
 			/* Someone's, or a leftover claim of ours? */
 			wire_nick_key(cl->prefix, req->name, key);
@@ -1590,16 +1653,117 @@ cluster_nick(struct server *s, struct client *c, const char *name)
 {
 	struct cluster		*cl = s->cluster;
 	struct cluster_req	*req;
-	char			 key[WIRE_KEY_MAX];
+	char			 key[WIRE_KEY_MAX], akey[WIRE_KEY_MAX];
+	char			 value[CONFIG_NODE_MAX + NAME_LEN + 2];
 
 	req = cluster_req_new(cl, c, REQ_NICK);
 	snprintf(req->name, sizeof req->name, "%s", name);
 	wire_nick_key(cl->prefix, name, key);
-	cluster_req_send(req, cluster_nick_reply, "SET %s %s\t%s NX EX %u",
-	    key, s->config->cluster_node, name, s->config->cluster_ttl);
+	/*
+	 * With accounts, a registered name is refused in the same round
+	 * trip (c is not logged in to it: account_check_nick()).
+	 */
+	if (s->accounts != NULL) {
+		wire_account_key(cl->prefix, name, akey);
+		snprintf(value, sizeof value, "%s\t%s",
+		    s->config->cluster_node, name);
+		cluster_req_send(req, cluster_nick_reply, "EVAL %s 2 %s %s %s "
+		    "%u", CLUSTER_NICK_UNLESS_OWNED, key, akey, value,
+		    s->config->cluster_ttl);
+	} else
+		cluster_req_send(req, cluster_nick_reply,
+		    "SET %s %s\t%s NX EX %u", key, s->config->cluster_node,
+		    name, s->config->cluster_ttl);
 	log_debug("client %llu [%s]: /nick %s: waiting for Redis",
 	    (unsigned long long)c->id, c->netaddr, name);
 	return (1);
+}
+
+static void
+cluster_call_nothing(struct server *s, const struct cluster_reply *r,
+    void *arg)
+{
+}
+
+/* cluster_call(): hands Redis's answer on as a cluster_reply. */
+static void
+cluster_call_reply(redisAsyncContext *ac, void *r, void *arg)
+{
+	struct cluster_req	*req;
+	struct cluster_reply	 cr;
+	redisReply		*reply = r;
+
+	if ((req = cluster_req_reply(arg)) == NULL)
+		return;
+	if (reply == NULL) {
+		cluster_req_finish(req, ECONNRESET);
+		return;
+	}
+	memset(&cr, 0, sizeof cr);
+	switch (reply->type) {
+	case REDIS_REPLY_NIL:
+		cr.type = CLUSTER_REPLY_NIL;
+		break;
+	case REDIS_REPLY_INTEGER:
+		cr.type = CLUSTER_REPLY_INTEGER;
+		cr.integer = reply->integer;
+		break;
+	case REDIS_REPLY_STRING:
+	case REDIS_REPLY_STATUS:
+		cr.type = reply->type == REDIS_REPLY_STRING ?
+		    CLUSTER_REPLY_STRING : CLUSTER_REPLY_STATUS;
+		cr.str = reply->str;
+		cr.len = reply->len;
+		break;
+	default:
+		/* An error, or a shape no caller asks for. */
+		cr.type = CLUSTER_REPLY_ERROR;
+		if (reply->type == REDIS_REPLY_ERROR)
+			log_warnx("cluster: Redis: %.*s",
+			    (int)(reply->len > 200 ? 200 : reply->len),
+			    reply->str);
+		break;
+	}
+	req->call_fn(req->cluster->server, &cr, req->call_arg);
+	cluster_req_finish(req, 0);
+}
+
+/*
+ * Sends one command (hiredis's format: each %s is one argument, whatever
+ * it holds) to Redis for another part of chatd (acctdb.c), whose fn(arg)
+ * gets the reply, or NULL when none will come (the link was lost or the
+ * answer took reply_timeout), exactly once and never before this returns.
+ * Returns -1 at once, fn not called, if the link is not up.
+ */
+int
+cluster_vcall(struct server *s, cluster_call_fn fn, void *arg,
+    const char *fmt, va_list ap)
+{
+	struct cluster		*cl = s->cluster;
+	struct cluster_req	*req;
+	int			 rc;
+
+	if (cl == NULL || !cl->up)
+		return (-1);
+	req = cluster_req_new(cl, NULL, REQ_CALL);
+	req->call_fn = fn;
+	req->call_arg = arg;
+	rc = cluster_vcommand(cl, cluster_call_reply, req, fmt, ap);
+	if (rc == 0) {
+		req->inflight++;
+		return (0);
+	}
+	/* Not sent: the caller hears it from the -1, not from fn. */
+	req->call_fn = cluster_call_nothing;
+	cluster_req_finish(req, ECONNRESET);
+	return (-1);
+}
+
+/* The prefix of every key and channel of the room: "channel:". */
+const char *
+cluster_prefix(struct server *s)
+{
+	return (s->cluster != NULL ? s->cluster->prefix : "");
 }
 
 /* Renamed: the old name is released and the room told. */
@@ -2018,6 +2182,30 @@ cluster_unban(struct server *s, const char *pattern)
 
 void
 cluster_announce(struct server *s, const char *text)
+{
+}
+
+int
+cluster_vcall(struct server *s, cluster_call_fn fn, void *arg,
+    const char *fmt, va_list ap)
+{
+	return (-1);
+}
+
+const char *
+cluster_prefix(struct server *s)
+{
+	return ("");
+}
+
+void
+cluster_kick(struct server *s, const char *op, const char *whom,
+    const char *reason)
+{
+}
+
+void
+cluster_take(struct server *s, struct client *c)
 {
 }
 

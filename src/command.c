@@ -16,6 +16,7 @@
  * fuzz_chat.c) run them alone.  chat.c maps each command to its handler.
  */
 
+#include <ctype.h>
 #include <stddef.h>
 #include <string.h>
 #include <strings.h>
@@ -37,6 +38,27 @@ static const struct command_info command_table[] = {
 	{ CMD_TOPIC, "topic", "/topic [TEXT]",
 	    "show or set this room's topic" },
 	{ CMD_QUIT, "quit", "/quit [REASON]", "leave" },
+	{ CMD_REGISTER, "register", "/register PASSWORD",
+	    "make your name yours (over TLS)" },
+	{ CMD_LOGIN, "login", "/login NAME PASSWORD",
+	    "log in to NAME, and take it (over TLS)" },
+	{ CMD_PASSWORD, "password", "/password OLD NEW",
+	    "change your password" },
+	{ CMD_LOGOUT, "logout", "/logout", "log out, and become a guest" },
+	{ CMD_UNREGISTER, "unregister", "/unregister PASSWORD",
+	    "delete your account" },
+	{ CMD_CERTFP, "certfp", "/certfp add|list|del [SHA256:HEX]",
+	    "log in by this TLS client certificate" },
+	{ CMD_KICK, "kick", "/kick NAME [REASON]",
+	    "operators: disconnect NAME" },
+	{ CMD_BAN, "ban", "/ban NAME|ADDRESS[/BITS] [DURATION] [REASON]",
+	    "operators: keep out a name or an address" },
+	{ CMD_UNBAN, "unban", "/unban PATTERN", "operators: lift a ban" },
+	{ CMD_MUTE, "mute", "/mute NAME [DURATION]",
+	    "operators: nobody sees what NAME says" },
+	{ CMD_UNMUTE, "unmute", "/unmute NAME", "operators: end a mute" },
+	{ CMD_ANNOUNCE, "announce", "/announce TEXT",
+	    "operators: say TEXT to everyone on every node" },
 };
 
 /* The table entry of a command, for its usage and help. */
@@ -134,4 +156,78 @@ command_page(const char *args, unsigned max)
 			return (0);
 	}
 	return (*args == '\0' && v >= 1 ? (unsigned)v : 0);
+}
+
+/*
+ * The arguments of an account command, by their grammar: passwords are
+ * one word (no spaces), names follow name.c's rule, and /certfp takes
+ * add, list or del, del with a fingerprint ("SHA256:" and 64 hex digits,
+ * either case, as chatctl who and /certfp list show it).  Pointers point
+ * into args.  Returns 0, or -1 with *why (the usage) if args do not fit.
+ */
+int
+command_account(enum command_id id, const char *args, struct account_args *a,
+    const char **why)
+{
+	const char	*w, *rest = args, *fp;
+	size_t		 len, i;
+
+	memset(a, 0, sizeof *a);
+	*why = command_info(id) != NULL ? command_info(id)->usage : "";
+	switch (id) {
+	case CMD_REGISTER:
+	case CMD_UNREGISTER:
+		if (!command_word(&rest, &a->password, &a->password_len) ||
+		    *rest != '\0')
+			return (-1);
+		return (0);
+	case CMD_LOGIN:
+		if (!command_word(&rest, &a->name, &a->name_len) ||
+		    !command_word(&rest, &a->password, &a->password_len) ||
+		    *rest != '\0')
+			return (-1);
+		if (!name_valid(a->name, a->name_len)) {
+			*why = "no such account: names are 1 to 24 letters, "
+			    "digits, _, - or .";
+			return (-1);
+		}
+		return (0);
+	case CMD_PASSWORD:
+		if (!command_word(&rest, &a->password, &a->password_len) ||
+		    !command_word(&rest, &a->newpw, &a->newpw_len) ||
+		    *rest != '\0')
+			return (-1);
+		return (0);
+	case CMD_LOGOUT:
+		return (*args == '\0' ? 0 : -1);
+	case CMD_CERTFP:
+		if (!command_word(&rest, &w, &len))
+			return (-1);
+		if (len == 4 && strncasecmp(w, "list", 4) == 0)
+			a->sub = CERTFP_LIST;
+		else if (len == 3 && strncasecmp(w, "add", 3) == 0)
+			a->sub = CERTFP_ADD;
+		else if (len == 3 && strncasecmp(w, "del", 3) == 0)
+			a->sub = CERTFP_DEL;
+		else
+			return (-1);
+		if (a->sub != CERTFP_DEL)
+			return (*rest == '\0' ? 0 : -1);
+		if (!command_word(&rest, &fp, &len) || *rest != '\0')
+			return (-1);
+		if (len > 7 && strncasecmp(fp, "SHA256:", 7) == 0) {
+			fp += 7;
+			len -= 7;
+		}
+		if (len != TLS_FP_LEN)
+			return (-1);
+		for (i = 0; i < len; i++)
+			a->certfp[i] = (char)tolower((unsigned char)fp[i]);
+		a->certfp[len] = '\0';
+		if (!wire_certfp_valid(a->certfp, len))
+			return (-1);
+		return (0);
+	default:
+		return (-1);
+	}
 }

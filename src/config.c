@@ -66,6 +66,8 @@ enum config_type {
 	CONFIG_TLSVER,		/* 1.2 or 1.3 */
 	CONFIG_ROOM,		/* a room name */
 	CONFIG_ROOMS,		/* room names */
+	CONFIG_ACCOUNTS,	/* yes, no or auto */
+	CONFIG_NAMES,		/* names (name.c) */
 };
 
 static const struct config_key {
@@ -144,6 +146,23 @@ static const struct config_key {
 	K("control", "output_limit", CONFIG_SIZE, control_output, 64 * 1024,
 	    1ULL << 32),
 
+	K("accounts", "accounts", CONFIG_ACCOUNTS, accounts, 0, 0),
+	K("accounts", "operators", CONFIG_NAMES, operators, 0, 0),
+	K("accounts", "allow_plaintext_passwords", CONFIG_BOOL,
+	    plaintext_passwords, 0, 0),
+	K("accounts", "hash_cost", CONFIG_UINT, hash_cost, 1, 11),
+	K("accounts", "hash_workers", CONFIG_UINT, hash_workers, 1, 64),
+	K("accounts", "hash_queue", CONFIG_UINT, hash_queue, 1, 100000),
+	K("accounts", "password_min", CONFIG_UINT, password_min, 1,
+	    PASSWORD_MAX),
+	K("accounts", "login_attempts", CONFIG_UINT, login_attempts, 1, 1000),
+	K("accounts", "login_interval", CONFIG_UINT, login_interval, 1,
+	    86400),
+	K("accounts", "login_tracked", CONFIG_UINT, login_tracked, 16,
+	    10000000),
+	K("accounts", "max_certfps", CONFIG_UINT, max_certfps, 1,
+	    ACCOUNT_CERTFPS_MAX),
+
 	K("metrics", "listen", CONFIG_LISTEN, metrics_listen, 0, 0),
 #undef K
 };
@@ -206,6 +225,26 @@ config_defaults(struct config *c)
 	c->control_socket = xstrdup(CHATD_CONTROL);
 	c->state = xstrdup(CHATD_STATE);
 	c->control_output = 64 * 1024 * 1024;
+	c->accounts = ACCOUNTS_AUTO;
+	c->hash_cost = 5;
+	c->hash_workers = 2;
+	c->hash_queue = 64;
+	c->password_min = 8;
+	c->login_attempts = 5;
+	c->login_interval = 60;
+	c->login_tracked = 65536;
+	c->max_certfps = 8;
+}
+
+static void
+config_free_names(char ***list)
+{
+	char	**p;
+
+	for (p = *list; p != NULL && *p != NULL; p++)
+		free(*p);
+	free(*list);
+	*list = NULL;
 }
 
 static void
@@ -242,6 +281,7 @@ config_free(struct config *c)
 	free(c->proxies);
 	free(c->default_room);
 	config_free_rooms(c);
+	config_free_names(&c->operators);
 	free(c->tls_addrs);
 	free(c->tls_cert);
 	free(c->tls_key);
@@ -266,6 +306,18 @@ config_error(struct config_parse *p, const char *fmt, ...)
 	va_end(ap);
 	p->error_line = p->line;
 	return (0);
+}
+
+/*
+ * Steps *s to the next word of a list (words are separated by blanks and
+ * commas) and sets *len to its length.  Returns 0 at the end.
+ */
+static int
+config_word(const char **s, size_t *len)
+{
+	*s += strspn(*s, " \t,");
+	*len = strcspn(*s, " \t,");
+	return (**s != '\0');
 }
 
 /* Is there a key in section `name`? */
@@ -382,11 +434,7 @@ config_parse_bind(struct config_parse *p, const char *value,
 	size_t			 n = 0, len, i;
 	const char		*s = value;
 
-	for (;;) {
-		s += strspn(s, " \t,");
-		if (*s == '\0')
-			break;
-		len = strcspn(s, " \t,");
+	while (config_word(&s, &len)) {
 		if (config_parse_addr(s, len, &a) != 0) {
 			free(addrs);
 			return (config_error(p, "bind: '%.*s' is not a numeric "
@@ -447,8 +495,7 @@ config_parse_number(struct config_parse *p, const struct config_key *k,
 }
 
 static int
-config_parse_bool(struct config_parse *p, const struct config_key *k,
-    const char *value, int *out)
+config_bool(const char *value, int *out)
 {
 	static const char	*yes[] = { "yes", "true", "on", "1" };
 	static const char	*no[] = { "no", "false", "off", "0" };
@@ -464,6 +511,15 @@ config_parse_bool(struct config_parse *p, const struct config_key *k,
 			return (1);
 		}
 	}
+	return (0);
+}
+
+static int
+config_parse_bool(struct config_parse *p, const struct config_key *k,
+    const char *value, int *out)
+{
+	if (config_bool(value, out))
+		return (1);
 	return (config_error(p, "%s: '%s' is not yes or no", k->name, value));
 }
 
@@ -580,11 +636,7 @@ config_parse_rooms(struct config_parse *p, const struct config_key *k,
 	const char	*s = value;
 	size_t		 n = 0, len, i;
 
-	for (;;) {
-		s += strspn(s, " \t,");
-		if (*s == '\0')
-			break;
-		len = strcspn(s, " \t,");
+	while (config_word(&s, &len)) {
 		if (!room_valid(s, len)) {
 			for (i = 0; i < n; i++)
 				free(list[i]);
@@ -615,6 +667,36 @@ config_parse_rooms(struct config_parse *p, const struct config_key *k,
 	return (1);
 }
 
+/* operators = names (name.c's rule), blank-separated. */
+static int
+config_parse_names(struct config_parse *p, const struct config_key *k,
+    const char *value, char ***field)
+{
+	char		**list = NULL;
+	const char	*s = value;
+	size_t		 n = 0, len;
+
+	while (config_word(&s, &len)) {
+		if (!name_valid(s, len)) {
+			list = xrealloc(list, (n + 1) * sizeof *list);
+			list[n] = NULL;
+			config_free_names(&list);
+			return (config_error(p, "%s: '%.*s' is not a name: 1 "
+			    "to %d letters, digits, _, - or .", k->name,
+			    (int)len, s, NAME_LEN));
+		}
+		list = xrealloc(list, (n + 2) * sizeof *list);
+		list[n] = xmalloc(len + 1);
+		memcpy(list[n], s, len);
+		list[n++][len] = '\0';
+		list[n] = NULL;
+		s += len;
+	}
+	config_free_names(field);
+	*field = list;
+	return (1);
+}
+
 /* trusted_proxies = addresses or prefixes (addr.c), blank-separated. */
 static int
 config_parse_prefixes(struct config_parse *p, const struct config_key *k,
@@ -627,11 +709,7 @@ config_parse_prefixes(struct config_parse *p, const struct config_key *k,
 	const char		*s = value;
 	size_t			 n = 0, len;
 
-	for (;;) {
-		s += strspn(s, " \t,");
-		if (*s == '\0')
-			break;
-		len = strcspn(s, " \t,");
+	while (config_word(&s, &len)) {
 		if (len >= sizeof word)
 			len = sizeof word - 1;
 		memcpy(word, s, len);
@@ -809,6 +887,15 @@ config_handler(void *arg, const char *section, const char *name,
 		return (1);
 	case CONFIG_ROOMS:
 		return (config_parse_rooms(p, k, value));
+	case CONFIG_NAMES:
+		return (config_parse_names(p, k, value, (char ***)field));
+	case CONFIG_ACCOUNTS:
+		if (strcasecmp(value, "auto") == 0)
+			c->accounts = ACCOUNTS_AUTO;
+		else if (!config_bool(value, &c->accounts))
+			return (config_error(p, "%s: '%s' is not yes, no or "
+			    "auto", k->name, value));
+		return (1);
 	case CONFIG_TLSVER:
 		if (strcmp(value, "1.2") == 0)
 			c->tls_min_version = TLS1_2_VERSION;

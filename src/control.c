@@ -29,6 +29,7 @@
 
 #include <grp.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +123,63 @@ control_json(struct client *c, struct evbuffer *b)
 	evbuffer_free(line);
 }
 
+/*
+ * Answers c, a control connection ("| text") or an operator in the chat
+ * ("*** text"): the same actions answer both (chat.c's /kick and the rest
+ * come here through control_operator()).
+ */
+static void	control_vanswer(struct client *, const char *, const char *,
+		    va_list) __attribute__((format(printf, 3, 0)));
+static void	control_ok(struct client *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static void	control_err(struct client *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+static void
+control_vanswer(struct client *c, const char *prefix, const char *fmt,
+    va_list ap)
+{
+	char	*text;
+
+	if (vasprintf(&text, fmt, ap) == -1)
+		fatal("vasprintf");
+	output_printf(c, "%s %s", (c->flags & CLIENT_CONTROL) ? prefix :
+	    "***", text);
+	free(text);
+}
+
+static void
+control_ok(struct client *c, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	control_vanswer(c, "|", fmt, ap);
+	va_end(ap);
+}
+
+/* A refusal, as control_ok(): "error text" or "*** text". */
+static void
+control_err(struct client *c, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	control_vanswer(c, "error", fmt, ap);
+	va_end(ap);
+}
+
+/* Who did it, for the log: "control", or "operator NAME". */
+static const char *
+control_actor(const struct client *c, char *buf, size_t size)
+{
+	if (c->flags & CLIENT_CONTROL)
+		return ("control");
+	snprintf(buf, size, "operator %s", c->account != NULL ? c->account :
+	    c->name);
+	return (buf);
+}
+
 /* The client a request names: a user in the room, by name or by id. */
 static struct client *
 control_target(struct server *s, const struct ctlreq *r)
@@ -139,9 +197,9 @@ static void
 control_no_target(struct client *c, const struct ctlreq *r)
 {
 	if (r->target != NULL)
-		output_printf(c, "error no such user: %s", r->target);
+		control_err(c, "no such user: %s", r->target);
 	else
-		output_printf(c, "error no such client: #%llu",
+		control_err(c, "no such client: #%llu",
 		    (unsigned long long)r->target_id);
 }
 
@@ -149,7 +207,7 @@ control_no_target(struct client *c, const struct ctlreq *r)
  * Removes o from the room for what = "kicked" or "banned": o is told, and
  * the others see it leave with the reason.
  */
-static void
+void
 control_remove(struct client *o, const char *what, const char *reason)
 {
 	free(o->reason_buf);
@@ -164,7 +222,7 @@ control_remove(struct client *o, const char *what, const char *reason)
 }
 
 static int
-control_status(struct server *s, struct client *c, const struct ctlreq *r)
+control_status(struct server *s, struct client *c, struct ctlreq *r)
 {
 	struct config	*conf = s->config;
 	struct listener	*l;
@@ -221,7 +279,7 @@ control_status(struct server *s, struct client *c, const struct ctlreq *r)
 }
 
 static int
-control_who(struct server *s, struct client *c, const struct ctlreq *r)
+control_who(struct server *s, struct client *c, struct ctlreq *r)
 {
 	struct client	*o;
 	struct evbuffer	*b;
@@ -303,21 +361,39 @@ control_who(struct server *s, struct client *c, const struct ctlreq *r)
 }
 
 static int
-control_kick(struct server *s, struct client *c, const struct ctlreq *r)
+control_kick(struct server *s, struct client *c, struct ctlreq *r)
 {
 	struct client	*o;
+	char		 actor[NAME_LEN + 16];
 
 	if ((o = control_target(s, r)) == NULL) {
+		/* A name held on another node: that node kicks. */
+		if (r->target != NULL && cluster_up(s) &&
+		    roster_holder(&s->roster, r->target) == NULL) {
+			log_notice("%s: asked the other nodes to kick %s%s%s",
+			    control_actor(c, actor, sizeof actor), r->target,
+			    *r->text != '\0' ? ": " : "", r->text);
+			cluster_kick(s, (c->flags & CLIENT_CONTROL) ?
+			    "control" : c->account, r->target, r->text);
+			if (r->json)
+				output_printf(c, "| {\"kick_sent\":\"%s\"}",
+				    r->target);
+			else
+				control_ok(c, "%s is not on this node: asked "
+				    "the other nodes to kick them", r->target);
+			return (0);
+		}
 		control_no_target(c, r);
 		return (-1);
 	}
-	log_notice("control: %s (#%llu) kicked%s%s", o->name,
+	log_notice("%s: %s (#%llu) kicked%s%s",
+	    control_actor(c, actor, sizeof actor), o->name,
 	    (unsigned long long)o->id, *r->text != '\0' ? ": " : "", r->text);
 	if (r->json)
 		output_printf(c, "| {\"kicked\":{\"id\":%llu,\"name\":\"%s\"}}",
 		    (unsigned long long)o->id, o->name);
 	else
-		output_printf(c, "| kicked %s (#%llu)", o->name,
+		control_ok(c, "kicked %s (#%llu)", o->name,
 		    (unsigned long long)o->id);
 	control_remove(o, "kicked", r->text);
 	return (0);
@@ -394,17 +470,17 @@ control_ban(struct server *s, struct client *c, struct ctlreq *r)
 		    b->expires != 0 ? until : "null",
 		    b->expires != 0 ? "\"" : "", n);
 	else
-		output_printf(c, "| banned %s %s%s, %u client%s removed",
+		control_ok(c, "banned %s %s%s, %u client%s removed",
 		    b->pattern, b->expires != 0 ? "until " : "for good",
 		    b->expires != 0 ? until : "", n, n == 1 ? "" : "s");
 	return (0);
 }
 
 static int
-control_unban(struct server *s, struct client *c, const struct ctlreq *r)
+control_unban(struct server *s, struct client *c, struct ctlreq *r)
 {
 	if (ban_find(&s->bans, r->ban.pattern) == NULL) {
-		output_printf(c, "error no such ban: %s", r->ban.pattern);
+		control_err(c, "no such ban: %s", r->ban.pattern);
 		return (-1);
 	}
 	control_unban_apply(s, r->ban.pattern, 0);
@@ -412,12 +488,12 @@ control_unban(struct server *s, struct client *c, const struct ctlreq *r)
 	if (r->json)
 		output_printf(c, "| {\"unbanned\":\"%s\"}", r->ban.pattern);
 	else
-		output_printf(c, "| unbanned %s", r->ban.pattern);
+		control_ok(c, "unbanned %s", r->ban.pattern);
 	return (0);
 }
 
 static int
-control_bans(struct server *s, struct client *c, const struct ctlreq *r)
+control_bans(struct server *s, struct client *c, struct ctlreq *r)
 {
 	struct ban	*b;
 	struct evbuffer	*j = NULL;
@@ -492,11 +568,11 @@ control_mute_forget(struct server *s, uint64_t id)
 }
 
 static int
-control_mute(struct server *s, struct client *c, const struct ctlreq *r)
+control_mute(struct server *s, struct client *c, struct ctlreq *r)
 {
 	struct client	*o;
 	struct mute	*m;
-	char		 d[32];
+	char		 d[32], actor[NAME_LEN + 16];
 
 	if ((o = control_target(s, r)) == NULL) {
 		control_no_target(c, r);
@@ -519,14 +595,15 @@ control_mute(struct server *s, struct client *c, const struct ctlreq *r)
 			output_printf(o, "*** you have been muted: nobody "
 			    "sees what you say");
 	}
-	log_notice("control: %s (#%llu) muted%s%s", o->name,
+	log_notice("%s: %s (#%llu) muted%s%s",
+	    control_actor(c, actor, sizeof actor), o->name,
 	    (unsigned long long)o->id, r->duration != 0 ? " for " : "",
 	    r->duration != 0 ? d : "");
 	if (r->json)
 		output_printf(c, "| {\"muted\":{\"id\":%llu,\"name\":\"%s\"}}",
 		    (unsigned long long)o->id, o->name);
 	else
-		output_printf(c, "| muted %s (#%llu)", o->name,
+		control_ok(c, "muted %s (#%llu)", o->name,
 		    (unsigned long long)o->id);
 	return (0);
 }
@@ -572,7 +649,7 @@ control_unmuted(struct server *s, struct client *o)
 }
 
 static int
-control_unmute(struct server *s, struct client *c, const struct ctlreq *r)
+control_unmute(struct server *s, struct client *c, struct ctlreq *r)
 {
 	struct client	*o;
 
@@ -581,7 +658,7 @@ control_unmute(struct server *s, struct client *c, const struct ctlreq *r)
 		return (-1);
 	}
 	if (!(o->flags & CLIENT_MUTED)) {
-		output_printf(c, "error %s is not muted", o->name);
+		control_err(c, "%s is not muted", o->name);
 		return (-1);
 	}
 	control_unmuted(s, o);
@@ -589,31 +666,33 @@ control_unmute(struct server *s, struct client *c, const struct ctlreq *r)
 		output_printf(c, "| {\"unmuted\":{\"id\":%llu,\"name\":\"%s\"}}",
 		    (unsigned long long)o->id, o->name);
 	else
-		output_printf(c, "| unmuted %s (#%llu)", o->name,
+		control_ok(c, "unmuted %s (#%llu)", o->name,
 		    (unsigned long long)o->id);
 	return (0);
 }
 
 static int
-control_announce(struct server *s, struct client *c, const struct ctlreq *r)
+control_announce(struct server *s, struct client *c, struct ctlreq *r)
 {
 	struct msg	*m;
+	char		 actor[NAME_LEN + 16];
 
 	m = msg_printf("*** %s\r\n", r->text);
 	server_broadcast_all(s, m);
 	msg_unref(m);
 	cluster_announce(s, r->text);
-	log_notice("control: announced: %s", r->text);
+	log_notice("%s: announced: %s", control_actor(c, actor, sizeof actor),
+	    r->text);
 	if (r->json)
 		output_printf(c, "| {\"announced\":%u}", s->nclients);
 	else
-		output_printf(c, "| announced to %u client%s here",
-		    s->nclients, s->nclients == 1 ? "" : "s");
+		control_ok(c, "announced to %u client%s here", s->nclients,
+		    s->nclients == 1 ? "" : "s");
 	return (0);
 }
 
 static int
-control_reload(struct server *s, struct client *c, const struct ctlreq *r)
+control_reload(struct server *s, struct client *c, struct ctlreq *r)
 {
 	char	err[1024];
 
@@ -629,7 +708,7 @@ control_reload(struct server *s, struct client *c, const struct ctlreq *r)
 }
 
 static int
-control_stats(struct server *s, struct client *c, const struct ctlreq *r)
+control_stats(struct server *s, struct client *c, struct ctlreq *r)
 {
 	struct stats	*st = &s->stats;
 	struct evbuffer	*b;
@@ -695,6 +774,36 @@ control_stats(struct server *s, struct client *c, const struct ctlreq *r)
 }
 
 /*
+ * Acts on request r from c (a control connection, or an operator through
+ * control_operator()) and answers it.  Returns 0 if it succeeded (the
+ * control protocol then says "ok"), -1 if not (the answer said why).
+ */
+static int
+control_run(struct server *s, struct client *c, struct ctlreq *r)
+{
+	static int (*const handlers[CTL_NCMDS])(struct server *,
+	    struct client *, struct ctlreq *) = {
+		[CTL_STATUS] = control_status,
+		[CTL_WHO] = control_who,
+		[CTL_KICK] = control_kick,
+		[CTL_BAN] = control_ban,
+		[CTL_UNBAN] = control_unban,
+		[CTL_BANS] = control_bans,
+		[CTL_MUTE] = control_mute,
+		[CTL_UNMUTE] = control_unmute,
+		[CTL_ANNOUNCE] = control_announce,
+		[CTL_RELOAD] = control_reload,
+		[CTL_STATS] = control_stats,
+	};
+
+	if (r->cmd >= CTL_NCMDS || handlers[r->cmd] == NULL) {
+		control_err(c, "unknown command");
+		return (-1);
+	}
+	return (handlers[r->cmd](s, c, r));
+}
+
+/*
  * A request line from a control connection (sanitised like any line):
  * parse it, act, answer.  Returns 0: control connections never wait.
  */
@@ -711,47 +820,40 @@ control_input(struct server *s, struct client *c, char *line, size_t len)
 	}
 	log_debug("control: connection %llu: %s", (unsigned long long)c->id,
 	    ctlreq_name(r.cmd));
-	switch (r.cmd) {
-	case CTL_STATUS:
-		rc = control_status(s, c, &r);
-		break;
-	case CTL_WHO:
-		rc = control_who(s, c, &r);
-		break;
-	case CTL_KICK:
-		rc = control_kick(s, c, &r);
-		break;
-	case CTL_BAN:
-		rc = control_ban(s, c, &r);
-		break;
-	case CTL_UNBAN:
-		rc = control_unban(s, c, &r);
-		break;
-	case CTL_BANS:
-		rc = control_bans(s, c, &r);
-		break;
-	case CTL_MUTE:
-		rc = control_mute(s, c, &r);
-		break;
-	case CTL_UNMUTE:
-		rc = control_unmute(s, c, &r);
-		break;
-	case CTL_ANNOUNCE:
-		rc = control_announce(s, c, &r);
-		break;
-	case CTL_RELOAD:
-		rc = control_reload(s, c, &r);
-		break;
-	case CTL_STATS:
-		rc = control_stats(s, c, &r);
-		break;
-	default:
-		output_printf(c, "error unknown command");
-		return (0);
-	}
+	rc = control_run(s, c, &r);
 	if (rc == 0)
 		output_printf(c, "ok");
 	return (0);
+}
+
+/*
+ * An operator's command from the chat (chat.c): line is "VERB ARGS" for
+ * kick, ban, unban, mute, unmute or announce, acted on as chatctl's
+ * request and answered in the chat's words.
+ */
+void
+control_operator(struct server *s, struct client *c, char *line)
+{
+	struct ctlreq	 r;
+	const char	*why;
+
+	if (ctlreq_parse(line, &r, &why) != 0) {
+		control_err(c, "%s", why);
+		return;
+	}
+	switch (r.cmd) {
+	case CTL_KICK:
+	case CTL_BAN:
+	case CTL_UNBAN:
+	case CTL_MUTE:
+	case CTL_UNMUTE:
+	case CTL_ANNOUNCE:
+		control_run(s, c, &r);
+		break;
+	default:
+		control_err(c, "not an operator's command");
+		break;
+	}
 }
 
 /*

@@ -202,6 +202,9 @@ server_flush(struct server *s)
 	struct room	*r;
 	struct timeval	 woke, now;
 
+	/* Handed over: the sockets are the successor's (server_thaw()). */
+	if (s->released)
+		return;
 	/* The members of every room that spoke get their part. */
 	TAILQ_FOREACH(r, &s->rooms.dirty, dirty_entry) {
 		for (c = TAILQ_FIRST(&r->members); c != NULL; c = next) {
@@ -551,6 +554,7 @@ server_join(struct server *s, struct client *c)
 	    (unsigned long long)c->id, c->netaddr, c->port,
 	    (c->flags & CLIENT_TLS) ? " over TLS" : "", s->nclients);
 	chat_joined(s, c);
+	account_joined(s, c);
 	client_start(c);
 }
 
@@ -1217,6 +1221,7 @@ server_listen(struct server *s)
 		future_then(listener_accept(s->control),
 		    server_accept_callback, s->control);
 	cluster_start(s);
+	account_start(s);
 	return (0);
 }
 
@@ -1291,6 +1296,7 @@ server_apply(struct server *s, struct config *conf)
 	TAILQ_FOREACH(c, &s->clients, entry)
 		client_configure(c);
 	chat_configure(s);
+	account_configure(s);
 	if (!s->debug)
 		log_setlevel(conf->log_level);
 	config_free(old);
@@ -1656,6 +1662,8 @@ server_free(struct server *s)
 
 	/* First: its requests point at clients. */
 	cluster_free(s);
+	/* After the cluster: its last callbacks complete account requests. */
+	account_free(s);
 	handover_free(s);
 	while ((l = TAILQ_FIRST(&s->listeners)) != NULL) {
 		TAILQ_REMOVE(&s->listeners, l, entry);

@@ -32,8 +32,8 @@
  * state_decode() checks everything before it returns anything: the magic,
  * the version, the length (truncated and overlong images are told apart),
  * the checksum, then every count against the bytes left and the
- * successor's limits, every length against its bound, every name with
- * name_valid() and room_valid(), every text with the sanitiser (a topic
+ * successor's limits, every length against its bound, every name (and
+ * account: a registered name, or none) with name_valid() and room_valid(), every text with the sanitiser (a topic
  * or a history line must be what sanitize_line() leaves unchanged), the
  * output not yet written for control characters, ids and names for
  * uniqueness, every client's room for existence, and that nothing is left
@@ -446,7 +446,6 @@ static int
 state_get_client(struct state_in *in, struct state_client *c, uint32_t i)
 {
 	char	what[64], guest[NAME_LEN + 1];
-	size_t	k;
 
 	c->id = state_get_int(in, 8);
 	c->guest = state_get_int(in, 8);
@@ -462,11 +461,10 @@ state_get_client(struct state_in *in, struct state_client *c, uint32_t i)
 	snprintf(what, sizeof what, "client %u's account", i);
 	if (state_get_string(in, c->account, sizeof c->account, what) != 0)
 		return (-1);
-	for (k = 0; c->account[k] != '\0'; k++) {
-		if (c->account[k] <= ' ' || c->account[k] > '~')
-			return (state_fail(in, "corrupt: client %u: the "
-			    "account is not printable", i));
-	}
+	if (c->account[0] != '\0' &&
+	    !name_valid(c->account, strlen(c->account)))
+		return (state_fail(in, "corrupt: client %u: the account is "
+		    "not a name", i));
 	snprintf(what, sizeof what, "client %u's address", i);
 	if (state_get_string(in, c->addr, sizeof c->addr, what) != 0)
 		return (-1);

@@ -1,16 +1,19 @@
 /*
  * store.c: what chatd keeps across restarts, in one SQLite database.
  *
- * Today that is the bans; the schema is versioned (PRAGMA user_version)
- * so that later tables (accounts) are added by a migration, and a
- * database written by a newer chatd is refused rather than misread.  The
+ * That is the bans and, on a single node, the accounts (acctdb.c; a
+ * cluster keeps its accounts in Redis).  The schema is versioned (PRAGMA
+ * user_version): later tables are added by a migration, and a database
+ * written by a newer chatd is refused rather than misread.  The
  * file is opened at start-up, checked (quick_check) and written to once
  * (an immediate transaction), so that a missing directory, a corrupt or a
  * read-only file is a start-up error naming it, never a silent loss later.
  *
  * Everything read back is untrusted, like a client's input: a stored ban
  * passes ban_parse() again, and a row that does not is reported and
- * skipped, never used.  Writes are single statements in WAL mode with
+ * skipped, never used; a stored account passes the checks a Redis record
+ * does (name rule, hash_valid(), fingerprint form), and one that does not
+ * is an error for that login, reported, never a silent reset.  Writes are single statements in WAL mode with
  * synchronous = NORMAL: a commit appends to the log without an fsync, so
  * an operator's ban costs the event loop microseconds, not a disk flush
  * (a power cut may lose the last bans; a crash of chatd loses nothing).
@@ -34,7 +37,7 @@
 #include "chatd.h"
 #include "sanitize.h"
 
-#define STORE_VERSION	1	/* the schema this chatd writes */
+#define STORE_VERSION	2	/* the schema this chatd writes */
 #define STORE_BUSY_MS	1000	/* another process holding a lock */
 
 struct store {
@@ -50,6 +53,18 @@ static const char *const store_schema[STORE_VERSION] = {
 	"  created INTEGER NOT NULL,"
 	"  reason TEXT NOT NULL DEFAULT ''"
 	");",
+	/* 1 -> 2: accounts, keyed by the name's key (name.c) */
+	"CREATE TABLE accounts ("
+	"  key TEXT PRIMARY KEY,"
+	"  name TEXT NOT NULL,"
+	"  hash TEXT NOT NULL,"
+	"  created INTEGER NOT NULL"
+	");"
+	"CREATE TABLE certfps ("
+	"  certfp TEXT PRIMARY KEY,"
+	"  key TEXT NOT NULL REFERENCES accounts(key) ON DELETE CASCADE"
+	");"
+	"CREATE INDEX certfps_key ON certfps(key);",
 };
 
 static int
@@ -324,4 +339,237 @@ store_ban_load(struct store *st, struct bans *l, int64_t now, char *err,
 		return (-1);
 	}
 	return (n);
+}
+
+/* Accounts ---------------------------------------------------------------- */
+
+/* Logs an account error and returns ACCTDB_FAILED. */
+static int
+store_account_failed(struct store *st, const char *what)
+{
+	log_warnx("store: %s: cannot %s: %s", st->path, what,
+	    sqlite3_errmsg(st->db));
+	return (ACCTDB_FAILED);
+}
+
+/*
+ * Reads the account of key into *a, with its certificates, each checked
+ * as if a client had sent it.  ACCTDB_OK, _NOTFOUND, or _FAILED (logged:
+ * an error, or a row chatd could not have written).
+ */
+int
+store_account_get(struct store *st, const char *key, struct account *a)
+{
+	sqlite3_stmt		*q;
+	const unsigned char	*name, *hash, *fp;
+	int			 rc;
+
+	memset(a, 0, sizeof *a);
+	if (sqlite3_prepare_v2(st->db, "SELECT name, hash, created FROM "
+	    "accounts WHERE key = ?;", -1, &q, NULL) != SQLITE_OK)
+		return (store_account_failed(st, "read an account"));
+	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(q)) != SQLITE_ROW) {
+		sqlite3_finalize(q);
+		return (rc == SQLITE_DONE ? ACCTDB_NOTFOUND :
+		    store_account_failed(st, "read an account"));
+	}
+	name = sqlite3_column_text(q, 0);
+	hash = sqlite3_column_text(q, 1);
+	a->created = sqlite3_column_int64(q, 2);
+	if (name == NULL || hash == NULL ||
+	    !name_valid((const char *)name, strlen((const char *)name)) ||
+	    strlen((const char *)hash) >= HASH_MAX || a->created < 0) {
+		sqlite3_finalize(q);
+		goto bad;
+	}
+	snprintf(a->name, sizeof a->name, "%s", name);
+	snprintf(a->hash, sizeof a->hash, "%s", hash);
+	sqlite3_finalize(q);
+	if (!hash_valid(a->hash))
+		goto bad;
+	if (sqlite3_prepare_v2(st->db, "SELECT certfp FROM certfps WHERE "
+	    "key = ? ORDER BY rowid;", -1, &q, NULL) != SQLITE_OK)
+		return (store_account_failed(st, "read an account"));
+	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		fp = sqlite3_column_text(q, 0);
+		if (fp == NULL || a->ncertfps == ACCOUNT_CERTFPS_MAX ||
+		    !wire_certfp_valid((const char *)fp,
+		    strlen((const char *)fp))) {
+			sqlite3_finalize(q);
+			goto bad;
+		}
+		memcpy(a->certfps[a->ncertfps++], fp, 65);
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return (store_account_failed(st, "read an account"));
+	return (ACCTDB_OK);
+bad:
+	log_warnx("store: %s: the stored account of key %s is not valid",
+	    st->path, key);
+	return (ACCTDB_FAILED);
+}
+
+/* The account whose certificate is fp, as store_account_get(). */
+int
+store_account_by_certfp(struct store *st, const char *fp, struct account *a)
+{
+	sqlite3_stmt		*q;
+	const unsigned char	*k;
+	char			 key[NAME_LEN + 1];
+	int			 rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT key FROM certfps WHERE "
+	    "certfp = ?;", -1, &q, NULL) != SQLITE_OK)
+		return (store_account_failed(st, "find a certificate"));
+	sqlite3_bind_text(q, 1, fp, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc != SQLITE_ROW) {
+		sqlite3_finalize(q);
+		return (rc == SQLITE_DONE ? ACCTDB_NOTFOUND :
+		    store_account_failed(st, "find a certificate"));
+	}
+	k = sqlite3_column_text(q, 0);
+	snprintf(key, sizeof key, "%s", k != NULL ? (const char *)k : "");
+	sqlite3_finalize(q);
+	return (store_account_get(st, key, a));
+}
+
+/* Runs sql (one statement) bound to the texts of args; SQLite's result. */
+static int
+store_run(struct store *st, const char *sql, const char *const *args,
+    int nargs, int *changes)
+{
+	sqlite3_stmt	*q;
+	int		 i, rc;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
+		return (SQLITE_ERROR);
+	for (i = 0; i < nargs; i++)
+		sqlite3_bind_text(q, i + 1, args[i], -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (changes != NULL)
+		*changes = sqlite3_changes(st->db);
+	return (rc);
+}
+
+/* Adds a's certificates under key; SQLITE_DONE, or why not. */
+static int
+store_certfps_add(struct store *st, const char *key, const struct account *a)
+{
+	const char	*args[2];
+	unsigned	 i;
+	int		 rc = SQLITE_DONE;
+
+	for (i = 0; i < a->ncertfps && rc == SQLITE_DONE; i++) {
+		args[0] = a->certfps[i];
+		args[1] = key;
+		rc = store_run(st, "INSERT INTO certfps (certfp, key) "
+		    "VALUES (?, ?);", args, 2, NULL);
+	}
+	return (rc);
+}
+
+/* Creates account a under key, unless key is taken. */
+int
+store_account_create(struct store *st, const char *key,
+    const struct account *a)
+{
+	char		 created[24];
+	const char	*args[4] = { key, a->name, a->hash, created };
+	int		 rc;
+
+	snprintf(created, sizeof created, "%lld", (long long)a->created);
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		return (store_account_failed(st, "create an account"));
+	rc = store_run(st, "INSERT INTO accounts (key, name, hash, created) "
+	    "VALUES (?, ?, ?, CAST(? AS INTEGER));", args, 4, NULL);
+	if (rc == SQLITE_DONE)
+		rc = store_certfps_add(st, key, a);
+	if (rc != SQLITE_DONE) {
+		sqlite3_exec(st->db, "ROLLBACK;", NULL, NULL, NULL);
+		return ((rc & 0xff) == SQLITE_CONSTRAINT ? ACCTDB_EXISTS :
+		    store_account_failed(st, "create an account"));
+	}
+	if (sqlite3_exec(st->db, "COMMIT;", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_exec(st->db, "ROLLBACK;", NULL, NULL, NULL);
+		return (store_account_failed(st, "create an account"));
+	}
+	return (ACCTDB_OK);
+}
+
+/*
+ * Replaces old with a (the same key; hash and certificates may differ),
+ * unless the stored account is no longer old: ACCTDB_CHANGED.  A
+ * certificate another account has: ACCTDB_EXISTS.
+ */
+int
+store_account_update(struct store *st, const char *key,
+    const struct account *old, const struct account *a)
+{
+	struct account	 now;
+	const char	*args[2] = { a->hash, key };
+	int		 rc;
+
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		return (store_account_failed(st, "update an account"));
+	if ((rc = store_account_get(st, key, &now)) != ACCTDB_OK) {
+		sqlite3_exec(st->db, "ROLLBACK;", NULL, NULL, NULL);
+		return (rc == ACCTDB_NOTFOUND ? ACCTDB_CHANGED : rc);
+	}
+	if (memcmp(&now, old, sizeof now) != 0) {
+		sqlite3_exec(st->db, "ROLLBACK;", NULL, NULL, NULL);
+		return (ACCTDB_CHANGED);
+	}
+	rc = store_run(st, "UPDATE accounts SET hash = ? WHERE key = ?;",
+	    args, 2, NULL);
+	if (rc == SQLITE_DONE)
+		rc = store_run(st, "DELETE FROM certfps WHERE key = ?;",
+		    args + 1, 1, NULL);
+	if (rc == SQLITE_DONE)
+		rc = store_certfps_add(st, key, a);
+	if (rc != SQLITE_DONE) {
+		sqlite3_exec(st->db, "ROLLBACK;", NULL, NULL, NULL);
+		return ((rc & 0xff) == SQLITE_CONSTRAINT ? ACCTDB_EXISTS :
+		    store_account_failed(st, "update an account"));
+	}
+	if (sqlite3_exec(st->db, "COMMIT;", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_exec(st->db, "ROLLBACK;", NULL, NULL, NULL);
+		return (store_account_failed(st, "update an account"));
+	}
+	return (ACCTDB_OK);
+}
+
+/* Deletes the account old of key, unless it changed since it was read. */
+int
+store_account_delete(struct store *st, const char *key,
+    const struct account *old)
+{
+	struct account	 now;
+	int		 rc;
+
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		return (store_account_failed(st, "delete an account"));
+	if ((rc = store_account_get(st, key, &now)) != ACCTDB_OK ||
+	    memcmp(&now, old, sizeof now) != 0) {
+		sqlite3_exec(st->db, "ROLLBACK;", NULL, NULL, NULL);
+		return (rc == ACCTDB_OK || rc == ACCTDB_NOTFOUND ?
+		    ACCTDB_CHANGED : rc);
+	}
+	/* Without PRAGMA foreign_keys, the cascade is ours to do. */
+	if (store_run(st, "DELETE FROM certfps WHERE key = ?;", &key, 1,
+	    NULL) != SQLITE_DONE ||
+	    store_run(st, "DELETE FROM accounts WHERE key = ?;", &key, 1,
+	    NULL) != SQLITE_DONE ||
+	    sqlite3_exec(st->db, "COMMIT;", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_exec(st->db, "ROLLBACK;", NULL, NULL, NULL);
+		return (store_account_failed(st, "delete an account"));
+	}
+	return (ACCTDB_OK);
 }

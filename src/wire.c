@@ -12,7 +12,9 @@
  * text); and from chatctl, ban (pattern, expires, created, reason: see
  * wire_ban()), unban (pattern) and announce (text); and for rooms, moved
  * (name, the room it went to or empty) and topic (setter, topic or empty
- * for none).  Messages of a room go on the room's own channel, the others
+ * for none); for accounts, kick (the operator, whom, the reason or empty)
+ * and reclaim (a registered name whose owner has logged in: whoever holds
+ * it elsewhere gives it up).  Messages of a room go on the room's own channel, the others
  * on the main one (cluster.c).  Fields come from
  * sanitised client input and valid names, which
  * hold no TAB, CR, LF or NUL, so no escaping is needed.
@@ -22,13 +24,19 @@
  * number of fields, every name with name_valid() and every text with the
  * sanitiser, and refuses a text longer than a local client's line could
  * have become (the caller passes the bound).  The values kept under keys
- * (the holder of a name, a node's /who entries, SCAN cursors) are parsed
- * here with the same rules.  What the node then does with a message is
+ * (the holder of a name, a node's /who entries, SCAN cursors, accounts)
+ * are parsed here with the same rules.  An account is one value,
+ *
+ *	chatd-account1 TAB name TAB created TAB hash TAB certfp,certfp...
+ *
+ * so that creating one is one SET NX and changing one a compare-and-set
+ * of the whole value (cluster.c's account calls).  What the node then does with a message is
  * chat.c's (its handlers are indexed by the type): keeping the grammar
  * free of handlers keeps it free of the server, so the unit suite and the
  * fuzz target (tests/fuzz/fuzz_cluster.c) run it alone.
  */
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +63,8 @@ static const struct wire_kind {
 	[WIRE_ANNOUNCE] = { "announce", 0, 1, 0 },
 	[WIRE_MOVED] = { "moved", 1, 2, 1 },	/* name, room or "" */
 	[WIRE_TOPIC] = { "topic", 1, 2, 1 },	/* setter, topic or "" */
+	[WIRE_KICK] = { "kick", 2, 3, 1 },	/* operator, whom, reason */
+	[WIRE_RECLAIM] = { "reclaim", 1, 1, 0 },	/* a logged-in owner */
 };
 
 const char *
@@ -387,4 +397,123 @@ wire_nick_key(const char *prefix, const char *name, char *buf)
 
 	name_key(name, key);
 	snprintf(buf, WIRE_KEY_MAX, "%snick:%s", prefix, key);
+}
+
+/* The key of the account of name: PREFIX:account:KEY (name.c's key). */
+void
+wire_account_key(const char *prefix, const char *name, char *buf)
+{
+	char	key[NAME_LEN + 1];
+
+	name_key(name, key);
+	snprintf(buf, WIRE_KEY_MAX, "%saccount:%s", prefix, key);
+}
+
+/* The key of the account a certificate logs in: PREFIX:certfp:FP. */
+void
+wire_certfp_key(const char *prefix, const char *fp, char *buf)
+{
+	snprintf(buf, WIRE_CERTFP_KEY_MAX, "%scertfp:%s", prefix, fp);
+}
+
+/* Whether s[0..len) is a certificate fingerprint: 64 lower-case hex. */
+int
+wire_certfp_valid(const char *s, size_t len)
+{
+	size_t	i;
+
+	if (len != 64)
+		return (0);
+	for (i = 0; i < len; i++) {
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f')))
+			return (0);
+	}
+	return (1);
+}
+
+/*
+ * The stored form of a, in buf (size bytes, WIRE_ACCOUNT_MAX will do).
+ * Returns its length, or -1 if it does not fit.
+ */
+int
+wire_account(const struct account *a, char *buf, size_t size)
+{
+	size_t		i;
+	int		n;
+
+	n = snprintf(buf, size, "%s\t%s\t%lld\t%s\t", WIRE_ACCOUNT_VERSION,
+	    a->name, (long long)a->created, a->hash);
+	for (i = 0; i < a->ncertfps && n >= 0 && (size_t)n < size; i++)
+		n += snprintf(buf + n, size - (size_t)n, "%s%s", i == 0 ? "" :
+		    ",", a->certfps[i]);
+	return (n < 0 || (size_t)n >= size ? -1 : n);
+}
+
+/*
+ * Parses a stored account of at most max_certfps certificates into *a.
+ * Every field is checked as if a client had sent it: the name by its
+ * rule, the hash by hash_valid(), each fingerprint by its form.  Returns
+ * 0, or -1 if any breaks its rule.
+ */
+int
+wire_parse_account(const char *s, size_t len, unsigned max_certfps,
+    struct account *a)
+{
+	const char	*f[5], *end = s + len, *p, *comma;
+	size_t		 flen[5];
+	char		 num[24];
+	long long	 created;
+	int		 i;
+
+	memset(a, 0, sizeof *a);
+	if (max_certfps > ACCOUNT_CERTFPS_MAX)
+		max_certfps = ACCOUNT_CERTFPS_MAX;
+	if (memchr(s, '\0', len) != NULL)
+		return (-1);
+	for (i = 0, p = s; i < 5; i++) {
+		f[i] = p;
+		if (i == 4)
+			flen[i] = (size_t)(end - p);
+		else {
+			if ((p = memchr(p, '\t', (size_t)(end - p))) == NULL)
+				return (-1);
+			flen[i] = (size_t)(p - f[i]);
+			p++;
+		}
+	}
+	if (flen[0] != strlen(WIRE_ACCOUNT_VERSION) ||
+	    memcmp(f[0], WIRE_ACCOUNT_VERSION, flen[0]) != 0 ||
+	    !name_valid(f[1], flen[1]) || flen[2] == 0 || flen[2] >= sizeof num || flen[3] == 0 ||
+	    flen[3] >= HASH_MAX)
+		return (-1);
+	memcpy(a->name, f[1], flen[1]);
+	if (name_is_guest(a->name))
+		return (-1);
+	memcpy(num, f[2], flen[2]);
+	num[flen[2]] = '\0';
+	if (num[0] == '0' && flen[2] > 1)
+		return (-1);
+	for (i = 0; num[i] != '\0'; i++) {
+		if (num[i] < '0' || num[i] > '9')
+			return (-1);
+	}
+	if ((created = strtoll(num, NULL, 10)) < 0 || created == LLONG_MAX)
+		return (-1);
+	a->created = created;
+	memcpy(a->hash, f[3], flen[3]);
+	if (memchr(a->hash, '\t', flen[3]) != NULL || !hash_valid(a->hash))
+		return (-1);
+	/* None, or fingerprints separated by single commas. */
+	for (p = f[4]; flen[4] != 0; p = comma + 1) {
+		if ((comma = memchr(p, ',', (size_t)(end - p))) == NULL)
+			comma = end;
+		if (a->ncertfps == max_certfps ||
+		    !wire_certfp_valid(p, (size_t)(comma - p)))
+			return (-1);
+		memcpy(a->certfps[a->ncertfps++], p, 64);
+		if (comma == end)
+			break;
+	}
+	return (0);
 }

@@ -277,14 +277,14 @@ START_TEST(test_table)
 {
 	const struct command_info	*ci;
 	char				 verb[32];
-	int				 seen[CMD_TOPIC + 1] = { 0 };
+	int				 seen[CMD_ANNOUNCE + 1] = { 0 };
 	size_t				 i, j;
 
 	for (i = 0; i < COMMAND_COUNT; i++) {
 		ci = command_nth(i);
 		ck_assert_ptr_nonnull(ci);
 		ck_assert_int_ge(ci->id, CMD_HELP);
-		ck_assert_int_le(ci->id, CMD_TOPIC);
+		ck_assert_int_le(ci->id, CMD_ANNOUNCE);
 		seen[ci->id]++;
 		ck_assert_ptr_eq(command_info(ci->id), ci);
 
@@ -311,13 +311,93 @@ START_TEST(test_table)
 		parse(verb);
 		check_command(ci->id, verb + 1, "");
 	}
-	for (i = CMD_HELP; i <= CMD_TOPIC; i++)
+	for (i = CMD_HELP; i <= CMD_ANNOUNCE; i++)
 		ck_assert_msg(seen[i] == 1, "command %zu listed %d times", i,
 		    seen[i]);
 	ck_assert_ptr_null(command_nth(COMMAND_COUNT));
 	ck_assert_ptr_null(command_nth(COMMAND_COUNT + 100));
 	ck_assert_ptr_null(command_info(CMD_CHAT));
 	ck_assert_ptr_null(command_info(CMD_UNKNOWN));
+}
+END_TEST
+
+/* The arguments of the account commands, by their grammar. */
+#define FP	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static void
+account_ok(enum command_id id, const char *args, struct account_args *a)
+{
+	const char	*why = NULL;
+
+	ck_assert_msg(command_account(id, args, a, &why) == 0, "%s '%s': %s",
+	    command_info(id)->name, args, why);
+}
+
+static void
+account_bad(enum command_id id, const char *args, const char *want)
+{
+	struct account_args	 a;
+	const char		*why = NULL;
+
+	ck_assert_msg(command_account(id, args, &a, &why) == -1, "%s '%s' "
+	    "accepted", command_info(id)->name, args);
+	ck_assert_str_eq(why, want);
+}
+
+START_TEST(test_account_args)
+{
+	struct account_args	a;
+
+	account_ok(CMD_REGISTER, "s3cret-pass", &a);
+	ck_assert_uint_eq(a.password_len, 11);
+	ck_assert_int_eq(strncmp(a.password, "s3cret-pass", 11), 0);
+	account_bad(CMD_REGISTER, "", "/register PASSWORD");
+	account_bad(CMD_REGISTER, "two words", "/register PASSWORD");
+
+	account_ok(CMD_LOGIN, "Alice hunter22", &a);
+	ck_assert_uint_eq(a.name_len, 5);
+	ck_assert_int_eq(strncmp(a.name, "Alice", 5), 0);
+	ck_assert_int_eq(strncmp(a.password, "hunter22", a.password_len), 0);
+	account_bad(CMD_LOGIN, "alice", "/login NAME PASSWORD");
+	account_bad(CMD_LOGIN, "alice pw extra", "/login NAME PASSWORD");
+	account_bad(CMD_LOGIN, "al!ce hunter22", "no such account: names are "
+	    "1 to 24 letters, digits, _, - or .");
+
+	account_ok(CMD_PASSWORD, "old-one new-one", &a);
+	ck_assert_int_eq(strncmp(a.password, "old-one", a.password_len), 0);
+	ck_assert_int_eq(strncmp(a.newpw, "new-one", a.newpw_len), 0);
+	account_bad(CMD_PASSWORD, "only-one", "/password OLD NEW");
+
+	account_ok(CMD_LOGOUT, "", &a);
+	account_bad(CMD_LOGOUT, "now", "/logout");
+	account_ok(CMD_UNREGISTER, "pw", &a);
+
+	account_ok(CMD_CERTFP, "list", &a);
+	ck_assert_int_eq(a.sub, CERTFP_LIST);
+	account_ok(CMD_CERTFP, "ADD", &a);
+	ck_assert_int_eq(a.sub, CERTFP_ADD);
+	account_ok(CMD_CERTFP, "del SHA256:" FP, &a);
+	ck_assert_int_eq(a.sub, CERTFP_DEL);
+	ck_assert_str_eq(a.certfp, FP);
+	/* Either case, with or without the prefix. */
+	account_ok(CMD_CERTFP, "del 0123456789ABCDEF0123456789ABCDEF"
+	    "0123456789ABCDEF0123456789ABCDEF", &a);
+	ck_assert_str_eq(a.certfp, FP);
+	account_bad(CMD_CERTFP, "", "/certfp add|list|del [SHA256:HEX]");
+	account_bad(CMD_CERTFP, "del", "/certfp add|list|del [SHA256:HEX]");
+	account_bad(CMD_CERTFP, "del SHA256:0123", "/certfp add|list|del "
+	    "[SHA256:HEX]");
+	account_bad(CMD_CERTFP, "del SHA256:" FP "0", "/certfp add|list|del "
+	    "[SHA256:HEX]");
+	account_bad(CMD_CERTFP, "del g123456789abcdef0123456789abcdef"
+	    "0123456789abcdef0123456789abcdef", "/certfp add|list|del "
+	    "[SHA256:HEX]");
+	account_bad(CMD_CERTFP, "add " FP, "/certfp add|list|del "
+	    "[SHA256:HEX]");
+	account_bad(CMD_CERTFP, "remove", "/certfp add|list|del "
+	    "[SHA256:HEX]");
+	/* Not an account command. */
+	account_bad(CMD_NICK, "alice", "/nick NAME");
 }
 END_TEST
 
@@ -345,6 +425,7 @@ command_suite(void)
 
 	tc = tcase_create("table");
 	tcase_add_test(tc, test_table);
+	tcase_add_test(tc, test_account_args);
 	suite_add_tcase(s, tc);
 
 	return (s);

@@ -14,7 +14,10 @@
  * mode, reload, -t on [cluster] configs, and bans: one made through a
  * node's control socket refuses and removes clients on another, a node
  * takes the room's bans from Redis on link, and one made while Redis was
- * down is saved there when it returns.
+ * down is saved there when it returns; and accounts: one registered on a
+ * node logs in on another (taking the name from its own session there),
+ * a registered name is refused to /nick on every node, and an operator
+ * on one node kicks a user of another.
  *
  * hiredis queues every command but while it tears a context down, which
  * no test can time, so one test preloads tests/fault/hiredis_fault.so
@@ -2943,6 +2946,79 @@ expect_banned_from(struct chatd *d, const char *src, const char *reason)
 	tc_close(c);
 }
 
+/* Accounts in Redis, for every node. */
+#define ACCOUNTS_MORE	"\n[accounts]\nallow_plaintext_passwords = yes\n" \
+	"hash_cost = 1\noperators = opal\n"
+
+/*
+ * An account registered on a logs in on b; the session it had on a is
+ * logged out and becomes a guest there; a name registered on one node is
+ * refused to /nick on the other; opal, an operator, kicks from b a user
+ * of a.  Each reply is a line the node sends, each remote effect a line
+ * the other node sends or logs.
+ */
+START_TEST(test_accounts_across_nodes)
+{
+	struct redis	*r;
+	struct chatd	*a, *b;
+	struct room	 rm;
+	struct tc	*alice, *opal, *mallory, *g;
+	char		*value;
+
+	r = redis_start(0);
+	room_init(&rm, r);
+	a = node_up_ex(r, "a", 1, TTL, NULL, ACCOUNTS_MORE);
+	b = node_up_ex(r, "b", 2, TTL, NULL, ACCOUNTS_MORE);
+	alice = room_join(&rm, a, "alice");
+	opal = room_join(&rm, b, "opal");
+	mallory = room_join(&rm, a, "mallory");
+	tc_send(alice, "/register hunter2222\n");
+	tc_expect(alice, "*** alice is registered to you", W);
+	tc_expect_line(alice, "*** you are logged in as alice");
+	tc_send(opal, "/register opalpass1\n");
+	tc_expect(opal, "*** opal is registered to you", W);
+	tc_expect_line(opal, "*** you are logged in as opal");
+	/* Redis holds the record, hash and all. */
+	value = redis_cmd(r, "GET", "chatd:account:allce", NULL);
+	ck_assert_msg(strncmp(value, "chatd-account1\talice\t", 21) == 0 &&
+	    strstr(value, "\t$y$") != NULL, "account record: %s", value);
+	free(value);
+
+	/* b's newcomer cannot take the name, nor a look-alike. */
+	g = tc_connect(b);
+	tc_send(g, "/nick alice\n");
+	tc_expect(g, "*** alice is registered: /login alice PASSWORD to use "
+	    "it", W);
+	tc_send(g, "/nick ALICE\n");
+	tc_expect(g, "*** ALICE is registered: /login ALICE PASSWORD to use it",
+	    W);
+
+	/* The login on b takes the name from a's session. */
+	tc_send(g, "/login alice hunter2222\n");
+	tc_expect(g, "*** you are logged in as alice", W);
+	tc_expect(g, "*** you are now known as alice", W);
+	tc_expect_re(alice, "^\\*\\*\\* alice logged in again on another "
+	    "node, so you are logged out; you are now guest[0-9]+$", W);
+	chatd_wait_log(b, "logged in as alice");
+
+	/* opal kicks mallory, who is on a. */
+	tc_send(opal, "/kick mallory spamming\n");
+	tc_expect(opal, "*** mallory is not on this node: asked the other "
+	    "nodes to kick them", W);
+	tc_expect(mallory, "*** you have been kicked: spamming", W);
+	tc_expect_eof(mallory);
+	chatd_wait_log(a, "operator opal (on node b): kicked mallory");
+	chatd_wait_log(b, "operator opal: asked the other nodes to kick "
+	    "mallory: spamming");
+
+	tc_close(g);
+	room_close(&rm);
+	chatd_stop_ok(a);
+	chatd_stop_ok(b);
+	redis_stop(r);
+}
+END_TEST
+
 /*
  * A ban made on node a through its control socket refuses a client on
  * node b, and removes the one b already has from that address; b keeps it
@@ -3187,6 +3263,7 @@ e2e_cluster_suite(void)
 	tc = tcase_create("bans");
 	tcase_set_timeout(tc, TEST_TIMEOUT);
 	tcase_add_test(tc, test_ban_across_nodes);
+	tcase_add_test(tc, test_accounts_across_nodes);
 	tcase_add_test(tc, test_ban_taken_on_link);
 	tcase_add_test(tc, test_ban_pushed_on_link);
 	suite_add_tcase(s, tc);

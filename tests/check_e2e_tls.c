@@ -6,13 +6,12 @@
  * line is to blame), both for `chatd -t -c FILE` and for a start; a good
  * config passes -t.
  *
- * The certificates are made at test time with the OpenSSL API, once, by
- * an unchecked fixture in the runner, in a private directory under the
+ * The certificates are made at test time (certs.c), once, by an
+ * unchecked fixture in the runner, in a private directory under the
  * harness root (removed at exit): an EC and an RSA key with self-signed
  * certificates, another EC key that matches neither, a certificate that
- * expired yesterday and one valid from tomorrow (dates the openssl
- * command of Debian 12 cannot write: its req and x509 count days from
- * now), and a text file that is no PEM at all.
+ * expired yesterday and one valid from tomorrow, and a text file that is
+ * no PEM at all.
  *
  * Where chatd quotes OpenSSL ("error:0480006C:PEM routines::no start
  * line"), the text is OpenSSL 3's, as the daemon prints it on Debian 12;
@@ -68,15 +67,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/ec.h>
-#include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/rsa.h>
-#include <openssl/x509.h>
 
 #include <check.h>
 
+#include "certs.h"
+#include "progs.h"
 #include "harness.h"
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
@@ -88,100 +84,20 @@
 /* Certificates ------------------------------------------------------------ */
 
 static char	*certdir;	/* the fixture's files */
-static char	 alice_fp[2 * 32 + 1];	/* SHA-256 of alice.pem, in hex */
+static char	 alice_fp[CERTS_FP_SIZE];	/* SHA-256 of alice.pem */
 
-static const char *
-ossl_error(void)
-{
-	static char	buf[256];
-
-	ERR_error_string_n(ERR_get_error(), buf, sizeof buf);
-	return (buf);
-}
-
-/* A new key: EC on P-256, or RSA of 2048 bits. */
-static EVP_PKEY *
-make_key(int rsa)
-{
-	EVP_PKEY	*k;
-
-	if ((k = rsa ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256")) == NULL)
-		ck_abort_msg("key generation: %s", ossl_error());
-	return (k);
-}
-
-static FILE *
-open_out(const char *name, char **path)
-{
-	FILE	*f;
-
-	*path = harness_asprintf("%s/%s", certdir, name);
-	if ((f = fopen(*path, "w")) == NULL)
-		ck_abort_msg("%s: %s", *path, strerror(errno));
-	return (f);
-}
-
-/* Writes k to certdir/name as a PEM private key. */
+/* The fixture's files, in certdir. */
 static void
-write_key(const char *name, EVP_PKEY *k)
+key(const char *name, EVP_PKEY *k)
 {
-	FILE	*f;
-	char	*path;
-
-	f = open_out(name, &path);
-	if (PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL) != 1 ||
-	    fclose(f) != 0)
-		ck_abort_msg("%s: %s", path, ossl_error());
-	free(path);
-}
-
-/*
- * Writes to certdir/name a certificate for CN=cn, self-signed with k,
- * valid from now + from to now + to seconds (negative: in the past); if
- * fp is not NULL, the certificate's SHA-256 fingerprint in lower-case hex
- * goes there (65 bytes).
- */
-static void
-write_cert_cn(const char *name, const char *cn, EVP_PKEY *k, long from,
-    long to, char *fp)
-{
-	unsigned char	 md[EVP_MAX_MD_SIZE];
-	unsigned int	 mdlen, i;
-	static long	 serial;
-	X509		*x;
-	X509_NAME	*n;
-	FILE		*f;
-	char		*path;
-
-	if ((x = X509_new()) == NULL ||
-	    X509_set_version(x, X509_VERSION_3) != 1 ||
-	    ASN1_INTEGER_set(X509_get_serialNumber(x), ++serial) != 1 ||
-	    X509_gmtime_adj(X509_getm_notBefore(x), from) == NULL ||
-	    X509_gmtime_adj(X509_getm_notAfter(x), to) == NULL ||
-	    X509_set_pubkey(x, k) != 1 ||
-	    (n = X509_get_subject_name(x)) == NULL ||
-	    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-	    (const unsigned char *)cn, -1, -1, 0) != 1 ||
-	    X509_set_issuer_name(x, n) != 1 ||
-	    X509_sign(x, k, EVP_sha256()) == 0)
-		ck_abort_msg("certificate %s: %s", name, ossl_error());
-	f = open_out(name, &path);
-	if (PEM_write_X509(f, x) != 1 || fclose(f) != 0)
-		ck_abort_msg("%s: %s", path, ossl_error());
-	if (fp != NULL) {
-		if (X509_digest(x, EVP_sha256(), md, &mdlen) != 1)
-			ck_abort_msg("digest %s: %s", name, ossl_error());
-		for (i = 0; i < mdlen; i++)
-			sprintf(fp + 2 * i, "%02x", md[i]);
-	}
-	X509_free(x);
-	free(path);
+	certs_write_key(certdir, name, k);
 }
 
 static void
-write_cert(const char *name, EVP_PKEY *k, long from, long to)
+cert(const char *name, const char *cn, EVP_PKEY *k, long from, long to,
+    char *fp)
 {
-	write_cert_cn(name, "localhost", k, from, to, NULL);
+	certs_write_cert(certdir, name, cn, k, from, to, fp);
 }
 
 static void
@@ -190,27 +106,27 @@ certs_setup(void)
 	EVP_PKEY	*ec, *rsa, *other, *alice, *mallory;
 
 	certdir = harness_mkdtemp("certs");
-	ec = make_key(0);
-	rsa = make_key(1);
-	other = make_key(0);
-	alice = make_key(0);
-	mallory = make_key(0);
-	write_key("key.pem", ec);
-	write_cert("cert.pem", ec, -DAY, 30 * DAY);
-	write_key("rsa-key.pem", rsa);
-	write_cert("rsa-cert.pem", rsa, -DAY, 30 * DAY);
-	write_key("other-key.pem", other);
-	write_cert("expired.pem", ec, -30 * DAY, -DAY);
-	write_cert("future.pem", ec, DAY, 30 * DAY);
+	ec = certs_key(0);
+	rsa = certs_key(1);
+	other = certs_key(0);
+	alice = certs_key(0);
+	mallory = certs_key(0);
+	key("key.pem", ec);
+	cert("cert.pem", "localhost", ec, -DAY, 30 * DAY, NULL);
+	key("rsa-key.pem", rsa);
+	cert("rsa-cert.pem", "localhost", rsa, -DAY, 30 * DAY, NULL);
+	key("other-key.pem", other);
+	cert("expired.pem", "localhost", ec, -30 * DAY, -DAY, NULL);
+	cert("future.pem", "localhost", ec, DAY, 30 * DAY, NULL);
 	free(harness_write_file(certdir, "text.pem", "this is no "
 	    "certificate\n"));
 	/* What a reload swaps in, and clients' own. */
-	write_cert_cn("new-cert.pem", "new.chatd.test", other, -DAY, 30 * DAY,
+	cert("new-cert.pem", "new.chatd.test", other, -DAY, 30 * DAY,
 	    NULL);
-	write_key("alice-key.pem", alice);
-	write_cert_cn("alice.pem", "alice", alice, -DAY, 30 * DAY, alice_fp);
-	write_key("mallory-key.pem", mallory);
-	write_cert_cn("mallory.pem", "alice", mallory, -DAY, 30 * DAY, NULL);
+	key("alice-key.pem", alice);
+	cert("alice.pem", "alice", alice, -DAY, 30 * DAY, alice_fp);
+	key("mallory-key.pem", mallory);
+	cert("mallory.pem", "alice", mallory, -DAY, 30 * DAY, NULL);
 	EVP_PKEY_free(alice);
 	EVP_PKEY_free(mallory);
 	EVP_PKEY_free(ec);
@@ -426,168 +342,6 @@ START_TEST(test_config_good)
 }
 END_TEST
 
-/* Programs ---------------------------------------------------------------- */
-
-/* A client or proxy program run by a test. */
-struct prog {
-	pid_t		 pid;
-	int		 status;
-	char		*err;		/* what it wrote on stderr */
-	struct tc	*c;		/* a client's stdin and stdout */
-};
-
-static const struct {
-	const char	*name;
-	const char	*env;
-} programs[] = {
-	{ "openssl", "OPENSSL" },
-	{ "ncat", "NCAT" },
-	{ "socat", "SOCAT" },
-	{ "haproxy", "HAPROXY" },
-	{ "stunnel4", "STUNNEL" },
-};
-
-/*
- * The path of each of the programs names (a NULL-terminated list) in
- * path[], or NULL after reporting a skip of test naming the ones missing.
- */
-static int
-find_programs(const char *test, const char *const names[], char *path[])
-{
-	char	 missing[256] = "";
-	size_t	 i, j;
-
-	for (i = 0; names[i] != NULL; i++) {
-		path[i] = NULL;
-		for (j = 0; j < nitems(programs); j++) {
-			if (strcmp(programs[j].name, names[i]) == 0)
-				path[i] = harness_program(names[i],
-				    programs[j].env);
-		}
-		if (path[i] == NULL)
-			snprintf(missing + strlen(missing), sizeof missing -
-			    strlen(missing), " %s", names[i]);
-	}
-	if (missing[0] == '\0')
-		return (1);
-	harness_skip(test, "not installed:%s (Debian: openssl ncat socat "
-	    "haproxy stunnel4)", missing);
-	for (j = 0; j < i; j++)
-		free(path[j]);
-	return (0);
-}
-
-/*
- * Runs path with args (NULL-terminated), stderr to a file in dir named
- * after tag.  As a client (client set), its stdin and stdout are one end
- * of a socketpair and p->c the other; else both are /dev/null's.
- */
-static void
-prog_start(struct prog *p, const char *dir, const char *tag,
-    const char *path, char *const args[], int client)
-{
-	struct harness_exec	 x;
-	int			 sv[2], err, out;
-
-	memset(p, 0, sizeof *p);
-	p->status = -1;
-	p->err = harness_asprintf("%s/%s.err", dir, tag);
-	if ((err = open(p->err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) == -1)
-		ck_abort_msg("%s: %s", p->err, strerror(errno));
-	if (client) {
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) ==
-		    -1)
-			ck_abort_msg("socketpair: %s", strerror(errno));
-		out = sv[1];
-	} else if ((out = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1)
-		ck_abort_msg("/dev/null: %s", strerror(errno));
-	memset(&x, 0, sizeof x);
-	x.bin = path;
-	x.tail = args;
-	x.infd = client ? out : 0;
-	x.outfd = out;
-	x.errfd = err;
-	p->pid = harness_spawn(&x);
-	close(out);
-	close(err);
-	if (client)
-		p->c = tc_adopt(sv[0], tag);
-}
-
-/* Waits for p to end by itself; its exit status. */
-static int
-prog_exit(struct prog *p)
-{
-	int	st;
-
-	st = harness_wait(&p->pid, &p->status, W);
-	ck_assert_msg(st != -1, "%s did not exit; it said:\n%s", p->err,
-	    harness_read_file(p->err));
-	return (st);
-}
-
-/* Ends p if it still runs. */
-static void
-prog_stop(struct prog *p)
-{
-	if (p->pid > 0) {
-		kill(p->pid, SIGTERM);
-		if (harness_wait(&p->pid, &p->status, W) == -1)
-			ck_abort_msg("%s: no exit after SIGTERM", p->err);
-	}
-	tc_close(p->c);
-	p->c = NULL;
-	free(p->err);
-	p->err = NULL;
-}
-
-/* The text s in the file of path (a program's stderr), read anew. */
-static int
-file_has(const char *path, const char *s)
-{
-	char	*text;
-	int	 found;
-
-	text = harness_read_file(path);
-	found = strstr(text, s) != NULL;
-	free(text);
-	return (found);
-}
-
-/* Whether what p wrote on stderr so far holds s. */
-static int
-prog_said(struct prog *p, const char *s)
-{
-	return (file_has(p->err, s));
-}
-
-/* Whether the kernel lists a TCP socket listening on 127.0.0.1:port. */
-static int
-listening(void *arg)
-{
-	FILE	*f;
-	char	 line[512], want[32];
-	int	 found = 0;
-
-	snprintf(want, sizeof want, "0100007F:%04X 00000000:0000 0A",
-	    *(int *)arg);
-	if ((f = fopen("/proc/net/tcp", "r")) == NULL)
-		return (0);
-	while (!found && fgets(line, sizeof line, f) != NULL)
-		found = strstr(line, want) != NULL;
-	fclose(f);
-	return (found);
-}
-
-static void
-wait_listening(struct prog *p, int port)
-{
-	if (!harness_poll(listening, &port, W))
-		ck_abort_msg("nothing listens on port %d; %s says:\n%s", port,
-		    p->err, harness_read_file(p->err));
-}
-
 /* The daemon with TLS --------------------------------------------------- */
 
 /*
@@ -608,45 +362,6 @@ start_tls(int tport, const char *dir, const char *more)
 	d = chatd_start(extra);
 	free(extra);
 	return (d);
-}
-
-/* A TLS client program, from its welcome line on; its stderr in dir. */
-static void
-tls_client(struct prog *p, const char *dir, const char *tag,
-    const char *path, char *const args[])
-{
-	prog_start(p, dir, tag, path, args, 1);
-	tc_welcome(p->c);
-}
-
-#define S_CLIENT_ARGS	12
-
-/*
- * "openssl s_client -connect 127.0.0.1:tport" and then the arguments
- * after welcome (NULL-terminated), from its welcome line on if welcome.
- */
-static void
-s_client(struct prog *p, const char *dir, const char *tag,
-    const char *openssl, int tport, int welcome, ...)
-{
-	va_list	 ap;
-	char	*hostport, *args[S_CLIENT_ARGS + 1];
-	int	 n = 0;
-
-	hostport = harness_asprintf("127.0.0.1:%d", tport);
-	args[n++] = "s_client";
-	args[n++] = "-connect";
-	args[n++] = hostport;
-	va_start(ap, welcome);
-	while ((args[n] = va_arg(ap, char *)) != NULL)
-		if (++n == S_CLIENT_ARGS)
-			ck_abort_msg("s_client: too many arguments");
-	va_end(ap);
-	if (welcome)
-		tls_client(p, dir, tag, openssl, args);
-	else
-		prog_start(p, dir, tag, openssl, args, 1);
-	free(hostport);
 }
 
 /*

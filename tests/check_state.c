@@ -97,7 +97,7 @@ make_base(void)
 	clients[2].sock = 100;
 	snprintf(clients[2].name, sizeof clients[2].name, "bob");
 	snprintf(clients[2].room, sizeof clients[2].room, "#LOBBY");
-	snprintf(clients[2].account, sizeof clients[2].account, "bob@x");
+	snprintf(clients[2].account, sizeof clients[2].account, "Bob");
 	snprintf(clients[2].addr, sizeof clients[2].addr, "local");
 	clients[2].flags = STATE_CLIENT_MUTED;
 
@@ -478,7 +478,7 @@ START_TEST(test_client_fields)
 
 	make_base();
 	snprintf(clients[2].account, sizeof clients[2].account, "a b");
-	expect_reject(&base, "corrupt: client 2: the account is not printable");
+	expect_reject(&base, "corrupt: client 2: the account is not a name");
 
 	make_base();
 	snprintf(clients[2].addr, sizeof clients[2].addr, "10.0.0.300");

@@ -1,7 +1,8 @@
 /*
  * Unit tests for store.c on real SQLite files in a temporary directory.
  *
- * Open creates the file at schema version 1; bans go in and come back
+ * Open creates the file at schema version 2 (and brings a version 1
+ * file, bans only, up to it without losing a ban); bans go in and come back
  * (those expired at load time do not), are deleted and pruned.  Rows
  * planted behind chatd's back (through the sqlite3 API, as an operator's
  * sqlite3 shell or a damaged disk would) that are not valid bans are
@@ -10,7 +11,11 @@
  * message naming it: garbage over the header, a populated file cut short
  * in the middle of a page, a page of zeros (quick_check), a schema from a
  * newer chatd, a file chatd may not write, a directory that does not
- * exist.
+ * exist.  Accounts: created once per name key (a look-alike is the same
+ * account), read back with their certificates, found by certificate,
+ * updated and deleted only as they were read (a compare-and-set), a
+ * certificate of another account refused, and a row planted with a bad
+ * hash, name or fingerprint is an error, never an account.
  *
  * The read-only case must really fail to write: as root, permission bits
  * do not stop a write, so when run as root the open is made in a child
@@ -329,7 +334,7 @@ START_TEST(test_open_creates)
 	store_close(st);
 	assert_no_wal();
 
-	ck_assert_int_eq(sql_int(db, "PRAGMA user_version;"), 1);
+	ck_assert_int_eq(sql_int(db, "PRAGMA user_version;"), 2);
 	ck_assert_int_eq(sql_int(db, "SELECT count(*) FROM sqlite_master "
 	    "WHERE type = 'table' AND name = 'bans';"), 1);
 	ck_assert_int_eq(sql_int(db, "SELECT count(*) FROM bans;"), 0);
@@ -343,7 +348,7 @@ START_TEST(test_open_creates)
 	st = open_ok();
 	ck_assert_int_eq(load(st, NOW), 1);
 	store_close(st);
-	ck_assert_int_eq(sql_int(db, "PRAGMA user_version;"), 1);
+	ck_assert_int_eq(sql_int(db, "PRAGMA user_version;"), 2);
 }
 END_TEST
 
@@ -358,7 +363,7 @@ START_TEST(test_open_empty_file)
 	close(fd);
 	st = open_ok();
 	store_close(st);
-	ck_assert_int_eq(sql_int(db, "PRAGMA user_version;"), 1);
+	ck_assert_int_eq(sql_int(db, "PRAGMA user_version;"), 2);
 }
 END_TEST
 
@@ -672,7 +677,7 @@ START_TEST(test_newer_schema)
 	sql_exec(db, "CREATE TABLE future (x); PRAGMA user_version = 99;");
 	open_fails(err, sizeof err);
 	snprintf(want, sizeof want, "%s: schema version 99 is newer than "
-	    "this chatd's (1)", db);
+	    "this chatd's (2)", db);
 	ck_assert_str_eq(err, want);
 	/* Left as it was. */
 	ck_assert_int_eq(sql_int(db, "PRAGMA user_version;"), 99);
@@ -796,6 +801,183 @@ START_TEST(test_no_directory)
 }
 END_TEST
 
+/* Accounts ------------------------------------------------------------ */
+
+/* A real yescrypt hash (cost 1: fast), made once. */
+static const char *
+a_hash(void)
+{
+	static char	h[HASH_MAX];
+
+	if (h[0] == '\0')
+		ck_assert_int_eq(hash_make("correct horse", 1, h), 0);
+	return (h);
+}
+
+static void
+make_account(struct account *a, const char *name)
+{
+	memset(a, 0, sizeof *a);
+	snprintf(a->name, sizeof a->name, "%s", name);
+	snprintf(a->hash, sizeof a->hash, "%s", a_hash());
+	a->created = NOW;
+}
+
+static const char *
+key_of(const char *name, char *key)
+{
+	name_key(name, key);
+	return (key);
+}
+
+#define FP_A	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define FP_B	"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+START_TEST(test_account_round_trip)
+{
+	struct store	*st = open_ok();
+	struct account	 a, b, got;
+	char		 key[NAME_LEN + 1];
+
+	make_account(&a, "Alice");
+	ck_assert_int_eq(store_account_get(st, key_of("alice", key), &got),
+	    ACCTDB_NOTFOUND);
+	ck_assert_int_eq(store_account_create(st, key_of("Alice", key), &a),
+	    ACCTDB_OK);
+	/* The same key: AL1CE is alice. */
+	make_account(&b, "AL1CE");
+	ck_assert_int_eq(store_account_create(st, key_of("AL1CE", key), &b),
+	    ACCTDB_EXISTS);
+	ck_assert_int_eq(store_account_get(st, key_of("a.lice", key), &got),
+	    ACCTDB_OK);
+	ck_assert_str_eq(got.name, "Alice");
+	ck_assert_str_eq(got.hash, a_hash());
+	ck_assert_int_eq(got.created, NOW);
+	ck_assert_uint_eq(got.ncertfps, 0);
+	store_close(st);
+
+	/* Kept across a reopen, with a certificate added. */
+	st = open_ok();
+	ck_assert_int_eq(store_account_get(st, key_of("alice", key), &a),
+	    ACCTDB_OK);
+	b = a;
+	memcpy(b.certfps[b.ncertfps++], FP_A, 65);
+	ck_assert_int_eq(store_account_update(st, key, &a, &b), ACCTDB_OK);
+	ck_assert_int_eq(store_account_by_certfp(st, FP_A, &got), ACCTDB_OK);
+	ck_assert_str_eq(got.name, "Alice");
+	ck_assert_uint_eq(got.ncertfps, 1);
+	ck_assert_str_eq(got.certfps[0], FP_A);
+	ck_assert_int_eq(store_account_by_certfp(st, FP_B, &got),
+	    ACCTDB_NOTFOUND);
+	/* An update from a stale read is refused. */
+	ck_assert_int_eq(store_account_update(st, key, &a, &b),
+	    ACCTDB_CHANGED);
+	ck_assert_int_eq(store_account_delete(st, key, &a), ACCTDB_CHANGED);
+	ck_assert_int_eq(store_account_get(st, key, &got), ACCTDB_OK);
+	ck_assert_int_eq(store_account_delete(st, key, &got), ACCTDB_OK);
+	ck_assert_int_eq(store_account_get(st, key, &got), ACCTDB_NOTFOUND);
+	ck_assert_int_eq(store_account_by_certfp(st, FP_A, &got),
+	    ACCTDB_NOTFOUND);
+	ck_assert_int_eq(sql_int(db, "SELECT count(*) FROM certfps;"), 0);
+	store_close(st);
+}
+END_TEST
+
+/* A certificate logs in one account only. */
+START_TEST(test_account_certfp_taken)
+{
+	struct store	*st = open_ok();
+	struct account	 a, b, a2, b2;
+	char		 ka[NAME_LEN + 1], kb[NAME_LEN + 1];
+
+	make_account(&a, "alice");
+	make_account(&b, "bob");
+	ck_assert_int_eq(store_account_create(st, key_of("alice", ka), &a),
+	    ACCTDB_OK);
+	ck_assert_int_eq(store_account_create(st, key_of("bob", kb), &b),
+	    ACCTDB_OK);
+	ck_assert_int_eq(store_account_get(st, ka, &a), ACCTDB_OK);
+	ck_assert_int_eq(store_account_get(st, kb, &b), ACCTDB_OK);
+	a2 = a;
+	memcpy(a2.certfps[a2.ncertfps++], FP_A, 65);
+	ck_assert_int_eq(store_account_update(st, ka, &a, &a2), ACCTDB_OK);
+	b2 = b;
+	memcpy(b2.certfps[b2.ncertfps++], FP_A, 65);
+	ck_assert_int_eq(store_account_update(st, kb, &b, &b2),
+	    ACCTDB_EXISTS);
+	/* Nothing of the refused update stayed. */
+	ck_assert_int_eq(store_account_get(st, kb, &b2), ACCTDB_OK);
+	ck_assert_uint_eq(b2.ncertfps, 0);
+	ck_assert_int_eq(store_account_by_certfp(st, FP_A, &b2), ACCTDB_OK);
+	ck_assert_str_eq(b2.name, "alice");
+	store_close(st);
+}
+END_TEST
+
+/* Rows planted behind chatd's back that it could not have written. */
+START_TEST(test_account_bad_rows)
+{
+	static const char *const rows[] = {
+		"INSERT INTO accounts VALUES ('alice', 'alice', "
+		    "'$6$notyescrypt$x', 1);",
+		"INSERT INTO accounts VALUES ('alice', 'al ice', 'HASH', 1);",
+		"INSERT INTO accounts VALUES ('alice', 'alice', 'HASH', -5);",
+		"INSERT INTO accounts VALUES ('alice', 'alice', 'HASH', 1);"
+		    "INSERT INTO certfps VALUES ('XYZ', 'alice');",
+	};
+	struct store	*st;
+	struct account	 got;
+	char		 sql[512];
+	const char	*p;
+	size_t		 i, n;
+
+	for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		clear_dir();
+		st = open_ok();
+		store_close(st);
+		/* HASH is a real hash. */
+		n = 0;
+		for (p = rows[i]; *p != '\0' && n + HASH_MAX < sizeof sql;
+		    p++) {
+			if (strncmp(p, "HASH", 4) == 0) {
+				n += (size_t)snprintf(sql + n, sizeof sql - n,
+				    "%s", a_hash());
+				p += 3;
+			} else
+				sql[n++] = *p;
+		}
+		sql[n] = '\0';
+		sql_exec(db, sql);
+		st = open_ok();
+		ck_assert_msg(store_account_get(st, "alice", &got) ==
+		    ACCTDB_FAILED, "row %zu taken as an account", i);
+		store_close(st);
+	}
+}
+END_TEST
+
+/* A version 1 database (bans only) comes up to 2 and keeps its bans. */
+START_TEST(test_migrate_v1)
+{
+	struct store	*st;
+	struct account	 a;
+	char		 key[NAME_LEN + 1];
+
+	sql_exec(db, "CREATE TABLE bans (pattern TEXT PRIMARY KEY, expires "
+	    "INTEGER NOT NULL, created INTEGER NOT NULL, reason TEXT NOT NULL "
+	    "DEFAULT ''); INSERT INTO bans VALUES ('mallory', 0, 1, 'old'); "
+	    "PRAGMA user_version = 1;");
+	st = open_ok();
+	ck_assert_int_eq(load(st, NOW), 1);
+	make_account(&a, "alice");
+	ck_assert_int_eq(store_account_create(st, key_of("alice", key), &a),
+	    ACCTDB_OK);
+	store_close(st);
+	ck_assert_int_eq(sql_int(db, "PRAGMA user_version;"), 2);
+	ck_assert_int_eq(sql_int(db, "SELECT count(*) FROM accounts;"), 1);
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -823,6 +1005,15 @@ store_suite(void)
 	tcase_add_test(tc, test_newer_schema);
 	tcase_add_test(tc, test_read_only);
 	tcase_add_test(tc, test_no_directory);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("accounts");
+	tcase_add_unchecked_fixture(tc, dir_setup, dir_teardown);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_account_round_trip);
+	tcase_add_test(tc, test_account_certfp_taken);
+	tcase_add_test(tc, test_account_bad_rows);
+	tcase_add_test(tc, test_migrate_v1);
 	suite_add_tcase(s, tc);
 	return (s);
 }

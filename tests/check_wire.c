@@ -119,6 +119,10 @@ static const struct {
 	    "chatd1\t" NODE "\tmoved\talice\t#dev" },
 	{ WIRE_TOPIC, { "bob", "release on Friday" }, 2, 1,
 	    "chatd1\t" NODE "\ttopic\tbob\trelease on Friday" },
+	{ WIRE_KICK, { "alice", "mallory", "flooding" }, 3, 2,
+	    "chatd1\t" NODE "\tkick\talice\tmallory\tflooding" },
+	{ WIRE_RECLAIM, { "alice" }, 1, 1,
+	    "chatd1\t" NODE "\treclaim\talice" },
 };
 
 START_TEST(test_round_trip)
@@ -170,6 +174,7 @@ START_TEST(test_type_names)
 		[WIRE_NICK] = "nick", [WIRE_MSG] = "msg", [WIRE_BAN] = "ban",
 		[WIRE_UNBAN] = "unban", [WIRE_ANNOUNCE] = "announce",
 		[WIRE_MOVED] = "moved", [WIRE_TOPIC] = "topic",
+		[WIRE_KICK] = "kick", [WIRE_RECLAIM] = "reclaim",
 	};
 	int	i;
 
@@ -695,6 +700,116 @@ START_TEST(test_nick_key)
 }
 END_TEST
 
+/* Accounts, as kept in Redis: every field checked as input. */
+#define FP1	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define FP2	"fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
+
+static const char *
+yescrypt(void)
+{
+	static char	h[HASH_MAX];
+
+	if (h[0] == '\0')
+		ck_assert_int_eq(hash_make("hunter22", 1, h), 0);
+	return (h);
+}
+
+START_TEST(test_account_round_trip)
+{
+	struct account	 a, b;
+	char		 buf[WIRE_ACCOUNT_MAX], want[WIRE_ACCOUNT_MAX];
+	int		 n;
+
+	memset(&a, 0, sizeof a);
+	snprintf(a.name, sizeof a.name, "Alice");
+	snprintf(a.hash, sizeof a.hash, "%s", yescrypt());
+	a.created = 1796090000;
+	n = wire_account(&a, buf, sizeof buf);
+	ck_assert_int_gt(n, 0);
+	snprintf(want, sizeof want, "chatd-account1\tAlice\t1796090000\t%s\t",
+	    yescrypt());
+	ck_assert_str_eq(buf, want);
+	ck_assert_int_eq(wire_parse_account(buf, (size_t)n, 8, &b), 0);
+	ck_assert_int_eq(memcmp(&a, &b, sizeof a), 0);
+
+	memcpy(a.certfps[a.ncertfps++], FP1, 65);
+	memcpy(a.certfps[a.ncertfps++], FP2, 65);
+	n = wire_account(&a, buf, sizeof buf);
+	ck_assert_ptr_nonnull(strstr(buf, "\t" FP1 "," FP2));
+	ck_assert_int_eq(wire_parse_account(buf, (size_t)n, 8, &b), 0);
+	ck_assert_int_eq(memcmp(&a, &b, sizeof a), 0);
+	/* More certificates than allowed: refused. */
+	ck_assert_int_eq(wire_parse_account(buf, (size_t)n, 1, &b), -1);
+	/* Too small a buffer. */
+	ck_assert_int_eq(wire_account(&a, buf, 40), -1);
+}
+END_TEST
+
+START_TEST(test_account_refused)
+{
+	static const char *const bad[] = {
+		"",
+		"chatd-account2\tAlice\t1\tHASH\t",
+		"chatd-account1\tAl ice\t1\tHASH\t",
+		"chatd-account1\tguest7\t1\tHASH\t",
+		"chatd-account1\tAlice\t-1\tHASH\t",
+		"chatd-account1\tAlice\t01\tHASH\t",
+		"chatd-account1\tAlice\t1x\tHASH\t",
+		"chatd-account1\tAlice\t\tHASH\t",
+		"chatd-account1\tAlice\t1\t$6$salt$hash\t",
+		"chatd-account1\tAlice\t1\t\t",
+		"chatd-account1\tAlice\t1\tHASH",
+		"chatd-account1\tAlice\t1\tHASH\t" FP1 ",",
+		"chatd-account1\tAlice\t1\tHASH\t," FP1,
+		"chatd-account1\tAlice\t1\tHASH\t" FP1 ",," FP2,
+		"chatd-account1\tAlice\t1\tHASH\tABCDEF",
+		"chatd-account1\tAlice\t1\tHASH\t" FP1 "\textra",
+		"chatd-account1\tAlice\t99999999999999999999\tHASH\t",
+	};
+	struct account	 a;
+	char		 buf[1024];
+	const char	*p;
+	size_t		 i, n;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		n = 0;
+		for (p = bad[i]; *p != '\0'; p++) {
+			if (strncmp(p, "HASH", 4) == 0) {
+				n += (size_t)snprintf(buf + n, sizeof buf - n,
+				    "%s", yescrypt());
+				p += 3;
+			} else
+				buf[n++] = *p;
+		}
+		ck_assert_msg(wire_parse_account(buf, n, 8, &a) == -1,
+		    "'%.*s' accepted", (int)n, buf);
+	}
+	/* A NUL inside is refused too. */
+	n = (size_t)snprintf(buf, sizeof buf, "chatd-account1\tAlice\t1\t%s\t",
+	    yescrypt());
+	buf[20] = '\0';
+	ck_assert_int_eq(wire_parse_account(buf, n, 8, &a), -1);
+}
+END_TEST
+
+START_TEST(test_account_keys)
+{
+	char	key[WIRE_CERTFP_KEY_MAX];
+
+	wire_account_key("room:", "Al1ce", key);
+	ck_assert_str_eq(key, "room:account:allce");
+	/* A key's key is itself: certfp records hold keys. */
+	wire_account_key("room:", "allce", key);
+	ck_assert_str_eq(key, "room:account:allce");
+	wire_certfp_key("room:", FP1, key);
+	ck_assert_str_eq(key, "room:certfp:" FP1);
+	ck_assert(wire_certfp_valid(FP1, 64));
+	ck_assert(!wire_certfp_valid(FP1, 63));
+	ck_assert(!wire_certfp_valid("0123456789ABCDEF0123456789abcdef"
+	    "0123456789abcdef0123456789abcdef", 64));
+}
+END_TEST
+
 static Suite *
 wire_suite(void)
 {
@@ -723,6 +838,9 @@ wire_suite(void)
 	tcase_add_test(tc, test_parse_who);
 	tcase_add_test(tc, test_parse_cursor);
 	tcase_add_test(tc, test_nick_key);
+	tcase_add_test(tc, test_account_round_trip);
+	tcase_add_test(tc, test_account_refused);
+	tcase_add_test(tc, test_account_keys);
 	suite_add_tcase(s, tc);
 
 	return (s);

@@ -17,7 +17,21 @@
  *                      M "/msg NAME x" lines (a window of W in flight),
  *                      once for a name nobody holds and once for the
  *                      client that joined last; reports the server's CPU
- *                      and the round trip per /msg in each case.
+ *                      and the round trip per /msg in each case;
+ *   --rooms R          chatd in chat mode: client i joins room #rK, K = i
+ *                      mod R (R = 1: all stay in the default room), and a
+ *                      sender's lines are expected by the others of its
+ *                      room only; a line from another room is a leak;
+ *   --handshakes       TLS: W connections at a time, each a fresh full
+ *                      handshake (no session resumed), closed once the
+ *                      server has finished its side; M of them, or fewer
+ *                      past --duration; reports handshakes per second and
+ *                      the server's CPU per handshake.
+ *
+ * --tls makes every client speak TLS 1.3 with one cipher suite offered
+ * (TLS_AES_128_GCM_SHA256 unless --ciphersuite), in any mode but lookup,
+ * and is counted and checked exactly as plain lines are.  The server's
+ * certificate is not checked: the benchmark makes a throwaway one.
  *
  * Sync: the server may still be accepting when our connect() completes, so
  * client 0 sends "@S k" and the phase starts once every other client has
@@ -29,7 +43,10 @@
  * on chat mode's welcome line ("*** Welcome to NAME, guestK. ..."), which
  * the server sends once it holds the client, and which tells us K: the
  * client with the highest K is the last in the server's list, the worst
- * case for a lookup that walks it.
+ * case for a lookup that walks it.  The rooms mode syncs on what the
+ * server says too: after its welcome a client sends "/join #rK", and the
+ * run starts when every client has been told "*** you are now in #rK"
+ * (with one room, when every client has its welcome).
  *
  * A measured line is "@B <sender> <seq> <send-ns>" padded with 'x' to -l
  * bytes.  Receivers look for the '@', so a relay's prefix ("<user5> ") is
@@ -56,6 +73,18 @@
  * thread), read before and after each case: one clock tick of
  * /proc/PID/stat (10 ms) is thousands of /msg at N = 10.
  *
+ * TLS: each client has an SSL of its own over its non-blocking socket.
+ * A read takes every record the socket holds into the shared buffer (while
+ * a whole record still fits) and parses them as a plain read's bytes; a
+ * send is one SSL_write() with partial writes on, so what it leaves waits
+ * in c->out exactly as a plain send()'s rest does (OpenSSL accepts the
+ * retry from the moved buffer).  The plain path pays one test of c->ssl
+ * per send.  A session ticket is how the server shows that its side of
+ * the handshake is over (OpenSSL's server sends them once it has the
+ * client's Finished; the client's own handshake ends a flight earlier):
+ * idle mode waits for a ticket per client before it takes the server's
+ * RSS, and handshake mode closes a connection when its first ticket comes.
+ *
  * Rejected: bufferevents.  Their writes are deferred to the next loop turn
  * (adding our own latency to every measurement) and their input buffers
  * copy each byte once more.  Here a client is a socket with a read event,
@@ -78,6 +107,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -86,6 +116,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <event2/event.h>
 
@@ -97,6 +130,8 @@
 #define TICK_MS		100		/* housekeeping timer */
 #define SYNC_RETRY_MS	1000
 #define SYNC_GIVEUP_MS	30000
+#define TLS_RECORD_MAX	16384		/* plaintext of one TLS record */
+#define TLS_SUITE	"TLS_AES_128_GCM_SHA256"
 
 /* Latency histogram: 64 linear sub-buckets per power of two of ns. */
 #define HIST_SUB_BITS	6
@@ -107,14 +142,15 @@ enum bench_mode {
 	MODE_FANOUT,
 	MODE_BROADCAST,
 	MODE_IDLE,
-	MODE_LOOKUP
+	MODE_LOOKUP,
+	MODE_HANDSHAKE
 };
 
 enum bench_phase {
 	PHASE_CONNECT,
 	PHASE_ACCEPT,		/* idle mode: counting the server's fds */
 	PHASE_SYNC,
-	PHASE_WELCOME,		/* lookup mode: waiting for welcome lines */
+	PHASE_WELCOME,		/* lookup, rooms: waiting for welcomes */
 	PHASE_RUN,
 	PHASE_HOLD,
 	PHASE_DONE
@@ -130,7 +166,10 @@ struct bench_client {
 #define BC_DISCARD	0x4	/* dropping an overlong line */
 #define BC_CLOSED	0x8
 #define BC_WELCOMED	0x10	/* lookup mode: guest is known */
+#define BC_PRELUDE	0x20	/* rooms mode: not in its room yet */
+#define BC_TICKET	0x40	/* TLS: the server's handshake is over */
 	unsigned long long	 guest;		/* K of its name guestK */
+	SSL			*ssl;		/* --tls */
 	struct event		*ev_read;
 	struct event		*ev_write;	/* connect, then output */
 	char			*part;		/* PART_MAX, on demand */
@@ -188,6 +227,10 @@ struct bench {
 	int			 expect_exact;
 	int			 quiet;
 	const char		*label;
+	int			 tls;
+	const char		*ciphersuite;
+	unsigned		 rooms;		/* 0: no rooms mode */
+	pid_t			 proxy_pid;	/* in front of the server */
 
 	struct addrinfo		*ai;
 	const char		*port2;		/* a second node, or NULL */
@@ -216,6 +259,7 @@ struct bench {
 	uint64_t		 duplicates;
 	uint64_t		 reordered;
 	uint64_t		 echoes;
+	uint64_t		 leaked;	/* rooms: from another room */
 	uint64_t		 bad;
 	uint64_t		 stalls;	/* rate mode: window was full */
 	unsigned		 disconnects;
@@ -234,6 +278,20 @@ struct bench {
 	size_t			 receiptlen;
 	uint64_t		*lookup_sent_ns; /* ring of window */
 
+	/* Rooms mode: clients told they are in their room. */
+	unsigned		 inroom;
+
+	/* TLS: the context, tickets seen, what the first session got. */
+	SSL_CTX			*ssl_ctx;
+	unsigned		 tickets;
+	char			 tls_got[64];
+
+	/* Handshake mode: connections opened and done, server CPU. */
+	uint64_t		 hs_opened;
+	uint64_t		 hs_done;
+	int64_t			 hs_cpu0_ns;
+	int64_t			 hs_cpu1_ns;
+
 	/* Broadcast rounds. */
 	unsigned		 round_got;
 	uint64_t		*round_ns;
@@ -247,6 +305,8 @@ struct bench {
 	uint64_t		 hold_until_ns;
 	long			 server_ticks0;
 	long			 server_ticks1;
+	long			 proxy_ticks0;
+	long			 proxy_ticks1;
 	long			 steal0;	/* the machine's, all CPUs */
 	long			 steal1;
 	long			 server_rss0;
@@ -496,10 +556,52 @@ cmp_u64(const void *a, const void *b)
 	return (x < y ? -1 : x > y);
 }
 
+/* Why a TLS call failed, e from SSL_get_error(); empties the queue. */
+static const char *
+bench_tls_error(int e)
+{
+	static char	buf[256];
+	unsigned long	q = ERR_get_error();
+
+	if (q != 0) {
+		ERR_error_string_n(q, buf, sizeof buf);
+		ERR_clear_error();
+		return (buf);
+	}
+	if (e == SSL_ERROR_SYSCALL && errno != 0)
+		return (strerror(errno));
+	if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN)
+		return ("end of file");
+	snprintf(buf, sizeof buf, "TLS error %d", e);
+	return (buf);
+}
+
+/*
+ * One SSL_write() of up to len bytes for c: how many it took (0 when the
+ * socket is full), or -1 when c is closed.
+ */
+static ssize_t
+bench_tls_write(struct bench *b, struct bench_client *c, const char *data,
+    size_t len)
+{
+	int	n, e;
+
+	ERR_clear_error();
+	n = SSL_write(c->ssl, data, len > INT_MAX ? INT_MAX : (int)len);
+	if (n > 0)
+		return (n);
+	e = SSL_get_error(c->ssl, n);
+	if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
+		return (0);
+	bench_client_close(b, c, bench_tls_error(e));
+	return (-1);
+}
+
 /*
  * Output.  send() directly when nothing is pending, so a line leaves in
  * the call that timestamped it; what the socket does not take waits in
- * c->out for the write event.
+ * c->out for the write event.  A TLS client does the same with
+ * SSL_write().
  */
 
 static void
@@ -508,8 +610,14 @@ bench_client_flush(struct bench *b, struct bench_client *c)
 	ssize_t	n;
 
 	while (c->outlen > 0) {
-		n = send(c->fd, c->out, c->outlen, MSG_NOSIGNAL);
-		if (n == -1) {
+		if (c->ssl != NULL) {
+			if ((n = bench_tls_write(b, c, c->out, c->outlen)) ==
+			    -1)
+				return;
+			if (n == 0)
+				break;
+		} else if ((n = send(c->fd, c->out, c->outlen,
+		    MSG_NOSIGNAL)) == -1) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -535,15 +643,21 @@ bench_client_send(struct bench *b, struct bench_client *c, const char *data,
 	if (c->flags & BC_CLOSED)
 		return;
 	if (c->outlen == 0) {
-		do
-			n = send(c->fd, data, len, MSG_NOSIGNAL);
-		while (n == -1 && errno == EINTR);
-		if (n == -1) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK) {
-				bench_client_close(b, c, strerror(errno));
+		if (c->ssl != NULL) {
+			if ((n = bench_tls_write(b, c, data, len)) == -1)
 				return;
+		} else {
+			do
+				n = send(c->fd, data, len, MSG_NOSIGNAL);
+			while (n == -1 && errno == EINTR);
+			if (n == -1) {
+				if (errno != EAGAIN && errno != EWOULDBLOCK) {
+					bench_client_close(b, c,
+					    strerror(errno));
+					return;
+				}
+				n = 0;
 			}
-			n = 0;
 		}
 		if ((size_t)n == len)
 			return;
@@ -568,6 +682,10 @@ bench_client_close(struct bench *b, struct bench_client *c, const char *why)
 	c->flags |= BC_CLOSED;
 	event_del(c->ev_read);
 	event_del(c->ev_write);
+	if (c->ssl != NULL) {
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
 	close(c->fd);
 	c->fd = -1;
 	if (b->phase == PHASE_DONE)
@@ -650,6 +768,10 @@ bench_line(struct bench *b, struct bench_client *c, const char *p,
 	}
 	if (sid == c->id) {
 		b->echoes++;
+		return;
+	}
+	if (b->rooms > 1 && sid % b->rooms != c->id % b->rooms) {
+		b->leaked++;
 		return;
 	}
 	i = (size_t)c->id * b->nsenders + sid;
@@ -806,12 +928,11 @@ bench_lookup_begin(struct bench *b)
 }
 
 /*
- * A welcome line, "*** Welcome to NAME, guestK. ...", from p to end (no
- * newline): c's K, once.  Other lines before it are not ours.
+ * Is p to end (no newline) a welcome line, "*** Welcome to NAME, guestK.
+ * ..."?  Then c gets its K and BC_WELCOMED, and 1 is returned.
  */
-static void
-bench_welcome(struct bench *b, struct bench_client *c, const char *p,
-    const char *end)
+static int
+bench_welcome_line(struct bench_client *c, const char *p, const char *end)
 {
 	static const char	 hello[] = "*** Welcome to ";
 	static const char	 guest[] = ", guest";
@@ -822,14 +943,65 @@ bench_welcome(struct bench *b, struct bench_client *c, const char *p,
 	    memcmp(p, hello, sizeof hello - 1) != 0 ||
 	    (q = memmem(p, (size_t)(end - p), guest, sizeof guest - 1)) ==
 	    NULL)
-		return;
+		return (0);
 	q += sizeof guest - 1;
 	if (parse_u64(&q, end, &k) == -1 || q >= end || *q != '.')
-		return;
+		return (0);
 	c->guest = k;
 	c->flags |= BC_WELCOMED;
-	if (++b->welcomed == b->nclients && b->phase == PHASE_WELCOME)
+	return (1);
+}
+
+/* Lookup mode: c's welcome, once.  Other lines before it are not ours. */
+static void
+bench_welcome(struct bench *b, struct bench_client *c, const char *p,
+    const char *end)
+{
+	if (bench_welcome_line(c, p, end) &&
+	    ++b->welcomed == b->nclients && b->phase == PHASE_WELCOME)
 		bench_lookup_begin(b);
+}
+
+/* Rooms mode: c is in its room; the run starts when all are. */
+static void
+bench_room_entered(struct bench *b, struct bench_client *c)
+{
+	c->flags &= ~BC_PRELUDE;
+	if (++b->inroom == b->nclients && b->phase == PHASE_WELCOME)
+		bench_start_run(b);
+}
+
+/*
+ * Rooms mode: a line (p to end, no newline) for c before it is in its
+ * room.  After its welcome, c asks for room #rK (K = c->id mod R); the
+ * server's "*** you are now in #rK" puts it there.  With one room the
+ * welcome does: every client starts in the default room.
+ */
+static void
+bench_prelude_line(struct bench *b, struct bench_client *c, const char *p,
+    const char *end)
+{
+	char	line[64];
+	int	n;
+
+	if (end > p && end[-1] == '\r')
+		end--;
+	if (!(c->flags & BC_WELCOMED)) {
+		if (!bench_welcome_line(c, p, end))
+			return;
+		if (b->rooms == 1) {
+			bench_room_entered(b, c);
+			return;
+		}
+		n = snprintf(line, sizeof line, "/join #r%u\n",
+		    c->id % b->rooms);
+		bench_client_send(b, c, line, (size_t)n);
+		return;
+	}
+	n = snprintf(line, sizeof line, "*** you are now in #r%u",
+	    c->id % b->rooms);
+	if (end - p == n && memcmp(p, line, (size_t)n) == 0)
+		bench_room_entered(b, c);
 }
 
 /* One line (p to end, no newline) for client c in lookup mode. */
@@ -878,41 +1050,26 @@ bench_lookup_line(struct bench *b, struct bench_client *c, const char *p,
 		bench_lookup_end(b);
 }
 
+/*
+ * What c read, from buf to end: the lines, then what follows the last
+ * newline kept in c->part for the next read.  A plain read and a TLS read
+ * both land here.
+ */
 static void
-bench_read_callback(evutil_socket_t fd, short events, void *arg)
+bench_input(struct bench *b, struct bench_client *c, char *buf, char *end)
 {
-	struct bench_client	*c = arg;
-	struct bench		*b = c->b;
-	char			*buf = readbuf, *p, *end, *nl, *at;
-	size_t			 have = 0;
-	ssize_t			 n;
-	uint64_t		 now;
+	char		*p, *nl, *at;
+	uint64_t	 now;
 
-	if (c->partlen > 0) {
-		memcpy(buf, c->part, c->partlen);
-		have = c->partlen;
-		c->partlen = 0;
-	}
-	n = read(fd, buf + have, READ_SIZE);
-	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
-		bench_client_close(b, c, n == 0 ? "end of file" :
-		    strerror(errno));
-		return;
-	}
-	if (n == -1) {
-		if (have > 0) {
-			memcpy(c->part, buf, have);
-			c->partlen = have;
-		}
-		return;
-	}
 	now = now_ns();
 	p = buf;
-	end = buf + have + (size_t)n;
 	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-		if (c->flags & BC_DISCARD)
-			c->flags &= ~BC_DISCARD;
-		else if (b->mode == MODE_LOOKUP)
+		if (c->flags & (BC_DISCARD | BC_PRELUDE)) {
+			if (c->flags & BC_DISCARD)
+				c->flags &= ~BC_DISCARD;
+			else
+				bench_prelude_line(b, c, p, nl);
+		} else if (b->mode == MODE_LOOKUP)
 			bench_lookup_line(b, c, p, nl, now);
 		else if ((at = *p == '@' ? p :
 		    memchr(p, '@', (size_t)(nl - p))) != NULL &&
@@ -936,6 +1093,146 @@ bench_read_callback(evutil_socket_t fd, short events, void *arg)
 			c->partlen = (size_t)(end - p);
 		}
 	}
+}
+
+static void
+bench_read_callback(evutil_socket_t fd, short events, void *arg)
+{
+	struct bench_client	*c = arg;
+	struct bench		*b = c->b;
+	char			*buf = readbuf;
+	size_t			 have = 0;
+	ssize_t			 n;
+
+	if (c->partlen > 0) {
+		memcpy(buf, c->part, c->partlen);
+		have = c->partlen;
+		c->partlen = 0;
+	}
+	n = read(fd, buf + have, READ_SIZE);
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+		bench_client_close(b, c, n == 0 ? "end of file" :
+		    strerror(errno));
+		return;
+	}
+	if (n == -1) {
+		if (have > 0) {
+			memcpy(c->part, buf, have);
+			c->partlen = have;
+		}
+		return;
+	}
+	bench_input(b, c, buf, buf + have + (size_t)n);
+}
+
+static void	bench_client_up(struct bench *, struct bench_client *);
+static void	bench_handshake_next(struct bench *, struct bench_client *);
+
+/*
+ * Drives c's TLS handshake on from whichever event it waited for; when it
+ * is done, checks what was agreed and brings c up as a connect does.
+ */
+static void
+bench_tls_handshake(struct bench *b, struct bench_client *c)
+{
+	const char	*suite;
+	int		 n, e;
+
+	ERR_clear_error();
+	if ((n = SSL_do_handshake(c->ssl)) == 1) {
+		suite = SSL_get_cipher_name(c->ssl);
+		if (SSL_version(c->ssl) != TLS1_3_VERSION || suite == NULL ||
+		    strcmp(suite, b->ciphersuite) != 0) {
+			bench_fail(b, "client %u: TLS: got %s %s, not TLSv1.3 "
+			    "%s", c->id, SSL_get_version(c->ssl),
+			    suite != NULL ? suite : "?", b->ciphersuite);
+			return;
+		}
+		if (b->tls_got[0] == '\0')
+			snprintf(b->tls_got, sizeof b->tls_got, "%s/%s",
+			    SSL_get_version(c->ssl), suite);
+		bench_client_up(b, c);
+		return;
+	}
+	switch ((e = SSL_get_error(c->ssl, n))) {
+	case SSL_ERROR_WANT_READ:
+		event_del(c->ev_write);
+		event_add(c->ev_read, NULL);
+		return;
+	case SSL_ERROR_WANT_WRITE:
+		event_add(c->ev_write, NULL);
+		return;
+	default:
+		bench_fail(b, "client %u: TLS handshake: %s", c->id,
+		    bench_tls_error(e));
+	}
+}
+
+/*
+ * The session tickets OpenSSL hands us (SSL_SESS_CACHE_CLIENT): the first
+ * tells that the server's handshake is over.  Not kept, so no session is
+ * ever resumed.
+ */
+static int
+bench_tls_ticket_callback(SSL *ssl, SSL_SESSION *sess)
+{
+	struct bench_client	*c = SSL_get_app_data(ssl);
+
+	if (c != NULL && !(c->flags & BC_TICKET)) {
+		c->flags |= BC_TICKET;
+		c->b->tickets++;
+	}
+	return (0);
+}
+
+/*
+ * A TLS client's socket is readable: the handshake goes on, or every
+ * record that fits is read and parsed as bench_read_callback() parses a
+ * read().
+ */
+static void
+bench_tls_read_callback(evutil_socket_t fd, short events, void *arg)
+{
+	struct bench_client	*c = arg;
+	struct bench		*b = c->b;
+	char			*buf = readbuf;
+	size_t			 have = 0, got = 0;
+	const char		*why = NULL;
+	int			 n, e;
+
+	if (!(c->flags & BC_CONNECTED)) {
+		bench_tls_handshake(b, c);
+		return;
+	}
+	if (c->partlen > 0) {
+		memcpy(buf, c->part, c->partlen);
+		have = c->partlen;
+		c->partlen = 0;
+	}
+	while (READ_SIZE - got >= TLS_RECORD_MAX) {
+		ERR_clear_error();
+		n = SSL_read(c->ssl, buf + have + got, (int)(READ_SIZE - got));
+		if (n > 0) {
+			got += (size_t)n;
+			continue;
+		}
+		e = SSL_get_error(c->ssl, n);
+		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+			why = bench_tls_error(e);
+		break;
+	}
+	if (b->mode == MODE_HANDSHAKE) {
+		if (why != NULL)
+			bench_fail(b, "client %u: %s before the server's "
+			    "session ticket", c->id, why);
+		else if (c->flags & BC_TICKET)
+			bench_handshake_next(b, c);
+		return;
+	}
+	if (have + got > 0)
+		bench_input(b, c, buf, buf + have + got);
+	if (why != NULL)
+		bench_client_close(b, c, why);
 }
 
 
@@ -1035,6 +1332,7 @@ bench_start_run(struct bench *b)
 	}
 	b->phase = PHASE_RUN;
 	b->server_ticks0 = proc_cpu_ticks(b->server_pid);
+	b->proxy_ticks0 = b->proxy_pid > 0 ? proc_cpu_ticks(b->proxy_pid) : -1;
 	b->steal0 = proc_steal_ticks();
 	getrusage(RUSAGE_SELF, &b->ru0);
 	b->run_start_ns = b->last_progress_ns = now_ns();
@@ -1061,6 +1359,12 @@ bench_all_connected(struct bench *b)
 		b->phase = PHASE_WELCOME;
 		if (b->welcomed == b->nclients)
 			bench_lookup_begin(b);
+		return;
+	}
+	if (b->rooms > 0) {
+		b->phase = PHASE_WELCOME;
+		if (b->inroom == b->nclients)
+			bench_start_run(b);
 		return;
 	}
 	if (b->mode == MODE_IDLE && b->server_pid > 0) {
@@ -1100,6 +1404,10 @@ bench_client_write_callback(evutil_socket_t fd, short events, void *arg)
 		bench_client_flush(b, c);
 		return;
 	}
+	if (c->ssl != NULL) {
+		bench_tls_handshake(b, c);
+		return;
+	}
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) == -1)
 		error = errno;
 	if (error != 0) {
@@ -1107,15 +1415,116 @@ bench_client_write_callback(evutil_socket_t fd, short events, void *arg)
 		    strerror(error));
 		return;
 	}
+	if (b->tls) {
+		if ((c->ssl = SSL_new(b->ssl_ctx)) == NULL ||
+		    SSL_set_fd(c->ssl, c->fd) != 1)
+			fatal("SSL_new: %s", bench_tls_error(0));
+		SSL_set_app_data(c->ssl, c);
+		SSL_set_connect_state(c->ssl);
+		bench_tls_handshake(b, c);
+		return;
+	}
+	bench_client_up(b, c);
+}
+
+/* c is connected (and through its handshake): it reads from now on. */
+static void
+bench_client_up(struct bench *b, struct bench_client *c)
+{
 	c->flags |= BC_CONNECTED;
 	event_del(c->ev_write);
 	event_add(c->ev_read, NULL);
 	b->connecting--;
+	if (b->mode == MODE_HANDSHAKE) {
+		/* It waits for the server's session ticket. */
+		if (c->flags & BC_TICKET)
+			bench_handshake_next(b, c);
+		return;
+	}
 	b->connected++;
 	if (b->connected == b->nclients)
 		bench_all_connected(b);
 	else
 		bench_connect_more(b);
+}
+
+/* Opens c's socket and starts connecting it to ai. */
+static void
+bench_client_open(struct bench *b, struct bench_client *c,
+    const struct addrinfo *ai)
+{
+	int	fd, on = 1;
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd == -1)
+		fatal("socket (client %u): %s", c->id, strerror(errno));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+	c->fd = fd;
+	c->ev_read = event_new(b->base, fd, EV_READ | EV_PERSIST,
+	    b->tls ? bench_tls_read_callback : bench_read_callback, c);
+	c->ev_write = event_new(b->base, fd, EV_WRITE | EV_PERSIST,
+	    bench_client_write_callback, c);
+	if (c->ev_read == NULL || c->ev_write == NULL)
+		fatal("event_new failed");
+	b->connecting++;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1 &&
+	    errno != EINPROGRESS)
+		fatal("connect (client %u): %s", c->id, strerror(errno));
+	event_add(c->ev_write, NULL);
+}
+
+/*
+ * Handshake mode.  Each of the W clients is a slot: a connection is
+ * opened, handshaken and, once the server's first session ticket is in,
+ * closed (without close_notify, as a client that simply goes away) and
+ * the slot opened again, until M have been opened or --duration is past.
+ * The server's CPU clock is read when the first opens and when the last
+ * is done.
+ */
+static void
+bench_handshake_begin(struct bench *b)
+{
+	unsigned	i;
+
+	b->phase = PHASE_RUN;
+	b->hs_cpu0_ns = b->server_pid > 0 ? proc_cpu_ns(b->server_pid) : -1;
+	getrusage(RUSAGE_SELF, &b->ru0);
+	b->run_start_ns = b->last_progress_ns = now_ns();
+	for (i = 0; i < b->nclients && b->hs_opened < b->lines; i++) {
+		b->hs_opened++;
+		bench_client_open(b, &b->clients[i], b->ai);
+	}
+}
+
+static void
+bench_handshake_next(struct bench *b, struct bench_client *c)
+{
+	uint64_t	now = now_ns();
+
+	event_free(c->ev_read);
+	event_free(c->ev_write);
+	c->ev_read = c->ev_write = NULL;
+	SSL_free(c->ssl);
+	c->ssl = NULL;
+	close(c->fd);
+	c->fd = -1;
+	c->flags = 0;
+	c->partlen = c->outlen = 0;
+	b->hs_done++;
+	b->delivered++;		/* progress, for the stall check */
+	b->last_delivery_ns = now;
+	if (b->hs_opened < b->lines && (b->duration == 0 ||
+	    now - b->run_start_ns < (uint64_t)(b->duration * 1e9))) {
+		b->hs_opened++;
+		bench_client_open(b, c, b->ai);
+		return;
+	}
+	if (b->hs_done == b->hs_opened) {
+		b->hs_cpu1_ns = b->server_pid > 0 ?
+		    proc_cpu_ns(b->server_pid) : -1;
+		bench_finish(b);
+	}
 }
 
 static void
@@ -1130,7 +1539,6 @@ bench_connect_more(struct bench *b)
 	struct bench_client	*c;
 	struct addrinfo		*ai;
 	long			 fds;
-	int			 fd, on = 1;
 	struct timeval		 tv = { 0, AHEAD_POLL_US };
 
 	while (b->next_connect < b->nclients && b->connecting < CONNECT_MAX) {
@@ -1161,25 +1569,7 @@ bench_connect_more(struct bench *b)
 		if (b->ai2 != NULL && c->id >= b->nsenders &&
 		    (c->id - b->nsenders) % 2 == 1)
 			ai = b->ai2;
-		fd = socket(ai->ai_family, ai->ai_socktype |
-		    SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd == -1)
-			fatal("socket (client %u): %s", c->id,
-			    strerror(errno));
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-		c->fd = fd;
-		c->ev_read = event_new(b->base, fd, EV_READ | EV_PERSIST,
-		    bench_read_callback, c);
-		c->ev_write = event_new(b->base, fd, EV_WRITE | EV_PERSIST,
-		    bench_client_write_callback, c);
-		if (c->ev_read == NULL || c->ev_write == NULL)
-			fatal("event_new failed");
-		b->connecting++;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1 &&
-		    errno != EINPROGRESS)
-			fatal("connect (client %u): %s", c->id,
-			    strerror(errno));
-		event_add(c->ev_write, NULL);
+		bench_client_open(b, c, ai);
 	}
 }
 
@@ -1204,14 +1594,21 @@ bench_tick_callback(evutil_socket_t fd, short events, void *arg)
 		if (n == -1)
 			bench_fail(b, "server %ld is gone",
 			    (long)b->server_pid);
-		else if ((unsigned long)n >= b->server_fds0 + b->nclients)
+		else if ((unsigned long)n >= b->server_fds0 + b->nclients &&
+		    (!b->tls || b->tickets == b->nclients))
 			bench_start_run(b);
 		else if (now - b->phase_ns > (uint64_t)60 * 1000000000)
-			bench_fail(b, "server holds %ld of %u connections",
-			    n - (long)b->server_fds0, b->nclients);
+			bench_fail(b, "server holds %ld of %u connections, "
+			    "%u through the handshake (session tickets)",
+			    n - (long)b->server_fds0, b->nclients,
+			    b->tls ? b->tickets : b->nclients);
 		break;
 	case PHASE_WELCOME:
-		if (now - b->phase_ns > (uint64_t)60 * 1000000000)
+		if (now - b->phase_ns > (uint64_t)60 * 1000000000 &&
+		    b->rooms > 0)
+			bench_fail(b, "rooms timed out: %u of %u clients in "
+			    "their rooms", b->inroom, b->nclients);
+		else if (now - b->phase_ns > (uint64_t)60 * 1000000000)
 			bench_fail(b, "welcome timed out: %u of %u clients "
 			    "welcomed", b->welcomed, b->nclients);
 		break;
@@ -1247,6 +1644,8 @@ bench_finish(struct bench *b)
 		return;
 	if (b->phase == PHASE_RUN || b->phase == PHASE_HOLD) {
 		b->server_ticks1 = proc_cpu_ticks(b->server_pid);
+		b->proxy_ticks1 = b->proxy_pid > 0 ?
+		    proc_cpu_ticks(b->proxy_pid) : -1;
 		b->steal1 = proc_steal_ticks();
 		b->server_rss1 = proc_rss_kb(b->server_pid);
 		getrusage(RUSAGE_SELF, &b->ru1);
@@ -1346,18 +1745,66 @@ bench_report_lookup(struct bench *b)
 	return (ok ? 0 : 1);
 }
 
+/*
+ * Handshake mode's summary: handshakes per second of the run, and the
+ * server's CPU per handshake, whose inverse is what one core of the
+ * server's can do (chatd has one thread).  Returns 0 when every
+ * connection opened got through its handshake.
+ */
+static int
+bench_report_handshake(struct bench *b)
+{
+	double	secs, rate = -1, cpu_us = -1, per_core = -1, gen_cpu;
+	int	ok = !b->failed;
+
+	if (ok && (b->hs_done == 0 || b->hs_done != b->hs_opened)) {
+		snprintf(b->failure, sizeof b->failure, "%" PRIu64 " of %"
+		    PRIu64 " handshakes done (one is done when the server's "
+		    "session ticket comes)", b->hs_done, b->hs_opened);
+		ok = 0;
+	}
+	secs = (b->last_delivery_ns > b->run_start_ns ?
+	    b->last_delivery_ns - b->run_start_ns : 0) / 1e9;
+	if (secs > 0)
+		rate = b->hs_done / secs;
+	if (b->hs_done > 0 && b->hs_cpu0_ns >= 0 &&
+	    b->hs_cpu1_ns > b->hs_cpu0_ns) {
+		cpu_us = (double)(b->hs_cpu1_ns - b->hs_cpu0_ns) / 1e3 /
+		    b->hs_done;
+		per_core = 1e6 / cpu_us;
+	}
+	gen_cpu = b->finish_ns > 0 ? rusage_secs(&b->ru0, &b->ru1) : -1;
+	if (!b->quiet)
+		printf("%s: %" PRIu64 " full TLS handshakes (%s), %u at a "
+		    "time, in %.3f s: %.0f/s; server CPU %.1f us each, %.0f "
+		    "per second of one core; generator CPU %.2f s\n",
+		    b->label, b->hs_done, b->tls_got, b->nclients, secs, rate,
+		    cpu_us, per_core, gen_cpu);
+	if (!ok)
+		fprintf(stderr, "chatd-bench: FAIL: %s\n", b->failure);
+	printf("result: label=%s mode=handshake ok=%d window=%u handshakes=%"
+	    PRIu64 " seconds=%.4f hs_per_sec=%.0f hs_cpu_us=%.1f "
+	    "hs_per_core_s=%.0f gen_cpu_s=%.3f tls=%s\n", b->label, ok,
+	    b->nclients, b->hs_done, secs, rate, cpu_us, per_core, gen_cpu,
+	    b->tls_got[0] != '\0' ? b->tls_got : "-");
+	return (ok ? 0 : 1);
+}
+
 /* Prints the summary; returns 0 when the run passes its checks. */
 static int
 bench_report(struct bench *b)
 {
 	uint64_t	 lost, p50, p99, r50 = 0, rmax = 0;
-	double		 secs, rate, cpu = -1, per_m = -1, gen_cpu, wall;
+	double		 secs, rate, cpu = -1, pcpu = -1, per_m = -1;
+	double		 server_per_m = -1, gen_cpu, wall;
 	long		 tck = sysconf(_SC_CLK_TCK);
 	unsigned	 rounds = 0;
 	int		 ok;
 
 	if (b->mode == MODE_LOOKUP)
 		return (bench_report_lookup(b));
+	if (b->mode == MODE_HANDSHAKE)
+		return (bench_report_handshake(b));
 	if (b->mode == MODE_IDLE) {
 		double	per = -1;
 
@@ -1372,8 +1819,9 @@ bench_report(struct bench *b)
 		if (b->failed)
 			fprintf(stderr, "chatd-bench: FAIL: %s\n", b->failure);
 		printf("result: label=%s mode=idle ok=%d clients=%u "
-		    "rss0_kb=%ld rss1_kb=%ld rss_per_conn_b=%.0f\n", b->label,
-		    ok, b->nclients, b->server_rss0, b->server_rss1, per);
+		    "rss0_kb=%ld rss1_kb=%ld rss_per_conn_b=%.0f tls=%s\n",
+		    b->label, ok, b->nclients, b->server_rss0, b->server_rss1,
+		    per, b->tls_got[0] != '\0' ? b->tls_got : "-");
 		return (ok ? 0 : 1);
 	}
 
@@ -1388,8 +1836,14 @@ bench_report(struct bench *b)
 	    (b->finish_ns - b->run_start_ns) / 1e9 : 0;
 	if (b->server_ticks0 >= 0 && b->server_ticks1 >= 0 && tck > 0) {
 		cpu = (double)(b->server_ticks1 - b->server_ticks0) / tck;
-		if (b->delivered > 0)
-			per_m = cpu / (b->delivered / 1e6);
+		if (b->proxy_ticks0 >= 0 && b->proxy_ticks1 >= 0)
+			pcpu = (double)(b->proxy_ticks1 - b->proxy_ticks0) /
+			    tck;
+		if (b->delivered > 0) {
+			server_per_m = cpu / (b->delivered / 1e6);
+			per_m = (cpu + (pcpu > 0 ? pcpu : 0)) /
+			    (b->delivered / 1e6);
+		}
 	}
 	if (b->mode == MODE_BROADCAST) {
 		rounds = b->senders[0].acked;
@@ -1403,22 +1857,28 @@ bench_report(struct bench *b)
 
 	ok = !b->failed;
 	if (b->expect_exact && (lost != 0 || b->duplicates != 0 ||
-	    b->reordered != 0 || b->echoes != 0 || b->bad != 0 ||
-	    b->delivered != b->expected)) {
+	    b->reordered != 0 || b->echoes != 0 || b->leaked != 0 ||
+	    b->bad != 0 || b->delivered != b->expected)) {
 		ok = 0;
 		if (!b->failed)
 			snprintf(b->failure, sizeof b->failure,
 			    "delivered %" PRIu64 " of %" PRIu64 ", lost %"
 			    PRIu64 ", duplicated %" PRIu64 ", reordered %"
-			    PRIu64 ", echoed %" PRIu64 ", malformed %" PRIu64,
-			    b->delivered, b->expected, lost, b->duplicates,
-			    b->reordered, b->echoes, b->bad);
+			    PRIu64 ", echoed %" PRIu64 ", from another room %"
+			    PRIu64 ", malformed %" PRIu64, b->delivered,
+			    b->expected, lost, b->duplicates, b->reordered,
+			    b->echoes, b->leaked, b->bad);
 	}
 
 	if (!b->quiet) {
 		printf("%s: %u clients, %u sender%s x %" PRIu32 " lines of "
 		    "%zu bytes, ", b->label, b->nclients, b->nsenders,
 		    b->nsenders == 1 ? "" : "s", b->lines, b->payload);
+		if (b->rooms > 0)
+			printf("%u room%s, ", b->rooms,
+			    b->rooms == 1 ? "" : "s");
+		if (b->tls)
+			printf("%s, ", b->tls_got);
 		if (b->rate > 0)
 			printf("%g lines/s each (window %" PRIu32 ")\n",
 			    b->rate, b->window);
@@ -1426,9 +1886,12 @@ bench_report(struct bench *b)
 			printf("window %" PRIu32 "\n", b->window);
 		printf("  delivered %" PRIu64 " of %" PRIu64 " in %.3f s: "
 		    "lost %" PRIu64 ", duplicated %" PRIu64 ", reordered %"
-		    PRIu64 ", echoed %" PRIu64 ", malformed %" PRIu64 "\n",
+		    PRIu64 ", echoed %" PRIu64 ", malformed %" PRIu64,
 		    b->delivered, b->expected, secs, lost, b->duplicates,
 		    b->reordered, b->echoes, b->bad);
+		if (b->rooms > 1)
+			printf(", from another room %" PRIu64, b->leaked);
+		printf("\n");
 		printf("  %.0f deliveries/s; latency p50 %.1f us, p99 %.1f "
 		    "us, max %.1f us\n", rate, p50 / 1e3, p99 / 1e3,
 		    b->lat_max / 1e3);
@@ -1436,7 +1899,12 @@ bench_report(struct bench *b)
 			printf("  %u broadcasts to %u clients: p50 %.1f us, "
 			    "max %.1f us\n", rounds, b->nclients - 1,
 			    r50 / 1e3, rmax / 1e3);
-		if (cpu >= 0)
+		if (cpu >= 0 && pcpu >= 0)
+			printf("  server CPU %.2f s and proxy CPU %.2f s, "
+			    "%.3f s per million deliveries (server alone "
+			    "%.3f), server RSS %ld KiB; ", cpu, pcpu, per_m,
+			    server_per_m, b->server_rss1);
+		else if (cpu >= 0)
 			printf("  server CPU %.2f s, %.3f s per million "
 			    "deliveries, RSS %ld KiB; ", cpu, per_m,
 			    b->server_rss1);
@@ -1469,6 +1937,9 @@ bench_report(struct bench *b)
 	    "gen_cpu_s=%.3f server_busy_pct=%.0f gen_busy_pct=%.0f", cpu,
 	    per_m, b->server_rss1, gen_cpu, wall > 0 && cpu >= 0 ?
 	    100 * cpu / wall : -1, wall > 0 ? 100 * gen_cpu / wall : -1);
+	printf(" proxy_cpu_s=%.3f server_cpu_s_per_m=%.4f rooms=%u leaked=%"
+	    PRIu64 " tls=%s", pcpu, server_per_m, b->rooms, b->leaked,
+	    b->tls_got[0] != '\0' ? b->tls_got : "-");
 	printf(" steal_ms=%ld\n", b->steal0 >= 0 && b->steal1 >= b->steal0 &&
 	    tck > 0 ? (b->steal1 - b->steal0) * 1000 / tck : -1);
 	return (ok ? 0 : 1);
@@ -1487,6 +1958,8 @@ bench_free(struct bench *b)
 			event_free(c->ev_read);
 		if (c->ev_write != NULL)
 			event_free(c->ev_write);
+		if (c->ssl != NULL)
+			SSL_free(c->ssl);
 		if (c->fd != -1)
 			close(c->fd);
 		free(c->part);
@@ -1497,6 +1970,8 @@ bench_free(struct bench *b)
 	event_free(b->ev_kick);
 	event_free(b->ev_ahead);
 	event_base_free(b->base);
+	if (b->ssl_ctx != NULL)
+		SSL_CTX_free(b->ssl_ctx);
 	freeaddrinfo(b->ai);
 	if (b->ai2 != NULL)
 		freeaddrinfo(b->ai2);
@@ -1541,7 +2016,19 @@ usage(FILE *f)
 "                         client that joined last; server CPU (with -P) and\n"
 "                         round trip per /msg\n"
 "      --duration SECS    lookup mode: stop sending a case after SECS, short\n"
-"                         of M if need be (default 0: send all M)\n"
+"                         of M if need be; handshake mode: open no more\n"
+"                         after SECS (default 0: send or open all M)\n"
+"      --rooms R          chatd in chat mode: client i joins #rK, K = i mod R\n"
+"                         (R = 1: the default room); lines are expected in\n"
+"                         their sender's room only\n"
+"      --tls              speak TLS 1.3 to the server (certificate unchecked)\n"
+"      --ciphersuite NAME the one TLS 1.3 suite offered\n"
+"                         (default " TLS_SUITE ")\n"
+"      --handshakes       with --tls: W connections at a time, each a fresh\n"
+"                         full handshake, closed once the server is through\n"
+"                         it; M of them; handshakes/s, server CPU each\n"
+"      --proxy-pid PID    a proxy in front of the server (stunnel): its CPU\n"
+"                         counts in the CPU per million deliveries\n"
 "      --stall-probe SECS only sleep 200 us at a time for SECS and report\n"
 "                         how late it woke (the machine's own stalls)\n"
 "      --expect-exact     fail unless every line arrived exactly once,\n"
@@ -1590,6 +2077,38 @@ raise_nofile(unsigned need)
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
 		fatal("%u connections need %u descriptors; the limit is %lu",
 		    need - 32, need, (unsigned long)rl.rlim_cur);
+}
+
+/*
+ * The client context of --tls: TLS 1.3 and the one suite asked for, no
+ * certificate check, partial writes from a buffer that may move (c->out),
+ * and session tickets handed to bench_tls_ticket_callback() but never
+ * stored or offered back.  Idle mode releases each idle connection's
+ * record buffers, since it holds thousands.
+ */
+static void
+bench_tls_init(struct bench *b)
+{
+	SSL_CTX	*ctx;
+	long	 mode = SSL_MODE_ENABLE_PARTIAL_WRITE |
+		    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER;
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
+		fatal("SSL_CTX_new: %s", bench_tls_error(0));
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1 ||
+	    SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1)
+		fatal("TLS 1.3: %s", bench_tls_error(0));
+	if (SSL_CTX_set_ciphersuites(ctx, b->ciphersuite) != 1)
+		fatal("bad cipher suite %s: %s", b->ciphersuite,
+		    bench_tls_error(0));
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	if (b->mode == MODE_IDLE)
+		mode |= SSL_MODE_RELEASE_BUFFERS;
+	SSL_CTX_set_mode(ctx, mode);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+	    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(ctx, bench_tls_ticket_callback);
+	b->ssl_ctx = ctx;
 }
 
 /*
@@ -1648,6 +2167,11 @@ main(int argc, char **argv)
 		{ "ahead",		required_argument, NULL, 'a' },
 		{ "expect-exact",	no_argument,	   NULL, 'X' },
 		{ "stall-probe",	required_argument, NULL, 'S' },
+		{ "rooms",		required_argument, NULL, 'R' },
+		{ "tls",		no_argument,	   NULL, 'T' },
+		{ "ciphersuite",	required_argument, NULL, 'C' },
+		{ "handshakes",		no_argument,	   NULL, 'K' },
+		{ "proxy-pid",		required_argument, NULL, 'Q' },
 		{ "help",		no_argument,	   NULL, 'H' },
 		{ NULL,			0,		   NULL, 0 }
 	};
@@ -1655,7 +2179,7 @@ main(int argc, char **argv)
 	struct addrinfo			 hints;
 	struct event_config		*cfg;
 	struct timeval			 tick = { 0, TICK_MS * 1000 };
-	unsigned			 i;
+	unsigned			 i, k, size, probe;
 	int				 ch, error, senders_set = 0, status;
 
 	memset(b, 0, sizeof *b);
@@ -1671,6 +2195,8 @@ main(int argc, char **argv)
 	b->timeout = 5;
 	b->hold = 1;
 	b->server_pid = -1;
+	b->proxy_pid = -1;
+	b->ciphersuite = TLS_SUITE;
 	b->mode = MODE_FANOUT;
 
 	while ((ch = getopt_long(argc, argv, "a:b:h:p:n:s:m:w:r:l:P:t:L:q",
@@ -1747,6 +2273,23 @@ main(int argc, char **argv)
 		case 'S':
 			return (stall_probe(seconds(optarg, "probe time"),
 			    b->label));
+		case 'R':
+			b->rooms = number(optarg, "room count", 100000);
+			if (b->rooms == 0)
+				fatal("--rooms must be at least 1");
+			break;
+		case 'T':
+			b->tls = 1;
+			break;
+		case 'C':
+			b->ciphersuite = optarg;
+			break;
+		case 'K':
+			b->mode = MODE_HANDSHAKE;
+			break;
+		case 'Q':
+			b->proxy_pid = (pid_t)number(optarg, "pid", INT32_MAX);
+			break;
 		case 'H':
 			usage(stdout);
 			return (0);
@@ -1765,18 +2308,35 @@ main(int argc, char **argv)
 		b->nsenders = 1;
 		b->window = 1;
 	}
-	if (b->mode == MODE_IDLE || b->mode == MODE_LOOKUP)
+	if (b->mode == MODE_IDLE || b->mode == MODE_LOOKUP ||
+	    b->mode == MODE_HANDSHAKE)
 		b->nsenders = 0;
+	if (b->mode == MODE_HANDSHAKE) {
+		if (!b->tls)
+			fatal("--handshakes needs --tls");
+		if (b->lines == 0)
+			fatal("--handshakes needs at least one");
+		b->nclients = b->window;	/* the slots */
+	}
+	if (b->tls && b->mode == MODE_LOOKUP)
+		fatal("--lookup does not speak TLS");
+	if (b->rooms > 0 && b->mode != MODE_FANOUT)
+		fatal("--rooms is a fan-out mode");
+	if (b->rooms > 0 && b->nclients < 2 * b->rooms)
+		fatal("--rooms %u needs at least %u clients, two a room",
+		    b->rooms, 2 * b->rooms);
 	if (b->mode == MODE_LOOKUP && b->lines == 0)
 		fatal("--lookup needs at least one line");
 	if (b->label == NULL)
 		b->label = b->mode == MODE_IDLE ? "idle" :
 		    b->mode == MODE_LOOKUP ? "lookup" :
+		    b->mode == MODE_HANDSHAKE ? "handshake" :
 		    b->mode == MODE_BROADCAST ? "broadcast" : "fanout";
 	if (b->nclients == 0 || b->nsenders > b->nclients)
 		fatal("need at least one client and no more senders than "
 		    "clients");
-	if (b->mode != MODE_IDLE && b->nclients < 2)
+	if (b->mode != MODE_IDLE && b->mode != MODE_HANDSHAKE &&
+	    b->nclients < 2)
 		fatal("need at least two clients");
 	if (b->window == 0)
 		fatal("the window must be at least 1");
@@ -1811,11 +2371,24 @@ main(int argc, char **argv)
 		b->clients[i].b = b;
 		b->clients[i].id = i;
 		b->clients[i].fd = -1;
+		if (b->rooms > 0)
+			b->clients[i].flags = BC_PRELUDE;
 	}
 	b->senders = xcalloc(b->nsenders, sizeof *b->senders);
+	b->expected = 0;
 	for (i = 0; i < b->nsenders; i++) {
-		b->senders[i].probe = i == b->nclients - 1 ? 0 :
-		    b->nclients - 1;
+		if (b->rooms > 0) {
+			/* The last of its room, or the first if it is it. */
+			k = i % b->rooms;
+			size = (b->nclients - 1 - k) / b->rooms + 1;
+			probe = k + (size - 1) * b->rooms;
+			b->senders[i].probe = probe == i ? k : probe;
+		} else {
+			size = b->nclients;
+			b->senders[i].probe = i == b->nclients - 1 ? 0 :
+			    b->nclients - 1;
+		}
+		b->expected += (uint64_t)(size - 1) * b->lines;
 		if (b->rate > 0)
 			b->senders[i].offset_ns = (uint64_t)(1e9 * i /
 			    (b->rate * b->nsenders));
@@ -1829,8 +2402,9 @@ main(int argc, char **argv)
 		b->lookup_sent_ns = xcalloc(b->window,
 		    sizeof *b->lookup_sent_ns);
 	b->sendbuf = xcalloc(1, SEND_CHUNK);
-	b->expected = (uint64_t)(b->nclients - 1) * b->nsenders * b->lines;
 	b->server_ticks0 = b->server_ticks1 = -1;
+	if (b->tls)
+		bench_tls_init(b);
 
 	b->ev_tick = event_new(b->base, -1, EV_PERSIST, bench_tick_callback,
 	    b);
@@ -1854,7 +2428,10 @@ main(int argc, char **argv)
 
 	b->phase = PHASE_CONNECT;
 	b->phase_ns = now_ns();
-	bench_connect_more(b);
+	if (b->mode == MODE_HANDSHAKE)
+		bench_handshake_begin(b);
+	else
+		bench_connect_more(b);
 	event_base_dispatch(b->base);
 
 	status = bench_report(b);
