@@ -19,7 +19,10 @@
  *  - a new process that cannot start (a config made invalid meanwhile, a
  *    binary that cannot be executed) leaves the old one serving, nobody
  *    disconnected and nobody told anything;
- *  - a control connection is told "error server restarting" and closed.
+ *  - a control connection is told "error server restarting" and closed;
+ *  - a TLS user is told its session cannot be carried over and closed,
+ *    and the room told it left; the TLS port serves from the successor;
+ *    a client logged in to an account stays logged in.
  *
  * The fd store, driven as systemd drives it: the test owns the
  * NOTIFY_SOCKET, sets FDSTORE= as systemd 254 does (chatd.service sets it
@@ -80,8 +83,11 @@
 #include <unistd.h>
 
 #include <check.h>
+#include <openssl/evp.h>
 
+#include "certs.h"
 #include "harness.h"
+#include "progs.h"
 
 #define W		HARNESS_WAIT_MS
 #define TEST_TIMEOUT	900
@@ -619,6 +625,76 @@ START_TEST(test_upgrade_closes_control)
 }
 END_TEST
 
+/*
+ * A TLS session cannot move: its user is told and closed, and the room
+ * told it left; the TLS listener moves, so it comes back at once.  A
+ * login moves with its client.
+ */
+START_TEST(test_upgrade_tls_told_login_kept)
+{
+	static const char *const names[] = { "openssl", NULL };
+	struct chatd	*d;
+	struct tc	*a, *b;
+	struct prog	 p;
+	EVP_PKEY	*k;
+	char		*dir, *extra, *openssl;
+	int		 tport;
+
+	if (!find_programs("test_upgrade_tls_told_login_kept", names,
+	    &openssl))
+		return;
+	dir = harness_mkdtemp("tls");
+	k = certs_key(0);
+	certs_write_key(dir, "key.pem", k);
+	certs_write_cert(dir, "cert.pem", "localhost", k, -86400, 86400,
+	    NULL);
+	EVP_PKEY_free(k);
+	tport = harness_free_port();
+	extra = harness_asprintf("[chat]\nmotd =\nhistory = 0\n"
+	    "[control]\nstate = %s/chatd.db\n"
+	    "[accounts]\nallow_plaintext_passwords = yes\nhash_cost = 1\n"
+	    "[tls]\nbind = 127.0.0.1\nport = %d\ncertificate = %s/cert.pem\n"
+	    "private_key = %s/key.pem\n", dir, tport, dir, dir);
+	d = chatd_start(extra);
+	free(extra);
+	a = tc_connect(d);
+	setup_client(a, "alice", NULL);
+	tc_send(a, "/register hunter2222\n");
+	barrier(a, "*** you are logged in as alice");
+	b = tc_connect(d);
+	setup_client(b, "bob", NULL);
+	s_client(&p, dir, "s_client", openssl, tport, 1, "-quiet", NULL);
+	setup_client(p.c, "carol", NULL);
+	quiesce(a);
+	quiesce(b);
+
+	chatd_upgrade(d);
+	tc_expect_line(p.c, "*** server restarting: a TLS session cannot be "
+	    "carried over; please reconnect");
+	tc_expect_eof(p.c);
+	prog_stop(&p);
+	tc_expect_line(a, "*** carol left (server restarting)");
+	tc_expect_line(a, RESTARTED);
+	tc_expect_line(b, "*** carol left (server restarting)");
+	tc_expect_line(b, RESTARTED);
+	tc_send(b, "/who\n");
+	tc_expect_line(b, "*** 2 online:");
+	tc_expect_line_re(b, "^\\*\\*\\*   alice .*, logged in$");
+	tc_expect_line_re(b, "^\\*\\*\\*   bob .* \\(you\\)$");
+	still_chatting(a, b, "upgraded");
+	/* The TLS port is the successor's now. */
+	s_client(&p, dir, "s_client2", openssl, tport, 1, "-quiet", NULL);
+	tc_expect_line(a, "*** guest4 joined");
+	prog_stop(&p);
+	tc_close(a);
+	tc_close(b);
+	chatd_stop_ok(d);
+	harness_rmtree(dir);
+	free(dir);
+	free(openssl);
+}
+END_TEST
+
 /* The fd store, as systemd drives it -------------------------------------- */
 
 #define STORE_MAX	64
@@ -1136,6 +1212,7 @@ e2e_handover_suite(void)
 	tcase_add_test(tc, test_upgrade_bad_config_serves_on);
 	tcase_add_test(tc, test_upgrade_exec_fails_serves_on);
 	tcase_add_test(tc, test_upgrade_closes_control);
+	tcase_add_test(tc, test_upgrade_tls_told_login_kept);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("fdstore");
