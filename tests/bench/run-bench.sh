@@ -779,6 +779,54 @@ if [ $do_rooms = 1 ]; then
 	    -m $m_rooms
 fi
 
+# handover-50x5: latency-50x5's load while chatd hands over to a new
+# process of itself (SIGUSR2, handover.c) once a second, from the first
+# second on: "longest pause" is the largest latency any line had, which
+# the handovers make (issue 16).  Not run(): the server's pid changes at
+# each handover (the new one is found by its command line once the old
+# has gone), so the generator gets none and there is no CPU figure.  The
+# pace of the signals is a sleep: this is load, not a wait for chatd.
+if [ $do_plain = 1 ]; then
+	name=handover-50x5
+	n_ho=$((m_lat / 200 - 1))
+	if start_server chatd; then
+		"$bench" -p "$port" -L "$name/chatd" -n 50 -s 5 -m $m_lat \
+		    -r 200 > "$tmp/$name.chatd.out" 2> "$tmp/$name.chatd.err" &
+		ho_bench=$!
+		k=0
+		while [ $k -lt $n_ho ] && kill -0 "$ho_bench" 2>/dev/null; do
+			sleep 1
+			ho_old=$server_pid
+			kill -USR2 "$ho_old" || break
+			# Gone: exited (a zombie, if it was our child) or reaped.
+			waited=0
+			while [ $waited -lt 100 ] && [ "$(sed 's/.*) //' \
+			    "/proc/$ho_old/stat" 2>/dev/null | cut -c1)" != Z ] &&
+			    kill -0 "$ho_old" 2>/dev/null; do
+				sleep 0.05
+				waited=$((waited + 1))
+			done
+			wait "$ho_old" 2>/dev/null
+			server_pid=$(pgrep -f -- "-c $tmp/chatd.conf" | head -n 1)
+			if [ -z "$server_pid" ] || [ "$server_pid" = "$ho_old" ]
+			then
+				echo "run-bench: no handover $((k + 1)); see" \
+				    "$tmp/chatd.log" >&2
+				failed=1
+				break
+			fi
+			k=$((k + 1))
+		done
+		wait "$ho_bench" || failed=1
+		stop_server
+		sed 's/^/  /' "$tmp/$name.chatd.err" >&2
+		{ grep '^result:' "$tmp/$name.chatd.out" | tail -n 1 |
+		    tr -d '\n'; echo " handovers=$k"; } > "$tmp/$name.chatd"
+	else
+		failed=1
+	fi
+fi
+
 # run_cluster NAME ARGS...: the same room on two chatd nodes linked by a
 # redis-server of its own; senders on node a, receivers alternating
 # between a and b.  Node a's CPU is measured.  Skipped without Redis.
@@ -1033,6 +1081,18 @@ if [ -s "$tmp/cluster-100x10.chatd" ]; then
 	row $s "latency p50 us" p50_us 0 info 0
 	row $s "latency p99 us" p99_us 0 info 0
 	row $s "node a cpu s/M" cpu_s_per_m 4 info 0
+fi
+
+if [ -s "$tmp/handover-50x5.chatd" ]; then
+	echo
+	echo "latency-50x5's load (raw mode) while chatd hands over to a new"
+	echo "process of itself (SIGUSR2) once a second:"
+	s=handover-50x5
+	row $s handovers handovers 0 info 0
+	checked_rows $s
+	row $s "latency p50 us" p50_us 0 info 0
+	row $s "latency p99 us" p99_us 0 info 0
+	row $s "longest pause us" max_us 0 info 0
 fi
 
 # vs NAME A B: the files of a comparison: A's result line as NAME's chatd
