@@ -555,7 +555,8 @@ void		 chat_room_new(struct server *, struct room *);
 void		 chat_topic(struct server *, struct room *, const char *,
 		    const char *);
 void		 chat_room_free(struct server *, struct room *);
-void		 chat_export(struct server *, struct room *, struct state_room *);
+void		 chat_export(struct server *, struct room *,
+		    struct state_room *);
 void		 chat_import(struct server *, struct room *,
 		    const struct state_room *);
 void		 chat_renamed(struct server *, struct client *, const char *);
@@ -1006,9 +1007,9 @@ int		 server_import(struct server *, const struct state *,
 #define STATE_HEADER_LEN	32
 #define STATE_SIZE_MAX		(1024UL * 1024 * 1024)	/* a whole image */
 #define STATE_ACCOUNT_MAX	64	/* an account, its NUL left out */
-#define STATE_TEXT_MAX		(3UL * 1024 * 1024 + 64)	/* a topic, a
-					   history line: max_line's, sanitised */
-#define STATE_INPUT_MAX		(2UL * 1024 * 1024)	/* read, not handled */
+/* A topic, a history line: sanitize_line() of max_line's most, and a name. */
+#define STATE_TEXT_MAX		(3UL * 1024 * 1024 + 64)
+#define STATE_INPUT_MAX		(2UL * 1024 * 1024)	/* read, unhandled */
 #define STATE_OUTPUT_MAX	((1ULL << 32) + 1024 * 1024)	/* unwritten */
 #define STATE_HISTORY_MAX	100000	/* a room's lines: history's bound */
 /* Bytes an image borrows, or the server lends it: not NUL-terminated. */
@@ -1040,7 +1041,7 @@ struct state_client {
 	uint32_t		 flags;
 #define STATE_CLIENT_MUTED	0x1
 #define STATE_CLIENT_DISCARD	0x2	/* skipping the rest of a long line */
-	uint64_t		 mute_ms;	/* a timed mute's rest; 0: none */
+	uint64_t		 mute_ms;	/* a timed mute's rest, or 0 */
 	uint32_t		 rate_milli;	/* struct ratelimit's */
 	uint64_t		 rate_age_ms;	/* since its last refill */
 	uint64_t		 connected_age_ms;
@@ -1069,7 +1070,8 @@ struct state_limits {
 uint8_t		*state_encode(const struct state *, size_t *);
 void		 state_seal(uint8_t *, size_t);
 int		 state_decode(const uint8_t *, size_t,
-		    const struct state_limits *, struct state *, char *, size_t);
+		    const struct state_limits *, struct state *, char *,
+		    size_t);
 void		 state_free(struct state *);
 uint32_t	*state_rooms_of(const struct state *);
 

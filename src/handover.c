@@ -37,14 +37,15 @@
  * made of it.  An image it cannot use (another version, truncated,
  * corrupt, over its limits) means a fresh start: every inherited client
  * gets one line and is closed, and the reason is logged; never a crash,
- * never a half-restored room.  A cluster node that took over reads no
- * client until it is linked to Redis again (reply_timeout at most), so that
- * the rest of the room misses none of its users' lines.  Under SIGUSR2 the old process still
+ * never a half-restored room.  Under SIGUSR2 the old process still
  * serves, so the successor only says "fail" and exits, touching no
  * client.  A successor from the fd store that cannot start at all closes
  * the stored clients the same way, so that none hangs, and in every case
  * it takes its descriptors out of the store (FDSTOREREMOVE=1): the store
- * must not keep a client's socket open after chatd closed it.
+ * must not keep a client's socket open after chatd closed it.  A cluster
+ * node that took over reads no client until it is linked to Redis again
+ * (reply_timeout at most), so that the rest of the room misses none of
+ * its users' lines.
  *
  * Rejected: exec in place, without fork (a successor that fails to start
  * would take everyone with it); passing the state through a pipe (the
@@ -1139,8 +1140,8 @@ handover_start(struct server *s)
 		if (need > store) {
 			log_warnx("handover: systemd's fd store holds %lu "
 			    "descriptors, %lu are needed: raise "
-			    "FileDescriptorStoreMax= (and FDSTORE=) in the unit; "
-			    "shutting down instead", store, need);
+			    "FileDescriptorStoreMax= (and FDSTORE=) in the "
+			    "unit; shutting down instead", store, need);
 			server_stop(s);
 			return;
 		}

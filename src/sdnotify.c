@@ -36,7 +36,7 @@
 #include "chatd.h"
 
 #define SDNOTIFY_FDS_MAX	253	/* SCM_MAX_FD */
-#define SDNOTIFY_WAIT_S		5	/* for room to store descriptors */
+#define SDNOTIFY_WAIT_S		5	/* for room to store fds */
 
 /*
  * Sends buf[0..len) with descriptors fds[0..nfds) attached, waiting up to

@@ -679,8 +679,8 @@ server_signal_callback(evutil_socket_t sig, short events, void *arg)
 		}
 		/* Once the successor has answered: it serves, or we stop. */
 		if (handover_busy(s)) {
-			log_notice("signal %d: shutting down after the handover",
-			    (int)sig);
+			log_notice("signal %d: shutting down after the "
+			    "handover", (int)sig);
 			handover_stop_after(s);
 			break;
 		}
@@ -989,7 +989,7 @@ server_take_activated(struct server *s, struct listeners *inherited)
 		    strcmp(name, HANDOVER_FD_LISTEN_TLS) == 0;
 		if (server_check_activated(3 + (int)i) != 0)
 			goto out;
-		/* FileDescriptorName=tls marks a TLS socket; others are plain. */
+		/* FileDescriptorName=tls marks TLS; others are plain. */
 		if (tls && !own && s->tls_ctx == NULL) {
 			log_errorx("socket activation: fd %ld is named tls, "
 			    "but [tls] has no certificate", 3 + i);

@@ -33,8 +33,9 @@
  * the version, the length (truncated and overlong images are told apart),
  * the checksum, then every count against the bytes left and the
  * successor's limits, every length against its bound, every name (and
- * account: a registered name, or none) with name_valid() and room_valid(), every text with the sanitiser (a topic
- * or a history line must be what sanitize_line() leaves unchanged), the
+ * account: a registered name, or none) with name_valid() and
+ * room_valid(), every text with the sanitiser (a topic or a history line
+ * must be what sanitize_line() leaves unchanged), the
  * output not yet written for control characters, ids and names for
  * uniqueness, every client's room for existence, and that nothing is left
  * over.  Unknown flag bits and set reserved bytes are refused, so an
@@ -648,7 +649,8 @@ state_decode(const uint8_t *buf, size_t len, const struct state_limits *lim,
 
 	memset(st, 0, sizeof *st);
 	if (len < STATE_HEADER_LEN) {
-		state_fail(&in, "truncated: %zu bytes, less than a header", len);
+		state_fail(&in, "truncated: %zu bytes, less than a header",
+		    len);
 		return (-1);
 	}
 	if (memcmp(buf, STATE_MAGIC, 8) != 0) {

@@ -107,7 +107,8 @@
 
 /* Limits wide enough for the load; a long handover_timeout for valgrind. */
 #define LOAD_LIMITS	"[limits]\nrate_lines = 1000\nrate_burst = 1000\n" \
-			"max_clients_per_address = 200\nhandover_timeout = 300\n"
+			"max_clients_per_address = 200\n" \
+			"handover_timeout = 300\n"
 
 static int64_t
 now_us(void)
@@ -162,7 +163,7 @@ quiesce(struct tc *c)
 	barrier(c, "*** that is you");
 }
 
-/* The load test -------------------------------------------------------------- */
+/* The load test ----------------------------------------------------------- */
 
 struct lc {
 	struct tc	*tc;
@@ -336,7 +337,7 @@ load_complete(const struct load *ld)
 
 enum upgrade_phase {
 	PHASE_TRAFFIC,		/* between upgrades */
-	PHASE_SPLIT,		/* half a line sent, waiting for chatd to read */
+	PHASE_SPLIT,		/* half a line sent, for chatd to read */
 	PHASE_UPGRADING,	/* SIGUSR2 sent */
 	PHASE_DONE,		/* all upgrades done: traffic, then drain */
 };
@@ -401,7 +402,7 @@ START_TEST(test_upgrades_under_load)
 		case PHASE_TRAFFIC:
 			if (now - since < UPGRADE_GAP_MS * 1000)
 				break;
-			/* One write: chatd reads the half line with the line. */
+			/* One write: the half line is read with the line. */
 			split_seq = ++split->sent;
 			load_send(split, "L %d %u %lld\nH %u head-", SPLITTER,
 			    split_seq, (long long)now_us(), upgrades);
@@ -850,7 +851,8 @@ sysd_recv(struct sysd *sd, int timeout_ms)
 	buf[n] = '\0';
 	nfd = 0;
 	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_RIGHTS) {
 			fds = (int *)CMSG_DATA(cm);
 			nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		}
@@ -1087,7 +1089,8 @@ static const struct {
 	const char	*what;
 	const char	*why;		/* what the log says */
 } spoils[] = {
-	[SPOIL_TRUNCATED] = { "truncated", "the state is not used: truncated:" },
+	[SPOIL_TRUNCATED] = { "truncated", "the state is not used: "
+	    "truncated:" },
 	[SPOIL_CORRUPT] = { "corrupt", "the state is not used: corrupt: the "
 	    "checksum does not match" },
 	[SPOIL_VERSION] = { "of another version", "the state is not used: "
@@ -1180,7 +1183,8 @@ START_TEST(test_fdstore_failed_start)
 	sd = sysd_serving(&a, &b, NULL);
 	sysd_restart_stop(sd);
 	/* The new process cannot start: its clients must not hang. */
-	path = harness_write_file(sd->dir, "chatd.conf", "[server]\nport = x\n");
+	path = harness_write_file(sd->dir, "chatd.conf",
+	    "[server]\nport = x\n");
 	free(path);
 	sysd_start(sd);
 	st = harness_wait(&sd->pid, &sd->status, HARNESS_STOP_MS);

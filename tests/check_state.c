@@ -418,7 +418,7 @@ START_TEST(test_resealed_everywhere)
 }
 END_TEST
 
-/* Fields -------------------------------------------------------------------- */
+/* Fields ------------------------------------------------------------------ */
 
 START_TEST(test_room_fields)
 {
@@ -502,11 +502,13 @@ START_TEST(test_client_fields)
 
 	make_base();
 	clients[0].rate_milli = 1000000001;
-	expect_reject(&base, "corrupt: client 0: a time or a rate out of range");
+	expect_reject(&base, "corrupt: client 0: a time or a rate out of "
+	    "range");
 
 	make_base();
 	clients[0].connected_age_ms = UINT64_MAX;
-	expect_reject(&base, "corrupt: client 0: a time or a rate out of range");
+	expect_reject(&base, "corrupt: client 0: a time or a rate out of "
+	    "range");
 
 	make_base();
 	clients[1].guest = 2;

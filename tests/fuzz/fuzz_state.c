@@ -13,10 +13,10 @@
  *    the checksum and reaches every field.
  *
  * Bits 1 and 2 pick the successor's limits: none when both are clear,
- * else max_clients and max_rooms of 3, so that the limits are hit often.  Every decode gets
- * its bytes in an allocation of exactly their size, at an odd address with
- * FUZZ_MISALIGN, so that AddressSanitizer sees any read past the image
- * and UBSan any read through a misaligned pointer.
+ * else max_clients and max_rooms of 3, so that the limits are hit often.
+ * Every decode gets its bytes in an allocation of exactly their size, at
+ * an odd address with FUZZ_MISALIGN, so that AddressSanitizer sees any
+ * read past the image and UBSan any read through a misaligned pointer.
  *
  * Invariants, any breach of which aborts:
  *
