@@ -1647,7 +1647,7 @@ server_import(struct server *s, const struct state *st, const int *fds,
 		    c->room->name);
 		if (fds[i] == -1)
 			client_close(c, "connection lost in the restart");
-		else
+		else if (c->state == CLIENT_ROOM)	/* under output limits */
 			client_start(c);
 	}
 	return (0);

@@ -33,6 +33,8 @@
  *
  *  - clients carry on as above, and the new process takes every
  *    descriptor out of the store again (FDSTOREREMOVE=1 per name);
+ *  - a client whose socket systemd dropped from the store leaves, and
+ *    its room is told;
  *  - an image truncated, corrupt or of another version: the new process
  *    logs why, tells each inherited client one line and closes it, and
  *    serves afresh on the same listener;
@@ -43,9 +45,9 @@
  * keeps the store across `systemctl restart` (its restart job stays
  * queued, which keeps unit_may_gc() from releasing it: chatd(8)), that it
  * delivers RestartKillSignal=SIGUSR2 and honours MAINPID= and
- * RestartForceExitStatus=, its deduplication of stored descriptors, and
- * its dropping of a stored socket that sees POLLHUP (chatd then finds a
- * client without a socket, which leaves as if its connection were lost).
+ * RestartForceExitStatus=, its deduplication of stored descriptors,
+ * and its dropping of a stored socket that sees POLLHUP (the test drops
+ * one itself to show what chatd then does).
  *
  * Under a valgrind CHATD_WRAPPER the successors, exec'd by the daemon and
  * not by the harness, run under valgrind too (harness_trace_children()).
@@ -1011,15 +1013,17 @@ sysd_stop_ok(struct sysd *sd)
 }
 
 /*
- * chatd under the test as systemd, serving alice (in #ops) and bob (in
- * room, NULL: the default room), each of whom has read all there was.
+ * chatd under the test as systemd (extra: more of its config), serving
+ * alice (in #ops) and bob (in room, NULL: the default room), each of whom
+ * has read all there was.
  */
 static struct sysd *
-sysd_serving(struct tc **a, struct tc **b, const char *room)
+sysd_serving(const char *extra, struct tc **a, struct tc **b,
+    const char *room)
 {
 	struct sysd	*sd;
 
-	sd = sysd_new(NULL);
+	sd = sysd_new(extra);
 	sysd_start(sd);
 	sysd_wait_said(sd, "READY=1");
 	*a = sysd_connect(sd);
@@ -1036,7 +1040,7 @@ START_TEST(test_fdstore_restart)
 	struct sysd	*sd;
 	struct tc	*a, *b;
 
-	sd = sysd_serving(&a, &b, "#ops");
+	sd = sysd_serving(NULL, &a, &b, "#ops");
 	/* alice is half-way through a line when the restart comes. */
 	tc_send(a, "first\nhalf a li");
 	tc_expect_line(b, "<alice> first");
@@ -1143,7 +1147,7 @@ START_TEST(test_fdstore_bad_state)
 	struct tc	*a, *b, *c;
 	char		*log;
 
-	sd = sysd_serving(&a, &b, NULL);
+	sd = sysd_serving(NULL, &a, &b, NULL);
 	tc_send(a, "half a li");
 
 	sysd_restart_stop(sd);
@@ -1173,6 +1177,61 @@ START_TEST(test_fdstore_bad_state)
 }
 END_TEST
 
+/*
+ * systemd drops a stored socket that sees POLLHUP (a client gone during
+ * the restart): that client leaves, and its room is told, as if its
+ * connection had been lost.
+ */
+START_TEST(test_fdstore_client_lost)
+{
+	struct sysd		*sd;
+	struct tc		*a, *b, *c;
+	struct sockaddr_storage	 mine, peer;
+	socklen_t		 len;
+	size_t			 i;
+
+	sd = sysd_serving("[chat]\nannounce = yes\n", &a, &b, "#ops");
+	c = sysd_connect(sd);
+	setup_client(c, "carol", "#ops");
+	tc_expect_line(a, "*** carol joined");
+	tc_expect_line(b, "*** carol joined");
+	sysd_restart_stop(sd);
+	/* carol's socket leaves the store. */
+	len = sizeof mine;
+	ck_assert_int_eq(getsockname(c->fd, (struct sockaddr *)&mine, &len),
+	    0);
+	for (i = 0; i < sd->n; i++) {
+		len = sizeof peer;
+		if (strcmp(sd->names[i], "c") == 0 &&
+		    getpeername(sd->fds[i], (struct sockaddr *)&peer,
+		    &len) == 0 && memcmp(&peer, &mine, len) == 0)
+			break;
+	}
+	ck_assert_uint_lt(i, sd->n);
+	close(sd->fds[i]);
+	memmove(&sd->fds[i], &sd->fds[i + 1], (sd->n - i - 1) *
+	    sizeof *sd->fds);
+	memmove(sd->names[i], sd->names[i + 1], (sd->n - i - 1) *
+	    sizeof sd->names[0]);
+	sd->n--;
+	tc_expect_eof(c);
+	tc_close(c);
+
+	sysd_start(sd);
+	sysd_wait_said(sd, "READY=1");
+	sysd_clear(sd);
+	tc_expect_line(a, RESTARTED);
+	tc_expect_line(a, "*** carol left (connection lost in the restart)");
+	tc_expect_line(b, RESTARTED);
+	tc_expect_line(b, "*** carol left (connection lost in the restart)");
+	still_chatting(a, b, "without carol");
+	tc_close(a);
+	tc_close(b);
+	sysd_stop_ok(sd);
+	sysd_free(sd);
+}
+END_TEST
+
 START_TEST(test_fdstore_failed_start)
 {
 	struct sysd	*sd;
@@ -1180,7 +1239,7 @@ START_TEST(test_fdstore_failed_start)
 	char		*path;
 	int		 st;
 
-	sd = sysd_serving(&a, &b, NULL);
+	sd = sysd_serving(NULL, &a, &b, NULL);
 	sysd_restart_stop(sd);
 	/* The new process cannot start: its clients must not hang. */
 	path = harness_write_file(sd->dir, "chatd.conf",
@@ -1224,6 +1283,7 @@ e2e_handover_suite(void)
 	tcase_add_test(tc, test_fdstore_restart);
 	tcase_add_loop_test(tc, test_fdstore_bad_state, 0,
 	    (int)(sizeof spoils / sizeof spoils[0]));
+	tcase_add_test(tc, test_fdstore_client_lost);
 	tcase_add_test(tc, test_fdstore_failed_start);
 	suite_add_tcase(s, tc);
 	return s;
