@@ -116,10 +116,24 @@ chat_room_free(struct server *s, struct room *r)
 	r->chat = NULL;
 }
 
+/* Room name is permanent again, if it exists. */
+static void
+chat_permanent(struct server *s, const char *name)
+{
+	struct room	*r;
+
+	if ((r = room_find(&s->rooms, name)) != NULL)
+		r->flags |= ROOM_PERMANENT;
+}
+
 /*
  * The rooms of the config: the default room, and in chat mode the
  * configured ones, made and made permanent; a room no longer configured
- * is permanent no more, and vanishes when empty.
+ * is permanent no more, and vanishes when empty.  Rooms still configured
+ * are kept, with their topic and history; those that go, go before new
+ * ones are made, so that they make way under max_rooms.  The default
+ * room is made whatever max_rooms says (a reload may name a new one
+ * while the rooms are full): everyone starts there.
  */
 static void
 chat_rooms(struct server *s)
@@ -130,22 +144,22 @@ chat_rooms(struct server *s)
 
 	TAILQ_FOREACH(r, &s->rooms.list, entry)
 		r->flags &= ~ROOM_PERMANENT;
-	if ((r = server_room(s, conf->default_room, 1)) == NULL)
-		fatalx("the default room cannot be made");
-	r->flags |= ROOM_PERMANENT;
-	s->lobby = r;
+	chat_permanent(s, conf->default_room);
 	for (p = conf->rooms; conf->mode == MODE_CHAT && p != NULL &&
-	    *p != NULL; p++) {
-		if ((r = server_room(s, *p, 1)) == NULL) {
-			log_warnx("room %s not made: max_rooms (%u) reached",
-			    *p, conf->max_rooms);
-			continue;
-		}
-		r->flags |= ROOM_PERMANENT;
-	}
+	    *p != NULL; p++)
+		chat_permanent(s, *p);
 	for (r = TAILQ_FIRST(&s->rooms.list); r != NULL; r = next) {
 		next = TAILQ_NEXT(r, entry);
 		server_room_gone(s, r);
+	}
+	s->lobby = server_room(s, conf->default_room, SERVER_ROOM_ALWAYS,
+	    ROOM_PERMANENT);
+	for (p = conf->rooms; conf->mode == MODE_CHAT && p != NULL &&
+	    *p != NULL; p++) {
+		if (server_room(s, *p, SERVER_ROOM_MAKE, ROOM_PERMANENT) ==
+		    NULL)
+			log_warnx("room %s not made: max_rooms (%u) reached",
+			    *p, conf->max_rooms);
 	}
 }
 
@@ -682,8 +696,8 @@ chat_cmd_join(struct server *s, struct client *c, const char *args)
 		output_printf(c, "*** you are already in %s", c->room->name);
 		return (0);
 	}
-	if (r == NULL && (r = server_room(s, buf, 1 | (secret ?
-	    ROOM_SECRET : 0))) == NULL) {
+	if (r == NULL && (r = server_room(s, buf, SERVER_ROOM_MAKE, secret ?
+	    ROOM_SECRET : 0)) == NULL) {
 		output_printf(c, "*** no room for %s: there are as many rooms "
 		    "as there may be (%u); /rooms lists them", buf,
 		    s->config->max_rooms);

@@ -494,7 +494,6 @@ void		 cluster_moved(struct server *, struct client *, struct room *,
 		    struct room *);
 void		 cluster_topic(struct server *, struct room *, const char *,
 		    const char *);
-void		 cluster_room_gone(struct server *, struct room *);
 
 /* client.c */
 struct client	*client_new(struct server *, int, const struct sockaddr *,
@@ -776,7 +775,10 @@ int		 server_input(struct server *, struct client *, const char *,
 void		 server_broadcast(struct server *, struct room *,
 		    struct client *, struct msg *);
 void		 server_broadcast_all(struct server *, struct msg *);
-struct room	*server_room(struct server *, const char *, int);
+#define SERVER_ROOM_FIND	0	/* server_room(): an existing room */
+#define SERVER_ROOM_MAKE	1	/* ... or made within max_rooms */
+#define SERVER_ROOM_ALWAYS	2	/* ... or made past it too */
+struct room	*server_room(struct server *, const char *, int, int);
 void		 server_move(struct server *, struct client *, struct room *);
 void		 server_room_gone(struct server *, struct room *);
 void		 server_remove(struct server *, struct client *);

@@ -273,19 +273,21 @@ server_broadcast_all(struct server *s, struct msg *m)
 }
 
 /*
- * The room called name (valid): found, or made if create and max_rooms
- * allows.  NULL if not found or not made.
+ * The room called name (valid): found, or, as `how` says, made with flags
+ * (ROOM_*): SERVER_ROOM_MAKE if max_rooms allows, SERVER_ROOM_ALWAYS
+ * whatever it says.  NULL if not found and not made.
  */
 struct room *
-server_room(struct server *s, const char *name, int flags)
+server_room(struct server *s, const char *name, int how, int flags)
 {
 	struct room	*r;
 
-	if ((r = room_find(&s->rooms, name)) != NULL || !(flags & 1))
+	if ((r = room_find(&s->rooms, name)) != NULL ||
+	    how == SERVER_ROOM_FIND)
 		return (r);
-	if (s->rooms.n >= s->config->max_rooms)
+	if (how != SERVER_ROOM_ALWAYS && s->rooms.n >= s->config->max_rooms)
 		return (NULL);
-	r = room_new(&s->rooms, name, flags & ~1);
+	r = room_new(&s->rooms, name, flags);
 	chat_room_new(s, r);
 	log_debug("room %s made%s", r->name, (r->flags & ROOM_SECRET) ?
 	    " (secret)" : "");

@@ -898,6 +898,63 @@ START_TEST(test_raw_mode_one_room)
 }
 END_TEST
 
+/* Reloads under rooms ------------------------------------------------------ */
+
+/*
+ * Writes the config chatd_start() writes for w's port, then [limits]
+ * rate_lines = 0 and chat under [chat], and reloads.
+ */
+static void
+w_reload(struct world *w, const char *server, const char *chat)
+{
+	char	*conf;
+
+	conf = harness_asprintf("[server]\nbind = 127.0.0.1\nport = %d\n%s"
+	    "[limits]\nrate_lines = 0\n[chat]\nhistory = 0\n%s", w->d->port,
+	    server, chat);
+	free(harness_write_file(w->d->dir, "chatd.conf", conf));
+	free(conf);
+	chatd_reload(w->d);
+}
+
+/*
+ * A reload that names a new default room while max_rooms rooms exist:
+ * the default room is made all the same (chatd used to exit, "the
+ * default room cannot be made"), newcomers land there, and /part from
+ * the old default room, now an ordinary room, goes there too.
+ */
+START_TEST(test_reload_new_default_room_when_rooms_are_full)
+{
+	struct world	 w;
+	struct tc	*late;
+	int		 a, b;
+
+	w_start(&w, "max_rooms = 2\n");
+	a = w_add(&w, "alice");
+	b = w_add(&w, "bob");
+	w_join(&w, b, "#dev");
+	w_reload(&w, "", "max_rooms = 2\ndefault_room = #main\n");
+	chatd_wait_log(w.d, "configuration reloaded from");
+
+	late = tc_connect(w.d);
+	tc_send(late, "/who\n");
+	tc_expect_line(late, "*** 1 in #main:");
+	tc_expect_line_re(late, "^\\*\\*\\*   guest3 ");
+	tc_send(w.c[a], "/part\n");
+	tc_expect_line(w.c[a], "*** you are now in #main");
+	tc_expect_line(late, "*** alice joined");
+	snprintf(w.room[a], sizeof w.room[a], "#main");
+	snprintf(w.lobby, sizeof w.lobby, "#main");
+	/* #lobby is gone with alice; #main and #dev are the rooms. */
+	W_ROOMS(&w, a,
+	    ROOMS_RE("#dev", 1, ""),
+	    ROOMS_RE("#main", 2, " \\(you\\)"));
+	w_adopt(&w, late, "#main");
+	w_fence(&w);
+	w_stop(&w);
+}
+END_TEST
+
 static Suite *
 e2e_rooms_suite(void)
 {
@@ -935,6 +992,7 @@ e2e_rooms_suite(void)
 	tc = tcase_create("modes");
 	tcase_set_timeout(tc, TEST_TIMEOUT);
 	tcase_add_test(tc, test_raw_mode_one_room);
+	tcase_add_test(tc, test_reload_new_default_room_when_rooms_are_full);
 	suite_add_tcase(s, tc);
 
 	return s;
