@@ -169,6 +169,31 @@ chat_init(struct server *s)
 	chat_rooms(s);
 }
 
+/*
+ * Raw mode has one room: a reload from chat mode brings everyone in
+ * another room to the default room, quietly, as raw mode is.
+ */
+static void
+chat_gather(struct server *s)
+{
+	struct room	*r, *next;
+	struct client	*c, *cnext;
+
+	for (r = TAILQ_FIRST(&s->rooms.list); r != NULL; r = next) {
+		next = TAILQ_NEXT(r, entry);
+		if (r == s->lobby)
+			continue;
+		/* The last one's move frees r, and ends the walk. */
+		for (c = TAILQ_FIRST(&r->members); c != NULL; c = cnext) {
+			cnext = TAILQ_NEXT(c, room_entry);
+			if (!client_in_room(c))
+				continue;
+			cluster_moved(s, c, r, s->lobby);
+			server_move(s, c, s->lobby);
+		}
+	}
+}
+
 /* Applies a new config: the rooms, and every room's history size. */
 void
 chat_configure(struct server *s)
@@ -176,6 +201,8 @@ chat_configure(struct server *s)
 	struct room	*r;
 
 	chat_rooms(s);
+	if (s->config->mode == MODE_RAW)
+		chat_gather(s);
 	TAILQ_FOREACH(r, &s->rooms.list, entry)
 		chat_history_size(r->chat, s->config->history);
 }

@@ -955,6 +955,38 @@ START_TEST(test_reload_new_default_room_when_rooms_are_full)
 }
 END_TEST
 
+/*
+ * A reload from chat to raw mode: raw mode has one room, so clients in
+ * other rooms are brought back to the default room and hear, and are
+ * heard by, everyone.
+ */
+START_TEST(test_reload_to_raw_mode_makes_one_room)
+{
+	struct world	w;
+	int		a, b, c;
+
+	w_start_abc(&w, NULL, &a, &b, &c);
+	w_join(&w, b, "#dev");
+	w_join(&w, c, "#ops");
+	w_reload(&w, "mode = raw\n", "");
+	chatd_wait_log(w.d, "configuration reloaded from");
+	tc_send(w.c[a], "from a\n");
+	tc_expect_line(w.c[b], "from a");
+	tc_expect_line(w.c[c], "from a");
+	tc_send(w.c[b], "from b\n");
+	tc_expect_line(w.c[a], "from b");
+	tc_expect_line(w.c[c], "from b");
+	tc_send(w.c[c], "from c\n");
+	tc_expect_line(w.c[a], "from c");
+	tc_expect_line(w.c[b], "from c");
+	tc_close(w.c[a]);
+	tc_close(w.c[b]);
+	tc_close(w.c[c]);
+	w.n = 0;
+	chatd_stop_ok(w.d);
+}
+END_TEST
+
 static Suite *
 e2e_rooms_suite(void)
 {
@@ -993,6 +1025,7 @@ e2e_rooms_suite(void)
 	tcase_set_timeout(tc, TEST_TIMEOUT);
 	tcase_add_test(tc, test_raw_mode_one_room);
 	tcase_add_test(tc, test_reload_new_default_room_when_rooms_are_full);
+	tcase_add_test(tc, test_reload_to_raw_mode_makes_one_room);
 	suite_add_tcase(s, tc);
 
 	return s;
