@@ -169,6 +169,7 @@ struct room {
 	TAILQ_HEAD(, client)	 members;	/* here, in the room state */
 	unsigned		 nmembers;
 	struct turn		 turn;
+	uint32_t		 trim_gen;	/* turn.gen at room_trim() */
 	char			*topic;		/* NULL: none */
 	struct chat_room	*chat;		/* chat.c's: the history */
 	int			 dirty;		/* on rooms' dirty list */
@@ -739,6 +740,7 @@ void		 room_free(struct rooms *, struct room *);
 void		 room_add(struct room *, struct client *);
 void		 room_remove(struct client *);
 void		 room_dirty(struct rooms *, struct room *);
+void		 room_trim(struct rooms *);
 
 /* roster.c */
 void		 roster_init(struct roster *);

@@ -25,7 +25,8 @@
  *
  * Timers: one throttle timer for clients waiting for their rate budget
  * (armed for the earliest), and a cron each second for idle timeouts, soft
- * output limits and peers that do not read their last words.
+ * output limits, peers that do not read their last words and the turn
+ * buffers of rooms that have gone quiet.
  */
 
 #include <sys/types.h>
@@ -409,7 +410,8 @@ server_throttle_callback(evutil_socket_t fd, short events, void *arg)
 
 /*
  * Once a second: quiet clients go to sleep, then idle timeouts, soft
- * output limits, unread last words.
+ * output limits, unread last words; quiet rooms give back their turns'
+ * buffers.
  */
 static void
 server_cron_callback(evutil_socket_t fd, short events, void *arg)
@@ -423,6 +425,7 @@ server_cron_callback(evutil_socket_t fd, short events, void *arg)
 	server_notify_status(s);
 	cluster_cron(s);
 	control_cron(s, now);
+	room_trim(&s->rooms);
 	for (c = TAILQ_FIRST(&s->clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		slept += client_cron(c);
