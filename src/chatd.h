@@ -533,6 +533,7 @@ void		 control_free(struct server *);
 enum ctlreq_cmd {
 	CTL_STATUS,
 	CTL_WHO,
+	CTL_ROOMS,
 	CTL_KICK,
 	CTL_BAN,
 	CTL_UNBAN,
