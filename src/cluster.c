@@ -872,7 +872,7 @@ cluster_sub_reply(redisAsyncContext *ac, void *rp, void *arg)
 	struct cluster	*cl = ac->data;
 	redisReply	*reply = rp, *chan;
 	struct room	*r;
-	int		 main;
+	int		 main, room;
 
 	if (reply == NULL || cl == NULL || cl->stopping)
 		return;
@@ -885,12 +885,20 @@ cluster_sub_reply(redisAsyncContext *ac, void *rp, void *arg)
 	if (chan->type != REDIS_REPLY_STRING)
 		return;
 	main = strcmp(chan->str, cl->server->config->cluster_channel) == 0;
+	/* A room's channel: PREFIX and the room's key. */
+	room = !main && chan->len > strlen(cl->prefix) &&
+	    strncmp(chan->str, cl->prefix, strlen(cl->prefix)) == 0 &&
+	    room_valid(chan->str + strlen(cl->prefix), chan->len -
+	    strlen(cl->prefix));
 	if (strcmp(reply->element[0]->str, "subscribe") == 0) {
 		if (main && !cl->sub_ready) {
 			cl->sub_ready = 1;
 			if (cl->pub_ready)
 				cluster_linked(cl);
 		}
+		/* From now on the room's lines reach this node. */
+		if (room)
+			log_debug("cluster: subscribed to %s", chan->str);
 		return;
 	}
 	if (strcmp(reply->element[0]->str, "message") != 0 ||
@@ -901,12 +909,8 @@ cluster_sub_reply(redisAsyncContext *ac, void *rp, void *arg)
 		    reply->element[2]->len);
 		return;
 	}
-	/* A room's channel: PREFIX and the room's key. */
-	if (chan->len > strlen(cl->prefix) &&
-	    strncmp(chan->str, cl->prefix, strlen(cl->prefix)) == 0 &&
-	    room_valid(chan->str + strlen(cl->prefix), chan->len -
-	    strlen(cl->prefix)) && (r = room_find(&cl->server->rooms,
-	    chan->str + strlen(cl->prefix))) != NULL && r->nmembers != 0)
+	if (room && (r = room_find(&cl->server->rooms, chan->str +
+	    strlen(cl->prefix))) != NULL && r->nmembers != 0)
 		cluster_message(cl, r, reply->element[2]->str,
 		    reply->element[2]->len);
 }

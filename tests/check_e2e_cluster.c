@@ -68,6 +68,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -78,6 +79,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -95,7 +97,8 @@
 #define TTL		3	/* presence_ttl of every node */
 #define NAME_FREE_MS	10000	/* a dead node's names free by then */
 #define NLINES		1000	/* lines per sender, long test */
-#define MAXC		8	/* clients in one room */
+#define MAXC		12	/* clients of one test */
+#define ROOM_MAX	40	/* a room's name, with slack */
 #define REDIS_MAX	8
 
 #define LINKED		"cluster: linked to Redis"
@@ -103,6 +106,7 @@
 	"reach this server's users only"
 #define WHOLE		"*** the room is whole again: other nodes are back"
 #define UNREACHABLE	"cluster: Redis still unreachable"
+#define LOBBY		"#lobby"
 
 static const char	*redis_bin;
 
@@ -679,6 +683,8 @@ struct room {
 	struct chatd	*node[4];
 	int		 nnodes;
 	struct tc	*c[MAXC];
+	char		 in[MAXC][ROOM_MAX];	/* the chat room of c[i] */
+	struct chatd	*at[MAXC];		/* its node */
 	int		 n;
 	int		 syncs;
 };
@@ -740,12 +746,23 @@ room_sync(struct room *rm)
 		chatd_wait_log(rm->node[i], needle);
 }
 
+/* c, a client of d in the default room, is one of rm's from now on. */
+static void
+room_add(struct room *rm, struct chatd *d, struct tc *c)
+{
+	ck_assert_int_lt(rm->n, MAXC);
+	snprintf(rm->in[rm->n], sizeof rm->in[rm->n], "%s", LOBBY);
+	rm->at[rm->n] = d;
+	rm->c[rm->n++] = c;
+}
+
 /*
  * Connect a client to d, make it nick, and check that everyone already in
  * the room (on any node) was told, exactly as about a local client: "***
- * guestN joined" and "*** guestN is now known as NICK".  Then wait until
- * every node has handled both, so that a client who connects next, on a
- * node where nobody saw them, does not get them late.
+ * guestN joined" and "*** guestN is now known as NICK"; everyone in the
+ * default room, that is, where a new client lands (see rooms_move()).
+ * Then wait until every node has handled both, so that a client who
+ * connects next, on a node where nobody saw them, does not get them late.
  */
 static struct tc *
 room_join(struct room *rm, struct chatd *d, const char *nick)
@@ -759,16 +776,20 @@ room_join(struct room *rm, struct chatd *d, const char *nick)
 	c = tc_connect(d);
 	snprintf(guest, sizeof guest, "%s", c->name);
 	snprintf(want, sizeof want, "*** %s joined", guest);
-	for (i = 0; i < rm->n; i++)
-		tc_expect_line(rm->c[i], want);
+	for (i = 0; i < rm->n; i++) {
+		if (strcmp(rm->in[i], LOBBY) == 0)
+			tc_expect_line(rm->c[i], want);
+	}
 	tc_send(c, "/nick %s\n", nick);
 	snprintf(want, sizeof want, "*** you are now known as %s", nick);
 	tc_expect_line(c, want);
 	tc_rename(c, nick);
 	snprintf(want, sizeof want, "*** %s is now known as %s", guest, nick);
-	for (i = 0; i < rm->n; i++)
-		tc_expect_line(rm->c[i], want);
-	rm->c[rm->n++] = c;
+	for (i = 0; i < rm->n; i++) {
+		if (strcmp(rm->in[i], LOBBY) == 0)
+			tc_expect_line(rm->c[i], want);
+	}
+	room_add(rm, d, c);
 	/*
 	 * d's "join" and "nick" went out on its Redis connection before this
 	 * GET, so Redis has relayed them once the answer is back.
@@ -808,7 +829,10 @@ room_leave(struct room *rm, struct tc *c)
 
 	for (i = 0; i < rm->n; i++) {
 		if (rm->c[i] == c) {
-			rm->c[i] = rm->c[--rm->n];
+			rm->n--;
+			rm->c[i] = rm->c[rm->n];
+			rm->at[i] = rm->at[rm->n];
+			memcpy(rm->in[i], rm->in[rm->n], sizeof rm->in[i]);
 			break;
 		}
 	}
@@ -1986,8 +2010,8 @@ START_TEST(test_start_redis_down)
 	tc_expect_line(c2, WHOLE);
 
 	b = node_up(r, "b", 2);
-	rm.c[rm.n++] = c1;
-	rm.c[rm.n++] = c2;
+	room_add(&rm, a, c1);
+	room_add(&rm, a, c2);
 	bob = room_join(&rm, b, "bob");
 	tc_send(bob, "hi from b\n");
 	room_expect(&rm, bob, "<bob> hi from b");
@@ -3078,6 +3102,167 @@ START_TEST(test_ban_pushed_on_link)
 }
 END_TEST
 
+/* Rooms across the nodes ------------------------------------------------- */
+
+static int
+room_index(struct room *rm, struct tc *c)
+{
+	int	i;
+
+	for (i = 0; i < rm->n; i++) {
+		if (rm->c[i] == c)
+			return i;
+	}
+	ck_abort_msg("%s is not a client of the test", c->name);
+	return -1;
+}
+
+/* Every client of rm in chat room `in` but except gets exactly want next. */
+static void
+rooms_expect(struct room *rm, const char *in, struct tc *except,
+    const char *want)
+{
+	int	i;
+
+	for (i = 0; i < rm->n; i++) {
+		if (rm->c[i] != except && strcasecmp(rm->in[i], in) == 0)
+			tc_expect_line(rm->c[i], want);
+	}
+}
+
+/*
+ * c types "/join ROOM" (room as chatd shows it), and then how unless it
+ * is NULL ("secret"): its old room hears, on every node, that it left for
+ * room, c is told where it is, and room hears, on every node, that it
+ * joined.  Whatever c gets after "*** you
+ * are now in ROOM" is the caller's.  If c is the first of its node in
+ * room, this waits until the node hears room's channel (it logs so at
+ * debug level): only then does what room says elsewhere reach c.
+ */
+static void
+rooms_move(struct room *rm, struct tc *c, const char *room, const char *how)
+{
+	char		 want[256], needle[128], key[ROOM_MAX];
+	struct chatd	*d;
+	int		 i, k = room_index(rm, c), first = 1, heard = 0;
+	size_t		 j;
+
+	d = rm->at[k];
+	for (j = 0; room[j] != '\0' && j < sizeof key - 1; j++)
+		key[j] = (char)tolower((unsigned char)room[j]);
+	key[j] = '\0';
+	snprintf(needle, sizeof needle, "cluster: subscribed to %s:%s",
+	    rm->channel, key);
+	for (i = 0; i < rm->n; i++)
+		first &= rm->at[i] != d || strcasecmp(rm->in[i], room) != 0;
+	if (first)
+		heard = chatd_log_count(d, needle);
+
+	tc_send(c, "/join %s%s%s\n", room, how != NULL ? " " : "",
+	    how != NULL ? how : "");
+	snprintf(want, sizeof want, "*** %s left for %s", c->name, room);
+	rooms_expect(rm, rm->in[k], c, want);
+	snprintf(want, sizeof want, "*** you are now in %s", room);
+	tc_expect_line(c, want);
+	snprintf(want, sizeof want, "*** %s joined", c->name);
+	rooms_expect(rm, room, c, want);
+	snprintf(rm->in[k], sizeof rm->in[k], "%s", room);
+	if (first && strcasecmp(room, LOBBY) != 0)
+		chatd_wait_log_n(d, needle, heard + 1);
+}
+
+/* c says text: everyone else in its room, on every node, gets it next. */
+static void
+rooms_say(struct room *rm, struct tc *c, const char *text)
+{
+	char	want[256];
+
+	tc_send(c, "%s\n", text);
+	snprintf(want, sizeof want, "<%s> %s", c->name, text);
+	rooms_expect(rm, rm->in[room_index(rm, c)], c, want);
+}
+
+/*
+ * What every node sent to Redis has been handled by every node (a
+ * GET through each node's link, then the barrier), and every client's
+ * next line is the answer to a command it sends now: nothing it was not
+ * told of is waiting for it.
+ */
+static void
+rooms_fence(struct room *rm)
+{
+	int	i, j;
+
+	for (j = 0; j < rm->nnodes; j++) {
+		for (i = 0; i < rm->n && rm->at[i] != rm->node[j]; i++)
+			;
+		if (i == rm->n)
+			continue;
+		tc_send(rm->c[i], "/msg nobody.sync x\n");
+		tc_expect_line(rm->c[i], "*** no such user: nobody.sync");
+	}
+	room_sync(rm);
+	for (i = 0; i < rm->n; i++) {
+		tc_send(rm->c[i], "/fence\n");
+		tc_expect_line(rm->c[i], "*** unknown command /fence (try "
+		    "/help)");
+	}
+}
+
+/*
+ * Three rooms of three clients, each room's clients on both nodes, and
+ * one client of each node left in the default room: a line said in a
+ * room on one node reaches that room's clients on both nodes, and nobody
+ * else on either.  Each line is read by all it is for before the next is
+ * sent; then markers, and the fence, show that none went elsewhere.
+ */
+START_TEST(test_rooms_lines_stay_in_their_room)
+{
+	static const char *const	 rooms[] = { "#red", "#green",
+	    "#blue" };
+	/* Where each room's three clients are: a, b, a; b, a, b; a, b, b. */
+	static const int		 onb[9] = { 0, 1, 0, 1, 0, 1, 0, 1, 1 };
+	struct redis			*r;
+	struct chatd			*a, *b;
+	struct room			 rm;
+	struct tc			*c[9], *la, *lb;
+	char				 nick[16], text[128];
+	int				 i, k, n;
+
+	room_two_nodes(&rm, &r, &a, &b);
+	for (i = 0; i < 9; i++) {
+		snprintf(nick, sizeof nick, "%.1s%d", rooms[i / 3] + 1,
+		    i % 3 + 1);
+		c[i] = room_join(&rm, onb[i] ? b : a, nick);
+	}
+	la = room_join(&rm, a, "la");
+	lb = room_join(&rm, b, "lb");
+	for (i = 0; i < 9; i++)
+		rooms_move(&rm, c[i], rooms[i / 3], NULL);
+
+	/* Interleaved across the rooms and the nodes. */
+	for (k = 0; k < 3; k++) {
+		for (n = 0; n < 3; n++) {
+			snprintf(text, sizeof text, "line %d of %s", k + 1,
+			    c[n * 3 + k]->name);
+			rooms_say(&rm, c[n * 3 + k], text);
+		}
+	}
+	rooms_say(&rm, la, "default room, node a");
+	rooms_say(&rm, lb, "default room, node b");
+	for (n = 0; n < 3; n++) {
+		rooms_say(&rm, c[n * 3], "marker one");
+		rooms_say(&rm, c[n * 3 + 1], "marker two");
+	}
+	rooms_fence(&rm);
+
+	room_close(&rm);
+	chatd_stop_ok(a);
+	chatd_stop_ok(b);
+	redis_stop(r);
+}
+END_TEST
+
 /* main ------------------------------------------------------------------ */
 
 static Suite *
@@ -3132,6 +3317,11 @@ e2e_cluster_suite(void)
 	tcase_add_test(tc, test_msg_shows_no_raw_bytes_from_redis);
 	tcase_add_test(tc, test_forged_local_speaker_refused);
 	tcase_add_test(tc, test_room_joinable_after_long_remote_lines);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("rooms");
+	tcase_set_timeout(tc, TEST_TIMEOUT);
+	tcase_add_test(tc, test_rooms_lines_stay_in_their_room);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("bans");
