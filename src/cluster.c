@@ -272,10 +272,10 @@ cluster_tell(struct cluster *cl, const char *text)
 
 /*
  * Lists c in the node's /who hash: name -> "connected-since TAB node TAB
- * room".
+ * room", where room is c's (NULL) or the one it is moving to.
  */
 static void
-cluster_who_add(struct cluster *cl, struct client *c)
+cluster_who_add(struct cluster *cl, struct client *c, struct room *room)
 {
 	struct config	*conf = cl->server->config;
 	long long	 since;
@@ -284,7 +284,7 @@ cluster_who_add(struct cluster *cl, struct client *c)
 	    c->connected_ms) / 1000);
 	cluster_command(cl, NULL, NULL, "HSET %snode:%s %s %lld\t%s\t%s",
 	    cl->prefix, conf->cluster_node, c->name, since, conf->cluster_node,
-	    c->room->name);
+	    room != NULL ? room->name : c->room->name);
 	cluster_command(cl, NULL, NULL, "EXPIRE %snode:%s %u", cl->prefix,
 	    conf->cluster_node, conf->cluster_ttl);
 }
@@ -323,7 +323,7 @@ static void
 cluster_claim(struct cluster *cl, struct client *c)
 {
 	cluster_set_name(cl, c, "NX", cluster_claim_reply);
-	cluster_who_add(cl, c);
+	cluster_who_add(cl, c, NULL);
 }
 
 static void
@@ -518,7 +518,7 @@ cluster_node_expire_reply(redisAsyncContext *ac, void *r, void *arg)
 		return;
 	TAILQ_FOREACH(c, &cl->server->clients, entry) {
 		if (client_in_room(c))
-			cluster_who_add(cl, c);
+			cluster_who_add(cl, c, NULL);
 	}
 }
 
@@ -1366,8 +1366,8 @@ cluster_left(struct server *s, struct client *c)
 
 /*
  * c is about to move from room `from` to room `to`: from's channel hears
- * it left for `to`, to's that it joined, and each is subscribed or not
- * as it has local members.
+ * it left for `to`, to's that it joined, the node's /who hash that it is
+ * in `to`, and each is subscribed or not as it has local members.
  */
 void
 cluster_moved(struct server *s, struct client *c, struct room *from,
@@ -1378,6 +1378,7 @@ cluster_moved(struct server *s, struct client *c, struct room *from,
 	if (cl == NULL || !cl->up)
 		return;
 	cluster_publish(cl, from, WIRE_MOVED, c->name, to->name, NULL);
+	cluster_who_add(cl, c, to);
 	if (from->nmembers == 1)
 		cluster_room_leave(cl, from);
 	if (to->nmembers == 0)
@@ -1622,7 +1623,7 @@ cluster_renamed(struct server *s, struct client *c, const char *old)
 		cluster_command(cl, NULL, NULL, "HDEL %snode:%s %s",
 		    cl->prefix, s->config->cluster_node, old);
 	}
-	cluster_who_add(cl, c);
+	cluster_who_add(cl, c, NULL);
 	cluster_publish(cl, c->room, WIRE_NICK, old, c->name, NULL);
 }
 
@@ -1789,6 +1790,21 @@ cluster_who_end_reply(redisAsyncContext *ac, void *r, void *arg)
 	cluster_req_finish(req, 0);
 }
 
+/* Every node's /who hash has been read: the rooms' topics and secrecy. */
+static void
+cluster_rooms_counted_reply(redisAsyncContext *ac, void *r, void *arg)
+{
+	struct cluster_req	*req;
+
+	if ((req = cluster_req_reply(arg)) == NULL)
+		return;
+	if (r == NULL) {
+		cluster_req_finish(req, ECONNRESET);
+		return;
+	}
+	cluster_rooms_meta(req);
+}
+
 static void
 cluster_who_scan_reply(redisAsyncContext *ac, void *r, void *arg)
 {
@@ -1821,13 +1837,16 @@ cluster_who_scan_reply(redisAsyncContext *ac, void *r, void *arg)
 			    "HGETALL %b", keys->element[i]->str,
 			    keys->element[i]->len);
 	}
-	/* Replies come in order: these run after the HGETALLs above. */
+	/*
+	 * Replies come in order: these run after the HGETALLs above, and
+	 * /rooms asks about the rooms once they have all been counted.
+	 */
 	if (cursor != 0)
 		cluster_req_send(req, cluster_who_scan_reply,
 		    "SCAN %llu MATCH %snode:* COUNT %d", cursor, cl->prefix,
 		    CLUSTER_SCAN_COUNT);
 	else if (req->kind == REQ_ROOMS)
-		cluster_rooms_meta(req);
+		cluster_req_send(req, cluster_rooms_counted_reply, "PING");
 	else
 		cluster_req_send(req, cluster_who_end_reply, "PING");
 }

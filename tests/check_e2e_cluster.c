@@ -3210,6 +3210,31 @@ rooms_fence(struct room *rm)
 }
 
 /*
+ * Sends cmd on c and checks the answer: the lines from first to the one
+ * before last are want[] (extended regular expressions, NULL-ended, in
+ * order), and the last is last.  ROOMS_ANSWER() takes want as arguments.
+ */
+#define ROOMS_ANSWER(c, cmd, first, last, ...) \
+	rooms_answer(c, cmd, first, last, \
+	    (const char *const []){ __VA_ARGS__, NULL })
+static void
+rooms_answer(struct tc *c, const char *cmd, const char *first,
+    const char *last, const char *const want[])
+{
+	int	i;
+
+	tc_send(c, "%s\n", cmd);
+	tc_expect_line(c, first);
+	for (i = 0; want[i] != NULL; i++)
+		tc_expect_line_re(c, want[i]);
+	tc_expect_line(c, last);
+}
+
+/* A /rooms entry: the room, its count on every node and what follows. */
+#define ROOMS_RE(room, n, rest) \
+	"^\\*\\*\\*   " room " +" #n " here" rest "$"
+
+/*
  * Three rooms of three clients, each room's clients on both nodes, and
  * one client of each node left in the default room: a line said in a
  * room on one node reaches that room's clients on both nodes, and nobody
@@ -3254,6 +3279,88 @@ START_TEST(test_rooms_lines_stay_in_their_room)
 		rooms_say(&rm, c[n * 3], "marker one");
 		rooms_say(&rm, c[n * 3 + 1], "marker two");
 	}
+	rooms_fence(&rm);
+
+	room_close(&rm);
+	chatd_stop_ok(a);
+	chatd_stop_ok(b);
+	redis_stop(r);
+}
+END_TEST
+
+/*
+ * /rooms on either node counts the members on both, and shows a room one
+ * node has no member in; /who lists a room's members on both nodes,
+ * /who * everyone with the room each is in; a secret room is listed on
+ * neither node to those not in it.
+ */
+START_TEST(test_rooms_counted_on_every_node)
+{
+	struct redis	*r;
+	struct chatd	*a, *b;
+	struct room	 rm;
+	struct tc	*alice, *bob, *carol, *dave, *eve, *frank;
+
+	room_two_nodes(&rm, &r, &a, &b);
+	alice = room_join(&rm, a, "alice");
+	bob = room_join(&rm, b, "bob");
+	carol = room_join(&rm, a, "carol");
+	dave = room_join(&rm, b, "dave");
+	eve = room_join(&rm, b, "eve");
+	frank = room_join(&rm, a, "frank");
+	rooms_move(&rm, alice, "#dev", NULL);
+	rooms_move(&rm, bob, "#dev", NULL);
+	rooms_move(&rm, carol, "#ops", NULL);
+	rooms_move(&rm, eve, "#hide", "secret");
+	tc_send(carol, "/topic night shift\n");
+	tc_expect_line(carol, "*** carol set the topic of #ops: night shift");
+	/* Both nodes' lists in Redis are up to date once this is done. */
+	rooms_fence(&rm);
+
+	ROOMS_ANSWER(alice, "/rooms", "*** rooms, on every node:",
+	    "*** 3 rooms",
+	    ROOMS_RE("#lobby", 2, ""),
+	    ROOMS_RE("#dev", 2, " \\(you\\)"),
+	    ROOMS_RE("#ops", 1, ", topic: night shift"));
+	/* #ops is only node a's: its topic comes from Redis. */
+	ROOMS_ANSWER(dave, "/rooms", "*** rooms, on every node:",
+	    "*** 3 rooms",
+	    ROOMS_RE("#lobby", 2, " \\(you\\)"),
+	    ROOMS_RE("#dev", 2, ""),
+	    ROOMS_RE("#ops", 1, ", topic: night shift"));
+	ROOMS_ANSWER(eve, "/rooms", "*** rooms, on every node:",
+	    "*** 4 rooms",
+	    ROOMS_RE("#lobby", 2, ""),
+	    ROOMS_RE("#dev", 2, ""),
+	    ROOMS_RE("#hide", 1, " \\(you\\)"),
+	    ROOMS_RE("#ops", 1, ", topic: night shift"));
+	ROOMS_ANSWER(bob, "/who", "*** in the room #dev:", "*** 2 in #dev",
+	    WHO_LOCAL("bob", " \\(you\\)"),
+	    WHO_REMOTE("alice", "a"));
+	ROOMS_ANSWER(dave, "/who *", "*** in every room:",
+	    "*** 6 online in every room",
+	    "^\\*\\*\\*   bob dave eve$",
+	    "^\\*\\*\\*   (alice \\(#dev|carol \\(#ops|frank \\(#lobby), "
+	    "node a\\)$",
+	    "^\\*\\*\\*   (alice \\(#dev|carol \\(#ops|frank \\(#lobby), "
+	    "node a\\)$",
+	    "^\\*\\*\\*   (alice \\(#dev|carol \\(#ops|frank \\(#lobby), "
+	    "node a\\)$");
+
+	/* Joined by name on the other node: listed there to its members. */
+	rooms_move(&rm, frank, "#hide", NULL);
+	rooms_fence(&rm);
+	ROOMS_ANSWER(frank, "/rooms", "*** rooms, on every node:",
+	    "*** 4 rooms",
+	    ROOMS_RE("#lobby", 1, ""),
+	    ROOMS_RE("#dev", 2, ""),
+	    ROOMS_RE("#ops", 1, ", topic: night shift"),
+	    ROOMS_RE("#hide", 2, " \\(you\\)"));
+	ROOMS_ANSWER(alice, "/rooms", "*** rooms, on every node:",
+	    "*** 3 rooms",
+	    ROOMS_RE("#lobby", 1, ""),
+	    ROOMS_RE("#dev", 2, " \\(you\\)"),
+	    ROOMS_RE("#ops", 1, ", topic: night shift"));
 	rooms_fence(&rm);
 
 	room_close(&rm);
@@ -3322,6 +3429,7 @@ e2e_cluster_suite(void)
 	tc = tcase_create("rooms");
 	tcase_set_timeout(tc, TEST_TIMEOUT);
 	tcase_add_test(tc, test_rooms_lines_stay_in_their_room);
+	tcase_add_test(tc, test_rooms_counted_on_every_node);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("bans");
