@@ -786,23 +786,37 @@ chat_cmd_rooms(struct server *s, struct client *c, const char *args)
 	return (0);
 }
 
-/* Room r's topic is now text (NULL: none), set by who (NULL: elsewhere). */
+/*
+ * Room r's topic is now text (NULL or "": none), set by who, or, with who
+ * NULL, read back from the cluster: then the room is told of a topic it
+ * did not know (a client that has just joined has not seen it), and of
+ * nothing else.  Every change counts in r->topic_gen.
+ */
 void
 chat_topic(struct server *s, struct room *r, const char *who,
     const char *text)
 {
 	struct msg	*m;
 
-	free(r->topic);
-	r->topic = text != NULL && *text != '\0' ? xstrdup(text) : NULL;
-	if (who == NULL)
+	if (text != NULL && *text == '\0')
+		text = NULL;
+	if (who == NULL && (text == NULL ? r->topic == NULL :
+	    r->topic != NULL && strcmp(r->topic, text) == 0))
 		return;
-	if (r->topic != NULL)
+	free(r->topic);
+	r->topic = text != NULL ? xstrdup(text) : NULL;
+	r->topic_gen++;
+	if (who != NULL && r->topic != NULL)
 		m = msg_printf("*** %s set the topic of %s: %s\r\n", who,
 		    r->name, r->topic);
-	else
+	else if (who != NULL)
 		m = msg_printf("*** %s cleared the topic of %s\r\n", who,
 		    r->name);
+	else if (r->topic != NULL && r->nmembers != 0 &&
+	    s->config->mode == MODE_CHAT)
+		m = msg_printf("*** topic of %s: %s\r\n", r->name, r->topic);
+	else
+		return;
 	server_broadcast(s, r, NULL, m);
 	msg_unref(m);
 }

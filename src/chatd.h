@@ -171,6 +171,7 @@ struct room {
 	struct turn		 turn;
 	uint32_t		 trim_gen;	/* turn.gen at room_trim() */
 	char			*topic;		/* NULL: none */
+	unsigned		 topic_gen;	/* changes of topic */
 	struct chat_room	*chat;		/* chat.c's: the history */
 	int			 dirty;		/* on rooms' dirty list */
 	TAILQ_ENTRY(room)	 entry;

@@ -1,12 +1,34 @@
 /*
- * cluster.c: one room across several chatd nodes, through Redis pub/sub.
+ * cluster.c: the rooms of several chatd nodes, shared through Redis
+ * pub/sub.
  *
  * chatd does not speak to other chatd nodes; every node speaks to Redis,
  * as Socket.IO's and Action Cable's Redis adapters do.  Two hiredis
  * connections on the node's libevent base: `sub` is subscribed to the
- * room's channel, `pub` carries everything else (PUBLISH, names, /who).
- * What goes over the channel, and what is read back from keys, is wire.c's
+ * channels, `pub` carries everything else (PUBLISH, names, /who).  What
+ * goes over a channel, and what is read back from keys, is wire.c's
  * grammar; this file only sends and acts.
+ *
+ * Rooms: the default room's lines go on the main channel, as they did
+ * before rooms, with what is not of a room (bans, announcements, /msg);
+ * every other room has a channel of its own, PREFIX and the room's key
+ * ("chatd:#dev"), which a node hears only while it has members in the
+ * room.  One channel with a room field was rejected: every node would
+ * receive and decode every line of every room, so what a node spends
+ * would grow with the whole cluster's traffic rather than with its own
+ * rooms'; with a channel per room Redis does the sorting, and a node
+ * with nobody in #dev spends nothing on it (reasoned, not measured: make
+ * bench has no scenario of rooms across nodes).  The price is a SUBSCRIBE
+ * when a room gains its first local member and an UNSUBSCRIBE when it
+ * loses its last, and a window after the first: what the room says
+ * elsewhere before Redis has the subscription is not heard here (the
+ * node logs "subscribed to" at debug level once it has).  A room's topic
+ * and secrecy live in PREFIX:room:KEY, whose expiry the nodes that use
+ * the room refresh; a node reads them when it begins to hear the room,
+ * and Redis's topic replaces the one it knew unless the topic changed
+ * here meanwhile (a configured room forgets its topic when the node
+ * stops hearing it).  The node's /who hash records each user's room, so
+ * /rooms and /who count the members on every node.
  *
  * Trust: a node trusts Redis, and whoever can publish on the channel, for
  * what it cannot check: anyone who can publish can speak under any name
@@ -128,6 +150,12 @@ enum cluster_req_kind {
 	REQ_ROOMS,
 };
 
+/* What cluster_meta_reply() needs to know of the room it asked about. */
+struct cluster_meta {
+	char			 key[ROOM_NAME_LEN + 2];
+	unsigned		 topic_gen;	/* the room's, when asked */
+};
+
 /* /rooms across the nodes: a room and how many are in it. */
 struct cluster_room {
 	char			 key[ROOM_NAME_LEN + 2];
@@ -135,7 +163,7 @@ struct cluster_room {
 	unsigned		 count;
 	int			 secret;
 	char			*topic;
-	int			 known;		/* a room of this node */
+	int			 known;		/* heard here: topic known */
 };
 #define CLUSTER_ROOMS_MAX	10000	/* rooms /rooms looks at */
 
@@ -466,34 +494,48 @@ cluster_expire_reply(redisAsyncContext *ac, void *r, void *arg)
 }
 
 /*
- * A room's topic and secrecy, read when this node heard of it: arg is a
- * copy of the room's key (the room may be gone by now).
+ * A room's topic and secrecy, read when this node began to hear it: arg
+ * is a struct cluster_meta (the room may be gone by now).  Redis has the
+ * room's topic, which this node may have missed while it did not hear
+ * the room: it replaces what the node knew, unless the topic changed
+ * here since it was asked, which is newer.
  */
 static void
 cluster_meta_reply(redisAsyncContext *ac, void *rp, void *arg)
 {
-	struct cluster	*cl = ac->data;
-	redisReply	*reply = rp, *topic, *secret;
-	struct room	*r;
-	char		*key = arg, *buf;
-	size_t		 n;
+	struct cluster		*cl = ac->data;
+	struct cluster_meta	*meta = arg;
+	redisReply		*reply = rp, *topic, *secret;
+	struct room		*r;
+	char			*buf;
+	size_t			 n;
+	int			 newer;
 
 	if (reply == NULL || cl == NULL || reply->type != REDIS_REPLY_ARRAY ||
 	    reply->elements != 2 ||
-	    (r = room_find(&cl->server->rooms, key)) == NULL ||
+	    (r = room_find(&cl->server->rooms, meta->key)) == NULL ||
 	    r->nmembers == 0) {
-		free(key);
+		free(meta);
 		return;
 	}
-	free(key);
+	newer = r->topic_gen != meta->topic_gen;
+	free(meta);
 	topic = reply->element[0];
 	secret = reply->element[1];
 	if (secret->type == REDIS_REPLY_STRING && secret->len == 1 &&
 	    secret->str[0] == '1')
 		r->flags |= ROOM_SECRET;
-	if (topic->type != REDIS_REPLY_STRING || r->topic != NULL ||
-	    topic->len > SANITIZE_MAX(cl->server->config->max_line))
+	if (newer)
 		return;
+	if (topic->type == REDIS_REPLY_NIL) {
+		chat_topic(cl->server, r, NULL, NULL);
+		return;
+	}
+	if (topic->type != REDIS_REPLY_STRING ||
+	    topic->len > SANITIZE_MAX(cl->server->config->max_line)) {
+		cluster_bad_record(cl, "room topic");
+		return;
+	}
 	/* Read back, a topic is held to the rules of what a client says. */
 	buf = xmalloc(SANITIZE_MAX(topic->len) + 1);
 	n = sanitize_line(topic->str, topic->len, buf);
@@ -1299,6 +1341,8 @@ cluster_said(struct server *s, struct client *c, int action,
 static void
 cluster_room_enter(struct cluster *cl, struct room *r)
 {
+	struct cluster_meta	*meta;
+
 	if (!cl->up || cl->sub == NULL)
 		return;		/* cluster_linked() subscribes */
 	if (r == cl->server->lobby)
@@ -1312,11 +1356,18 @@ meta:
 	if (r->flags & ROOM_SECRET)
 		cluster_command(cl, NULL, NULL, "HSETNX %sroom:%s secret 1",
 		    cl->prefix, r->key);
-	cluster_command(cl, cluster_meta_reply, xstrdup(r->key),
+	meta = xcalloc(1, sizeof *meta);
+	snprintf(meta->key, sizeof meta->key, "%s", r->key);
+	meta->topic_gen = r->topic_gen;
+	cluster_command(cl, cluster_meta_reply, meta,
 	    "HMGET %sroom:%s topic secret", cl->prefix, r->key);
 }
 
-/* A room has no local member left: its channel costs this node nothing. */
+/*
+ * A room has no local member left: its channel costs this node nothing.
+ * A room that stays (a configured one) forgets its topic, which this node
+ * no longer hears of: Redis has it for whoever comes next.
+ */
 static void
 cluster_room_leave(struct cluster *cl, struct room *r)
 {
@@ -1325,6 +1376,7 @@ cluster_room_leave(struct cluster *cl, struct room *r)
 	if (redisAsyncCommand(cl->sub, NULL, NULL, "UNSUBSCRIBE %s%s",
 	    cl->prefix, r->key) != REDIS_OK)
 		event_active(cl->fail_ev, 0, 0);
+	chat_topic(cl->server, r, NULL, NULL);
 }
 
 void
@@ -1941,7 +1993,8 @@ cluster_rooms_meta(struct cluster_req *req)
 
 /*
  * /rooms across the nodes, page `page`: every node's users counted from
- * their /who hashes, this node's from memory.  Returns 1: c waits.
+ * their /who hashes, this node's from memory; the topic and secrecy of
+ * rooms this node does not hear come from Redis.  Returns 1: c waits.
  */
 int
 cluster_rooms(struct server *s, struct client *c, unsigned page)
@@ -1958,9 +2011,10 @@ cluster_rooms(struct server *s, struct client *c, unsigned page)
 		if ((cr = cluster_rooms_entry(req, r->name)) == NULL)
 			break;
 		cr->count = r->nmembers;
-		cr->known = 1;
+		/* This node hears the room: what it knows is current. */
+		cr->known = r->nmembers != 0 || r == s->lobby;
 		cr->secret = (r->flags & ROOM_SECRET) != 0;
-		if (r->topic != NULL)
+		if (cr->known && r->topic != NULL)
 			cr->topic = xstrdup(r->topic);
 	}
 	cluster_req_send(req, cluster_who_scan_reply,

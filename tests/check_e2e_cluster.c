@@ -3210,6 +3210,20 @@ rooms_fence(struct room *rm)
 }
 
 /*
+ * The fence, then the end of a test of two nodes a and b: the clients
+ * closed, the nodes stopped (they must exit 0), Redis stopped.
+ */
+static void
+rooms_end(struct room *rm, struct chatd *a, struct chatd *b)
+{
+	rooms_fence(rm);
+	room_close(rm);
+	chatd_stop_ok(a);
+	chatd_stop_ok(b);
+	redis_stop(rm->r);
+}
+
+/*
  * Sends cmd on c and checks the answer: the lines from first to the one
  * before last are want[] (extended regular expressions, NULL-ended, in
  * order), and the last is last.  ROOMS_ANSWER() takes want as arguments.
@@ -3233,6 +3247,10 @@ rooms_answer(struct tc *c, const char *cmd, const char *first,
 /* A /rooms entry: the room, its count on every node and what follows. */
 #define ROOMS_RE(room, n, rest) \
 	"^\\*\\*\\*   " room " +" #n " here" rest "$"
+/* /rooms on c lists n rooms: the ROOMS_RE() arguments, in order. */
+#define ROOMS_LIST(c, n, ...) \
+	ROOMS_ANSWER(c, "/rooms", "*** rooms, on every node:", \
+	    "*** " #n " rooms", __VA_ARGS__)
 
 /*
  * Three rooms of three clients, each room's clients on both nodes, and
@@ -3279,12 +3297,7 @@ START_TEST(test_rooms_lines_stay_in_their_room)
 		rooms_say(&rm, c[n * 3], "marker one");
 		rooms_say(&rm, c[n * 3 + 1], "marker two");
 	}
-	rooms_fence(&rm);
-
-	room_close(&rm);
-	chatd_stop_ok(a);
-	chatd_stop_ok(b);
-	redis_stop(r);
+	rooms_end(&rm, a, b);
 }
 END_TEST
 
@@ -3317,19 +3330,16 @@ START_TEST(test_rooms_counted_on_every_node)
 	/* Both nodes' lists in Redis are up to date once this is done. */
 	rooms_fence(&rm);
 
-	ROOMS_ANSWER(alice, "/rooms", "*** rooms, on every node:",
-	    "*** 3 rooms",
+	ROOMS_LIST(alice, 3,
 	    ROOMS_RE("#lobby", 2, ""),
 	    ROOMS_RE("#dev", 2, " \\(you\\)"),
 	    ROOMS_RE("#ops", 1, ", topic: night shift"));
 	/* #ops is only node a's: its topic comes from Redis. */
-	ROOMS_ANSWER(dave, "/rooms", "*** rooms, on every node:",
-	    "*** 3 rooms",
+	ROOMS_LIST(dave, 3,
 	    ROOMS_RE("#lobby", 2, " \\(you\\)"),
 	    ROOMS_RE("#dev", 2, ""),
 	    ROOMS_RE("#ops", 1, ", topic: night shift"));
-	ROOMS_ANSWER(eve, "/rooms", "*** rooms, on every node:",
-	    "*** 4 rooms",
+	ROOMS_LIST(eve, 4,
 	    ROOMS_RE("#lobby", 2, ""),
 	    ROOMS_RE("#dev", 2, ""),
 	    ROOMS_RE("#hide", 1, " \\(you\\)"),
@@ -3350,23 +3360,89 @@ START_TEST(test_rooms_counted_on_every_node)
 	/* Joined by name on the other node: listed there to its members. */
 	rooms_move(&rm, frank, "#hide", NULL);
 	rooms_fence(&rm);
-	ROOMS_ANSWER(frank, "/rooms", "*** rooms, on every node:",
-	    "*** 4 rooms",
+	ROOMS_LIST(frank, 4,
 	    ROOMS_RE("#lobby", 1, ""),
 	    ROOMS_RE("#dev", 2, ""),
 	    ROOMS_RE("#ops", 1, ", topic: night shift"),
 	    ROOMS_RE("#hide", 2, " \\(you\\)"));
-	ROOMS_ANSWER(alice, "/rooms", "*** rooms, on every node:",
-	    "*** 3 rooms",
+	ROOMS_LIST(alice, 3,
 	    ROOMS_RE("#lobby", 1, ""),
 	    ROOMS_RE("#dev", 2, " \\(you\\)"),
 	    ROOMS_RE("#ops", 1, ", topic: night shift"));
-	rooms_fence(&rm);
+	rooms_end(&rm, a, b);
+}
+END_TEST
 
-	room_close(&rm);
-	chatd_stop_ok(a);
-	chatd_stop_ok(b);
-	redis_stop(r);
+/*
+ * setter, alone in its room, sets the room's topic to text; once every
+ * node has handled that, c comes to the room, on whichever node, and is
+ * told the topic right after where it is.
+ */
+static void
+rooms_topic_then_join(struct room *rm, struct tc *setter, const char *text,
+    struct tc *c)
+{
+	char	room[ROOM_MAX], want[256];
+
+	snprintf(room, sizeof room, "%s", rm->in[room_index(rm, setter)]);
+	tc_send(setter, "/topic %s\n", text);
+	snprintf(want, sizeof want, "*** %s set the topic of %s: %s",
+	    setter->name, room, text);
+	tc_expect_line(setter, want);
+	rooms_fence(rm);
+	rooms_move(rm, c, room, NULL);
+	snprintf(want, sizeof want, "*** topic of %s: %s", room, text);
+	tc_expect_line(c, want);
+}
+
+/*
+ * Topics are shared: one set on a node reaches the room's clients on
+ * the other; a client joining a room on a node that had nobody in it
+ * gets the room's topic from Redis; a configured room that a node has
+ * had nobody in for a while shows the topic set meanwhile elsewhere, not
+ * the one it knew; clearing reaches both nodes.
+ */
+START_TEST(test_rooms_topics_shared)
+{
+	struct redis	*r;
+	struct chatd	*a, *b;
+	struct room	 rm;
+	struct tc	*alice, *bob, *carol, *dave;
+
+	r = redis_start(0);
+	room_init(&rm, r);
+	a = node_up_ex(r, "a", 1, TTL, NULL, "[chat]\nrooms = #help\n");
+	b = node_up_ex(r, "b", 2, TTL, NULL, "[chat]\nrooms = #help\n");
+	alice = room_join(&rm, a, "alice");
+	bob = room_join(&rm, b, "bob");
+	carol = room_join(&rm, b, "carol");
+	dave = room_join(&rm, a, "dave");
+
+	rooms_move(&rm, alice, "#dev", NULL);
+	rooms_move(&rm, bob, "#dev", NULL);
+	tc_send(alice, "/topic ship it\n");
+	rooms_expect(&rm, "#dev", NULL, "*** alice set the topic of #dev: "
+	    "ship it");
+	rooms_move(&rm, carol, "#dev", NULL);
+	tc_expect_line(carol, "*** topic of #dev: ship it");
+
+	/* #ops is new to node b when carol comes: Redis has its topic. */
+	rooms_move(&rm, dave, "#ops", NULL);
+	rooms_topic_then_join(&rm, dave, "ops only", carol);
+
+	/* #help, configured on both: b knew v1, v2 was set while away. */
+	rooms_move(&rm, alice, "#help", NULL);
+	rooms_topic_then_join(&rm, alice, "v1", bob);
+	rooms_move(&rm, bob, LOBBY, NULL);
+	rooms_topic_then_join(&rm, alice, "v2", bob);
+	tc_send(bob, "/topic\n");
+	tc_expect_line(bob, "*** topic of #help: v2");
+	tc_send(alice, "/topic -\n");
+	rooms_expect(&rm, "#help", NULL, "*** alice cleared the topic of "
+	    "#help");
+	tc_send(bob, "/topic\n");
+	tc_expect_line(bob, "*** #help has no topic");
+	rooms_end(&rm, a, b);
 }
 END_TEST
 
@@ -3430,6 +3506,7 @@ e2e_cluster_suite(void)
 	tcase_set_timeout(tc, TEST_TIMEOUT);
 	tcase_add_test(tc, test_rooms_lines_stay_in_their_room);
 	tcase_add_test(tc, test_rooms_counted_on_every_node);
+	tcase_add_test(tc, test_rooms_topics_shared);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("bans");
