@@ -701,17 +701,15 @@ static int
 chat_cmd_join(struct server *s, struct client *c, const char *args)
 {
 	struct room	*r;
-	const char	*name, *rest = args;
+	const char	*name;
 	char		 buf[ROOM_NAME_LEN + 2];
 	size_t		 len;
-	int		 secret = 0;
+	int		 secret;
 
-	if (!command_word(&rest, &name, &len) ||
-	    (*rest != '\0' && strcasecmp(rest, "secret") != 0)) {
+	if (!command_join(args, &name, &len, &secret)) {
 		chat_usage(c, CMD_JOIN);
 		return (0);
 	}
-	secret = *rest != '\0';
 	if (!room_valid(name, len)) {
 		output_printf(c, "*** invalid room name: # and 1 to %d letters, "
 		    "digits, -, _ or .", ROOM_NAME_LEN);

@@ -592,6 +592,7 @@ void		 command_parse(char *, size_t, struct command *);
 const struct command_info *command_info(enum command_id);
 const struct command_info *command_nth(size_t);
 int		 command_word(const char **, const char **, size_t *);
+int		 command_join(const char *, const char **, size_t *, int *);
 unsigned	 command_page(const char *, unsigned);
 
 /* config.c */
