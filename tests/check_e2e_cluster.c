@@ -2673,7 +2673,7 @@ START_TEST(test_raw_mode)
 }
 END_TEST
 
-/* 16. A reload keeps the room linked; [cluster] changes wait. ------------- */
+/* 16. A reload keeps the room linked; [cluster], default_room wait. ------- */
 
 START_TEST(test_reload)
 {
@@ -2690,6 +2690,7 @@ START_TEST(test_reload)
 	snprintf(body, sizeof body, "[server]\nbind = 127.0.0.1\nport = %d\n"
 	    "name = reloaded\nlog_level = debug\n"
 	    "[limits]\nrate_lines = 0\n[chat]\nhistory = 0\n"
+	    "default_room = #main\n"
 	    "[cluster]\nredis = 127.0.0.1:%d\nnode = a2\nchannel = other\n"
 	    "presence_ttl = 30\n", a->port, r->port);
 	path = harness_write_file(a->dir, "chatd.conf", body);
@@ -2701,6 +2702,10 @@ START_TEST(test_reload)
 	ck_assert_msg(chatd_log_count(a, "[cluster] changes take effect at the "
 	    "next restart") == 1, "no notice of the kept [cluster]; log:\n%s",
 	    chatd_log(a));
+	/* The default room too: carol, below, lands where the others are. */
+	ck_assert_msg(chatd_log_count(a, "default_room changes take effect at "
+	    "the next restart") == 1, "no notice of the kept default_room; "
+	    "log:\n%s", chatd_log(a));
 
 	tc_send(alice, "after the reload\n");
 	tc_expect_line(bob, "<alice> after the reload");
