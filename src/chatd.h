@@ -190,7 +190,9 @@ struct room {
 	TAILQ_HEAD(, client)	 members;	/* here, in the room state */
 	unsigned		 nmembers;
 	struct turn		 turn;
+	uint32_t		 trim_gen;	/* turn.gen at room_trim() */
 	char			*topic;		/* NULL: none */
+	unsigned		 topic_gen;	/* changes of topic */
 	struct chat_room	*chat;		/* chat.c's: the history */
 	int			 dirty;		/* on rooms' dirty list */
 	TAILQ_ENTRY(room)	 entry;
@@ -596,7 +598,6 @@ void		 cluster_moved(struct server *, struct client *, struct room *,
 		    struct room *);
 void		 cluster_topic(struct server *, struct room *, const char *,
 		    const char *);
-void		 cluster_room_gone(struct server *, struct room *);
 
 /* client.c */
 struct client	*client_new(struct server *, int, const struct sockaddr *,
@@ -638,6 +639,7 @@ void		 control_remove(struct client *, const char *, const char *);
 enum ctlreq_cmd {
 	CTL_STATUS,
 	CTL_WHO,
+	CTL_ROOMS,
 	CTL_KICK,
 	CTL_BAN,
 	CTL_UNBAN,
@@ -722,6 +724,7 @@ struct account_args {
 };
 int		 command_account(enum command_id, const char *,
 		    struct account_args *, const char **);
+int		 command_join(const char *, const char **, size_t *, int *);
 unsigned	 command_page(const char *, unsigned);
 
 /* config.c */
@@ -877,6 +880,7 @@ void		 room_free(struct rooms *, struct room *);
 void		 room_add(struct room *, struct client *);
 void		 room_remove(struct client *);
 void		 room_dirty(struct rooms *, struct room *);
+void		 room_trim(struct rooms *);
 
 /* roster.c */
 void		 roster_init(struct roster *);
@@ -923,7 +927,10 @@ int		 server_input(struct server *, struct client *, const char *,
 void		 server_broadcast(struct server *, struct room *,
 		    struct client *, struct msg *);
 void		 server_broadcast_all(struct server *, struct msg *);
-struct room	*server_room(struct server *, const char *, int);
+#define SERVER_ROOM_FIND	0	/* server_room(): an existing room */
+#define SERVER_ROOM_MAKE	1	/* ... or made within max_rooms */
+#define SERVER_ROOM_ALWAYS	2	/* ... or made past it too */
+struct room	*server_room(struct server *, const char *, int, int);
 void		 server_move(struct server *, struct client *, struct room *);
 void		 server_room_gone(struct server *, struct room *);
 void		 server_remove(struct server *, struct client *);

@@ -360,6 +360,54 @@ control_who(struct server *s, struct client *c, struct ctlreq *r)
 	return (0);
 }
 
+/*
+ * The rooms of this node: name, members here, secret, permanent, topic.
+ * In a cluster the members are this node's; /rooms counts every node's.
+ */
+static int
+control_rooms(struct server *s, struct client *c, struct ctlreq *r)
+{
+	struct room	*rm;
+	struct evbuffer	*b;
+	int		 first = 1;
+
+	if (r->json) {
+		if ((b = evbuffer_new()) == NULL)
+			fatalx("evbuffer_new failed");
+		evbuffer_add_printf(b, "{\"rooms\":[");
+		TAILQ_FOREACH(rm, &s->rooms.list, entry) {
+			evbuffer_add_printf(b, "%s{\"name\":", first ? "" : ",");
+			json_string(b, rm->name);
+			evbuffer_add_printf(b, ",\"members\":%u,\"secret\":%s,"
+			    "\"permanent\":%s,\"default\":%s,\"topic\":",
+			    rm->nmembers, (rm->flags & ROOM_SECRET) ? "true" :
+			    "false", (rm->flags & ROOM_PERMANENT) ? "true" :
+			    "false", rm == s->lobby ? "true" : "false");
+			if (rm->topic != NULL)
+				json_string(b, rm->topic);
+			else
+				evbuffer_add_printf(b, "null");
+			evbuffer_add(b, "}", 1);
+			first = 0;
+		}
+		evbuffer_add_printf(b, "]}");
+		control_json(c, b);
+		evbuffer_free(b);
+		return (0);
+	}
+	output_printf(c, "| %-33s %7s %-6s %-9s %s", "NAME", "MEMBERS",
+	    "SECRET", "PERMANENT", "TOPIC");
+	/* No topic: the line ends after PERMANENT, without blanks. */
+	TAILQ_FOREACH(rm, &s->rooms.list, entry)
+		output_printf(c, "| %-33s %7u %-6s %-*s%s%s", rm->name,
+		    rm->nmembers, (rm->flags & ROOM_SECRET) ? "yes" : "no",
+		    rm->topic != NULL ? 9 : 0, rm == s->lobby ? "default" :
+		    (rm->flags & ROOM_PERMANENT) ? "yes" : "no",
+		    rm->topic != NULL ? " " : "",
+		    rm->topic != NULL ? rm->topic : "");
+	return (0);
+}
+
 static int
 control_kick(struct server *s, struct client *c, struct ctlreq *r)
 {
@@ -758,6 +806,7 @@ control_run(struct server *s, struct client *c, struct ctlreq *r)
 	    struct client *, struct ctlreq *) = {
 		[CTL_STATUS] = control_status,
 		[CTL_WHO] = control_who,
+		[CTL_ROOMS] = control_rooms,
 		[CTL_KICK] = control_kick,
 		[CTL_BAN] = control_ban,
 		[CTL_UNBAN] = control_unban,

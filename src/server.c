@@ -25,7 +25,8 @@
  *
  * Timers: one throttle timer for clients waiting for their rate budget
  * (armed for the earliest), and a cron each second for idle timeouts, soft
- * output limits and peers that do not read their last words.
+ * output limits, peers that do not read their last words and the turn
+ * buffers of rooms that have gone quiet.
  */
 
 #include <sys/types.h>
@@ -273,19 +274,21 @@ server_broadcast_all(struct server *s, struct msg *m)
 }
 
 /*
- * The room called name (valid): found, or made if create and max_rooms
- * allows.  NULL if not found or not made.
+ * The room called name (valid): found, or, as `how` says, made with flags
+ * (ROOM_*): SERVER_ROOM_MAKE if max_rooms allows, SERVER_ROOM_ALWAYS
+ * whatever it says.  NULL if not found and not made.
  */
 struct room *
-server_room(struct server *s, const char *name, int flags)
+server_room(struct server *s, const char *name, int how, int flags)
 {
 	struct room	*r;
 
-	if ((r = room_find(&s->rooms, name)) != NULL || !(flags & 1))
+	if ((r = room_find(&s->rooms, name)) != NULL ||
+	    how == SERVER_ROOM_FIND)
 		return (r);
-	if (s->rooms.n >= s->config->max_rooms)
+	if (how != SERVER_ROOM_ALWAYS && s->rooms.n >= s->config->max_rooms)
 		return (NULL);
-	r = room_new(&s->rooms, name, flags & ~1);
+	r = room_new(&s->rooms, name, flags);
 	chat_room_new(s, r);
 	log_debug("room %s made%s", r->name, (r->flags & ROOM_SECRET) ?
 	    " (secret)" : "");
@@ -407,7 +410,8 @@ server_throttle_callback(evutil_socket_t fd, short events, void *arg)
 
 /*
  * Once a second: quiet clients go to sleep, then idle timeouts, soft
- * output limits, unread last words.
+ * output limits, unread last words; quiet rooms give back their turns'
+ * buffers.
  */
 static void
 server_cron_callback(evutil_socket_t fd, short events, void *arg)
@@ -421,6 +425,7 @@ server_cron_callback(evutil_socket_t fd, short events, void *arg)
 	server_notify_status(s);
 	cluster_cron(s);
 	control_cron(s, now);
+	room_trim(&s->rooms);
 	for (c = TAILQ_FIRST(&s->clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		slept += client_cron(c);
