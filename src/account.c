@@ -380,7 +380,9 @@ account_done(struct account_req *r)
 {
 	struct client	*c = account_client(r);
 
-	if (c != NULL && (c->flags & CLIENT_WAITING))
+	/* A certificate's login never paused its client. */
+	if (c != NULL && (c->flags & CLIENT_WAITING) &&
+	    r->op != OP_CERT_LOGIN)
 		client_resume(c);
 	account_req_free(r);
 }
@@ -439,9 +441,30 @@ account_login(struct server *s, struct client *c, const struct account *acct,
 		chat_guest(s, o, why);
 	}
 	output_printf(c, "*** you are logged in as %s%s", acct->name, how);
+	/* Taken across the room first: the other nodes then see a rename. */
+	cluster_take(s, acct->name);
 	if (strcmp(c->name, acct->name) != 0)
 		chat_renamed(s, c, acct->name);
-	cluster_take(s, c);
+}
+
+/*
+ * The account name is gone: every session here logged in to it is
+ * logged out (they keep their names); c, which deleted it, is not told.
+ */
+static void
+account_logout_all(struct server *s, const char *name, struct client *c)
+{
+	struct client	*o;
+
+	TAILQ_FOREACH(o, &s->clients, entry) {
+		if (o->account == NULL || !name_same(o->account, name))
+			continue;
+		free(o->account);
+		o->account = NULL;
+		if (o != c)
+			output_printf(o, "*** %s was unregistered: you are "
+			    "logged out", name);
+	}
 }
 
 /* A login failed: counted, logged, and the client told the same either way. */
@@ -450,8 +473,13 @@ account_login_failed(struct server *s, struct client *c,
     struct account_req *r, const char *why)
 {
 	throttle_fail(s->accounts, r->addr_key, r->name);
-	log_notice("client %llu [%s]: failed login as %s: %s",
-	    (unsigned long long)c->id, c->netaddr, r->name, why);
+	/* A name that is no account may be a password typed first. */
+	if (r->db.result == ACCTDB_NOTFOUND)
+		log_notice("client %llu [%s]: failed login: no such account",
+		    (unsigned long long)c->id, c->netaddr);
+	else
+		log_notice("client %llu [%s]: failed login as %s: %s",
+		    (unsigned long long)c->id, c->netaddr, r->name, why);
 	output_printf(c, "*** login failed: wrong name or password");
 }
 
@@ -609,8 +637,7 @@ account_stored(struct server *s, struct client *c, struct account_req *r)
 		log_notice("client %llu [%s]: unregistered %s",
 		    (unsigned long long)c->id, c->netaddr, db->old.name);
 		known_set(s->accounts, db->old.name, 0);
-		free(c->account);
-		c->account = NULL;
+		account_logout_all(s, db->old.name, c);
 		output_printf(c, "*** %s is no longer registered", db->old.name);
 		break;
 	case OP_CERTFP_ADD:
@@ -779,6 +806,14 @@ account_input(struct server *s, struct client *c, const struct command *cmd)
 	case CMD_LOGIN:
 		memcpy(name, args.name, args.name_len);
 		name[args.name_len] = '\0';
+		break;
+	default:
+		break;
+	}
+	/* Every command that checks a password is a guess to count. */
+	if (args.password != NULL && cmd->id != CMD_REGISTER) {
+		if (cmd->id != CMD_LOGIN)
+			snprintf(name, sizeof name, "%s", c->account);
 		peer_key(c->netaddr, s->config->ipv6_prefix, key);
 		if (!throttle_ok(a, key, name, &wait)) {
 			log_notice("client %llu [%s]: login as %s refused: too "
@@ -788,7 +823,8 @@ account_input(struct server *s, struct client *c, const struct command *cmd)
 			    "again in %u s", wait);
 			goto out;
 		}
-		break;
+	}
+	switch (cmd->id) {
 	case CMD_LOGOUT:
 		log_notice("client %llu [%s]: logged out of %s",
 		    (unsigned long long)c->id, c->netaddr, c->account);
@@ -842,8 +878,11 @@ account_input(struct server *s, struct client *c, const struct command *cmd)
 	}
 	rc = account_store(r, ACCTDB_GET, STAGE_STORE);
 out:
-	/* The password is in r (if anywhere) now; not in the line. */
-	if (args.password != NULL) {
+	/*
+	 * The password is in r (if anywhere) now; not in the line, even one
+	 * that did not parse (a password may be all it holds).
+	 */
+	if (cmd->id != CMD_LOGOUT && cmd->id != CMD_CERTFP) {
 		explicit_bzero((char *)(uintptr_t)cmd->args, strlen(cmd->args));
 		client_wipe_line(c);
 	}

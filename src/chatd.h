@@ -572,7 +572,7 @@ int		 cluster_vcall(struct server *, cluster_call_fn, void *,
 const char	*cluster_prefix(struct server *);
 void		 cluster_kick(struct server *, const char *, const char *,
 		    const char *);
-void		 cluster_take(struct server *, struct client *);
+void		 cluster_take(struct server *, const char *);
 void		 cluster_start(struct server *);
 void		 cluster_free(struct server *);
 void		 cluster_cron(struct server *);
@@ -629,8 +629,10 @@ int		 control_input(struct server *, struct client *, char *,
 		    size_t);
 void		 control_cron(struct server *, uint64_t);
 int		 control_banned(struct server *, struct client *, int);
-unsigned	 control_ban_apply(struct server *, const struct ban *, int);
-void		 control_unban_apply(struct server *, const char *, int);
+unsigned	 control_ban_apply(struct server *, const struct ban *,
+		    const char *);
+void		 control_unban_apply(struct server *, const char *,
+		    const char *);
 void		 control_free(struct server *);
 void		 control_operator(struct server *, struct client *, char *);
 void		 control_remove(struct client *, const char *, const char *);

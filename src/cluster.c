@@ -341,6 +341,13 @@ cluster_client(struct cluster *cl, uint64_t id)
 }
 
 static void	cluster_claim_reply(redisAsyncContext *, void *, void *);
+static void	cluster_squat_reply(redisAsyncContext *, void *, void *);
+
+/* cluster_claim()'s question about a name, and whose it was. */
+struct cluster_squat {
+	uint64_t	 client;
+	char		 name[NAME_LEN + 1];
+};
 static void	cluster_owner_reply(redisAsyncContext *, void *, void *);
 
 /* Sets c's name key to this node's value: "node TAB name". */
@@ -364,8 +371,48 @@ cluster_set_name(struct cluster *cl, struct client *c, const char *mode,
 static void
 cluster_claim(struct cluster *cl, struct client *c)
 {
+	struct cluster_squat	*q;
+	char			 akey[WIRE_KEY_MAX];
+
 	cluster_set_name(cl, c, "NX", cluster_claim_reply);
 	cluster_who_add(cl, c, NULL);
+	/*
+	 * A name taken while the room was local-only may be registered
+	 * (this node could not ask): its holder, unless logged in to it,
+	 * gives it up.
+	 */
+	if (cl->server->accounts == NULL || name_is_guest(c->name) ||
+	    (c->account != NULL && name_same(c->account, c->name)))
+		return;
+	q = xcalloc(1, sizeof *q);
+	q->client = c->id;
+	snprintf(q->name, sizeof q->name, "%s", c->name);
+	wire_account_key(cl->prefix, c->name, akey);
+	if (cluster_command(cl, cluster_squat_reply, q, "EXISTS %s", akey) !=
+	    0)
+		free(q);
+}
+
+/* The answer to cluster_claim()'s question: is the name registered? */
+static void
+cluster_squat_reply(redisAsyncContext *ac, void *r, void *arg)
+{
+	struct cluster_squat	*q = arg;
+	struct cluster		*cl = ac->data;
+	redisReply		*reply = r;
+	struct client		*c;
+	char			 why[2 * NAME_LEN + 64];
+
+	if (reply != NULL && cl != NULL && reply->type == REDIS_REPLY_INTEGER &&
+	    reply->integer == 1 &&
+	    (c = cluster_client(cl, q->client)) != NULL &&
+	    strcmp(c->name, q->name) == 0 && (c->account == NULL ||
+	    !name_same(c->account, c->name))) {
+		snprintf(why, sizeof why, "%s is registered: /login %s "
+		    "PASSWORD to use it", q->name, q->name);
+		chat_guest(cl->server, c, why);
+	}
+	free(q);
 }
 
 static void
@@ -632,10 +679,14 @@ cluster_forged(struct cluster *cl, const struct wire_msg *m)
 	int	i;
 
 	for (i = 0; i < wire_names(m->type); i++) {
-		if ((m->type == WIRE_MSG || m->type == WIRE_KICK) && i == 1)
+		if (m->type == WIRE_MSG && i == 1)
 			continue;	/* the recipient, who is ours */
-		/* A name whose owner logged in: who holds it is ours. */
-		if (m->type == WIRE_RECLAIM)
+		/*
+		 * A kick names the operator (an account, or "control", which
+		 * anyone here may hold as a name) and whom, ours; a reclaim
+		 * a name whose owner logged in elsewhere, held here.
+		 */
+		if (m->type == WIRE_KICK || m->type == WIRE_RECLAIM)
 			continue;
 		/*
 		 * After an outage two nodes may have given out one name;
@@ -709,12 +760,12 @@ cluster_operator(struct cluster *cl, struct room *r, const struct wire_msg *m)
 		if (wire_ban(m, &b, reason) != 0)
 			return (-1);
 		if (b.expires == 0 || b.expires > (int64_t)time(NULL))
-			control_ban_apply(s, &b, 1);
+			control_ban_apply(s, &b, NULL);
 		return (0);
 	case WIRE_UNBAN:
 		if (ban_parse(m->field[0], &b, &why) != 0)
 			return (-1);
-		control_unban_apply(s, b.pattern, 1);
+		control_unban_apply(s, b.pattern, NULL);
 		return (0);
 	case WIRE_ANNOUNCE:
 		line = msg_printf("*** %s\r\n", m->field[0]);
@@ -850,7 +901,7 @@ cluster_bans_reply(redisAsyncContext *ac, void *r, void *arg)
 		}
 		if ((lb = ban_find(&s->bans, pat)) != NULL &&
 		    lb->created <= when)
-			control_unban_apply(s, pat, 1);
+			control_unban_apply(s, pat, NULL);
 	}
 	for (i = 0; i + 1 < bans->elements; i += 2) {
 		f = bans->element[i];
@@ -866,7 +917,7 @@ cluster_bans_reply(redisAsyncContext *ac, void *r, void *arg)
 		    ((lb = ban_find(&s->bans, b.pattern)) != NULL &&
 		    lb->created >= b.created))
 			continue;
-		control_ban_apply(s, &b, 1);
+		control_ban_apply(s, &b, NULL);
 	}
 	/* Ours alone: saved for the room. */
 	for (lb = TAILQ_FIRST(&s->bans.list); lb != NULL; lb = next) {
@@ -1351,12 +1402,14 @@ cluster_announce(struct server *s, const char *text)
 }
 
 /*
- * c logged in to the account of its name here: the name is taken across
- * the room whoever held it, and a holder on another node is told to give
- * it up (WIRE_RECLAIM).
+ * Someone here logged in to the account name, and is about to take it
+ * (chat_renamed() follows): the name is taken across the room whoever
+ * held it, and a holder on another node is told to give it up
+ * (WIRE_RECLAIM), before the rename is published, so that the other
+ * nodes see a rename of someone who no longer holds a name of theirs.
  */
 void
-cluster_take(struct server *s, struct client *c)
+cluster_take(struct server *s, const char *name)
 {
 	struct cluster	*cl = s->cluster;
 	struct config	*conf = s->config;
@@ -1364,11 +1417,10 @@ cluster_take(struct server *s, struct client *c)
 
 	if (cl == NULL || !cl->up)
 		return;
-	wire_nick_key(cl->prefix, c->name, key);
+	wire_nick_key(cl->prefix, name, key);
 	cluster_command(cl, NULL, NULL, "SET %s %s\t%s EX %u", key,
-	    conf->cluster_node, c->name, conf->cluster_ttl);
-	cluster_who_add(cl, c, NULL);
-	cluster_publish(cl, NULL, WIRE_RECLAIM, c->name, NULL, NULL);
+	    conf->cluster_node, name, conf->cluster_ttl);
+	cluster_publish(cl, NULL, WIRE_RECLAIM, name, NULL, NULL);
 }
 
 /* An operator's kick of a user not on this node: whose node acts. */
@@ -1720,7 +1772,8 @@ cluster_nick(struct server *s, struct client *c, const char *name)
 	 * With accounts, a registered name is refused in the same round
 	 * trip (c is not logged in to it: account_check_nick()).
 	 */
-	if (s->accounts != NULL) {
+	if (s->accounts != NULL && (c->account == NULL ||
+	    !name_same(c->account, name))) {
 		wire_account_key(cl->prefix, name, akey);
 		snprintf(value, sizeof value, "%s\t%s",
 		    s->config->cluster_node, name);
@@ -2282,7 +2335,7 @@ cluster_kick(struct server *s, const char *op, const char *whom,
 }
 
 void
-cluster_take(struct server *s, struct client *c)
+cluster_take(struct server *s, const char *name)
 {
 }
 

@@ -447,10 +447,7 @@ control_kick(struct server *s, struct client *c, struct ctlreq *r)
 	return (0);
 }
 
-/*
- * A ban is in force (from chatctl, or from another node when remote):
- * keep it, save it, and remove the clients it covers.  Returns how many.
- */
+/* Removes the clients ban b covers.  Returns how many. */
 static unsigned
 control_ban_enforce(struct server *s, const struct ban *b)
 {
@@ -471,8 +468,13 @@ control_ban_enforce(struct server *s, const struct ban *b)
 	return (n);
 }
 
+/*
+ * A ban is in force, made by `by` (control_actor()) or, when NULL, on
+ * another node: keep it, save it, and remove the clients it covers.
+ * Returns how many.
+ */
 unsigned
-control_ban_apply(struct server *s, const struct ban *b, int remote)
+control_ban_apply(struct server *s, const struct ban *b, const char *by)
 {
 	unsigned	n;
 
@@ -480,35 +482,38 @@ control_ban_apply(struct server *s, const struct ban *b, int remote)
 	if (s->store != NULL)
 		store_ban_put(s->store, b);
 	n = control_ban_enforce(s, b);
-	log_notice("ban %s%s%s%s (%u client%s removed)", b->pattern,
-	    remote ? " from another node" : "",
+	log_notice("%s%sban %s%s%s%s (%u client%s removed)", by != NULL ? by :
+	    "", by != NULL ? ": " : "", b->pattern,
+	    by == NULL ? " from another node" : "",
 	    b->reason != NULL && *b->reason != '\0' ? ": " : "",
 	    b->reason != NULL ? b->reason : "", n, n == 1 ? "" : "s");
 	return (n);
 }
 
+/* Lifts a ban, by whom (control_actor()), or NULL: another node. */
 void
-control_unban_apply(struct server *s, const char *pattern, int remote)
+control_unban_apply(struct server *s, const char *pattern, const char *by)
 {
 	if (!ban_remove(&s->bans, pattern))
 		return;
 	if (s->store != NULL)
 		store_ban_del(s->store, pattern);
-	log_notice("unban %s%s", pattern, remote ? " from another node" : "");
+	log_notice("%s%sunban %s%s", by != NULL ? by : "", by != NULL ?
+	    ": " : "", pattern, by == NULL ? " from another node" : "");
 }
 
 static int
 control_ban(struct server *s, struct client *c, struct ctlreq *r)
 {
 	struct ban	*b = &r->ban;
-	char		 until[32];
+	char		 until[32], actor[NAME_LEN + 16];
 	int64_t		 now = (int64_t)time(NULL);
 	unsigned	 n;
 
 	b->created = now;
 	b->expires = r->duration != 0 ? now + r->duration : 0;
 	b->reason = (char *)r->text;
-	n = control_ban_apply(s, b, 0);
+	n = control_ban_apply(s, b, control_actor(c, actor, sizeof actor));
 	cluster_ban(s, b);
 	if (b->expires != 0)
 		fmt_time(until, sizeof until, b->expires);
@@ -527,11 +532,14 @@ control_ban(struct server *s, struct client *c, struct ctlreq *r)
 static int
 control_unban(struct server *s, struct client *c, struct ctlreq *r)
 {
+	char	actor[NAME_LEN + 16];
+
 	if (ban_find(&s->bans, r->ban.pattern) == NULL) {
 		control_err(c, "no such ban: %s", r->ban.pattern);
 		return (-1);
 	}
-	control_unban_apply(s, r->ban.pattern, 0);
+	control_unban_apply(s, r->ban.pattern, control_actor(c, actor,
+	    sizeof actor));
 	cluster_unban(s, r->ban.pattern);
 	if (r->json)
 		output_printf(c, "| {\"unbanned\":\"%s\"}", r->ban.pattern);

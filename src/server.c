@@ -604,6 +604,11 @@ server_admit(struct server *s, struct listener *l, struct client *c)
 {
 	TAILQ_INSERT_TAIL(&s->clients, c, entry);
 	if (l->kind == LISTENER_TLS) {
+		/* A reload keeps a certificate while a TLS listener is. */
+		if (s->tls_ctx == NULL) {
+			client_close(c, "no TLS certificate");
+			return;
+		}
 		if (server_count(s, c, 0) == 0)
 			future_then(client_handshake(c),
 			    server_handshake_callback, c);
@@ -1197,29 +1202,46 @@ server_listen(struct server *s)
 	return (0);
 }
 
-/* Applies a new, valid config to a running server. */
+/*
+ * Applies a new, valid config to a running server.  Returns 0, or -1 with
+ * why in err, the old config still in force.
+ */
 static int
-server_apply(struct server *s, struct config *conf)
+server_apply(struct server *s, struct config *conf, char *err,
+    size_t errlen)
 {
 	struct listeners	 fresh = TAILQ_HEAD_INITIALIZER(fresh);
 	struct listener		*l;
 	struct client		*c;
 	struct config		*old = s->config;
 	struct ssl_ctx_st	*ctx = NULL;
-	char			*scratch, key[PEER_KEY_MAX], err[512];
+	char			*scratch, key[PEER_KEY_MAX];
 
+	/*
+	 * Sockets systemd passed stay what they are: one named tls needs a
+	 * certificate as long as chatd serves it.
+	 */
+	if (s->activated && conf->tls_cert == NULL) {
+		TAILQ_FOREACH(l, &s->listeners, entry) {
+			if (l->kind != LISTENER_TLS)
+				continue;
+			snprintf(err, errlen, "[tls] has no certificate, "
+			    "but systemd passed a socket named tls (%s)",
+			    l->text);
+			return (-1);
+		}
+	}
 	/*
 	 * The new certificate and key, all or nothing: new handshakes use
 	 * them, sessions under way keep the context they began with.
 	 */
 	if (conf->tls_cert != NULL &&
-	    (ctx = tls_context(conf, err, sizeof err)) == NULL) {
-		log_warnx("reload: %s; keeping the old certificate", err);
+	    (ctx = tls_context(conf, err, errlen)) == NULL)
 		return (-1);
-	}
 	if (!s->activated) {
 		if (server_open_listeners(s, conf, &s->listeners, &fresh) !=
 		    0) {
+			snprintf(err, errlen, "cannot open the new listeners");
 			tls_context_free(ctx);
 			return (-1);
 		}
@@ -1307,8 +1329,7 @@ server_reload(struct server *s, char *err, size_t errlen)
 		log_warnx("reload failed: %s; keeping the old configuration",
 		    err);
 		rc = -1;
-	} else if (server_apply(s, conf) != 0) {
-		snprintf(err, errlen, "cannot open the new listeners");
+	} else if (server_apply(s, conf, err, errlen) != 0) {
 		log_warnx("reload failed: %s; keeping the old configuration",
 		    err);
 		rc = -1;

@@ -437,6 +437,22 @@ store_account_by_certfp(struct store *st, const char *fp, struct account *a)
 	return (store_account_get(st, key, a));
 }
 
+/* Whether a and b are the same record, field by field. */
+static int
+store_account_same(const struct account *a, const struct account *b)
+{
+	unsigned	i;
+
+	if (strcmp(a->name, b->name) != 0 || strcmp(a->hash, b->hash) != 0 ||
+	    a->created != b->created || a->ncertfps != b->ncertfps)
+		return (0);
+	for (i = 0; i < a->ncertfps; i++) {
+		if (strcmp(a->certfps[i], b->certfps[i]) != 0)
+			return (0);
+	}
+	return (1);
+}
+
 /* Runs sql (one statement) bound to the texts of args; SQLite's result. */
 static int
 store_run(struct store *st, const char *sql, const char *const *args,
@@ -522,7 +538,7 @@ store_account_update(struct store *st, const char *key,
 		sqlite3_exec(st->db, "ROLLBACK;", NULL, NULL, NULL);
 		return (rc == ACCTDB_NOTFOUND ? ACCTDB_CHANGED : rc);
 	}
-	if (memcmp(&now, old, sizeof now) != 0) {
+	if (!store_account_same(&now, old)) {
 		sqlite3_exec(st->db, "ROLLBACK;", NULL, NULL, NULL);
 		return (ACCTDB_CHANGED);
 	}
@@ -557,7 +573,7 @@ store_account_delete(struct store *st, const char *key,
 	    SQLITE_OK)
 		return (store_account_failed(st, "delete an account"));
 	if ((rc = store_account_get(st, key, &now)) != ACCTDB_OK ||
-	    memcmp(&now, old, sizeof now) != 0) {
+	    !store_account_same(&now, old)) {
 		sqlite3_exec(st->db, "ROLLBACK;", NULL, NULL, NULL);
 		return (rc == ACCTDB_OK || rc == ACCTDB_NOTFOUND ?
 		    ACCTDB_CHANGED : rc);

@@ -92,8 +92,10 @@ tls_context(const struct config *conf, char *err, size_t errlen)
 		return (NULL);
 	}
 	SSL_CTX_set_min_proto_version(ctx, conf->tls_min_version);
+	/* CLEANSE_PLAINTEXT: record buffers may have held a password. */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
-	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+	    SSL_OP_CLEANSE_PLAINTEXT);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	if (SSL_CTX_use_certificate_chain_file(ctx, conf->tls_cert) != 1) {
 		snprintf(err, errlen, "certificate: %s: %s", conf->tls_cert,

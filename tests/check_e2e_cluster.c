@@ -2977,9 +2977,18 @@ START_TEST(test_accounts_across_nodes)
 	tc_send(g, "/login alice hunter2222\n");
 	tc_expect(g, "*** you are logged in as alice", W);
 	tc_expect(g, "*** you are now known as alice", W);
+	/* a's users see the rename of b's newcomer. */
+	tc_expect_re(mallory, "^\\*\\*\\* guest[0-9]+ is now known as alice$",
+	    W);
 	tc_expect_re(alice, "^\\*\\*\\* alice logged in again on another "
 	    "node, so you are logged out; you are now guest[0-9]+$", W);
 	chatd_wait_log(b, "logged in as alice");
+
+	/* An owner, logged in, may go back to the name. */
+	tc_send(opal, "/nick opal2\n");
+	tc_expect(opal, "*** you are now known as opal2", W);
+	tc_send(opal, "/nick opal\n");
+	tc_expect(opal, "*** you are now known as opal", W);
 
 	/* opal kicks mallory, who is on a. */
 	tc_send(opal, "/kick mallory spamming\n");

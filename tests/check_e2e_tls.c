@@ -756,6 +756,7 @@ START_TEST(test_tls_socket_activation)
 	static const char *const names[] = { "openssl", NULL };
 	struct prog	 sa, p;
 	struct tc	*plain;
+	struct said	 w;
 	char		*openssl, *activate, *dir, *body, *want;
 	int		 port, tport;
 
@@ -797,6 +798,20 @@ START_TEST(test_tls_socket_activation)
 	ck_assert_msg(file_has(sa.err, want), "no '%s' in:\n%s", want,
 	    harness_read_file(sa.err));
 	free(want);
+	prog_stop(&p);
+
+	/*
+	 * A reload that drops [tls] while the socket named tls is served
+	 * fails, and TLS clients are still served.
+	 */
+	free(harness_write_file(dir, "chatd.conf", "[server]\nport = 1\n"));
+	kill(sa.pid, SIGHUP);
+	w.path = sa.err;
+	w.text = "reload failed: [tls] has no certificate, but systemd passed "
+	    "a socket named tls";
+	ck_assert_msg(harness_poll(said, &w, W), "no '%s' in:\n%s", w.text,
+	    harness_read_file(sa.err));
+	s_client(&p, dir, "s_client2", openssl, tport, 1, "-quiet", NULL);
 	prog_stop(&p);
 	tc_close(plain);
 	kill(sa.pid, SIGTERM);
