@@ -805,6 +805,30 @@ void		 metrics_turn(struct server *, uint64_t);
 const char	*metrics_refused_name(int);
 const char	*metrics_closed_name(int);
 
+/* lru.c */
+#define LRU_KEY_MAX		64
+struct lru_entry {
+	char			 key[LRU_KEY_MAX];
+	unsigned		 count;
+	uint64_t		 ms;
+	struct lru_entry	*next;		/* bucket chain */
+	TAILQ_ENTRY(lru_entry)	 entry;		/* least recently used first */
+};
+struct lru {
+	struct lru_entry	**buckets;
+	size_t			 nbuckets;	/* a power of two */
+	TAILQ_HEAD(, lru_entry)	 list;
+	unsigned		 n;
+	unsigned		 max;
+};
+void		 lru_init(struct lru *, unsigned);
+void		 lru_free(struct lru *);
+void		 lru_limit(struct lru *, unsigned);
+struct lru_entry *lru_find(struct lru *, const char *);
+struct lru_entry *lru_get(struct lru *, const char *);
+void		 lru_touch(struct lru *, struct lru_entry *);
+void		 lru_drop(struct lru *, struct lru_entry *);
+
 /* msg.c */
 struct msg	*msg_new(size_t);
 struct msg	*msg_printf(const char *, ...)

@@ -159,8 +159,8 @@ command_join(const char *args, const char **name, size_t *len, int *secret)
 }
 
 /*
- * Parses a page number for /who and /rooms: empty means 1; else 1 to max, decimal,
- * nothing after.  Returns the page, or 0 if args is not one.
+ * Parses a page number for /who and /rooms: empty means 1; else 1 to max,
+ * decimal, nothing after.  Returns the page, or 0 if args is not one.
  */
 unsigned
 command_page(const char *args, unsigned max)

@@ -10,13 +10,14 @@
  * read-only file is a start-up error naming it, never a silent loss later.
  *
  * Everything read back is untrusted, like a client's input: a stored ban
- * passes ban_parse() again, and a row that does not is reported and
- * skipped, never used; a stored account passes the checks a Redis record
- * does (name rule, hash_valid(), fingerprint form), and one that does not
- * is an error for that login, reported, never a silent reset.  Writes are single statements in WAL mode with
- * synchronous = NORMAL: a commit appends to the log without an fsync, so
- * an operator's ban costs the event loop microseconds, not a disk flush
- * (a power cut may lose the last bans; a crash of chatd loses nothing).
+ * passes ban_parse() again, and a row that does not is reported and skipped,
+ * never used; a stored account passes the checks a Redis record does (name
+ * rule, hash_valid(), fingerprint form), and one that does not is an error
+ * for that login, reported, never a silent reset.  Writes are single
+ * statements in WAL mode with synchronous = NORMAL: a commit appends to the
+ * log without an fsync, so an operator's ban costs the event loop
+ * microseconds, not a disk flush (a power cut may lose the last bans; a
+ * crash of chatd loses nothing).
  *
  * Rejected: a file of our own format (SQLite gives atomic updates, a
  * schema and crash safety for free); a worker thread for ban writes (they
