@@ -21,12 +21,12 @@
  * PASSWORD_MAX bytes; copied out of the line, which is then wiped where
  * chatd holds it (the scratch buffer and the client's input buffer),
  * wiped from the request as soon as the hash is done, never logged, never
- * shown.  Failed logins are logged (name and address, never the password)
- * and counted per address and per account: after login_attempts failures
- * a try is refused until login_interval seconds have forgiven one.  The
- * counts live in a table of at most login_tracked entries, the least
- * recently failed dropped first, so a flood of addresses costs bounded
- * memory.
+ * shown.  Wrong passwords (in /login, /password or /unregister) are
+ * logged (name and address, never the password) and counted per address
+ * and per account: after login_attempts failures a guess is refused until
+ * login_interval seconds have forgiven one.  The counts live in an lru.c
+ * table of at most login_tracked entries, the least recently failed
+ * dropped first, so a flood of addresses costs bounded memory.
  *
  * While the store cannot be reached (Redis down), logins and registrations
  * fail saying so, and /nick keeps refusing the registered names this node
@@ -49,24 +49,6 @@
 #include <time.h>
 
 #include "chatd.h"
-
-#define THROTTLE_BUCKETS	1024	/* a power of two */
-
-/* Failed logins of one address or one account. */
-struct throttle {
-	char			 key[PEER_KEY_MAX + 2];	/* "a:" or "n:" ... */
-	unsigned		 failures;
-	uint64_t		 last_ms;
-	struct throttle		*next;			/* bucket chain */
-	TAILQ_ENTRY(throttle)	 lru;
-};
-
-/* A registered name this node has seen, for when the store is away. */
-struct known {
-	char			 key[NAME_LEN + 1];
-	struct known		*next;
-	TAILQ_ENTRY(known)	 lru;
-};
 
 enum account_op {
 	OP_REGISTER,
@@ -106,12 +88,8 @@ struct account_req {
 struct accounts {
 	struct server		*server;
 	TAILQ_HEAD(, account_req) reqs;
-	struct throttle		*throttle[THROTTLE_BUCKETS];
-	TAILQ_HEAD(, throttle)	 throttle_lru;
-	unsigned		 nthrottle;
-	struct known		*known[THROTTLE_BUCKETS];
-	TAILQ_HEAD(, known)	 known_lru;
-	unsigned		 nknown;
+	struct lru		 failures;	/* "a:ADDR", "n:KEY" */
+	struct lru		 known;		/* registered name keys */
 	char			**operators;	/* keys, NULL-ended */
 };
 
@@ -122,88 +100,55 @@ struct accounts {
 
 static void	account_step(struct future *, void *);
 
-static unsigned
-account_hash(const char *s)
-{
-	unsigned	h = 2166136261u;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return (h & (THROTTLE_BUCKETS - 1));
-}
-
 /* Throttling -------------------------------------------------------------- */
 
-static struct throttle *
-throttle_find(struct accounts *a, const char *key, int make)
-{
-	struct throttle	*t, **pp;
-	unsigned	 h = account_hash(key);
-
-	for (t = a->throttle[h]; t != NULL; t = t->next) {
-		if (strcmp(t->key, key) == 0)
-			return (t);
-	}
-	if (!make)
-		return (NULL);
-	if (a->nthrottle >= a->server->config->login_tracked &&
-	    (t = TAILQ_FIRST(&a->throttle_lru)) != NULL) {
-		/* The least recently failed goes. */
-		for (pp = &a->throttle[account_hash(t->key)]; *pp != t;
-		    pp = &(*pp)->next)
-			;
-		*pp = t->next;
-		TAILQ_REMOVE(&a->throttle_lru, t, lru);
-		free(t);
-		a->nthrottle--;
-	}
-	t = xcalloc(1, sizeof *t);
-	snprintf(t->key, sizeof t->key, "%s", key);
-	t->next = a->throttle[h];
-	a->throttle[h] = t;
-	TAILQ_INSERT_TAIL(&a->throttle_lru, t, lru);
-	a->nthrottle++;
-	return (t);
-}
-
-/* Failures of t still counted at now: login_interval forgives one. */
+/* Failures of e still counted at now: login_interval forgives one. */
 static unsigned
-throttle_count(struct accounts *a, struct throttle *t, uint64_t now)
+account_failures(struct accounts *a, const struct lru_entry *e, uint64_t now)
 {
 	uint64_t	interval = (uint64_t)a->server->config->login_interval *
 			    1000, forgiven;
 
-	if (t == NULL)
+	if (e == NULL)
 		return (0);
-	forgiven = now > t->last_ms ? (now - t->last_ms) / interval : 0;
-	return (forgiven >= t->failures ? 0 : t->failures -
-	    (unsigned)forgiven);
+	forgiven = now > e->ms ? (now - e->ms) / interval : 0;
+	return (forgiven >= e->count ? 0 : e->count - (unsigned)forgiven);
+}
+
+/* The two keys a guess is counted under: its address and its account. */
+static void
+account_guess_keys(const char *addr_key, const char *name,
+    char key[2][LRU_KEY_MAX])
+{
+	char	nk[NAME_LEN + 1];
+
+	name_key(name, nk);
+	snprintf(key[0], LRU_KEY_MAX, "a:%s", addr_key);
+	snprintf(key[1], LRU_KEY_MAX, "n:%s", nk);
 }
 
 /*
- * Whether a login to name from addr_key may be tried now; if not, *wait
- * is the seconds until one may.
+ * Whether a password guess for name from addr_key may be checked now; if
+ * not, *wait is the seconds until one may.
  */
 static int
-throttle_ok(struct accounts *a, const char *addr_key, const char *name,
-    unsigned *wait)
+account_throttle_ok(struct accounts *a, const char *addr_key,
+    const char *name, unsigned *wait)
 {
-	struct config	*conf = a->server->config;
-	struct throttle	*t[2];
-	char		 key[2][PEER_KEY_MAX + 2], nk[NAME_LEN + 1];
-	uint64_t	 now = server_now_ms(a->server), next, w = 0;
-	int		 i;
+	struct config		*conf = a->server->config;
+	struct lru_entry	*e;
+	char			 key[2][LRU_KEY_MAX];
+	uint64_t		 now = server_now_ms(a->server), next, w = 0;
+	int			 i;
 
-	name_key(name, nk);
-	snprintf(key[0], sizeof key[0], "a:%s", addr_key);
-	snprintf(key[1], sizeof key[1], "n:%s", nk);
+	account_guess_keys(addr_key, name, key);
 	for (i = 0; i < 2; i++) {
-		t[i] = throttle_find(a, key[i], 0);
-		if (throttle_count(a, t[i], now) < conf->login_attempts)
+		e = lru_find(&a->failures, key[i]);
+		if (account_failures(a, e, now) < conf->login_attempts)
 			continue;
 		/* One more failure must be forgiven first. */
-		next = t[i]->last_ms + (uint64_t)conf->login_interval * 1000 *
-		    (t[i]->failures - conf->login_attempts + 1);
+		next = e->ms + (uint64_t)conf->login_interval * 1000 *
+		    (e->count - conf->login_attempts + 1);
 		if (next > now && next - now > w)
 			w = next - now;
 	}
@@ -211,78 +156,46 @@ throttle_ok(struct accounts *a, const char *addr_key, const char *name,
 	return (w == 0);
 }
 
+/* A wrong guess for name from addr_key, counted under both. */
 static void
-throttle_fail(struct accounts *a, const char *addr_key, const char *name)
+account_throttle_fail(struct accounts *a, const char *addr_key,
+    const char *name)
 {
-	struct throttle	*t;
-	char		 key[PEER_KEY_MAX + 2], nk[NAME_LEN + 1];
-	uint64_t	 now = server_now_ms(a->server);
-	int		 i;
+	struct lru_entry	*e;
+	char			 key[2][LRU_KEY_MAX];
+	uint64_t		 now = server_now_ms(a->server);
+	int			 i;
 
-	name_key(name, nk);
+	account_guess_keys(addr_key, name, key);
 	for (i = 0; i < 2; i++) {
-		snprintf(key, sizeof key, i == 0 ? "a:%s" : "n:%s", i == 0 ?
-		    addr_key : nk);
-		t = throttle_find(a, key, 1);
-		t->failures = throttle_count(a, t, now) + 1;
-		t->last_ms = now;
-		TAILQ_REMOVE(&a->throttle_lru, t, lru);
-		TAILQ_INSERT_TAIL(&a->throttle_lru, t, lru);
+		e = lru_get(&a->failures, key[i]);
+		e->count = account_failures(a, e, now) + 1;
+		e->ms = now;
 	}
 }
 
 /* Registered names seen ---------------------------------------------------- */
 
 static void
-known_set(struct accounts *a, const char *name, int registered)
+account_known_set(struct accounts *a, const char *name, int registered)
 {
-	struct known	*k, **pp;
-	char		 key[NAME_LEN + 1];
-	unsigned	 h;
+	struct lru_entry	*e;
+	char			 key[NAME_LEN + 1];
 
 	name_key(name, key);
-	h = account_hash(key);
-	for (pp = &a->known[h]; (k = *pp) != NULL; pp = &k->next) {
-		if (strcmp(k->key, key) == 0)
-			break;
-	}
-	if (k != NULL) {
-		TAILQ_REMOVE(&a->known_lru, k, lru);
-		if (registered) {
-			TAILQ_INSERT_TAIL(&a->known_lru, k, lru);
-			return;
-		}
-		*pp = k->next;
-		free(k);
-		a->nknown--;
-		return;
-	}
-	if (!registered)
-		return;
-	if (a->nknown >= a->server->config->login_tracked &&
-	    (k = TAILQ_FIRST(&a->known_lru)) != NULL) {
-		known_set(a, k->key, 0);
-	}
-	k = xcalloc(1, sizeof *k);
-	snprintf(k->key, sizeof k->key, "%s", key);
-	k->next = a->known[h];
-	a->known[h] = k;
-	TAILQ_INSERT_TAIL(&a->known_lru, k, lru);
-	a->nknown++;
+	if (registered)
+		lru_get(&a->known, key);
+	else if ((e = lru_find(&a->known, key)) != NULL)
+		lru_drop(&a->known, e);
 }
 
 static int
-known_registered(struct accounts *a, const char *name)
+account_known(struct accounts *a, const char *name)
 {
-	struct known	*k;
-	char		 key[NAME_LEN + 1];
+	char	key[NAME_LEN + 1];
 
 	name_key(name, key);
-	for (k = a->known[account_hash(key)]; k != NULL; k = k->next) {
-		if (strcmp(k->key, key) == 0)
-			return (1);
-	}
-	return (0);
+	return (lru_find(&a->known, key) != NULL);
 }
 
 /* Requests ----------------------------------------------------------------- */
@@ -339,14 +252,14 @@ account_req_new(struct server *s, struct client *c, enum account_op op)
 	return (r);
 }
 
-/* Starts a store operation of r; 1: the client waits for it. */
+/* Starts a store operation of r; STEP_MORE: the client waits for it. */
 static int
 account_store(struct account_req *r, enum acctdb_op op, int stage)
 {
 	r->db.op = op;
 	r->stage = stage;
 	future_then(acctdb_run(r->accounts->server, &r->db), account_step, r);
-	return (1);
+	return (STEP_MORE);
 }
 
 /* Hands r to a worker; 1: the client waits.  0 if the pool is full. */
@@ -380,7 +293,9 @@ account_done(struct account_req *r)
 {
 	struct client	*c = account_client(r);
 
-	if (c != NULL && (c->flags & CLIENT_WAITING))
+	/* A certificate's login never paused its client. */
+	if (c != NULL && (c->flags & CLIENT_WAITING) &&
+	    r->op != OP_CERT_LOGIN)
 		client_resume(c);
 	account_req_free(r);
 }
@@ -429,7 +344,7 @@ account_login(struct server *s, struct client *c, const struct account *acct,
 
 	free(c->account);
 	c->account = xstrdup(acct->name);
-	known_set(s->accounts, acct->name, 1);
+	account_known_set(s->accounts, acct->name, 1);
 	log_notice("client %llu [%s]: logged in as %s%s",
 	    (unsigned long long)c->id, c->netaddr, acct->name, how);
 	if ((o = roster_holder(&s->roster, acct->name)) != NULL && o != c) {
@@ -439,9 +354,30 @@ account_login(struct server *s, struct client *c, const struct account *acct,
 		chat_guest(s, o, why);
 	}
 	output_printf(c, "*** you are logged in as %s%s", acct->name, how);
+	/* Taken across the room first: the other nodes then see a rename. */
+	cluster_take(s, acct->name);
 	if (strcmp(c->name, acct->name) != 0)
 		chat_renamed(s, c, acct->name);
-	cluster_take(s, c);
+}
+
+/*
+ * The account name is gone: every session here logged in to it is
+ * logged out (they keep their names); c, which deleted it, is not told.
+ */
+static void
+account_logout_all(struct server *s, const char *name, struct client *c)
+{
+	struct client	*o;
+
+	TAILQ_FOREACH(o, &s->clients, entry) {
+		if (o->account == NULL || !name_same(o->account, name))
+			continue;
+		free(o->account);
+		o->account = NULL;
+		if (o != c)
+			output_printf(o, "*** %s was unregistered: you are "
+			    "logged out", name);
+	}
 }
 
 /* A login failed: counted, logged, and the client told the same either way. */
@@ -449,9 +385,14 @@ static void
 account_login_failed(struct server *s, struct client *c,
     struct account_req *r, const char *why)
 {
-	throttle_fail(s->accounts, r->addr_key, r->name);
-	log_notice("client %llu [%s]: failed login as %s: %s",
-	    (unsigned long long)c->id, c->netaddr, r->name, why);
+	account_throttle_fail(s->accounts, r->addr_key, r->name);
+	/* A name that is no account may be a password typed first. */
+	if (r->db.result == ACCTDB_NOTFOUND)
+		log_notice("client %llu [%s]: failed login: no such account",
+		    (unsigned long long)c->id, c->netaddr);
+	else
+		log_notice("client %llu [%s]: failed login as %s: %s",
+		    (unsigned long long)c->id, c->netaddr, r->name, why);
 	output_printf(c, "*** login failed: wrong name or password");
 }
 
@@ -468,7 +409,7 @@ account_stored(struct server *s, struct client *c, struct account_req *r)
 	if (db->result == ACCTDB_UNAVAILABLE) {
 		if (r->op == OP_NICK) {
 			/* Known registered names stay protected. */
-			if (known_registered(s->accounts, r->name)) {
+			if (account_known(s->accounts, r->name)) {
 				output_printf(c, "*** %s is registered; "
 				    "accounts cannot be reached now, try "
 				    "again later", r->name);
@@ -479,21 +420,21 @@ account_stored(struct server *s, struct client *c, struct account_req *r)
 		}
 		if (r->op != OP_CERT_LOGIN)
 			account_unavailable(s, c);
-		return (0);
+		return (STEP_END);
 	}
 	if (db->result == ACCTDB_FAILED) {
 		if (r->op != OP_CERT_LOGIN)
 			output_printf(c, "*** accounts: the server failed to "
 			    "read or write the account; see its log");
-		return (0);
+		return (STEP_END);
 	}
 	switch (r->op) {
 	case OP_NICK:
-		known_set(s->accounts, r->name, db->result == ACCTDB_OK);
+		account_known_set(s->accounts, r->name, db->result == ACCTDB_OK);
 		if (db->result == ACCTDB_OK && (c->account == NULL ||
 		    !name_same(c->account, acct->name))) {
 			account_nick_owned(s, c, r->name);
-			return (0);
+			return (STEP_END);
 		}
 		/* The rename may ask Redis in turn. */
 		return (chat_nick_allowed(s, c, r->name) ? STEP_HANDED :
@@ -501,19 +442,19 @@ account_stored(struct server *s, struct client *c, struct account_req *r)
 	case OP_CERT_LOGIN:
 		if (db->result == ACCTDB_OK)
 			account_login(s, c, acct, " by your certificate");
-		return (0);
+		return (STEP_END);
 	case OP_REGISTER:
 		if (db->result == ACCTDB_EXISTS) {
-			known_set(s->accounts, r->name, 1);
+			account_known_set(s->accounts, r->name, 1);
 			output_printf(c, "*** %s is already registered: /login "
 			    "%s PASSWORD", r->name, r->name);
-			return (0);
+			return (STEP_END);
 		}
 		log_notice("client %llu [%s]: registered %s",
 		    (unsigned long long)c->id, c->netaddr, acct->name);
 		output_printf(c, "*** %s is registered to you", acct->name);
 		account_login(s, c, acct, "");
-		return (0);
+		return (STEP_END);
 	default:
 		break;
 	}
@@ -523,13 +464,13 @@ account_stored(struct server *s, struct client *c, struct account_req *r)
 			if (r->op == OP_LOGIN) {
 				account_login_failed(s, c, r, "no such "
 				    "account");
-				return (0);
+				return (STEP_END);
 			}
 			/* Deleted elsewhere meanwhile. */
 			output_printf(c, "*** your account no longer exists");
 			free(c->account);
 			c->account = NULL;
-			return (0);
+			return (STEP_END);
 		}
 		db->old = *acct;
 		switch (r->op) {
@@ -538,9 +479,9 @@ account_stored(struct server *s, struct client *c, struct account_req *r)
 		case OP_UNREGISTER:
 			snprintf(r->hash, sizeof r->hash, "%s", acct->hash);
 			if (account_hash_start(r))
-				return (1);
+				return (STEP_MORE);
 			account_busy(c);
-			return (0);
+			return (STEP_END);
 		case OP_CERTFP_LIST:
 			if (acct->ncertfps == 0)
 				output_printf(c, "*** no certificates log in "
@@ -551,20 +492,20 @@ account_stored(struct server *s, struct client *c, struct account_req *r)
 				    acct->certfps[i], c->certfp != NULL &&
 				    strcmp(c->certfp, acct->certfps[i]) == 0 ?
 				    " (this connection's)" : "");
-			return (0);
+			return (STEP_END);
 		case OP_CERTFP_ADD:
 			for (i = 0; i < acct->ncertfps; i++) {
 				if (strcmp(acct->certfps[i], r->certfp) == 0) {
 					output_printf(c, "*** that certificate "
 					    "already logs in %s", acct->name);
-					return (0);
+					return (STEP_END);
 				}
 			}
 			if (acct->ncertfps >= s->config->max_certfps) {
 				output_printf(c, "*** %s has %u certificates, "
 				    "the most allowed: /certfp del one first",
 				    acct->name, acct->ncertfps);
-				return (0);
+				return (STEP_END);
 			}
 			memcpy(acct->certfps[acct->ncertfps++], r->certfp,
 			    TLS_FP_LEN + 1);
@@ -577,7 +518,7 @@ account_stored(struct server *s, struct client *c, struct account_req *r)
 			if (i == acct->ncertfps) {
 				output_printf(c, "*** no such certificate: "
 				    "/certfp list shows them");
-				return (0);
+				return (STEP_END);
 			}
 			memmove(acct->certfps[i], acct->certfps[i + 1],
 			    (acct->ncertfps - i - 1) * sizeof acct->certfps[0]);
@@ -585,19 +526,19 @@ account_stored(struct server *s, struct client *c, struct account_req *r)
 			    sizeof acct->certfps[0]);
 			return (account_store(r, ACCTDB_UPDATE, STAGE_WRITE));
 		default:
-			return (0);
+			return (STEP_END);
 		}
 	}
 	/* STAGE_WRITE: an update or delete was stored. */
 	if (db->result == ACCTDB_CHANGED) {
 		output_printf(c, "*** your account changed meanwhile, try "
 		    "again");
-		return (0);
+		return (STEP_END);
 	}
 	if (db->result == ACCTDB_EXISTS) {
 		output_printf(c, "*** that certificate logs in another "
 		    "account");
-		return (0);
+		return (STEP_END);
 	}
 	switch (r->op) {
 	case OP_PASSWORD:
@@ -608,9 +549,8 @@ account_stored(struct server *s, struct client *c, struct account_req *r)
 	case OP_UNREGISTER:
 		log_notice("client %llu [%s]: unregistered %s",
 		    (unsigned long long)c->id, c->netaddr, db->old.name);
-		known_set(s->accounts, db->old.name, 0);
-		free(c->account);
-		c->account = NULL;
+		account_known_set(s->accounts, db->old.name, 0);
+		account_logout_all(s, db->old.name, c);
 		output_printf(c, "*** %s is no longer registered", db->old.name);
 		break;
 	case OP_CERTFP_ADD:
@@ -627,7 +567,7 @@ account_stored(struct server *s, struct client *c, struct account_req *r)
 	default:
 		break;
 	}
-	return (0);
+	return (STEP_END);
 }
 
 /* The worker finished r's hash: STEP_END or STEP_MORE. */
@@ -639,7 +579,7 @@ account_hashed(struct server *s, struct client *c, struct account_req *r)
 			log_warnx("accounts: cannot hash a password: %s",
 			    strerror(r->error));
 			output_printf(c, "*** cannot register now, try again");
-			return (0);
+			return (STEP_END);
 		}
 		memset(&r->db.acct, 0, sizeof r->db.acct);
 		snprintf(r->db.acct.name, sizeof r->db.acct.name, "%s",
@@ -653,20 +593,20 @@ account_hashed(struct server *s, struct client *c, struct account_req *r)
 		if (r->op == OP_LOGIN)
 			account_login_failed(s, c, r, "wrong password");
 		else {
-			throttle_fail(s->accounts, r->addr_key, r->name);
+			account_throttle_fail(s->accounts, r->addr_key, r->name);
 			output_printf(c, "*** wrong password");
 		}
-		return (0);
+		return (STEP_END);
 	}
 	switch (r->op) {
 	case OP_LOGIN:
 		account_login(s, c, &r->db.acct, "");
-		return (0);
+		return (STEP_END);
 	case OP_PASSWORD:
 		if (r->error != 0) {
 			output_printf(c, "*** cannot change the password now, "
 			    "try again");
-			return (0);
+			return (STEP_END);
 		}
 		snprintf(r->db.acct.hash, sizeof r->db.acct.hash, "%s",
 		    r->hash);
@@ -674,7 +614,7 @@ account_hashed(struct server *s, struct client *c, struct account_req *r)
 	case OP_UNREGISTER:
 		return (account_store(r, ACCTDB_DELETE, STAGE_WRITE));
 	default:
-		return (0);
+		return (STEP_END);
 	}
 }
 
@@ -779,8 +719,16 @@ account_input(struct server *s, struct client *c, const struct command *cmd)
 	case CMD_LOGIN:
 		memcpy(name, args.name, args.name_len);
 		name[args.name_len] = '\0';
+		break;
+	default:
+		break;
+	}
+	/* Every command that checks a password is a guess to count. */
+	if (args.password != NULL && cmd->id != CMD_REGISTER) {
+		if (cmd->id != CMD_LOGIN)
+			snprintf(name, sizeof name, "%s", c->account);
 		peer_key(c->netaddr, s->config->ipv6_prefix, key);
-		if (!throttle_ok(a, key, name, &wait)) {
+		if (!account_throttle_ok(a, key, name, &wait)) {
 			log_notice("client %llu [%s]: login as %s refused: too "
 			    "many failures", (unsigned long long)c->id,
 			    c->netaddr, name);
@@ -788,7 +736,8 @@ account_input(struct server *s, struct client *c, const struct command *cmd)
 			    "again in %u s", wait);
 			goto out;
 		}
-		break;
+	}
+	switch (cmd->id) {
 	case CMD_LOGOUT:
 		log_notice("client %llu [%s]: logged out of %s",
 		    (unsigned long long)c->id, c->netaddr, c->account);
@@ -842,8 +791,11 @@ account_input(struct server *s, struct client *c, const struct command *cmd)
 	}
 	rc = account_store(r, ACCTDB_GET, STAGE_STORE);
 out:
-	/* The password is in r (if anywhere) now; not in the line. */
-	if (args.password != NULL) {
+	/*
+	 * The password is in r (if anywhere) now; not in the line, even one
+	 * that did not parse (a password may be all it holds).
+	 */
+	if (cmd->id != CMD_LOGOUT && cmd->id != CMD_CERTFP) {
 		explicit_bzero((char *)(uintptr_t)cmd->args, strlen(cmd->args));
 		client_wipe_line(c);
 	}
@@ -868,7 +820,7 @@ account_check_nick(struct server *s, struct client *c, const char *name)
 		if (cluster_up(s))
 			return (chat_nick_allowed(s, c, name));
 		/* Local-only: the names known to be registered stay so. */
-		if (known_registered(s->accounts, name)) {
+		if (account_known(s->accounts, name)) {
 			account_nick_owned(s, c, name);
 			return (0);
 		}
@@ -885,7 +837,7 @@ void
 account_nick_owned(struct server *s, struct client *c, const char *name)
 {
 	if (s->accounts != NULL)
-		known_set(s->accounts, name, 1);
+		account_known_set(s->accounts, name, 1);
 	output_printf(c, "*** %s is registered: /login %s PASSWORD to use it",
 	    name, name);
 }
@@ -956,7 +908,7 @@ account_remote_reclaim(struct server *s, const struct wire_msg *m)
 
 /* Set up ------------------------------------------------------------------- */
 
-/* Applies the config's operators (at start and on reload). */
+/* Applies the config's operators and bounds (at start and on reload). */
 void
 account_configure(struct server *s)
 {
@@ -966,6 +918,8 @@ account_configure(struct server *s)
 
 	if (a == NULL)
 		return;
+	lru_limit(&a->failures, s->config->login_tracked);
+	lru_limit(&a->known, s->config->login_tracked);
 	for (i = 0; a->operators != NULL && a->operators[i] != NULL; i++)
 		free(a->operators[i]);
 	free(a->operators);
@@ -1011,8 +965,8 @@ account_start(struct server *s)
 	a = xcalloc(1, sizeof *a);
 	a->server = s;
 	TAILQ_INIT(&a->reqs);
-	TAILQ_INIT(&a->throttle_lru);
-	TAILQ_INIT(&a->known_lru);
+	lru_init(&a->failures, conf->login_tracked);
+	lru_init(&a->known, conf->login_tracked);
 	s->accounts = a;
 	account_configure(s);
 	log_notice("accounts: on, kept in %s; passwords %s", acctdb_kind(s),
@@ -1025,8 +979,6 @@ account_free(struct server *s)
 {
 	struct accounts		*a = s->accounts;
 	struct account_req	*r;
-	struct throttle		*t;
-	struct known		*k;
 	size_t			 i;
 
 	/* First the workers: the jobs they hold are discarded (freed). */
@@ -1040,14 +992,8 @@ account_free(struct server *s)
 		future_cancel(&r->job.done);
 		account_req_free(r);
 	}
-	while ((t = TAILQ_FIRST(&a->throttle_lru)) != NULL) {
-		TAILQ_REMOVE(&a->throttle_lru, t, lru);
-		free(t);
-	}
-	while ((k = TAILQ_FIRST(&a->known_lru)) != NULL) {
-		TAILQ_REMOVE(&a->known_lru, k, lru);
-		free(k);
-	}
+	lru_free(&a->failures);
+	lru_free(&a->known);
 	for (i = 0; a->operators != NULL && a->operators[i] != NULL; i++)
 		free(a->operators[i]);
 	free(a->operators);

@@ -7,8 +7,8 @@
  *	a prefix (CIDR)		192.0.2.0/24, 2001:db8::/64
  *	a name pattern		mallory, Troll*, spam??
  * Addresses and prefixes are addr.c's grammar, kept canonical, so that
- * banning 2001:DB8:0::5/64 and 2001:db8::/64 is one ban.  A name pattern is made
- * of name characters (name.c) and the wildcards '*' and '?', at most
+ * banning 2001:DB8:0::5/64 and 2001:db8::/64 is one ban.  A name pattern is
+ * made of name characters (name.c) and the wildcards '*' and '?', at most
  * NAME_LEN long, with at least one letter or digit; it matches a name
  * without regard to case, and also when the name's key (the look-alike
  * folding of name.c) matches the pattern's, so that banning "alice" bans

@@ -143,6 +143,7 @@ chat_import(struct server *s, struct room *r, const struct state_room *sr)
 
 	free(r->topic);
 	r->topic = NULL;
+	r->topic_gen++;
 	if (sr->topic.len != 0) {
 		r->topic = xmalloc(sr->topic.len + 1);
 		memcpy(r->topic, sr->topic.p, sr->topic.len);
@@ -173,10 +174,24 @@ chat_room_free(struct server *s, struct room *r)
 	r->chat = NULL;
 }
 
+/* Room name is permanent again, if it exists. */
+static void
+chat_permanent(struct server *s, const char *name)
+{
+	struct room	*r;
+
+	if ((r = room_find(&s->rooms, name)) != NULL)
+		r->flags |= ROOM_PERMANENT;
+}
+
 /*
  * The rooms of the config: the default room, and in chat mode the
  * configured ones, made and made permanent; a room no longer configured
- * is permanent no more, and vanishes when empty.
+ * is permanent no more, and vanishes when empty.  Rooms still configured
+ * are kept, with their topic and history; those that go, go before new
+ * ones are made, so that they make way under max_rooms.  The default
+ * room is made whatever max_rooms says (a reload may name a new one
+ * while the rooms are full): everyone starts there.
  */
 static void
 chat_rooms(struct server *s)
@@ -187,22 +202,22 @@ chat_rooms(struct server *s)
 
 	TAILQ_FOREACH(r, &s->rooms.list, entry)
 		r->flags &= ~ROOM_PERMANENT;
-	if ((r = server_room(s, conf->default_room, 1)) == NULL)
-		fatalx("the default room cannot be made");
-	r->flags |= ROOM_PERMANENT;
-	s->lobby = r;
+	chat_permanent(s, conf->default_room);
 	for (p = conf->rooms; conf->mode == MODE_CHAT && p != NULL &&
-	    *p != NULL; p++) {
-		if ((r = server_room(s, *p, 1)) == NULL) {
-			log_warnx("room %s not made: max_rooms (%u) reached",
-			    *p, conf->max_rooms);
-			continue;
-		}
-		r->flags |= ROOM_PERMANENT;
-	}
+	    *p != NULL; p++)
+		chat_permanent(s, *p);
 	for (r = TAILQ_FIRST(&s->rooms.list); r != NULL; r = next) {
 		next = TAILQ_NEXT(r, entry);
 		server_room_gone(s, r);
+	}
+	s->lobby = server_room(s, conf->default_room, SERVER_ROOM_ALWAYS,
+	    ROOM_PERMANENT);
+	for (p = conf->rooms; conf->mode == MODE_CHAT && p != NULL &&
+	    *p != NULL; p++) {
+		if (server_room(s, *p, SERVER_ROOM_MAKE, ROOM_PERMANENT) ==
+		    NULL)
+			log_warnx("room %s not made: max_rooms (%u) reached",
+			    *p, conf->max_rooms);
 	}
 }
 
@@ -212,6 +227,31 @@ chat_init(struct server *s)
 	chat_rooms(s);
 }
 
+/*
+ * Raw mode has one room: a reload from chat mode brings everyone in
+ * another room to the default room, quietly, as raw mode is.
+ */
+static void
+chat_gather(struct server *s)
+{
+	struct room	*r, *next;
+	struct client	*c, *cnext;
+
+	for (r = TAILQ_FIRST(&s->rooms.list); r != NULL; r = next) {
+		next = TAILQ_NEXT(r, entry);
+		if (r == s->lobby)
+			continue;
+		/* The last one's move frees r, and ends the walk. */
+		for (c = TAILQ_FIRST(&r->members); c != NULL; c = cnext) {
+			cnext = TAILQ_NEXT(c, room_entry);
+			if (!client_in_room(c))
+				continue;
+			cluster_moved(s, c, r, s->lobby);
+			server_move(s, c, s->lobby);
+		}
+	}
+}
+
 /* Applies a new config: the rooms, and every room's history size. */
 void
 chat_configure(struct server *s)
@@ -219,6 +259,8 @@ chat_configure(struct server *s)
 	struct room	*r;
 
 	chat_rooms(s);
+	if (s->config->mode == MODE_RAW)
+		chat_gather(s);
 	TAILQ_FOREACH(r, &s->rooms.list, entry)
 		chat_history_size(r->chat, s->config->history);
 }
@@ -752,17 +794,15 @@ static int
 chat_cmd_join(struct server *s, struct client *c, const char *args)
 {
 	struct room	*r;
-	const char	*name, *rest = args;
+	const char	*name;
 	char		 buf[ROOM_NAME_LEN + 2];
 	size_t		 len;
-	int		 secret = 0;
+	int		 secret;
 
-	if (!command_word(&rest, &name, &len) ||
-	    (*rest != '\0' && strcasecmp(rest, "secret") != 0)) {
+	if (!command_join(args, &name, &len, &secret)) {
 		chat_usage(c, CMD_JOIN);
 		return (0);
 	}
-	secret = *rest != '\0';
 	if (!room_valid(name, len)) {
 		output_printf(c, "*** invalid room name: # and 1 to %d letters, "
 		    "digits, -, _ or .", ROOM_NAME_LEN);
@@ -774,8 +814,8 @@ chat_cmd_join(struct server *s, struct client *c, const char *args)
 		output_printf(c, "*** you are already in %s", c->room->name);
 		return (0);
 	}
-	if (r == NULL && (r = server_room(s, buf, 1 | (secret ?
-	    ROOM_SECRET : 0))) == NULL) {
+	if (r == NULL && (r = server_room(s, buf, SERVER_ROOM_MAKE, secret ?
+	    ROOM_SECRET : 0)) == NULL) {
 		output_printf(c, "*** no room for %s: there are as many rooms "
 		    "as there may be (%u); /rooms lists them", buf,
 		    s->config->max_rooms);
@@ -837,23 +877,37 @@ chat_cmd_rooms(struct server *s, struct client *c, const char *args)
 	return (0);
 }
 
-/* Room r's topic is now text (NULL: none), set by who (NULL: elsewhere). */
+/*
+ * Room r's topic is now text (NULL or "": none), set by who, or, with who
+ * NULL, read back from the cluster: then the room is told of a topic it
+ * did not know (a client that has just joined has not seen it), and of
+ * nothing else.  Every change counts in r->topic_gen.
+ */
 void
 chat_topic(struct server *s, struct room *r, const char *who,
     const char *text)
 {
 	struct msg	*m;
 
-	free(r->topic);
-	r->topic = text != NULL && *text != '\0' ? xstrdup(text) : NULL;
-	if (who == NULL)
+	if (text != NULL && *text == '\0')
+		text = NULL;
+	if (who == NULL && (text == NULL ? r->topic == NULL :
+	    r->topic != NULL && strcmp(r->topic, text) == 0))
 		return;
-	if (r->topic != NULL)
+	free(r->topic);
+	r->topic = text != NULL ? xstrdup(text) : NULL;
+	r->topic_gen++;
+	if (who != NULL && r->topic != NULL)
 		m = msg_printf("*** %s set the topic of %s: %s\r\n", who,
 		    r->name, r->topic);
-	else
+	else if (who != NULL)
 		m = msg_printf("*** %s cleared the topic of %s\r\n", who,
 		    r->name);
+	else if (r->topic != NULL && r->nmembers != 0 &&
+	    s->config->mode == MODE_CHAT)
+		m = msg_printf("*** topic of %s: %s\r\n", r->name, r->topic);
+	else
+		return;
 	server_broadcast(s, r, NULL, m);
 	msg_unref(m);
 }

@@ -83,7 +83,7 @@ usage(FILE *f, int code)
 	    "  -V, --version        print the version and exit\n"
 	    "  -h, --help           print this help and exit\n"
 	    "commands:\n"
-	    "  status | who | bans | stats | reload\n"
+	    "  status | who | rooms | bans | stats | reload\n"
 	    "  kick NAME|#ID [REASON]\n"
 	    "  ban PATTERN [DURATION] [REASON]    PATTERN: address, "
 	    "prefix/bits, name*?\n"

@@ -197,7 +197,9 @@ struct room {
 	TAILQ_HEAD(, client)	 members;	/* here, in the room state */
 	unsigned		 nmembers;
 	struct turn		 turn;
+	uint32_t		 trim_gen;	/* turn.gen at room_trim() */
 	char			*topic;		/* NULL: none */
+	unsigned		 topic_gen;	/* changes of topic */
 	struct chat_room	*chat;		/* chat.c's: the history */
 	int			 dirty;		/* on rooms' dirty list */
 	TAILQ_ENTRY(room)	 entry;
@@ -586,7 +588,7 @@ int		 cluster_vcall(struct server *, cluster_call_fn, void *,
 const char	*cluster_prefix(struct server *);
 void		 cluster_kick(struct server *, const char *, const char *,
 		    const char *);
-void		 cluster_take(struct server *, struct client *);
+void		 cluster_take(struct server *, const char *);
 void		 cluster_start(struct server *);
 void		 cluster_free(struct server *);
 void		 cluster_cron(struct server *);
@@ -612,7 +614,6 @@ void		 cluster_moved(struct server *, struct client *, struct room *,
 		    struct room *);
 void		 cluster_topic(struct server *, struct room *, const char *,
 		    const char *);
-void		 cluster_room_gone(struct server *, struct room *);
 
 /* client.c */
 struct client	*client_new(struct server *, int, const struct sockaddr *,
@@ -651,8 +652,10 @@ int		 control_input(struct server *, struct client *, char *,
 		    size_t);
 void		 control_cron(struct server *, uint64_t);
 int		 control_banned(struct server *, struct client *, int);
-unsigned	 control_ban_apply(struct server *, const struct ban *, int);
-void		 control_unban_apply(struct server *, const char *, int);
+unsigned	 control_ban_apply(struct server *, const struct ban *,
+		    const char *);
+void		 control_unban_apply(struct server *, const char *,
+		    const char *);
 void		 control_free(struct server *);
 void		 control_operator(struct server *, struct client *, char *);
 void		 control_remove(struct client *, const char *, const char *);
@@ -663,6 +666,7 @@ void		 control_mute_restore(struct server *, uint64_t, uint64_t);
 enum ctlreq_cmd {
 	CTL_STATUS,
 	CTL_WHO,
+	CTL_ROOMS,
 	CTL_KICK,
 	CTL_BAN,
 	CTL_UNBAN,
@@ -747,6 +751,7 @@ struct account_args {
 };
 int		 command_account(enum command_id, const char *,
 		    struct account_args *, const char **);
+int		 command_join(const char *, const char **, size_t *, int *);
 unsigned	 command_page(const char *, unsigned);
 
 /* config.c */
@@ -853,6 +858,30 @@ void		 metrics_turn(struct server *, uint64_t);
 const char	*metrics_refused_name(int);
 const char	*metrics_closed_name(int);
 
+/* lru.c */
+#define LRU_KEY_MAX		64
+struct lru_entry {
+	char			 key[LRU_KEY_MAX];
+	unsigned		 count;
+	uint64_t		 ms;
+	struct lru_entry	*next;		/* bucket chain */
+	TAILQ_ENTRY(lru_entry)	 entry;		/* least recently used first */
+};
+struct lru {
+	struct lru_entry	**buckets;
+	size_t			 nbuckets;	/* a power of two */
+	TAILQ_HEAD(, lru_entry)	 list;
+	unsigned		 n;
+	unsigned		 max;
+};
+void		 lru_init(struct lru *, unsigned);
+void		 lru_free(struct lru *);
+void		 lru_limit(struct lru *, unsigned);
+struct lru_entry *lru_find(struct lru *, const char *);
+struct lru_entry *lru_get(struct lru *, const char *);
+void		 lru_touch(struct lru *, struct lru_entry *);
+void		 lru_drop(struct lru *, struct lru_entry *);
+
 /* msg.c */
 struct msg	*msg_new(size_t);
 struct msg	*msg_printf(const char *, ...)
@@ -934,6 +963,7 @@ void		 room_free(struct rooms *, struct room *);
 void		 room_add(struct room *, struct client *);
 void		 room_remove(struct client *);
 void		 room_dirty(struct rooms *, struct room *);
+void		 room_trim(struct rooms *);
 void		 room_export(const struct room *, struct state_room *);
 void		 room_import(struct room *, const struct state_room *);
 
@@ -986,7 +1016,10 @@ int		 server_input(struct server *, struct client *, const char *,
 void		 server_broadcast(struct server *, struct room *,
 		    struct client *, struct msg *);
 void		 server_broadcast_all(struct server *, struct msg *);
-struct room	*server_room(struct server *, const char *, int);
+#define SERVER_ROOM_FIND	0	/* server_room(): an existing room */
+#define SERVER_ROOM_MAKE	1	/* ... or made within max_rooms */
+#define SERVER_ROOM_ALWAYS	2	/* ... or made past it too */
+struct room	*server_room(struct server *, const char *, int, int);
 void		 server_move(struct server *, struct client *, struct room *);
 void		 server_room_gone(struct server *, struct room *);
 void		 server_remove(struct server *, struct client *);

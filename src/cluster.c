@@ -1,12 +1,34 @@
 /*
- * cluster.c: one room across several chatd nodes, through Redis pub/sub.
+ * cluster.c: the rooms of several chatd nodes, shared through Redis
+ * pub/sub.
  *
  * chatd does not speak to other chatd nodes; every node speaks to Redis,
  * as Socket.IO's and Action Cable's Redis adapters do.  Two hiredis
  * connections on the node's libevent base: `sub` is subscribed to the
- * room's channel, `pub` carries everything else (PUBLISH, names, /who).
- * What goes over the channel, and what is read back from keys, is wire.c's
+ * channels, `pub` carries everything else (PUBLISH, names, /who).  What
+ * goes over a channel, and what is read back from keys, is wire.c's
  * grammar; this file only sends and acts.
+ *
+ * Rooms: the default room's lines go on the main channel, as they did
+ * before rooms, with what is not of a room (bans, announcements, /msg);
+ * every other room has a channel of its own, PREFIX and the room's key
+ * ("chatd:#dev"), which a node hears only while it has members in the
+ * room.  One channel with a room field was rejected: every node would
+ * receive and decode every line of every room, so what a node spends
+ * would grow with the whole cluster's traffic rather than with its own
+ * rooms'; with a channel per room Redis does the sorting, and a node
+ * with nobody in #dev spends nothing on it (reasoned, not measured: make
+ * bench has no scenario of rooms across nodes).  The price is a SUBSCRIBE
+ * when a room gains its first local member and an UNSUBSCRIBE when it
+ * loses its last, and a window after the first: what the room says
+ * elsewhere before Redis has the subscription is not heard here (the
+ * node logs "subscribed to" at debug level once it has).  A room's topic
+ * and secrecy live in PREFIX:room:KEY, whose expiry the nodes that use
+ * the room refresh; a node reads them when it begins to hear the room,
+ * and Redis's topic replaces the one it knew unless the topic changed
+ * here meanwhile (a configured room forgets its topic when the node
+ * stops hearing it).  The node's /who hash records each user's room, so
+ * /rooms and /who count the members on every node.
  *
  * Trust: a node trusts Redis, and whoever can publish on the channel, for
  * what it cannot check: anyone who can publish can speak under any name
@@ -140,6 +162,12 @@ enum cluster_req_kind {
 	REQ_CALL,	/* cluster_call(): no client, a callback */
 };
 
+/* What cluster_meta_reply() needs to know of the room it asked about. */
+struct cluster_meta {
+	char			 key[ROOM_NAME_LEN + 2];
+	unsigned		 topic_gen;	/* the room's, when asked */
+};
+
 /* /rooms across the nodes: a room and how many are in it. */
 struct cluster_room {
 	char			 key[ROOM_NAME_LEN + 2];
@@ -147,7 +175,7 @@ struct cluster_room {
 	unsigned		 count;
 	int			 secret;
 	char			*topic;
-	int			 known;		/* a room of this node */
+	int			 known;		/* heard here: topic known */
 };
 #define CLUSTER_ROOMS_MAX	10000	/* rooms /rooms looks at */
 
@@ -286,10 +314,10 @@ cluster_tell(struct cluster *cl, const char *text)
 
 /*
  * Lists c in the node's /who hash: name -> "connected-since TAB node TAB
- * room".
+ * room", where room is c's (NULL) or the one it is moving to.
  */
 static void
-cluster_who_add(struct cluster *cl, struct client *c)
+cluster_who_add(struct cluster *cl, struct client *c, struct room *room)
 {
 	struct config	*conf = cl->server->config;
 	long long	 since;
@@ -298,7 +326,7 @@ cluster_who_add(struct cluster *cl, struct client *c)
 	    c->connected_ms) / 1000);
 	cluster_command(cl, NULL, NULL, "HSET %snode:%s %s %lld\t%s\t%s",
 	    cl->prefix, conf->cluster_node, c->name, since, conf->cluster_node,
-	    c->room->name);
+	    room != NULL ? room->name : c->room->name);
 	cluster_command(cl, NULL, NULL, "EXPIRE %snode:%s %u", cl->prefix,
 	    conf->cluster_node, conf->cluster_ttl);
 }
@@ -313,6 +341,13 @@ cluster_client(struct cluster *cl, uint64_t id)
 }
 
 static void	cluster_claim_reply(redisAsyncContext *, void *, void *);
+static void	cluster_squat_reply(redisAsyncContext *, void *, void *);
+
+/* cluster_claim()'s question about a name, and whose it was. */
+struct cluster_squat {
+	uint64_t	 client;
+	char		 name[NAME_LEN + 1];
+};
 static void	cluster_owner_reply(redisAsyncContext *, void *, void *);
 
 /* Sets c's name key to this node's value: "node TAB name". */
@@ -336,8 +371,48 @@ cluster_set_name(struct cluster *cl, struct client *c, const char *mode,
 static void
 cluster_claim(struct cluster *cl, struct client *c)
 {
+	struct cluster_squat	*q;
+	char			 akey[WIRE_KEY_MAX];
+
 	cluster_set_name(cl, c, "NX", cluster_claim_reply);
-	cluster_who_add(cl, c);
+	cluster_who_add(cl, c, NULL);
+	/*
+	 * A name taken while the room was local-only may be registered
+	 * (this node could not ask): its holder, unless logged in to it,
+	 * gives it up.
+	 */
+	if (cl->server->accounts == NULL || name_is_guest(c->name) ||
+	    (c->account != NULL && name_same(c->account, c->name)))
+		return;
+	q = xcalloc(1, sizeof *q);
+	q->client = c->id;
+	snprintf(q->name, sizeof q->name, "%s", c->name);
+	wire_account_key(cl->prefix, c->name, akey);
+	if (cluster_command(cl, cluster_squat_reply, q, "EXISTS %s", akey) !=
+	    0)
+		free(q);
+}
+
+/* The answer to cluster_claim()'s question: is the name registered? */
+static void
+cluster_squat_reply(redisAsyncContext *ac, void *r, void *arg)
+{
+	struct cluster_squat	*q = arg;
+	struct cluster		*cl = ac->data;
+	redisReply		*reply = r;
+	struct client		*c;
+	char			 why[2 * NAME_LEN + 64];
+
+	if (reply != NULL && cl != NULL && reply->type == REDIS_REPLY_INTEGER &&
+	    reply->integer == 1 &&
+	    (c = cluster_client(cl, q->client)) != NULL &&
+	    strcmp(c->name, q->name) == 0 && (c->account == NULL ||
+	    !name_same(c->account, c->name))) {
+		snprintf(why, sizeof why, "%s is registered: /login %s "
+		    "PASSWORD to use it", q->name, q->name);
+		chat_guest(cl->server, c, why);
+	}
+	free(q);
 }
 
 static void
@@ -485,34 +560,48 @@ cluster_expire_reply(redisAsyncContext *ac, void *r, void *arg)
 }
 
 /*
- * A room's topic and secrecy, read when this node heard of it: arg is a
- * copy of the room's key (the room may be gone by now).
+ * A room's topic and secrecy, read when this node began to hear it: arg
+ * is a struct cluster_meta (the room may be gone by now).  Redis has the
+ * room's topic, which this node may have missed while it did not hear
+ * the room: it replaces what the node knew, unless the topic changed
+ * here since it was asked, which is newer.
  */
 static void
 cluster_meta_reply(redisAsyncContext *ac, void *rp, void *arg)
 {
-	struct cluster	*cl = ac->data;
-	redisReply	*reply = rp, *topic, *secret;
-	struct room	*r;
-	char		*key = arg, *buf;
-	size_t		 n;
+	struct cluster		*cl = ac->data;
+	struct cluster_meta	*meta = arg;
+	redisReply		*reply = rp, *topic, *secret;
+	struct room		*r;
+	char			*buf;
+	size_t			 n;
+	int			 newer;
 
 	if (reply == NULL || cl == NULL || reply->type != REDIS_REPLY_ARRAY ||
 	    reply->elements != 2 ||
-	    (r = room_find(&cl->server->rooms, key)) == NULL ||
+	    (r = room_find(&cl->server->rooms, meta->key)) == NULL ||
 	    r->nmembers == 0) {
-		free(key);
+		free(meta);
 		return;
 	}
-	free(key);
+	newer = r->topic_gen != meta->topic_gen;
+	free(meta);
 	topic = reply->element[0];
 	secret = reply->element[1];
 	if (secret->type == REDIS_REPLY_STRING && secret->len == 1 &&
 	    secret->str[0] == '1')
 		r->flags |= ROOM_SECRET;
-	if (topic->type != REDIS_REPLY_STRING || r->topic != NULL ||
-	    topic->len > SANITIZE_MAX(cl->server->config->max_line))
+	if (newer)
 		return;
+	if (topic->type == REDIS_REPLY_NIL) {
+		chat_topic(cl->server, r, NULL, NULL);
+		return;
+	}
+	if (topic->type != REDIS_REPLY_STRING ||
+	    topic->len > SANITIZE_MAX(cl->server->config->max_line)) {
+		cluster_bad_record(cl, "room topic");
+		return;
+	}
 	/* Read back, a topic is held to the rules of what a client says. */
 	buf = xmalloc(SANITIZE_MAX(topic->len) + 1);
 	n = sanitize_line(topic->str, topic->len, buf);
@@ -537,7 +626,7 @@ cluster_node_expire_reply(redisAsyncContext *ac, void *r, void *arg)
 		return;
 	TAILQ_FOREACH(c, &cl->server->clients, entry) {
 		if (client_in_room(c))
-			cluster_who_add(cl, c);
+			cluster_who_add(cl, c, NULL);
 	}
 }
 
@@ -590,10 +679,14 @@ cluster_forged(struct cluster *cl, const struct wire_msg *m)
 	int	i;
 
 	for (i = 0; i < wire_names(m->type); i++) {
-		if ((m->type == WIRE_MSG || m->type == WIRE_KICK) && i == 1)
+		if (m->type == WIRE_MSG && i == 1)
 			continue;	/* the recipient, who is ours */
-		/* A name whose owner logged in: who holds it is ours. */
-		if (m->type == WIRE_RECLAIM)
+		/*
+		 * A kick names the operator (an account, or "control", which
+		 * anyone here may hold as a name) and whom, ours; a reclaim
+		 * a name whose owner logged in elsewhere, held here.
+		 */
+		if (m->type == WIRE_KICK || m->type == WIRE_RECLAIM)
 			continue;
 		/*
 		 * After an outage two nodes may have given out one name;
@@ -667,12 +760,12 @@ cluster_operator(struct cluster *cl, struct room *r, const struct wire_msg *m)
 		if (wire_ban(m, &b, reason) != 0)
 			return (-1);
 		if (b.expires == 0 || b.expires > (int64_t)time(NULL))
-			control_ban_apply(s, &b, 1);
+			control_ban_apply(s, &b, NULL);
 		return (0);
 	case WIRE_UNBAN:
 		if (ban_parse(m->field[0], &b, &why) != 0)
 			return (-1);
-		control_unban_apply(s, b.pattern, 1);
+		control_unban_apply(s, b.pattern, NULL);
 		return (0);
 	case WIRE_ANNOUNCE:
 		line = msg_printf("*** %s\r\n", m->field[0]);
@@ -808,7 +901,7 @@ cluster_bans_reply(redisAsyncContext *ac, void *r, void *arg)
 		}
 		if ((lb = ban_find(&s->bans, pat)) != NULL &&
 		    lb->created <= when)
-			control_unban_apply(s, pat, 1);
+			control_unban_apply(s, pat, NULL);
 	}
 	for (i = 0; i + 1 < bans->elements; i += 2) {
 		f = bans->element[i];
@@ -824,7 +917,7 @@ cluster_bans_reply(redisAsyncContext *ac, void *r, void *arg)
 		    ((lb = ban_find(&s->bans, b.pattern)) != NULL &&
 		    lb->created >= b.created))
 			continue;
-		control_ban_apply(s, &b, 1);
+		control_ban_apply(s, &b, NULL);
 	}
 	/* Ours alone: saved for the room. */
 	for (lb = TAILQ_FIRST(&s->bans.list); lb != NULL; lb = next) {
@@ -900,7 +993,7 @@ cluster_sub_reply(redisAsyncContext *ac, void *rp, void *arg)
 	struct cluster	*cl = ac->data;
 	redisReply	*reply = rp, *chan;
 	struct room	*r;
-	int		 main;
+	int		 main, room;
 
 	if (reply == NULL || cl == NULL || cl->stopping)
 		return;
@@ -913,12 +1006,20 @@ cluster_sub_reply(redisAsyncContext *ac, void *rp, void *arg)
 	if (chan->type != REDIS_REPLY_STRING)
 		return;
 	main = strcmp(chan->str, cl->server->config->cluster_channel) == 0;
+	/* A room's channel: PREFIX and the room's key. */
+	room = !main && chan->len > strlen(cl->prefix) &&
+	    strncmp(chan->str, cl->prefix, strlen(cl->prefix)) == 0 &&
+	    room_valid(chan->str + strlen(cl->prefix), chan->len -
+	    strlen(cl->prefix));
 	if (strcmp(reply->element[0]->str, "subscribe") == 0) {
 		if (main && !cl->sub_ready) {
 			cl->sub_ready = 1;
 			if (cl->pub_ready)
 				cluster_linked(cl);
 		}
+		/* From now on the room's lines reach this node. */
+		if (room)
+			log_debug("cluster: subscribed to %s", chan->str);
 		return;
 	}
 	if (strcmp(reply->element[0]->str, "message") != 0 ||
@@ -929,12 +1030,8 @@ cluster_sub_reply(redisAsyncContext *ac, void *rp, void *arg)
 		    reply->element[2]->len);
 		return;
 	}
-	/* A room's channel: PREFIX and the room's key. */
-	if (chan->len > strlen(cl->prefix) &&
-	    strncmp(chan->str, cl->prefix, strlen(cl->prefix)) == 0 &&
-	    room_valid(chan->str + strlen(cl->prefix), chan->len -
-	    strlen(cl->prefix)) && (r = room_find(&cl->server->rooms,
-	    chan->str + strlen(cl->prefix))) != NULL && r->nmembers != 0)
+	if (room && (r = room_find(&cl->server->rooms, chan->str +
+	    strlen(cl->prefix))) != NULL && r->nmembers != 0)
 		cluster_message(cl, r, reply->element[2]->str,
 		    reply->element[2]->len);
 }
@@ -1305,12 +1402,14 @@ cluster_announce(struct server *s, const char *text)
 }
 
 /*
- * c logged in to the account of its name here: the name is taken across
- * the room whoever held it, and a holder on another node is told to give
- * it up (WIRE_RECLAIM).
+ * Someone here logged in to the account name, and is about to take it
+ * (chat_renamed() follows): the name is taken across the room whoever
+ * held it, and a holder on another node is told to give it up
+ * (WIRE_RECLAIM), before the rename is published, so that the other
+ * nodes see a rename of someone who no longer holds a name of theirs.
  */
 void
-cluster_take(struct server *s, struct client *c)
+cluster_take(struct server *s, const char *name)
 {
 	struct cluster	*cl = s->cluster;
 	struct config	*conf = s->config;
@@ -1318,11 +1417,10 @@ cluster_take(struct server *s, struct client *c)
 
 	if (cl == NULL || !cl->up)
 		return;
-	wire_nick_key(cl->prefix, c->name, key);
+	wire_nick_key(cl->prefix, name, key);
 	cluster_command(cl, NULL, NULL, "SET %s %s\t%s EX %u", key,
-	    conf->cluster_node, c->name, conf->cluster_ttl);
-	cluster_who_add(cl, c);
-	cluster_publish(cl, NULL, WIRE_RECLAIM, c->name, NULL, NULL);
+	    conf->cluster_node, name, conf->cluster_ttl);
+	cluster_publish(cl, NULL, WIRE_RECLAIM, name, NULL, NULL);
 }
 
 /* An operator's kick of a user not on this node: whose node acts. */
@@ -1353,6 +1451,8 @@ cluster_said(struct server *s, struct client *c, int action,
 static void
 cluster_room_enter(struct cluster *cl, struct room *r)
 {
+	struct cluster_meta	*meta;
+
 	if (!cl->up || cl->sub == NULL)
 		return;		/* cluster_linked() subscribes */
 	if (r == cl->server->lobby)
@@ -1366,11 +1466,18 @@ meta:
 	if (r->flags & ROOM_SECRET)
 		cluster_command(cl, NULL, NULL, "HSETNX %sroom:%s secret 1",
 		    cl->prefix, r->key);
-	cluster_command(cl, cluster_meta_reply, xstrdup(r->key),
+	meta = xcalloc(1, sizeof *meta);
+	snprintf(meta->key, sizeof meta->key, "%s", r->key);
+	meta->topic_gen = r->topic_gen;
+	cluster_command(cl, cluster_meta_reply, meta,
 	    "HMGET %sroom:%s topic secret", cl->prefix, r->key);
 }
 
-/* A room has no local member left: its channel costs this node nothing. */
+/*
+ * A room has no local member left: its channel costs this node nothing.
+ * A room that stays (a configured one) forgets its topic, which this node
+ * no longer hears of: Redis has it for whoever comes next.
+ */
 static void
 cluster_room_leave(struct cluster *cl, struct room *r)
 {
@@ -1379,6 +1486,7 @@ cluster_room_leave(struct cluster *cl, struct room *r)
 	if (redisAsyncCommand(cl->sub, NULL, NULL, "UNSUBSCRIBE %s%s",
 	    cl->prefix, r->key) != REDIS_OK)
 		event_active(cl->fail_ev, 0, 0);
+	chat_topic(cl->server, r, NULL, NULL);
 }
 
 void
@@ -1420,8 +1528,8 @@ cluster_left(struct server *s, struct client *c)
 
 /*
  * c is about to move from room `from` to room `to`: from's channel hears
- * it left for `to`, to's that it joined, and each is subscribed or not
- * as it has local members.
+ * it left for `to`, to's that it joined, the node's /who hash that it is
+ * in `to`, and each is subscribed or not as it has local members.
  */
 void
 cluster_moved(struct server *s, struct client *c, struct room *from,
@@ -1432,6 +1540,7 @@ cluster_moved(struct server *s, struct client *c, struct room *from,
 	if (cl == NULL || !cl->up)
 		return;
 	cluster_publish(cl, from, WIRE_MOVED, c->name, to->name, NULL);
+	cluster_who_add(cl, c, to);
 	if (from->nmembers == 1)
 		cluster_room_leave(cl, from);
 	if (to->nmembers == 0)
@@ -1663,7 +1772,8 @@ cluster_nick(struct server *s, struct client *c, const char *name)
 	 * With accounts, a registered name is refused in the same round
 	 * trip (c is not logged in to it: account_check_nick()).
 	 */
-	if (s->accounts != NULL) {
+	if (s->accounts != NULL && (c->account == NULL ||
+	    !name_same(c->account, name))) {
 		wire_account_key(cl->prefix, name, akey);
 		snprintf(value, sizeof value, "%s\t%s",
 		    s->config->cluster_node, name);
@@ -1782,7 +1892,7 @@ cluster_renamed(struct server *s, struct client *c, const char *old)
 		cluster_command(cl, NULL, NULL, "HDEL %snode:%s %s",
 		    cl->prefix, s->config->cluster_node, old);
 	}
-	cluster_who_add(cl, c);
+	cluster_who_add(cl, c, NULL);
 	cluster_publish(cl, c->room, WIRE_NICK, old, c->name, NULL);
 }
 
@@ -1949,6 +2059,21 @@ cluster_who_end_reply(redisAsyncContext *ac, void *r, void *arg)
 	cluster_req_finish(req, 0);
 }
 
+/* Every node's /who hash has been read: the rooms' topics and secrecy. */
+static void
+cluster_rooms_counted_reply(redisAsyncContext *ac, void *r, void *arg)
+{
+	struct cluster_req	*req;
+
+	if ((req = cluster_req_reply(arg)) == NULL)
+		return;
+	if (r == NULL) {
+		cluster_req_finish(req, ECONNRESET);
+		return;
+	}
+	cluster_rooms_meta(req);
+}
+
 static void
 cluster_who_scan_reply(redisAsyncContext *ac, void *r, void *arg)
 {
@@ -1981,13 +2106,16 @@ cluster_who_scan_reply(redisAsyncContext *ac, void *r, void *arg)
 			    "HGETALL %b", keys->element[i]->str,
 			    keys->element[i]->len);
 	}
-	/* Replies come in order: these run after the HGETALLs above. */
+	/*
+	 * Replies come in order: these run after the HGETALLs above, and
+	 * /rooms asks about the rooms once they have all been counted.
+	 */
 	if (cursor != 0)
 		cluster_req_send(req, cluster_who_scan_reply,
 		    "SCAN %llu MATCH %snode:* COUNT %d", cursor, cl->prefix,
 		    CLUSTER_SCAN_COUNT);
 	else if (req->kind == REQ_ROOMS)
-		cluster_rooms_meta(req);
+		cluster_req_send(req, cluster_rooms_counted_reply, "PING");
 	else
 		cluster_req_send(req, cluster_who_end_reply, "PING");
 }
@@ -2082,7 +2210,8 @@ cluster_rooms_meta(struct cluster_req *req)
 
 /*
  * /rooms across the nodes, page `page`: every node's users counted from
- * their /who hashes, this node's from memory.  Returns 1: c waits.
+ * their /who hashes, this node's from memory; the topic and secrecy of
+ * rooms this node does not hear come from Redis.  Returns 1: c waits.
  */
 int
 cluster_rooms(struct server *s, struct client *c, unsigned page)
@@ -2099,9 +2228,10 @@ cluster_rooms(struct server *s, struct client *c, unsigned page)
 		if ((cr = cluster_rooms_entry(req, r->name)) == NULL)
 			break;
 		cr->count = r->nmembers;
-		cr->known = 1;
+		/* This node hears the room: what it knows is current. */
+		cr->known = r->nmembers != 0 || r == s->lobby;
 		cr->secret = (r->flags & ROOM_SECRET) != 0;
-		if (r->topic != NULL)
+		if (cr->known && r->topic != NULL)
 			cr->topic = xstrdup(r->topic);
 	}
 	cluster_req_send(req, cluster_who_scan_reply,
@@ -2205,7 +2335,7 @@ cluster_kick(struct server *s, const char *op, const char *whom,
 }
 
 void
-cluster_take(struct server *s, struct client *c)
+cluster_take(struct server *s, const char *name)
 {
 }
 

@@ -7,7 +7,8 @@
  * "/verb args": the verb is matched without regard to case against the
  * table below, and the arguments lose their leading and trailing spaces
  * (they would otherwise end up in names and reasons).  command_word()
- * takes the first word off the arguments (the NAME of /msg NAME TEXT).
+ * takes the first word off the arguments (the NAME of /msg NAME TEXT),
+ * command_join() reads /join's, command_page() a page number.
  * The table also holds each command's usage and help text, so /help, the
  * usage notices and the man page's list have one source.
  *
@@ -140,8 +141,26 @@ command_word(const char **args, const char **word, size_t *len)
 }
 
 /*
- * Parses a page number for /who: empty means 1; else 1 to max, decimal,
- * nothing after.  Returns the page, or 0 if args is not one.
+ * The arguments of /join, "#ROOM [secret]" ("secret" in any case): sets
+ * *name and *len to the room's word, which is not checked against the
+ * room rule (room_valid() is), and *secret.  Returns 0 if args are not
+ * that shape.
+ */
+int
+command_join(const char *args, const char **name, size_t *len, int *secret)
+{
+	const char	*rest = args;
+
+	if (!command_word(&rest, name, len) ||
+	    (*rest != '\0' && strcasecmp(rest, "secret") != 0))
+		return (0);
+	*secret = *rest != '\0';
+	return (1);
+}
+
+/*
+ * Parses a page number for /who and /rooms: empty means 1; else 1 to max,
+ * decimal, nothing after.  Returns the page, or 0 if args is not one.
  */
 unsigned
 command_page(const char *args, unsigned max)

@@ -1254,11 +1254,15 @@ config_keep_control(struct config *c, struct config *old)
 
 /*
  * A reload keeps the running [cluster] settings: relinking the room under
- * its users is a restart's job.  Moves old's settings into c.
+ * its users is a restart's job.  Moves old's settings into c.  In a
+ * cluster the default room is kept too: its lines go on the main channel,
+ * where the other nodes look for it, and the room that was the default
+ * has never been heard on a channel of its own.
  */
 void
 config_keep_cluster(struct config *c, struct config *old)
 {
+	char	a[ROOM_NAME_LEN + 2], b[ROOM_NAME_LEN + 2];
 	int	same;
 
 	same = (c->cluster_redis == NULL) == (old->cluster_redis == NULL) &&
@@ -1279,4 +1283,13 @@ config_keep_cluster(struct config *c, struct config *old)
 	c->cluster_port = old->cluster_port;
 	c->cluster_ttl = old->cluster_ttl;
 	c->cluster_timeout = old->cluster_timeout;
+	if (c->cluster_redis == NULL)
+		return;
+	room_key(c->default_room, a);
+	room_key(old->default_room, b);
+	if (strcmp(a, b) != 0)
+		log_notice("reload: default_room changes take effect at the "
+		    "next restart of a cluster node");
+	free(c->default_room);
+	c->default_room = xstrdup(old->default_room);
 }

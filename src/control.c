@@ -360,6 +360,54 @@ control_who(struct server *s, struct client *c, struct ctlreq *r)
 	return (0);
 }
 
+/*
+ * The rooms of this node: name, members here, secret, permanent, topic.
+ * In a cluster the members are this node's; /rooms counts every node's.
+ */
+static int
+control_rooms(struct server *s, struct client *c, struct ctlreq *r)
+{
+	struct room	*rm;
+	struct evbuffer	*b;
+	int		 first = 1;
+
+	if (r->json) {
+		if ((b = evbuffer_new()) == NULL)
+			fatalx("evbuffer_new failed");
+		evbuffer_add_printf(b, "{\"rooms\":[");
+		TAILQ_FOREACH(rm, &s->rooms.list, entry) {
+			evbuffer_add_printf(b, "%s{\"name\":", first ? "" : ",");
+			json_string(b, rm->name);
+			evbuffer_add_printf(b, ",\"members\":%u,\"secret\":%s,"
+			    "\"permanent\":%s,\"default\":%s,\"topic\":",
+			    rm->nmembers, (rm->flags & ROOM_SECRET) ? "true" :
+			    "false", (rm->flags & ROOM_PERMANENT) ? "true" :
+			    "false", rm == s->lobby ? "true" : "false");
+			if (rm->topic != NULL)
+				json_string(b, rm->topic);
+			else
+				evbuffer_add_printf(b, "null");
+			evbuffer_add(b, "}", 1);
+			first = 0;
+		}
+		evbuffer_add_printf(b, "]}");
+		control_json(c, b);
+		evbuffer_free(b);
+		return (0);
+	}
+	output_printf(c, "| %-33s %7s %-6s %-9s %s", "NAME", "MEMBERS",
+	    "SECRET", "PERMANENT", "TOPIC");
+	/* No topic: the line ends after PERMANENT, without blanks. */
+	TAILQ_FOREACH(rm, &s->rooms.list, entry)
+		output_printf(c, "| %-33s %7u %-6s %-*s%s%s", rm->name,
+		    rm->nmembers, (rm->flags & ROOM_SECRET) ? "yes" : "no",
+		    rm->topic != NULL ? 9 : 0, rm == s->lobby ? "default" :
+		    (rm->flags & ROOM_PERMANENT) ? "yes" : "no",
+		    rm->topic != NULL ? " " : "",
+		    rm->topic != NULL ? rm->topic : "");
+	return (0);
+}
+
 static int
 control_kick(struct server *s, struct client *c, struct ctlreq *r)
 {
@@ -399,10 +447,7 @@ control_kick(struct server *s, struct client *c, struct ctlreq *r)
 	return (0);
 }
 
-/*
- * A ban is in force (from chatctl, or from another node when remote):
- * keep it, save it, and remove the clients it covers.  Returns how many.
- */
+/* Removes the clients ban b covers.  Returns how many. */
 static unsigned
 control_ban_enforce(struct server *s, const struct ban *b)
 {
@@ -423,8 +468,13 @@ control_ban_enforce(struct server *s, const struct ban *b)
 	return (n);
 }
 
+/*
+ * A ban is in force, made by `by` (control_actor()) or, when NULL, on
+ * another node: keep it, save it, and remove the clients it covers.
+ * Returns how many.
+ */
 unsigned
-control_ban_apply(struct server *s, const struct ban *b, int remote)
+control_ban_apply(struct server *s, const struct ban *b, const char *by)
 {
 	unsigned	n;
 
@@ -432,35 +482,38 @@ control_ban_apply(struct server *s, const struct ban *b, int remote)
 	if (s->store != NULL)
 		store_ban_put(s->store, b);
 	n = control_ban_enforce(s, b);
-	log_notice("ban %s%s%s%s (%u client%s removed)", b->pattern,
-	    remote ? " from another node" : "",
+	log_notice("%s%sban %s%s%s%s (%u client%s removed)", by != NULL ? by :
+	    "", by != NULL ? ": " : "", b->pattern,
+	    by == NULL ? " from another node" : "",
 	    b->reason != NULL && *b->reason != '\0' ? ": " : "",
 	    b->reason != NULL ? b->reason : "", n, n == 1 ? "" : "s");
 	return (n);
 }
 
+/* Lifts a ban, by whom (control_actor()), or NULL: another node. */
 void
-control_unban_apply(struct server *s, const char *pattern, int remote)
+control_unban_apply(struct server *s, const char *pattern, const char *by)
 {
 	if (!ban_remove(&s->bans, pattern))
 		return;
 	if (s->store != NULL)
 		store_ban_del(s->store, pattern);
-	log_notice("unban %s%s", pattern, remote ? " from another node" : "");
+	log_notice("%s%sunban %s%s", by != NULL ? by : "", by != NULL ?
+	    ": " : "", pattern, by == NULL ? " from another node" : "");
 }
 
 static int
 control_ban(struct server *s, struct client *c, struct ctlreq *r)
 {
 	struct ban	*b = &r->ban;
-	char		 until[32];
+	char		 until[32], actor[NAME_LEN + 16];
 	int64_t		 now = (int64_t)time(NULL);
 	unsigned	 n;
 
 	b->created = now;
 	b->expires = r->duration != 0 ? now + r->duration : 0;
 	b->reason = (char *)r->text;
-	n = control_ban_apply(s, b, 0);
+	n = control_ban_apply(s, b, control_actor(c, actor, sizeof actor));
 	cluster_ban(s, b);
 	if (b->expires != 0)
 		fmt_time(until, sizeof until, b->expires);
@@ -479,11 +532,14 @@ control_ban(struct server *s, struct client *c, struct ctlreq *r)
 static int
 control_unban(struct server *s, struct client *c, struct ctlreq *r)
 {
+	char	actor[NAME_LEN + 16];
+
 	if (ban_find(&s->bans, r->ban.pattern) == NULL) {
 		control_err(c, "no such ban: %s", r->ban.pattern);
 		return (-1);
 	}
-	control_unban_apply(s, r->ban.pattern, 0);
+	control_unban_apply(s, r->ban.pattern, control_actor(c, actor,
+	    sizeof actor));
 	cluster_unban(s, r->ban.pattern);
 	if (r->json)
 		output_printf(c, "| {\"unbanned\":\"%s\"}", r->ban.pattern);
@@ -785,6 +841,7 @@ control_run(struct server *s, struct client *c, struct ctlreq *r)
 	    struct client *, struct ctlreq *) = {
 		[CTL_STATUS] = control_status,
 		[CTL_WHO] = control_who,
+		[CTL_ROOMS] = control_rooms,
 		[CTL_KICK] = control_kick,
 		[CTL_BAN] = control_ban,
 		[CTL_UNBAN] = control_unban,

@@ -6,7 +6,7 @@
  *
  *	["json" SP] COMMAND [SP ARGUMENTS]
  *
- *	status | who | bans | stats | reload	no arguments
+ *	status | who | rooms | bans | stats | reload	no arguments
  *	kick TARGET [REASON]
  *	ban PATTERN [DURATION] [REASON]
  *	unban PATTERN
@@ -39,6 +39,7 @@
 static const char *const ctlreq_names[CTL_NCMDS] = {
 	[CTL_STATUS] = "status",
 	[CTL_WHO] = "who",
+	[CTL_ROOMS] = "rooms",
 	[CTL_KICK] = "kick",
 	[CTL_BAN] = "ban",
 	[CTL_UNBAN] = "unban",
@@ -147,6 +148,7 @@ ctlreq_parse(char *line, struct ctlreq *r, const char **why)
 	switch (r->cmd) {
 	case CTL_STATUS:
 	case CTL_WHO:
+	case CTL_ROOMS:
 	case CTL_BANS:
 	case CTL_STATS:
 	case CTL_RELOAD:

@@ -83,6 +83,7 @@ hash_check(const char *password, const char *stored)
 	if ((cd = calloc(1, sizeof *cd)) == NULL)
 		return (-1);
 	if (crypt_r(password, stored, cd) == NULL || cd->output[0] == '*') {
+		explicit_bzero(cd, sizeof *cd);
 		free(cd);
 		return (-1);
 	}

@@ -16,7 +16,9 @@
  * the rule, pure, for chat and the cluster alike.  Rooms listed in the
  * config, and the default room, are permanent; the others vanish when
  * their last member leaves.  What chat keeps per room (its history) hangs
- * off the room as chat.c's own, so this file knows nothing of chat.
+ * off the room as chat.c's own, so this file knows nothing of chat.  A
+ * room quiet for a second gives back its turn's buffer (room_trim()), so
+ * that many rooms cost memory only while they talk.
  */
 
 #include <sys/types.h>
@@ -209,6 +211,25 @@ room_dirty(struct rooms *rs, struct room *r)
 		return;
 	r->dirty = 1;
 	TAILQ_INSERT_TAIL(&rs->dirty, r, dirty_entry);
+}
+
+/*
+ * Called once a second (the server's cron): every room whose turn has not
+ * ended since the last call, so that said nothing for a second at least,
+ * gives back its turn's buffer and marks (turn_trim()).  Rooms that talk
+ * keep theirs; a quiet one costs no TURN_BYTES buffer, and allocates it
+ * again with its next line.  A walk of the rooms, which max_rooms bounds.
+ */
+void
+room_trim(struct rooms *rs)
+{
+	struct room	*r;
+
+	TAILQ_FOREACH(r, &rs->list, entry) {
+		if (r->turn.gen == r->trim_gen)
+			turn_trim(&r->turn);
+		r->trim_gen = r->turn.gen;
+	}
 }
 
 /* r's name and flags, for the image a successor takes over (state.c). */

@@ -25,7 +25,8 @@
  *
  * Timers: one throttle timer for clients waiting for their rate budget
  * (armed for the earliest), and a cron each second for idle timeouts, soft
- * output limits and peers that do not read their last words.
+ * output limits, peers that do not read their last words and the turn
+ * buffers of rooms that have gone quiet.
  */
 
 #include <sys/types.h>
@@ -277,19 +278,21 @@ server_broadcast_all(struct server *s, struct msg *m)
 }
 
 /*
- * The room called name (valid): found, or made if create and max_rooms
- * allows.  NULL if not found or not made.
+ * The room called name (valid): found, or, as `how` says, made with flags
+ * (ROOM_*): SERVER_ROOM_MAKE if max_rooms allows, SERVER_ROOM_ALWAYS
+ * whatever it says.  NULL if not found and not made.
  */
 struct room *
-server_room(struct server *s, const char *name, int flags)
+server_room(struct server *s, const char *name, int how, int flags)
 {
 	struct room	*r;
 
-	if ((r = room_find(&s->rooms, name)) != NULL || !(flags & 1))
+	if ((r = room_find(&s->rooms, name)) != NULL ||
+	    how == SERVER_ROOM_FIND)
 		return (r);
-	if (s->rooms.n >= s->config->max_rooms)
+	if (how != SERVER_ROOM_ALWAYS && s->rooms.n >= s->config->max_rooms)
 		return (NULL);
-	r = room_new(&s->rooms, name, flags & ~1);
+	r = room_new(&s->rooms, name, flags);
 	chat_room_new(s, r);
 	log_debug("room %s made%s", r->name, (r->flags & ROOM_SECRET) ?
 	    " (secret)" : "");
@@ -411,7 +414,8 @@ server_throttle_callback(evutil_socket_t fd, short events, void *arg)
 
 /*
  * Once a second: quiet clients go to sleep, then idle timeouts, soft
- * output limits, unread last words.
+ * output limits, unread last words; quiet rooms give back their turns'
+ * buffers.
  */
 static void
 server_cron_callback(evutil_socket_t fd, short events, void *arg)
@@ -428,6 +432,7 @@ server_cron_callback(evutil_socket_t fd, short events, void *arg)
 	server_notify_status(s);
 	cluster_cron(s);
 	control_cron(s, now);
+	room_trim(&s->rooms);
 	for (c = TAILQ_FIRST(&s->clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		slept += client_cron(c);
@@ -606,6 +611,11 @@ server_admit(struct server *s, struct listener *l, struct client *c)
 {
 	TAILQ_INSERT_TAIL(&s->clients, c, entry);
 	if (l->kind == LISTENER_TLS) {
+		/* A reload keeps a certificate while a TLS listener is. */
+		if (s->tls_ctx == NULL) {
+			client_close(c, "no TLS certificate");
+			return;
+		}
 		if (server_count(s, c, 0) == 0)
 			future_then(client_handshake(c),
 			    server_handshake_callback, c);
@@ -1225,29 +1235,46 @@ server_listen(struct server *s)
 	return (0);
 }
 
-/* Applies a new, valid config to a running server. */
+/*
+ * Applies a new, valid config to a running server.  Returns 0, or -1 with
+ * why in err, the old config still in force.
+ */
 static int
-server_apply(struct server *s, struct config *conf)
+server_apply(struct server *s, struct config *conf, char *err,
+    size_t errlen)
 {
 	struct listeners	 fresh = TAILQ_HEAD_INITIALIZER(fresh);
 	struct listener		*l;
 	struct client		*c;
 	struct config		*old = s->config;
 	struct ssl_ctx_st	*ctx = NULL;
-	char			*scratch, key[PEER_KEY_MAX], err[512];
+	char			*scratch, key[PEER_KEY_MAX];
 
+	/*
+	 * Sockets systemd passed stay what they are: one named tls needs a
+	 * certificate as long as chatd serves it.
+	 */
+	if (s->activated && conf->tls_cert == NULL) {
+		TAILQ_FOREACH(l, &s->listeners, entry) {
+			if (l->kind != LISTENER_TLS)
+				continue;
+			snprintf(err, errlen, "[tls] has no certificate, "
+			    "but systemd passed a socket named tls (%s)",
+			    l->text);
+			return (-1);
+		}
+	}
 	/*
 	 * The new certificate and key, all or nothing: new handshakes use
 	 * them, sessions under way keep the context they began with.
 	 */
 	if (conf->tls_cert != NULL &&
-	    (ctx = tls_context(conf, err, sizeof err)) == NULL) {
-		log_warnx("reload: %s; keeping the old certificate", err);
+	    (ctx = tls_context(conf, err, errlen)) == NULL)
 		return (-1);
-	}
 	if (!s->activated) {
 		if (server_open_listeners(s, conf, &s->listeners, &fresh) !=
 		    0) {
+			snprintf(err, errlen, "cannot open the new listeners");
 			tls_context_free(ctx);
 			return (-1);
 		}
@@ -1335,8 +1362,7 @@ server_reload(struct server *s, char *err, size_t errlen)
 		log_warnx("reload failed: %s; keeping the old configuration",
 		    err);
 		rc = -1;
-	} else if (server_apply(s, conf) != 0) {
-		snprintf(err, errlen, "cannot open the new listeners");
+	} else if (server_apply(s, conf, err, errlen) != 0) {
 		log_warnx("reload failed: %s; keeping the old configuration",
 		    err);
 		rc = -1;
@@ -1604,7 +1630,7 @@ server_import(struct server *s, const struct state *st, const int *fds,
 
 	keep = xcalloc(st->nrooms + 1, 1);
 	more = server_import_rooms(s, st, keep);
-	if (s->rooms.n + more > conf->max_rooms) {
+	if (more != 0 && s->rooms.n + more > conf->max_rooms) {
 		snprintf(why, whylen, "%u rooms, more than max_rooms (%u)",
 		    s->rooms.n + more, conf->max_rooms);
 		free(keep);
@@ -1618,8 +1644,8 @@ server_import(struct server *s, const struct state *st, const int *fds,
 		sr = &st->rooms[i];
 		if (!keep[i])
 			continue;
-		if ((r = room_find(&s->rooms, sr->name)) == NULL &&
-		    (r = server_room(s, sr->name, 1)) == NULL)
+		if ((r = server_room(s, sr->name, SERVER_ROOM_MAKE, 0)) ==
+		    NULL)
 			fatalx("server_import: room %s not made", sr->name);
 		room_import(r, sr);
 		chat_import(s, r, sr);

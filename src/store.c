@@ -10,13 +10,14 @@
  * read-only file is a start-up error naming it, never a silent loss later.
  *
  * Everything read back is untrusted, like a client's input: a stored ban
- * passes ban_parse() again, and a row that does not is reported and
- * skipped, never used; a stored account passes the checks a Redis record
- * does (name rule, hash_valid(), fingerprint form), and one that does not
- * is an error for that login, reported, never a silent reset.  Writes are single statements in WAL mode with
- * synchronous = NORMAL: a commit appends to the log without an fsync, so
- * an operator's ban costs the event loop microseconds, not a disk flush
- * (a power cut may lose the last bans; a crash of chatd loses nothing).
+ * passes ban_parse() again, and a row that does not is reported and skipped,
+ * never used; a stored account passes the checks a Redis record does (name
+ * rule, hash_valid(), fingerprint form), and one that does not is an error
+ * for that login, reported, never a silent reset.  Writes are single
+ * statements in WAL mode with synchronous = NORMAL: a commit appends to the
+ * log without an fsync, so an operator's ban costs the event loop
+ * microseconds, not a disk flush (a power cut may lose the last bans; a
+ * crash of chatd loses nothing).
  *
  * Rejected: a file of our own format (SQLite gives atomic updates, a
  * schema and crash safety for free); a worker thread for ban writes (they
@@ -437,6 +438,22 @@ store_account_by_certfp(struct store *st, const char *fp, struct account *a)
 	return (store_account_get(st, key, a));
 }
 
+/* Whether a and b are the same record, field by field. */
+static int
+store_account_same(const struct account *a, const struct account *b)
+{
+	unsigned	i;
+
+	if (strcmp(a->name, b->name) != 0 || strcmp(a->hash, b->hash) != 0 ||
+	    a->created != b->created || a->ncertfps != b->ncertfps)
+		return (0);
+	for (i = 0; i < a->ncertfps; i++) {
+		if (strcmp(a->certfps[i], b->certfps[i]) != 0)
+			return (0);
+	}
+	return (1);
+}
+
 /* Runs sql (one statement) bound to the texts of args; SQLite's result. */
 static int
 store_run(struct store *st, const char *sql, const char *const *args,
@@ -522,7 +539,7 @@ store_account_update(struct store *st, const char *key,
 		sqlite3_exec(st->db, "ROLLBACK;", NULL, NULL, NULL);
 		return (rc == ACCTDB_NOTFOUND ? ACCTDB_CHANGED : rc);
 	}
-	if (memcmp(&now, old, sizeof now) != 0) {
+	if (!store_account_same(&now, old)) {
 		sqlite3_exec(st->db, "ROLLBACK;", NULL, NULL, NULL);
 		return (ACCTDB_CHANGED);
 	}
@@ -557,7 +574,7 @@ store_account_delete(struct store *st, const char *key,
 	    SQLITE_OK)
 		return (store_account_failed(st, "delete an account"));
 	if ((rc = store_account_get(st, key, &now)) != ACCTDB_OK ||
-	    memcmp(&now, old, sizeof now) != 0) {
+	    !store_account_same(&now, old)) {
 		sqlite3_exec(st->db, "ROLLBACK;", NULL, NULL, NULL);
 		return (rc == ACCTDB_OK || rc == ACCTDB_NOTFOUND ?
 		    ACCTDB_CHANGED : rc);

@@ -56,6 +56,16 @@ tls_error(void)
 	return (buf);
 }
 
+/*
+ * Without ca: whatever chain the client shows is accepted (the handshake
+ * still proves it holds the key); the fingerprint is all that is used.
+ */
+static int
+tls_any_certificate(int preverify_ok, X509_STORE_CTX *store)
+{
+	return (1);
+}
+
 /* Checks the dates of the leaf certificate. */
 static int
 tls_check_dates(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
@@ -92,8 +102,10 @@ tls_context(const struct config *conf, char *err, size_t errlen)
 		return (NULL);
 	}
 	SSL_CTX_set_min_proto_version(ctx, conf->tls_min_version);
+	/* CLEANSE_PLAINTEXT: record buffers may have held a password. */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
-	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+	    SSL_OP_CLEANSE_PLAINTEXT);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	if (SSL_CTX_use_certificate_chain_file(ctx, conf->tls_cert) != 1) {
 		snprintf(err, errlen, "certificate: %s: %s", conf->tls_cert,
@@ -113,6 +125,13 @@ tls_context(const struct config *conf, char *err, size_t errlen)
 	}
 	if (tls_check_dates(ctx, conf->tls_cert, err, errlen) != 0)
 		goto fail;
+	/*
+	 * A client certificate is asked for, never required.  With ca, one
+	 * those CAs did not sign ends the handshake; without, any is taken
+	 * as what it is, a key its holder proves to have: its fingerprint
+	 * names the client (for /certfp), whoever signed it, as IRC's
+	 * CertFP does with self-signed certificates.
+	 */
 	if (conf->tls_ca != NULL) {
 		if (SSL_CTX_load_verify_locations(ctx, conf->tls_ca, NULL) !=
 		    1) {
@@ -120,11 +139,10 @@ tls_context(const struct config *conf, char *err, size_t errlen)
 			    tls_error());
 			goto fail;
 		}
-		/* Asked for, and checked when given; not required. */
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-		SSL_CTX_set_session_id_context(ctx, tls_sid,
-		    sizeof tls_sid - 1);
-	}
+	} else
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, tls_any_certificate);
+	SSL_CTX_set_session_id_context(ctx, tls_sid, sizeof tls_sid - 1);
 	return (ctx);
 fail:
 	SSL_CTX_free(ctx);

@@ -23,9 +23,12 @@
  * The buffer is a reference-counted msg, so that a slow reader's queue can
  * refer to its part instead of copying it.  It is reused turn after turn
  * unless a queue still refers to it, and then the next turn starts a new
- * one.  The server flushes early once a turn holds TURN_BYTES bytes or
- * TURN_LINES lines (turn_room()), which bounds the buffer and the iovecs
- * of a part: at most one more than the lines of the turn.
+ * one; a room quiet for a second gives it back (turn_trim(), called by
+ * room_trim() from the server's cron), so that a server of many rooms holds
+ * buffers only for those that talk.  The server flushes early once a turn
+ * holds TURN_BYTES bytes or TURN_LINES lines (turn_room()), which bounds the
+ * buffer and the iovecs of a part: at most one more than the lines of the
+ * turn.
  */
 
 #include <sys/types.h>

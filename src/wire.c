@@ -6,18 +6,17 @@
  *
  *	chatd1 TAB node TAB type TAB field...
  *
- * The table below says, for each type, how many fields follow and how
- * many of the first ones are names: say and me (name, text), raw (text),
- * join (name), left (name, reason), nick (old, new), msg (from, to,
- * text); and from chatctl, ban (pattern, expires, created, reason: see
- * wire_ban()), unban (pattern) and announce (text); and for rooms, moved
- * (name, the room it went to or empty) and topic (setter, topic or empty
- * for none); for accounts, kick (the operator, whom, the reason or empty)
- * and reclaim (a registered name whose owner has logged in: whoever holds
- * it elsewhere gives it up).  Messages of a room go on the room's own channel, the others
- * on the main one (cluster.c).  Fields come from
- * sanitised client input and valid names, which
- * hold no TAB, CR, LF or NUL, so no escaping is needed.
+ * The table below says, for each type, how many fields follow and how many
+ * of the first ones are names: say and me (name, text), raw (text), join
+ * (name), left (name, reason), nick (old, new), msg (from, to, text); and
+ * from chatctl, ban (pattern, expires, created, reason: see wire_ban()),
+ * unban (pattern) and announce (text); and for rooms, moved (name, the room
+ * it went to or empty) and topic (setter, topic or empty for none); for
+ * accounts, kick (the operator, whom, the reason or empty) and reclaim (a
+ * registered name whose owner has logged in: whoever holds it elsewhere
+ * gives it up).  Messages of a room go on the room's own channel, the others
+ * on the main one (cluster.c).  Fields come from sanitised client input and
+ * valid names, which hold no TAB, CR, LF or NUL, so no escaping is needed.
  *
  * Nothing read from Redis is trusted more than a client: wire_decode()
  * checks the version, the node (config_valid_node()), the type, the
@@ -29,11 +28,11 @@
  *
  *	chatd-account1 TAB name TAB created TAB hash TAB certfp,certfp...
  *
- * so that creating one is one SET NX and changing one a compare-and-set
- * of the whole value (cluster.c's account calls).  What the node then does with a message is
- * chat.c's (its handlers are indexed by the type): keeping the grammar
- * free of handlers keeps it free of the server, so the unit suite and the
- * fuzz target (tests/fuzz/fuzz_cluster.c) run it alone.
+ * so that creating one is one SET NX and changing one a compare-and-set of
+ * the whole value (cluster.c's account calls).  What the node then does with
+ * a message is chat.c's (its handlers are indexed by the type): keeping the
+ * grammar free of handlers keeps it free of the server, so the unit suite
+ * and the fuzz target (tests/fuzz/fuzz_cluster.c) run it alone.
  */
 
 #include <limits.h>
@@ -484,8 +483,8 @@ wire_parse_account(const char *s, size_t len, unsigned max_certfps,
 	}
 	if (flen[0] != strlen(WIRE_ACCOUNT_VERSION) ||
 	    memcmp(f[0], WIRE_ACCOUNT_VERSION, flen[0]) != 0 ||
-	    !name_valid(f[1], flen[1]) || flen[2] == 0 || flen[2] >= sizeof num || flen[3] == 0 ||
-	    flen[3] >= HASH_MAX)
+	    !name_valid(f[1], flen[1]) || flen[2] == 0 ||
+	    flen[2] >= sizeof num || flen[3] == 0 || flen[3] >= HASH_MAX)
 		return (-1);
 	memcpy(a->name, f[1], flen[1]);
 	if (name_is_guest(a->name))

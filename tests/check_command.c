@@ -2,8 +2,8 @@
  * Unit tests for the grammar of what a chat client types (command.c):
  * chat against commands, the "//" escape, verbs without regard to case,
  * arguments without their outer spaces, the first word of the arguments,
- * /who's page number, and the command table that /help and the usage
- * notices read.
+ * /join's arguments, the page number of /who and /rooms, and the command
+ * table that /help and the usage notices read.
  *
  * command_parse() works in place on a line it may shorten, so each test
  * parses a writable copy and checks that every pointer it returns lies
@@ -227,6 +227,44 @@ START_TEST(test_word)
 }
 END_TEST
 
+/* /join's arguments: ok, and then the room's word and secret. */
+static void
+join(const char *args, int ok, const char *room, int secret)
+{
+	const char	*name = NULL;
+	size_t		 len = 99;
+	int		 sec = 99;
+
+	ck_assert_msg(command_join(args, &name, &len, &sec) == ok,
+	    "command_join('%s') is not %d", args, ok);
+	if (!ok)
+		return;
+	ck_assert_ptr_nonnull(name);
+	ck_assert(name >= args && name + len <= args + strlen(args));
+	ck_assert_uint_eq(len, strlen(room));
+	ck_assert(strncmp(name, room, len) == 0);
+	ck_assert_int_eq(sec, secret);
+}
+
+START_TEST(test_join)
+{
+	join("#dev", 1, "#dev", 0);
+	join("#dev secret", 1, "#dev", 1);
+	join("#dev SeCrEt", 1, "#dev", 1);
+	join("  #dev   secret", 1, "#dev", 1);
+	/* The word is the grammar's; the room rule is room_valid()'s. */
+	join("dev", 1, "dev", 0);
+	join("#a!b secret", 1, "#a!b", 1);
+	join("secret", 1, "secret", 0);
+	join("", 0, "", 0);
+	join("   ", 0, "", 0);
+	join("#dev secrets", 0, "", 0);
+	join("#dev secret secret", 0, "", 0);
+	join("#dev public", 0, "", 0);
+	join("#dev #ops", 0, "", 0);
+}
+END_TEST
+
 START_TEST(test_page)
 {
 	char	buf[64];
@@ -420,6 +458,7 @@ command_suite(void)
 
 	tc = tcase_create("arguments");
 	tcase_add_test(tc, test_word);
+	tcase_add_test(tc, test_join);
 	tcase_add_test(tc, test_page);
 	suite_add_tcase(s, tc);
 

@@ -101,6 +101,7 @@ static const struct {
 } commands[] = {
 	{ "status", CTL_STATUS, "" },
 	{ "who", CTL_WHO, "" },
+	{ "rooms", CTL_ROOMS, "" },
 	{ "kick", CTL_KICK, " alice" },
 	{ "ban", CTL_BAN, " alice" },
 	{ "unban", CTL_UNBAN, " alice" },
@@ -139,7 +140,7 @@ END_TEST
 START_TEST(test_no_arguments)
 {
 	static const enum ctlreq_cmd	 cmds[] = { CTL_STATUS, CTL_WHO,
-	    CTL_BANS, CTL_RELOAD, CTL_STATS };
+	    CTL_ROOMS, CTL_BANS, CTL_RELOAD, CTL_STATS };
 	const char			*name;
 	char				 text[64];
 	size_t				 i;

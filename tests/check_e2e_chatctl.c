@@ -519,6 +519,8 @@ START_TEST(test_usage)
 		    "usage: chatctl " },
 		{ { "status", "now" }, "chatctl: status: this command takes "
 		    "no arguments\n" },
+		{ { "rooms", "#dev" }, "chatctl: rooms: this command takes "
+		    "no arguments\n" },
 		{ { "kick" }, "chatctl: kick: expected a name or #id\n" },
 		{ { "kick", "#0" }, "chatctl: kick: expected a name or #id\n" },
 		{ { "kick", "bad/name" }, "chatctl: kick: expected a name or "
@@ -880,6 +882,59 @@ START_TEST(test_who)
 	    "more than the header:\n%.2000s", r.out);
 	CTL(&t, &r, 0, "--json", "who");
 	IS(r.out, "{\"clients\":[]}\n");
+	ctx_stop(&t);
+}
+END_TEST
+
+/*
+ * rooms: every room of the node, with its members, whether it is secret,
+ * permanent or the default room, and its topic, in both forms; a room
+ * gone with its last member is gone from the list.
+ */
+START_TEST(test_rooms)
+{
+	struct ctx	 t;
+	struct run	 r;
+	struct tc	*a, *b;
+
+	ctx_start(&t, "[chat]\nrooms = #help\n");
+	a = join(&t, "alice");
+	b = join(&t, "bob");
+	tc_send(b, "/join #hide secret\n");
+	tc_expect(b, "*** you are now in #hide", W);
+	tc_send(a, "/join #dev\n");
+	tc_expect(a, "*** you are now in #dev", W);
+	tc_send(a, "/topic say \"hi\" \\o/\n");
+	tc_expect(a, "*** alice set the topic of #dev: ", W);
+
+	CTL(&t, &r, 0, "rooms");
+	MATCH_ALL(r.out, "^NAME +MEMBERS +SECRET +PERMANENT +TOPIC\n"
+	    "#lobby +0 +no +default\n"
+	    "#help +0 +no +yes\n"
+	    "#hide +1 +yes +no\n"
+	    "#dev +1 +no +no +say \"hi\" \\\\o/\n$");
+	CTL(&t, &r, 0, "--json", "rooms");
+	IS(r.out, "{\"rooms\":["
+	    "{\"name\":\"#lobby\",\"members\":0,\"secret\":false,"
+	    "\"permanent\":true,\"default\":true,\"topic\":null},"
+	    "{\"name\":\"#help\",\"members\":0,\"secret\":false,"
+	    "\"permanent\":true,\"default\":false,\"topic\":null},"
+	    "{\"name\":\"#hide\",\"members\":1,\"secret\":true,"
+	    "\"permanent\":false,\"default\":false,\"topic\":null},"
+	    "{\"name\":\"#dev\",\"members\":1,\"secret\":false,"
+	    "\"permanent\":false,\"default\":false,"
+	    "\"topic\":\"say \\\"hi\\\" \\\\o/\"}]}\n");
+
+	/* #hide goes with bob; alice's move leaves #dev empty, gone too. */
+	tc_close(b);
+	chatd_wait_log(t.d, "disconnected: ");
+	tc_send(a, "/part\n");
+	tc_expect(a, "*** you are now in #lobby", W);
+	CTL(&t, &r, 0, "rooms");
+	MATCH_ALL(r.out, "^NAME +MEMBERS +SECRET +PERMANENT +TOPIC\n"
+	    "#lobby +1 +no +default\n"
+	    "#help +0 +no +yes\n$");
+	tc_close(a);
 	ctx_stop(&t);
 }
 END_TEST
@@ -1523,6 +1578,7 @@ e2e_chatctl_suite(void)
 	tcase_set_timeout(tc, TEST_TIMEOUT);
 	tcase_add_test(tc, test_status);
 	tcase_add_test(tc, test_who);
+	tcase_add_test(tc, test_rooms);
 	tcase_add_test(tc, test_kick);
 	tcase_add_test(tc, test_ban_name);
 	tcase_add_test(tc, test_ban_address);

@@ -72,6 +72,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -82,6 +83,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -99,7 +101,8 @@
 #define TTL		3	/* presence_ttl of every node */
 #define NAME_FREE_MS	10000	/* a dead node's names free by then */
 #define NLINES		1000	/* lines per sender, long test */
-#define MAXC		8	/* clients in one room */
+#define MAXC		12	/* clients of one test */
+#define ROOM_MAX	40	/* a room's name, with slack */
 #define REDIS_MAX	8
 
 #define LINKED		"cluster: linked to Redis"
@@ -107,6 +110,7 @@
 	"reach this server's users only"
 #define WHOLE		"*** the room is whole again: other nodes are back"
 #define UNREACHABLE	"cluster: Redis still unreachable"
+#define LOBBY		"#lobby"
 
 static const char	*redis_bin;
 
@@ -683,6 +687,8 @@ struct room {
 	struct chatd	*node[4];
 	int		 nnodes;
 	struct tc	*c[MAXC];
+	char		 in[MAXC][ROOM_MAX];	/* the chat room of c[i] */
+	struct chatd	*at[MAXC];		/* its node */
 	int		 n;
 	int		 syncs;
 };
@@ -744,12 +750,23 @@ room_sync(struct room *rm)
 		chatd_wait_log(rm->node[i], needle);
 }
 
+/* c, a client of d in the default room, is one of rm's from now on. */
+static void
+room_add(struct room *rm, struct chatd *d, struct tc *c)
+{
+	ck_assert_int_lt(rm->n, MAXC);
+	snprintf(rm->in[rm->n], sizeof rm->in[rm->n], "%s", LOBBY);
+	rm->at[rm->n] = d;
+	rm->c[rm->n++] = c;
+}
+
 /*
  * Connect a client to d, make it nick, and check that everyone already in
  * the room (on any node) was told, exactly as about a local client: "***
- * guestN joined" and "*** guestN is now known as NICK".  Then wait until
- * every node has handled both, so that a client who connects next, on a
- * node where nobody saw them, does not get them late.
+ * guestN joined" and "*** guestN is now known as NICK"; everyone in the
+ * default room, that is, where a new client lands (see rooms_move()).
+ * Then wait until every node has handled both, so that a client who
+ * connects next, on a node where nobody saw them, does not get them late.
  */
 static struct tc *
 room_join(struct room *rm, struct chatd *d, const char *nick)
@@ -763,16 +780,20 @@ room_join(struct room *rm, struct chatd *d, const char *nick)
 	c = tc_connect(d);
 	snprintf(guest, sizeof guest, "%s", c->name);
 	snprintf(want, sizeof want, "*** %s joined", guest);
-	for (i = 0; i < rm->n; i++)
-		tc_expect_line(rm->c[i], want);
+	for (i = 0; i < rm->n; i++) {
+		if (strcmp(rm->in[i], LOBBY) == 0)
+			tc_expect_line(rm->c[i], want);
+	}
 	tc_send(c, "/nick %s\n", nick);
 	snprintf(want, sizeof want, "*** you are now known as %s", nick);
 	tc_expect_line(c, want);
 	tc_rename(c, nick);
 	snprintf(want, sizeof want, "*** %s is now known as %s", guest, nick);
-	for (i = 0; i < rm->n; i++)
-		tc_expect_line(rm->c[i], want);
-	rm->c[rm->n++] = c;
+	for (i = 0; i < rm->n; i++) {
+		if (strcmp(rm->in[i], LOBBY) == 0)
+			tc_expect_line(rm->c[i], want);
+	}
+	room_add(rm, d, c);
 	/*
 	 * d's "join" and "nick" went out on its Redis connection before this
 	 * GET, so Redis has relayed them once the answer is back.
@@ -812,7 +833,10 @@ room_leave(struct room *rm, struct tc *c)
 
 	for (i = 0; i < rm->n; i++) {
 		if (rm->c[i] == c) {
-			rm->c[i] = rm->c[--rm->n];
+			rm->n--;
+			rm->c[i] = rm->c[rm->n];
+			rm->at[i] = rm->at[rm->n];
+			memcpy(rm->in[i], rm->in[rm->n], sizeof rm->in[i]);
 			break;
 		}
 	}
@@ -1990,8 +2014,8 @@ START_TEST(test_start_redis_down)
 	tc_expect_line(c2, WHOLE);
 
 	b = node_up(r, "b", 2);
-	rm.c[rm.n++] = c1;
-	rm.c[rm.n++] = c2;
+	room_add(&rm, a, c1);
+	room_add(&rm, a, c2);
 	bob = room_join(&rm, b, "bob");
 	tc_send(bob, "hi from b\n");
 	room_expect(&rm, bob, "<bob> hi from b");
@@ -2701,7 +2725,7 @@ START_TEST(test_raw_mode)
 }
 END_TEST
 
-/* 16. A reload keeps the room linked; [cluster] changes wait. ------------- */
+/* 16. A reload keeps the room linked; [cluster], default_room wait. ------- */
 
 START_TEST(test_reload)
 {
@@ -2718,6 +2742,7 @@ START_TEST(test_reload)
 	snprintf(body, sizeof body, "[server]\nbind = 127.0.0.1\nport = %d\n"
 	    "name = reloaded\nlog_level = debug\n"
 	    "[limits]\nrate_lines = 0\n[chat]\nhistory = 0\n"
+	    "default_room = #main\n"
 	    "[cluster]\nredis = 127.0.0.1:%d\nnode = a2\nchannel = other\n"
 	    "presence_ttl = 30\n", a->port, r->port);
 	path = harness_write_file(a->dir, "chatd.conf", body);
@@ -2729,6 +2754,10 @@ START_TEST(test_reload)
 	ck_assert_msg(chatd_log_count(a, "[cluster] changes take effect at the "
 	    "next restart") == 1, "no notice of the kept [cluster]; log:\n%s",
 	    chatd_log(a));
+	/* The default room too: carol, below, lands where the others are. */
+	ck_assert_msg(chatd_log_count(a, "default_room changes take effect at "
+	    "the next restart") == 1, "no notice of the kept default_room; "
+	    "log:\n%s", chatd_log(a));
 
 	tc_send(alice, "after the reload\n");
 	tc_expect_line(bob, "<alice> after the reload");
@@ -2997,9 +3026,18 @@ START_TEST(test_accounts_across_nodes)
 	tc_send(g, "/login alice hunter2222\n");
 	tc_expect(g, "*** you are logged in as alice", W);
 	tc_expect(g, "*** you are now known as alice", W);
+	/* a's users see the rename of b's newcomer. */
+	tc_expect_re(mallory, "^\\*\\*\\* guest[0-9]+ is now known as alice$",
+	    W);
 	tc_expect_re(alice, "^\\*\\*\\* alice logged in again on another "
 	    "node, so you are logged out; you are now guest[0-9]+$", W);
 	chatd_wait_log(b, "logged in as alice");
+
+	/* An owner, logged in, may go back to the name. */
+	tc_send(opal, "/nick opal2\n");
+	tc_expect(opal, "*** you are now known as opal2", W);
+	tc_send(opal, "/nick opal\n");
+	tc_expect(opal, "*** you are now known as opal", W);
 
 	/* opal kicks mallory, who is on a. */
 	tc_send(opal, "/kick mallory spamming\n");
@@ -3203,6 +3241,350 @@ START_TEST(test_ban_pushed_on_link)
 }
 END_TEST
 
+/* Rooms across the nodes ------------------------------------------------- */
+
+static int
+room_index(struct room *rm, struct tc *c)
+{
+	int	i;
+
+	for (i = 0; i < rm->n; i++) {
+		if (rm->c[i] == c)
+			return i;
+	}
+	ck_abort_msg("%s is not a client of the test", c->name);
+	return -1;
+}
+
+/* Every client of rm in chat room `in` but except gets exactly want next. */
+static void
+rooms_expect(struct room *rm, const char *in, struct tc *except,
+    const char *want)
+{
+	int	i;
+
+	for (i = 0; i < rm->n; i++) {
+		if (rm->c[i] != except && strcasecmp(rm->in[i], in) == 0)
+			tc_expect_line(rm->c[i], want);
+	}
+}
+
+/*
+ * c types "/join ROOM" (room as chatd shows it), and then how unless it
+ * is NULL ("secret"): its old room hears, on every node, that it left for
+ * room, c is told where it is, and room hears, on every node, that it
+ * joined.  Whatever c gets after "*** you
+ * are now in ROOM" is the caller's.  If c is the first of its node in
+ * room, this waits until the node hears room's channel (it logs so at
+ * debug level): only then does what room says elsewhere reach c.
+ */
+static void
+rooms_move(struct room *rm, struct tc *c, const char *room, const char *how)
+{
+	char		 want[256], needle[128], key[ROOM_MAX];
+	struct chatd	*d;
+	int		 i, k = room_index(rm, c), first = 1, heard = 0;
+	size_t		 j;
+
+	d = rm->at[k];
+	for (j = 0; room[j] != '\0' && j < sizeof key - 1; j++)
+		key[j] = (char)tolower((unsigned char)room[j]);
+	key[j] = '\0';
+	snprintf(needle, sizeof needle, "cluster: subscribed to %s:%s",
+	    rm->channel, key);
+	for (i = 0; i < rm->n; i++)
+		first &= rm->at[i] != d || strcasecmp(rm->in[i], room) != 0;
+	if (first)
+		heard = chatd_log_count(d, needle);
+
+	tc_send(c, "/join %s%s%s\n", room, how != NULL ? " " : "",
+	    how != NULL ? how : "");
+	snprintf(want, sizeof want, "*** %s left for %s", c->name, room);
+	rooms_expect(rm, rm->in[k], c, want);
+	snprintf(want, sizeof want, "*** you are now in %s", room);
+	tc_expect_line(c, want);
+	snprintf(want, sizeof want, "*** %s joined", c->name);
+	rooms_expect(rm, room, c, want);
+	snprintf(rm->in[k], sizeof rm->in[k], "%s", room);
+	if (first && strcasecmp(room, LOBBY) != 0)
+		chatd_wait_log_n(d, needle, heard + 1);
+}
+
+/* c says text: everyone else in its room, on every node, gets it next. */
+static void
+rooms_say(struct room *rm, struct tc *c, const char *text)
+{
+	char	want[256];
+
+	tc_send(c, "%s\n", text);
+	snprintf(want, sizeof want, "<%s> %s", c->name, text);
+	rooms_expect(rm, rm->in[room_index(rm, c)], c, want);
+}
+
+/*
+ * What every node sent to Redis has been handled by every node (a
+ * GET through each node's link, then the barrier), and every client's
+ * next line is the answer to a command it sends now: nothing it was not
+ * told of is waiting for it.
+ */
+static void
+rooms_fence(struct room *rm)
+{
+	int	i, j;
+
+	for (j = 0; j < rm->nnodes; j++) {
+		for (i = 0; i < rm->n && rm->at[i] != rm->node[j]; i++)
+			;
+		if (i == rm->n)
+			continue;
+		tc_send(rm->c[i], "/msg nobody.sync x\n");
+		tc_expect_line(rm->c[i], "*** no such user: nobody.sync");
+	}
+	room_sync(rm);
+	for (i = 0; i < rm->n; i++) {
+		tc_send(rm->c[i], "/fence\n");
+		tc_expect_line(rm->c[i], "*** unknown command /fence (try "
+		    "/help)");
+	}
+}
+
+/*
+ * The fence, then the end of a test of two nodes a and b: the clients
+ * closed, the nodes stopped (they must exit 0), Redis stopped.
+ */
+static void
+rooms_end(struct room *rm, struct chatd *a, struct chatd *b)
+{
+	rooms_fence(rm);
+	room_close(rm);
+	chatd_stop_ok(a);
+	chatd_stop_ok(b);
+	redis_stop(rm->r);
+}
+
+/*
+ * Sends cmd on c and checks the answer: the lines from first to the one
+ * before last are want[] (extended regular expressions, NULL-ended, in
+ * order), and the last is last.  ROOMS_ANSWER() takes want as arguments.
+ */
+#define ROOMS_ANSWER(c, cmd, first, last, ...) \
+	rooms_answer(c, cmd, first, last, \
+	    (const char *const []){ __VA_ARGS__, NULL })
+static void
+rooms_answer(struct tc *c, const char *cmd, const char *first,
+    const char *last, const char *const want[])
+{
+	int	i;
+
+	tc_send(c, "%s\n", cmd);
+	tc_expect_line(c, first);
+	for (i = 0; want[i] != NULL; i++)
+		tc_expect_line_re(c, want[i]);
+	tc_expect_line(c, last);
+}
+
+/* A /rooms entry: the room, its count on every node and what follows. */
+#define ROOMS_RE(room, n, rest) \
+	"^\\*\\*\\*   " room " +" #n " here" rest "$"
+/* /rooms on c lists n rooms: the ROOMS_RE() arguments, in order. */
+#define ROOMS_LIST(c, n, ...) \
+	ROOMS_ANSWER(c, "/rooms", "*** rooms, on every node:", \
+	    "*** " #n " rooms", __VA_ARGS__)
+
+/*
+ * Three rooms of three clients, each room's clients on both nodes, and
+ * one client of each node left in the default room: a line said in a
+ * room on one node reaches that room's clients on both nodes, and nobody
+ * else on either.  Each line is read by all it is for before the next is
+ * sent; then markers, and the fence, show that none went elsewhere.
+ */
+START_TEST(test_rooms_lines_stay_in_their_room)
+{
+	static const char *const	 rooms[] = { "#red", "#green",
+	    "#blue" };
+	/* Where each room's three clients are: a, b, a; b, a, b; a, b, b. */
+	static const int		 onb[9] = { 0, 1, 0, 1, 0, 1, 0, 1, 1 };
+	struct redis			*r;
+	struct chatd			*a, *b;
+	struct room			 rm;
+	struct tc			*c[9], *la, *lb;
+	char				 nick[16], text[128];
+	int				 i, k, n;
+
+	room_two_nodes(&rm, &r, &a, &b);
+	for (i = 0; i < 9; i++) {
+		snprintf(nick, sizeof nick, "%.1s%d", rooms[i / 3] + 1,
+		    i % 3 + 1);
+		c[i] = room_join(&rm, onb[i] ? b : a, nick);
+	}
+	la = room_join(&rm, a, "la");
+	lb = room_join(&rm, b, "lb");
+	for (i = 0; i < 9; i++)
+		rooms_move(&rm, c[i], rooms[i / 3], NULL);
+
+	/* Interleaved across the rooms and the nodes. */
+	for (k = 0; k < 3; k++) {
+		for (n = 0; n < 3; n++) {
+			snprintf(text, sizeof text, "line %d of %s", k + 1,
+			    c[n * 3 + k]->name);
+			rooms_say(&rm, c[n * 3 + k], text);
+		}
+	}
+	rooms_say(&rm, la, "default room, node a");
+	rooms_say(&rm, lb, "default room, node b");
+	for (n = 0; n < 3; n++) {
+		rooms_say(&rm, c[n * 3], "marker one");
+		rooms_say(&rm, c[n * 3 + 1], "marker two");
+	}
+	rooms_end(&rm, a, b);
+}
+END_TEST
+
+/*
+ * /rooms on either node counts the members on both, and shows a room one
+ * node has no member in; /who lists a room's members on both nodes,
+ * /who * everyone with the room each is in; a secret room is listed on
+ * neither node to those not in it.
+ */
+START_TEST(test_rooms_counted_on_every_node)
+{
+	struct redis	*r;
+	struct chatd	*a, *b;
+	struct room	 rm;
+	struct tc	*alice, *bob, *carol, *dave, *eve, *frank;
+
+	room_two_nodes(&rm, &r, &a, &b);
+	alice = room_join(&rm, a, "alice");
+	bob = room_join(&rm, b, "bob");
+	carol = room_join(&rm, a, "carol");
+	dave = room_join(&rm, b, "dave");
+	eve = room_join(&rm, b, "eve");
+	frank = room_join(&rm, a, "frank");
+	rooms_move(&rm, alice, "#dev", NULL);
+	rooms_move(&rm, bob, "#dev", NULL);
+	rooms_move(&rm, carol, "#ops", NULL);
+	rooms_move(&rm, eve, "#hide", "secret");
+	tc_send(carol, "/topic night shift\n");
+	tc_expect_line(carol, "*** carol set the topic of #ops: night shift");
+	/* Both nodes' lists in Redis are up to date once this is done. */
+	rooms_fence(&rm);
+
+	ROOMS_LIST(alice, 3,
+	    ROOMS_RE("#lobby", 2, ""),
+	    ROOMS_RE("#dev", 2, " \\(you\\)"),
+	    ROOMS_RE("#ops", 1, ", topic: night shift"));
+	/* #ops is only node a's: its topic comes from Redis. */
+	ROOMS_LIST(dave, 3,
+	    ROOMS_RE("#lobby", 2, " \\(you\\)"),
+	    ROOMS_RE("#dev", 2, ""),
+	    ROOMS_RE("#ops", 1, ", topic: night shift"));
+	ROOMS_LIST(eve, 4,
+	    ROOMS_RE("#lobby", 2, ""),
+	    ROOMS_RE("#dev", 2, ""),
+	    ROOMS_RE("#hide", 1, " \\(you\\)"),
+	    ROOMS_RE("#ops", 1, ", topic: night shift"));
+	ROOMS_ANSWER(bob, "/who", "*** in the room #dev:", "*** 2 in #dev",
+	    WHO_LOCAL("bob", " \\(you\\)"),
+	    WHO_REMOTE("alice", "a"));
+	ROOMS_ANSWER(dave, "/who *", "*** in every room:",
+	    "*** 6 online in every room",
+	    "^\\*\\*\\*   bob dave eve$",
+	    "^\\*\\*\\*   (alice \\(#dev|carol \\(#ops|frank \\(#lobby), "
+	    "node a\\)$",
+	    "^\\*\\*\\*   (alice \\(#dev|carol \\(#ops|frank \\(#lobby), "
+	    "node a\\)$",
+	    "^\\*\\*\\*   (alice \\(#dev|carol \\(#ops|frank \\(#lobby), "
+	    "node a\\)$");
+
+	/* Joined by name on the other node: listed there to its members. */
+	rooms_move(&rm, frank, "#hide", NULL);
+	rooms_fence(&rm);
+	ROOMS_LIST(frank, 4,
+	    ROOMS_RE("#lobby", 1, ""),
+	    ROOMS_RE("#dev", 2, ""),
+	    ROOMS_RE("#ops", 1, ", topic: night shift"),
+	    ROOMS_RE("#hide", 2, " \\(you\\)"));
+	ROOMS_LIST(alice, 3,
+	    ROOMS_RE("#lobby", 1, ""),
+	    ROOMS_RE("#dev", 2, " \\(you\\)"),
+	    ROOMS_RE("#ops", 1, ", topic: night shift"));
+	rooms_end(&rm, a, b);
+}
+END_TEST
+
+/*
+ * setter, alone in its room, sets the room's topic to text; once every
+ * node has handled that, c comes to the room, on whichever node, and is
+ * told the topic right after where it is.
+ */
+static void
+rooms_topic_then_join(struct room *rm, struct tc *setter, const char *text,
+    struct tc *c)
+{
+	char	room[ROOM_MAX], want[256];
+
+	snprintf(room, sizeof room, "%s", rm->in[room_index(rm, setter)]);
+	tc_send(setter, "/topic %s\n", text);
+	snprintf(want, sizeof want, "*** %s set the topic of %s: %s",
+	    setter->name, room, text);
+	tc_expect_line(setter, want);
+	rooms_fence(rm);
+	rooms_move(rm, c, room, NULL);
+	snprintf(want, sizeof want, "*** topic of %s: %s", room, text);
+	tc_expect_line(c, want);
+}
+
+/*
+ * Topics are shared: one set on a node reaches the room's clients on
+ * the other; a client joining a room on a node that had nobody in it
+ * gets the room's topic from Redis; a configured room that a node has
+ * had nobody in for a while shows the topic set meanwhile elsewhere, not
+ * the one it knew; clearing reaches both nodes.
+ */
+START_TEST(test_rooms_topics_shared)
+{
+	struct redis	*r;
+	struct chatd	*a, *b;
+	struct room	 rm;
+	struct tc	*alice, *bob, *carol, *dave;
+
+	r = redis_start(0);
+	room_init(&rm, r);
+	a = node_up_ex(r, "a", 1, TTL, NULL, "[chat]\nrooms = #help\n");
+	b = node_up_ex(r, "b", 2, TTL, NULL, "[chat]\nrooms = #help\n");
+	alice = room_join(&rm, a, "alice");
+	bob = room_join(&rm, b, "bob");
+	carol = room_join(&rm, b, "carol");
+	dave = room_join(&rm, a, "dave");
+
+	rooms_move(&rm, alice, "#dev", NULL);
+	rooms_move(&rm, bob, "#dev", NULL);
+	tc_send(alice, "/topic ship it\n");
+	rooms_expect(&rm, "#dev", NULL, "*** alice set the topic of #dev: "
+	    "ship it");
+	rooms_move(&rm, carol, "#dev", NULL);
+	tc_expect_line(carol, "*** topic of #dev: ship it");
+
+	/* #ops is new to node b when carol comes: Redis has its topic. */
+	rooms_move(&rm, dave, "#ops", NULL);
+	rooms_topic_then_join(&rm, dave, "ops only", carol);
+
+	/* #help, configured on both: b knew v1, v2 was set while away. */
+	rooms_move(&rm, alice, "#help", NULL);
+	rooms_topic_then_join(&rm, alice, "v1", bob);
+	rooms_move(&rm, bob, LOBBY, NULL);
+	rooms_topic_then_join(&rm, alice, "v2", bob);
+	tc_send(bob, "/topic\n");
+	tc_expect_line(bob, "*** topic of #help: v2");
+	tc_send(alice, "/topic -\n");
+	rooms_expect(&rm, "#help", NULL, "*** alice cleared the topic of "
+	    "#help");
+	tc_send(bob, "/topic\n");
+	tc_expect_line(bob, "*** #help has no topic");
+	rooms_end(&rm, a, b);
+}
+END_TEST
+
 /* main ------------------------------------------------------------------ */
 
 static Suite *
@@ -3258,6 +3640,13 @@ e2e_cluster_suite(void)
 	tcase_add_test(tc, test_msg_shows_no_raw_bytes_from_redis);
 	tcase_add_test(tc, test_forged_local_speaker_refused);
 	tcase_add_test(tc, test_room_joinable_after_long_remote_lines);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("rooms");
+	tcase_set_timeout(tc, TEST_TIMEOUT);
+	tcase_add_test(tc, test_rooms_lines_stay_in_their_room);
+	tcase_add_test(tc, test_rooms_counted_on_every_node);
+	tcase_add_test(tc, test_rooms_topics_shared);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("bans");

@@ -29,6 +29,7 @@
  *    it), TLS 1.2 served unless min_version = 1.3;
  *  - with ca set: a certificate the CA did not sign refused, a signed
  *    one's SHA-256 fingerprint logged, no certificate at all served;
+ *    without ca, a self-signed one's fingerprint logged;
  *  - SIGHUP with a new certificate and key: a client already connected
  *    stays and keeps talking, a new one sees the new certificate (s_client
  *    -brief names the peer's); then a broken certificate on reload: the
@@ -85,6 +86,7 @@
 
 static char	*certdir;	/* the fixture's files */
 static char	 alice_fp[CERTS_FP_SIZE];	/* SHA-256 of alice.pem */
+static char	 mallory_fp[CERTS_FP_SIZE];	/* and of mallory.pem */
 
 /* The fixture's files, in certdir. */
 static void
@@ -126,7 +128,7 @@ certs_setup(void)
 	key("alice-key.pem", alice);
 	cert("alice.pem", "alice", alice, -DAY, 30 * DAY, alice_fp);
 	key("mallory-key.pem", mallory);
-	cert("mallory.pem", "alice", mallory, -DAY, 30 * DAY, NULL);
+	cert("mallory.pem", "alice", mallory, -DAY, 30 * DAY, mallory_fp);
 	EVP_PKEY_free(alice);
 	EVP_PKEY_free(mallory);
 	EVP_PKEY_free(ec);
@@ -534,6 +536,22 @@ START_TEST(test_tls_client_certificate)
 	chatd_stop_ok(d);
 	free(cert);
 	free(key);
+
+	/* Without ca, any certificate is taken for its fingerprint. */
+	tport = harness_free_port();
+	d = start_tls(tport, NULL, NULL);
+	cert = harness_asprintf("%s/mallory.pem", certdir);
+	key = harness_asprintf("%s/mallory-key.pem", certdir);
+	s_client(&p, d->dir, "self-signed", openssl, tport, 1, "-quiet",
+	    "-cert", cert, "-key", key, NULL);
+	want = harness_asprintf(": TLSv1.3, client certificate SHA256:%s",
+	    mallory_fp);
+	chatd_wait_log(d, want);
+	free(want);
+	prog_stop(&p);
+	chatd_stop_ok(d);
+	free(cert);
+	free(key);
 	free(ca);
 	free(openssl);
 }
@@ -756,6 +774,7 @@ START_TEST(test_tls_socket_activation)
 	static const char *const names[] = { "openssl", NULL };
 	struct prog	 sa, p;
 	struct tc	*plain;
+	struct said	 w;
 	char		*openssl, *activate, *dir, *body, *want;
 	int		 port, tport;
 
@@ -797,6 +816,20 @@ START_TEST(test_tls_socket_activation)
 	ck_assert_msg(file_has(sa.err, want), "no '%s' in:\n%s", want,
 	    harness_read_file(sa.err));
 	free(want);
+	prog_stop(&p);
+
+	/*
+	 * A reload that drops [tls] while the socket named tls is served
+	 * fails, and TLS clients are still served.
+	 */
+	free(harness_write_file(dir, "chatd.conf", "[server]\nport = 1\n"));
+	kill(sa.pid, SIGHUP);
+	w.path = sa.err;
+	w.text = "reload failed: [tls] has no certificate, but systemd passed "
+	    "a socket named tls";
+	ck_assert_msg(harness_poll(said, &w, W), "no '%s' in:\n%s", w.text,
+	    harness_read_file(sa.err));
+	s_client(&p, dir, "s_client2", openssl, tport, 1, "-quiet", NULL);
 	prog_stop(&p);
 	tc_close(plain);
 	kill(sa.pid, SIGTERM);

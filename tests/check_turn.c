@@ -1,5 +1,6 @@
 /*
- * Unit tests for a loop turn's broadcasts (turn.c).
+ * Unit tests for a loop turn's broadcasts (turn.c), and for the rooms'
+ * trimming of quiet turns (room_trim(), room.c).
  *
  * turn.c reads only three fields of a client (turn_gen, turn_seen and
  * said_gen) and compares client pointers with a line's sender, so the
@@ -660,6 +661,95 @@ START_TEST(test_free)
 }
 END_TEST
 
+/*
+ * turn_trim() gives back the buffer and the marks of a turn with no line
+ * in it, and nothing else: the turn's number stays, so every client's
+ * place stays valid, and a line after it allocates again.
+ */
+START_TEST(test_trim)
+{
+	struct turn_mark	*marks;
+	struct msg		*old, *held;
+	uint32_t		 gen;
+
+	/* A turn with lines keeps them. */
+	add(&x, "A.");
+	old = t.buf;
+	marks = t.marks;
+	turn_trim(&t);
+	ck_assert_ptr_eq(t.buf, old);
+	ck_assert_ptr_eq(t.marks, marks);
+	ck_assert_uint_eq(t.nmarks, 1);
+	expect_part(&y, "A.");
+	turn_seen(&t, &y);
+	turn_end(&t);
+	ck_assert_ptr_eq(t.buf, old);	/* kept for the next turn */
+
+	/* Quiet now: trimmed, twice is harmless, places unchanged. */
+	gen = t.gen;
+	turn_join(&t, &z);
+	turn_trim(&t);
+	turn_trim(&t);
+	ck_assert_ptr_null(t.buf);
+	ck_assert_ptr_null(t.marks);
+	ck_assert_uint_eq(t.nalloc, 0);
+	ck_assert_uint_eq(t.gen, gen);
+	ck_assert(turn_room(&t, TURN_BYTES));
+	add(&x, "Bb.");
+	add(&z, "Ccc.");
+	expect_part(&x, "Ccc.");
+	expect_part(&y, "Bb.Ccc.");
+	expect_part(&z, "Bb.");
+	turn_end(&t);
+
+	/* A buffer a queue still refers to is only let go of. */
+	held = t.buf;
+	msg_ref(held);
+	turn_trim(&t);
+	ck_assert_ptr_null(t.buf);
+	ck_assert_uint_eq(held->refs, 1);
+	ck_assert_mem_eq(held->data, "Bb.Ccc.", 7);
+	msg_unref(held);
+}
+END_TEST
+
+/*
+ * room_trim(), once a second: a room's turn is trimmed once a whole call
+ * to the next has passed without a turn ending in it, not before.
+ */
+START_TEST(test_room_trim)
+{
+	struct rooms	 rs;
+	struct room	*talking, *quiet;
+
+	room_init(&rs);
+	talking = room_new(&rs, "#talking", 0);
+	quiet = room_new(&rs, "#quiet", 0);
+	turn_add(&talking->turn, NULL, "A.", 2);
+	turn_add(&quiet->turn, NULL, "B.", 2);
+	turn_end(&talking->turn);
+	turn_end(&quiet->turn);
+
+	/* Both spoke since the last call (there was none). */
+	room_trim(&rs);
+	ck_assert_ptr_nonnull(talking->turn.buf);
+	ck_assert_ptr_nonnull(quiet->turn.buf);
+
+	/* Only #talking speaks until the next call. */
+	turn_add(&talking->turn, NULL, "C.", 2);
+	turn_end(&talking->turn);
+	room_trim(&rs);
+	ck_assert_ptr_nonnull(talking->turn.buf);
+	ck_assert_ptr_null(quiet->turn.buf);
+	ck_assert_ptr_null(quiet->turn.marks);
+
+	/* Then nobody: #talking's turn goes too. */
+	room_trim(&rs);
+	ck_assert_ptr_null(talking->turn.buf);
+	room_clear(&rs);
+}
+END_TEST
+
 static Suite *
 turn_suite(void)
 {
@@ -704,6 +794,12 @@ turn_suite(void)
 
 	tc = tcase_create("free");
 	tcase_add_test(tc, test_free);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("trim");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_trim);
+	tcase_add_test(tc, test_room_trim);
 	suite_add_tcase(s, tc);
 
 	return (s);

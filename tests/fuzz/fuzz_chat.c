@@ -1,7 +1,7 @@
 /*
  * libFuzzer target for what a chat client types: the sanitiser, the
- * command grammar (command.c) and the name rule (name.c), in the order
- * server_input() and chat.c run them.
+ * command grammar (command.c), the name rule (name.c) and the room name
+ * rule (room.c), in the order server_input() and chat.c run them.
  *
  * The input is one received line.  It is sanitised into a buffer of
  * SANITIZE_MAX(len) + 1 bytes and NUL-terminated, as server_input() does
@@ -20,8 +20,15 @@
  * same way.  A key must be non-empty, no longer than the name, hold no
  * capital, be its own key and be the key of the name upper-cased and
  * lower-cased, and name_is_guest() must agree for all three spellings.
- * /who's page must be 0 or within 1..max, and equal a model's reading of
- * the digits.  Any breach aborts.
+ * /who's page (after "*" too) and /rooms' must be 0 or within 1..max,
+ * and equal a model's reading of the digits.  /join's arguments go
+ * through command_join(), which must agree with a model ("#ROOM" and at
+ * most the word "secret" in any case; the word within the arguments,
+ * without spaces), and its word through room_valid(), which must agree
+ * with a model of the rule; a valid room's key must be as long as the
+ * name, lower case, valid, its own key and the key of the name in either
+ * case.  The whole line is a room name to room_valid() too.  Any breach
+ * aborts.
  */
 
 #include <ctype.h>
@@ -107,6 +114,81 @@ fuzz_check_page(const char *args, unsigned max)
 	FUZZ_CHECK(page == want);
 }
 
+/* The room name rule, written again plainly. */
+static int
+fuzz_room_model(const char *s, size_t len)
+{
+	size_t	i;
+
+	if (len < 2 || len > ROOM_NAME_LEN + 1 || s[0] != '#')
+		return (0);
+	for (i = 1; i < len; i++) {
+		if (!isascii((unsigned char)s[i]) ||
+		    !(isalnum((unsigned char)s[i]) || s[i] == '-' ||
+		    s[i] == '_' || s[i] == '.'))
+			return (0);
+	}
+	return (1);
+}
+
+/* room_valid() against the model, and a valid name's key. */
+static void
+fuzz_check_room(const char *s, size_t len)
+{
+	char	name[ROOM_NAME_LEN + 2], upper[ROOM_NAME_LEN + 2];
+	char	lower[ROOM_NAME_LEN + 2], key[ROOM_NAME_LEN + 2];
+	char	k2[ROOM_NAME_LEN + 2];
+	size_t	i;
+
+	FUZZ_CHECK(room_valid(s, len) == fuzz_room_model(s, len));
+	if (!room_valid(s, len))
+		return;
+	memcpy(name, s, len);
+	name[len] = '\0';
+	for (i = 0; i <= len; i++) {
+		upper[i] = (char)toupper((unsigned char)name[i]);
+		lower[i] = (char)tolower((unsigned char)name[i]);
+	}
+	room_key(name, key);
+	FUZZ_CHECK(strlen(key) == len && strcmp(key, lower) == 0);
+	FUZZ_CHECK(room_valid(key, len));
+	room_key(key, k2);
+	FUZZ_CHECK(strcmp(k2, key) == 0);
+	room_key(upper, k2);
+	FUZZ_CHECK(strcmp(k2, key) == 0);
+}
+
+/* command_join() against a model of /join's arguments. */
+static void
+fuzz_join(const char *args)
+{
+	const char	*name = NULL, *p;
+	size_t		 len = 0, wlen;
+	int		 secret = -1, ok, want;
+
+	ok = command_join(args, &name, &len, &secret);
+	/* The model: a word, then nothing or exactly "secret". */
+	for (p = args; *p == ' '; p++)
+		;
+	wlen = strcspn(p, " ");
+	want = wlen != 0;
+	if (want) {
+		p += wlen;
+		while (*p == ' ')
+			p++;
+		want = *p == '\0' || strcasecmp(p, "secret") == 0;
+	}
+	FUZZ_CHECK(ok == want);
+	if (!ok)
+		return;
+	FUZZ_CHECK(name >= args && len == wlen &&
+	    name + len <= args + strlen(args));
+	FUZZ_CHECK(memchr(name, ' ', len) == NULL);
+	FUZZ_CHECK(name[len] == ' ' || name[len] == '\0');
+	FUZZ_CHECK(secret == (*p != '\0'));
+	fuzz_check_room(name, len);
+}
+
 static void
 fuzz_check_args(const char *line, size_t n, const char *args)
 {
@@ -147,6 +229,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const struct command_info	*ci;
 	struct command			 cmd;
+	const char			*p;
 	char				*line;
 	size_t				 n, i;
 
@@ -161,6 +244,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	line[n] = '\0';
 	FUZZ_CHECK(strlen(line) == n);
+	fuzz_check_room(line, n);
 
 	command_parse(line, n, &cmd);
 	if (cmd.id == CMD_CHAT) {
@@ -204,9 +288,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fuzz_check_name(cmd.args, strlen(cmd.args));
 		break;
 	case CMD_WHO:
+	case CMD_ROOMS:
+		/* "/who * PAGE": the page after the '*' and its spaces. */
+		p = cmd.args;
+		if (cmd.id == CMD_WHO && *p == '*')
+			for (p++; *p == ' '; p++)
+				;
 		/* chat.c's max for who_max 100, and a small one. */
-		fuzz_check_page(cmd.args, UINT_MAX / 100 - 1);
-		fuzz_check_page(cmd.args, 10);
+		fuzz_check_page(p, UINT_MAX / 100 - 1);
+		fuzz_check_page(p, 10);
+		break;
+	case CMD_JOIN:
+		fuzz_join(cmd.args);
 		break;
 	default:
 		break;

@@ -14,14 +14,15 @@
  * set, each name field passes name_valid() and is exactly what was sent,
  * each text field is non-empty (but some last ones), within text_max,
  * free of TAB, CR and LF, safe to show (tests/sanitize_invariants.h) and
- * unchanged by sanitising again.  Encoding it with wire_encode() and decoding that must give the
- * same message, and when no text was changed by sanitising the encoding
+ * unchanged by sanitising again.  Encoding it with wire_encode() and
+ * decoding that must give the same message, and when no text was changed by sanitising the encoding
  * is the input itself.  A message it refuses must come with one of the
  * documented reasons and an empty struct.
  *
  * The same bytes, split at their first 0xff (which no valid value holds)
  * into a and b, are then a name's value (wire_parse_owner(a)), a /who
- * entry (wire_parse_who(a, b)) and a SCAN cursor (wire_parse_cursor(a)).
+ * entry (wire_parse_who(a, b): the name, and since, node and room) and a
+ * SCAN cursor (wire_parse_cursor(a)).
  * What they accept must rebuild the input from its parts, each part
  * obeying its rule; the cursor, and values that plainly obey the rules,
  * are checked against a model in the other direction too.  Any breach
@@ -233,39 +234,46 @@ fuzz_owner(const char *a, size_t alen)
 static void
 fuzz_who(const char *a, size_t alen, const char *b, size_t blen)
 {
-	char		 name[NAME_LEN + 1], node[CONFIG_NODE_MAX + 1];
-	const char	*tab = memchr(b, '\t', blen);
-	int64_t		 since = -1;
+	struct wire_who	 w;
+	const char	*tab = memchr(b, '\t', blen), *tab2 = NULL;
 	uint64_t	 t = 0;
-	size_t		 dlen, i, lead;
+	size_t		 dlen, nlen = 0, rlen = 0, i, lead;
 	int		 plain;
 
 	/*
 	 * Plainly valid: a name, then up to 18 significant digits (within
-	 * int64_t whatever they are), TAB and a node name.
+	 * int64_t whatever they are), TAB, a node name, TAB and a room name.
 	 */
 	dlen = tab != NULL ? (size_t)(tab - b) : 0;
+	if (tab != NULL)
+		tab2 = memchr(tab + 1, '\t', blen - dlen - 1);
+	if (tab2 != NULL) {
+		nlen = (size_t)(tab2 - tab - 1);
+		rlen = blen - dlen - nlen - 2;
+	}
 	for (lead = 0; lead < dlen && b[lead] == '0'; lead++)
 		;
-	plain = name_valid(a, alen) && tab != NULL && fuzz_digits(b, dlen) &&
-	    dlen - lead <= 18 && fuzz_node(tab + 1, blen - dlen - 1);
+	plain = name_valid(a, alen) && tab2 != NULL && fuzz_digits(b, dlen) &&
+	    dlen - lead <= 18 && fuzz_node(tab + 1, nlen) &&
+	    room_valid(tab2 + 1, rlen);
 
-	if (wire_parse_who(a, alen, b, blen, name, &since, node) != 0) {
+	if (wire_parse_who(a, alen, b, blen, &w) != 0) {
 		FUZZ_CHECK(!plain);
 		return;
 	}
 	if (!plain)
 		FUZZ_CHECK(dlen - lead > 18);
-	FUZZ_CHECK(strlen(name) == alen && memcmp(name, a, alen) == 0);
-	FUZZ_CHECK(name_valid(name, alen));
-	FUZZ_CHECK(tab != NULL && fuzz_digits(b, dlen));
+	FUZZ_CHECK(strlen(w.name) == alen && memcmp(w.name, a, alen) == 0);
+	FUZZ_CHECK(name_valid(w.name, alen));
+	FUZZ_CHECK(tab2 != NULL && fuzz_digits(b, dlen));
 	FUZZ_CHECK(dlen - lead <= 19);
 	for (i = 0; i < dlen; i++)
 		t = t * 10 + (uint64_t)(b[i] - '0');
-	FUZZ_CHECK(t <= INT64_MAX && since == (int64_t)t);
-	FUZZ_CHECK(config_valid_node(node));
-	FUZZ_CHECK(strlen(node) == blen - dlen - 1 &&
-	    memcmp(node, tab + 1, blen - dlen - 1) == 0);
+	FUZZ_CHECK(t <= INT64_MAX && w.since == (int64_t)t);
+	FUZZ_CHECK(config_valid_node(w.node));
+	FUZZ_CHECK(strlen(w.node) == nlen && memcmp(w.node, tab + 1, nlen) == 0);
+	FUZZ_CHECK(strlen(w.room) == rlen && memcmp(w.room, tab2 + 1, rlen) ==
+	    0 && room_valid(w.room, rlen));
 }
 
 static void

@@ -230,16 +230,16 @@ fuzz_pattern(const uint8_t *data, size_t size)
 	FUZZ_CHECK(memchr(b.pattern, '\0', sizeof b.pattern) != NULL);
 	FUZZ_CHECK(ban_parse(b.pattern, &again, &why) == 0);
 	FUZZ_CHECK(strcmp(again.pattern, b.pattern) == 0);
-	FUZZ_CHECK(again.kind == b.kind && again.prefix == b.prefix &&
-	    memcmp(again.addr, b.addr, sizeof b.addr) == 0);
+	FUZZ_CHECK(again.kind == b.kind && again.net.prefix == b.net.prefix &&
+	    memcmp(again.net.addr, b.net.addr, sizeof b.net.addr) == 0);
 
 	if (b.kind == BAN_ADDRESS) {
-		FUZZ_CHECK(b.family == AF_INET || b.family == AF_INET6);
-		alen = b.family == AF_INET ? 4 : 16;
-		FUZZ_CHECK(b.prefix <= 8 * alen);
+		FUZZ_CHECK(b.net.family == AF_INET || b.net.family == AF_INET6);
+		alen = b.net.family == AF_INET ? 4 : 16;
+		FUZZ_CHECK(b.net.prefix <= 8 * alen);
 		/* Host bits clear. */
-		for (i = b.prefix; i < 8 * alen; i++)
-			FUZZ_CHECK((b.addr[i / 8] & (0x80 >> (i % 8))) == 0);
+		for (i = b.net.prefix; i < 8 * alen; i++)
+			FUZZ_CHECK((b.net.addr[i / 8] & (0x80 >> (i % 8))) == 0);
 		fuzz_network(&b, text, sizeof text);
 		FUZZ_CHECK(ban_match_addr(&b, text));
 		FUZZ_CHECK(!ban_match_name(&b, "alice"));
