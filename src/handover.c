@@ -527,7 +527,10 @@ out:
 /*
  * Exec'd by a predecessor: tell it everything is taken over, and wait
  * (handover_timeout) for it to let go before serving.  Returns 0 to
- * serve, -1 if it did not answer (it gave up on us: exit).
+ * serve, -1 if it did not answer (it gave up on us: exit).  A signal
+ * meanwhile (a reload, another SIGUSR2: libevent's handler only notes
+ * it, for the loop) does not end the wait: the predecessor would let go
+ * of clients that nobody then serves.
  */
 int
 handover_ready(struct server *s)
@@ -535,15 +538,27 @@ handover_ready(struct server *s)
 	struct handover	*h = s->handover;
 	struct pollfd	 pfd;
 	char		 buf[8];
+	uint64_t	 until;
 	ssize_t		 n = -1;
+	int		 rc = -1, left;
 
 	if (h->ack_fd == -1)
 		return (0);
 	pfd.fd = h->ack_fd;
 	pfd.events = POLLIN;
-	if (write(h->ack_fd, "ok\n", 3) == 3 &&
-	    poll(&pfd, 1, (int)s->config->handover_timeout * 1000) == 1)
-		n = read(h->ack_fd, buf, sizeof buf);
+	until = server_now_ms(s) + (uint64_t)s->config->handover_timeout *
+	    1000;
+	if (write(h->ack_fd, "ok\n", 3) == 3) {
+		do {
+			left = until > server_now_ms(s) ?
+			    (int)(until - server_now_ms(s)) : 0;
+		} while ((rc = poll(&pfd, 1, left)) == -1 && errno == EINTR);
+	}
+	if (rc == 1) {
+		while ((n = read(h->ack_fd, buf, sizeof buf)) == -1 &&
+		    errno == EINTR)
+			;
+	}
 	close(h->ack_fd);
 	h->ack_fd = -1;
 	if (n != 3 || memcmp(buf, "go\n", 3) != 0) {
@@ -967,26 +982,39 @@ handover_answered(struct future *f, void *arg)
 {
 	struct handover	*h = arg;
 	char		*p, why[HANDOVER_REPLY_MAX];
+	int		 ok;
 
 	event_free(h->answer_ev);
 	h->answer_ev = NULL;
-	if (future_error(f) == 0 && strcmp(h->reply, "ok") == 0) {
-		/* Its READY=1 comes after this, on the same socket. */
+	ok = future_error(f) == 0 && strcmp(h->reply, "ok") == 0;
+	if (ok) {
+		/*
+		 * Its READY=1 comes after this, on the same socket.  "go"
+		 * that cannot be written is a successor gone since its "ok":
+		 * nobody would serve if this process left too.
+		 */
 		sdnotify("MAINPID=%ld", (long)h->child);
-		if (write(h->sock, "go\n", 3) != 3)
-			log_warn("handover: telling process %ld to go",
+		if (write(h->sock, "go\n", 3) == 3) {
+			close(h->sock);
+			h->sock = -1;
+			log_notice("handover: process %ld serves now; exiting",
 			    (long)h->child);
-		close(h->sock);
-		h->sock = -1;
-		log_notice("handover: process %ld serves now; exiting",
+			handover_done(h, 0);
+			return;
+		}
+		log_warn("handover: telling process %ld to go",
 		    (long)h->child);
-		handover_done(h, 0);
-		return;
+		sdnotify("MAINPID=%ld", (long)getpid());
 	}
 	close(h->sock);
 	h->sock = -1;
 	switch (future_error(f)) {
 	case 0:
+		if (ok) {
+			snprintf(why, sizeof why, "it was gone before it was "
+			    "told to go");
+			break;
+		}
 		/* "fail WHY": its own words, printable only. */
 		snprintf(why, sizeof why, "%s", strncmp(h->reply, "fail ",
 		    5) == 0 ? h->reply + 5 : h->reply);

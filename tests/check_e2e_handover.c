@@ -68,6 +68,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 
@@ -575,6 +576,210 @@ START_TEST(test_upgrade_exec_fails_serves_on)
 	free(copy);
 	free(dir);
 	free(bin);
+}
+END_TEST
+
+/*
+ * chatd runs from a bash script in a directory of its own (*dirp), which
+ * execs the binary under the script's name, so that successors are
+ * exec'd through it too.  The first successor stops its predecessor
+ * (SIGSTOP) before it starts: it takes over and says "ok", and waits in
+ * poll() for "go" until the test lets the predecessor go on (SIGCONT).
+ * Returns CHATD_BIN as it was, to be set again; 0 if bash is missing.
+ */
+static char *
+stopping_wrapper(const char *test, char **dirp)
+{
+	char	*bash, *bin, *body, *path;
+
+	if ((bash = harness_program("bash", NULL)) == NULL) {
+		harness_skip(test, "not installed: bash");
+		return (NULL);
+	}
+	ck_assert_ptr_nonnull(getenv("CHATD_BIN"));
+	bin = strdup(getenv("CHATD_BIN"));
+	*dirp = harness_mkdtemp("wrap");
+	body = harness_asprintf("#!%s\n"
+	    "if [ -n \"$LISTEN_FDS\" ] && mkdir '%s/stopped' 2>/dev/null; "
+	    "then\n\tkill -STOP \"$PPID\"\nfi\n"
+	    "exec -a \"$0\" '%s' \"$@\"\n", bash, *dirp, bin);
+	path = harness_write_file(*dirp, "chatd", body);
+	ck_assert_int_eq(chmod(path, 0755), 0);
+	setenv("CHATD_BIN", path, 1);
+	free(path);
+	free(body);
+	free(bash);
+	return (bin);
+}
+
+/* The process that logged "handover: took over": the successor. */
+static pid_t
+successor_pid(struct chatd *d)
+{
+	static const char	*said = "] notice: handover: took over";
+	const char		*log, *p;
+
+	chatd_wait_log(d, said);
+	log = chatd_log(d);
+	p = strstr(log, said);
+	while (p > log && p[-1] != '[')
+		p--;
+	return ((pid_t)strtol(p, NULL, 10));
+}
+
+/* Field (1: the first) of /proc/PID/file, as a number; -1 if none. */
+static long
+proc_field(pid_t pid, const char *file, int field)
+{
+	char	path[64], buf[512], *p = buf, *end;
+	FILE	*f;
+	size_t	 n;
+	long	 v;
+
+	snprintf(path, sizeof path, "/proc/%ld/%s", (long)pid, file);
+	if ((f = fopen(path, "r")) == NULL)
+		return (-1);
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* stat's second field, (comm), may hold spaces. */
+	if (strcmp(file, "stat") == 0 && (p = strrchr(buf, ')')) != NULL) {
+		p += 2;
+		field -= 2;
+	}
+	for (; field > 1 && p != NULL; field--) {
+		if ((p = strchr(p, ' ')) != NULL)
+			p++;
+	}
+	if (p == NULL)
+		return (-1);
+	v = strtol(p, &end, 10);
+	return (end == p ? (*p == 'Z' ? 'Z' : -1) : v);
+}
+
+/* Waits until process pid sleeps in poll(2): waiting for "go". */
+static void
+wait_polling(pid_t pid)
+{
+	int64_t	until = now_us() + (int64_t)W * 1000;
+	long	nr;
+
+	for (;;) {
+		nr = proc_field(pid, "syscall", 1);
+#ifdef SYS_poll
+		if (nr == SYS_poll)
+			return;
+#endif
+		if (nr == SYS_ppoll)
+			return;
+		ck_assert_msg(now_us() < until, "process %ld is not in poll() "
+		    "(system call %ld)", (long)pid, nr);
+		poll(NULL, 0, 10);
+	}
+}
+
+/* Waits until field of /proc/PID/stat, masked, is want. */
+static void
+wait_stat(pid_t pid, int field, long mask, long want)
+{
+	int64_t	until = now_us() + (int64_t)W * 1000;
+	long	v;
+
+	while (((v = proc_field(pid, "stat", field)) & mask) != want) {
+		ck_assert_msg(now_us() < until, "process %ld: stat field %d "
+		    "is %ld", (long)pid, field, v);
+		poll(NULL, 0, 10);
+	}
+}
+
+/*
+ * Starts chatd through stopping_wrapper(), with a and b chatting; NULL if
+ * the test is skipped.  *binp and *dirp are for stopped_end().
+ */
+static struct chatd *
+stopped_start(const char *test, char **binp, char **dirp, struct tc **a,
+    struct tc **b)
+{
+	struct chatd	*d;
+
+	if ((*binp = stopping_wrapper(test, dirp)) == NULL)
+		return (NULL);
+	d = chatd_start("[chat]\nannounce = no\nmotd =\nhistory = 0\n");
+	*a = tc_connect(d);
+	*b = tc_connect(d);
+	still_chatting(*a, *b, "before");
+	return (d);
+}
+
+static void
+stopped_end(struct chatd *d, struct tc *a, struct tc *b, char *bin,
+    char *dir)
+{
+	tc_close(a);
+	tc_close(b);
+	chatd_stop_ok(d);
+	setenv("CHATD_BIN", bin, 1);
+	harness_rmtree(dir);
+	free(dir);
+	free(bin);
+}
+
+/*
+ * A signal to the successor while it waits for "go" (a reload, say, as
+ * `systemctl kill` or killall would send it) does not make it give up:
+ * it serves, and reloads then.
+ */
+START_TEST(test_upgrade_signal_while_taking_over)
+{
+	struct chatd	*d;
+	struct tc	*a, *b;
+	char		*bin, *dir;
+	pid_t		 pid;
+
+	if ((d = stopped_start("test_upgrade_signal_while_taking_over", &bin,
+	    &dir, &a, &b)) == NULL)
+		return;
+	chatd_upgrade_begin(d);
+	pid = successor_pid(d);
+	wait_polling(pid);
+	kill(pid, SIGHUP);
+	/* Not pending any more: delivered, and poll() interrupted. */
+	wait_stat(pid, 31, 1L << (SIGHUP - 1), 0);
+	chatd_kill(d, SIGCONT);
+	while (!chatd_upgrade_poll(d))
+		poll(NULL, 0, 10);
+	tc_expect_line(a, RESTARTED);
+	tc_expect_line(b, RESTARTED);
+	still_chatting(a, b, "upgraded");
+	chatd_wait_log(d, "configuration reloaded");
+	stopped_end(d, a, b, bin, dir);
+}
+END_TEST
+
+/*
+ * A successor gone between its "ok" and the predecessor's "go" leaves the
+ * predecessor serving: nobody is dropped, nobody told anything.
+ */
+START_TEST(test_upgrade_successor_gone_serves_on)
+{
+	struct chatd	*d;
+	struct tc	*a, *b;
+	char		*bin, *dir;
+	pid_t		 pid;
+
+	if ((d = stopped_start("test_upgrade_successor_gone_serves_on", &bin,
+	    &dir, &a, &b)) == NULL)
+		return;
+	chatd_kill(d, SIGUSR2);
+	pid = successor_pid(d);
+	wait_polling(pid);
+	kill(pid, SIGKILL);
+	wait_stat(pid, 3, -1L, 'Z');
+	chatd_kill(d, SIGCONT);
+	chatd_wait_log(d, "handover failed: the new process: it was gone");
+	chatd_wait_log(d, "; serving on");
+	still_chatting(a, b, "after");
+	stopped_end(d, a, b, bin, dir);
 }
 END_TEST
 
@@ -1274,6 +1479,8 @@ e2e_handover_suite(void)
 	tcase_add_test(tc, test_upgrades_under_load);
 	tcase_add_test(tc, test_upgrade_bad_config_serves_on);
 	tcase_add_test(tc, test_upgrade_exec_fails_serves_on);
+	tcase_add_test(tc, test_upgrade_signal_while_taking_over);
+	tcase_add_test(tc, test_upgrade_successor_gone_serves_on);
 	tcase_add_test(tc, test_upgrade_closes_control);
 	tcase_add_test(tc, test_upgrade_tls_told_login_kept);
 	suite_add_tcase(s, tc);
