@@ -65,6 +65,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1047,6 +1048,8 @@ handover_exec(struct handover *h, struct handover_fds *v, int memfd,
 	struct server	*s = h->server;
 	struct timeval	 tv = { (time_t)s->config->handover_timeout, 0 };
 	char		**env, *pidvar, *wdogvar;
+	sigset_t	 all, old;
+	size_t		 i;
 	int		 sp[2];
 	pid_t		 pid;
 
@@ -1057,7 +1060,22 @@ handover_exec(struct handover *h, struct handover_fds *v, int memfd,
 	handover_fds_add(v, memfd, HANDOVER_FD_STATE);
 	handover_fds_add(v, sp[1], HANDOVER_FD_ACK);
 	env = handover_env(v, &pidvar, &wdogvar);
-	switch (pid = fork()) {
+	/*
+	 * Until exec, a signal to the child must not reach libevent's
+	 * handler, which writes to its pipe by number: a client's socket,
+	 * once the descriptors have moved.  The child takes it as the
+	 * successor would before it is up: it dies, and this process
+	 * serves on.
+	 */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	pid = fork();
+	if (pid == 0) {
+		for (i = 0; i < sizeof s->sig_ev / sizeof s->sig_ev[0]; i++)
+			signal(event_get_signal(s->sig_ev[i]), SIG_DFL);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	switch (pid) {
 	case -1:
 		snprintf(why, whylen, "fork: %s", strerror(errno));
 		close(sp[0]);
