@@ -35,12 +35,13 @@
  * successor's limits, every length against its bound, every name (and
  * account: a registered name, or none) with name_valid() and
  * room_valid(), every text with the sanitiser (a topic or a history line
- * must be what sanitize_line() leaves unchanged), the
- * output not yet written for control characters, ids and names for
- * uniqueness, every client's room for existence, and that nothing is left
- * over.  Unknown flag bits and set reserved bytes are refused, so an
- * accepted image is canonical: encoding what it decodes to gives the
- * same bytes, which the fuzz target checks.
+ * must be what sanitize_line() leaves unchanged), a history line's time
+ * against the years localtime_r() takes, the output not yet written for
+ * control characters, ids and names for uniqueness, every client's room
+ * for existence, and that nothing is left over.  Unknown flag bits and
+ * set reserved bytes are refused, so an accepted image is canonical:
+ * encoding what it decodes to gives the same bytes, which the fuzz target
+ * checks.
  *
  * Decoded strings of variable length (topics, history, input, output) are
  * borrowed: they point into the image, which must outlive the state.
@@ -67,6 +68,7 @@
 #define STATE_MAGIC		"chatd-st"
 #define STATE_AGE_MAX		(100ULL * 366 * 86400 * 1000)	/* ms */
 #define STATE_RATE_MAX		(1000000ULL * 1000)	/* rate_burst's */
+#define STATE_WHEN_MAX		253402300799LL	/* 9999-12-31T23:59:59Z */
 #define STATE_ROOM_FLAGS	STATE_ROOM_SECRET
 #define STATE_CLIENT_FLAGS	(STATE_CLIENT_MUTED | STATE_CLIENT_DISCARD)
 /* The fewest bytes a room, a history line and a client take. */
@@ -432,6 +434,11 @@ state_get_room(struct state_in *in, struct state_room *r, uint32_t i)
 	r->lines = xcalloc(r->nlines == 0 ? 1 : r->nlines, sizeof *r->lines);
 	for (j = 0; j < r->nlines; j++) {
 		r->lines[j].when = (int64_t)state_get_int(in, 8);
+		/* localtime_r() fails beyond, and the replay shows it. */
+		if (r->lines[j].when < -STATE_WHEN_MAX ||
+		    r->lines[j].when > STATE_WHEN_MAX)
+			return (state_fail(in, "corrupt: room %u: line %u's "
+			    "time is out of range", i, j));
 		snprintf(what, sizeof what, "room %u's line %u", i, j);
 		if (state_get_bytes(in, STATE_TEXT_MAX, &r->lines[j].text,
 		    what) != 0)

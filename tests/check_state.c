@@ -460,6 +460,19 @@ START_TEST(test_room_fields)
 	rooms[2].nlines = 1;
 	expect_reject(&base, "corrupt: room 2: line 0 is not clean text");
 
+	/* A time localtime_r() cannot take: the replay would print junk. */
+	make_base();
+	bad_line = (struct state_line){ INT64_MAX, BYTES("<eve> late") };
+	rooms[2].lines = &bad_line;
+	rooms[2].nlines = 1;
+	expect_reject(&base, "corrupt: room 2: line 0's time is out of range");
+
+	make_base();
+	bad_line = (struct state_line){ INT64_MIN, BYTES("<eve> early") };
+	rooms[2].lines = &bad_line;
+	rooms[2].nlines = 1;
+	expect_reject(&base, "corrupt: room 2: line 0's time is out of range");
+
 	make_base();
 	snprintf(rooms[2].name, sizeof rooms[2].name, "#LoBbY");
 	expect_reject(&base, "corrupt: rooms 0 and 2 have one name");
