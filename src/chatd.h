@@ -632,6 +632,7 @@ void		 client_broken(struct client *, const char *, const char *);
 void		 client_resume(struct client *);
 void		 client_free(struct client *);
 int		 client_cron(struct client *);
+int		 client_overdue(struct client *, uint64_t);
 int		 client_in_room(const struct client *);
 int		 client_reading(const struct client *);
 void		 client_read_callback(struct bufferevent *, void *);

@@ -436,6 +436,8 @@ server_cron_callback(evutil_socket_t fd, short events, void *arg)
 	for (c = TAILQ_FIRST(&s->clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		slept += client_cron(c);
+		if (client_overdue(c, now))
+			continue;
 		if ((c->flags & CLIENT_CONTROL) && c->state == CLIENT_ROOM &&
 		    now - c->active_ms >= CONTROL_IDLE_MS) {
 			client_close(c, "idle control connection");
