@@ -136,6 +136,7 @@ struct config {
 	int			 control_set;	/* socket, state: set, not */
 	int			 state_set;	/* just the defaults */
 	size_t			 control_output;
+	unsigned		 control_idle;	/* idle_timeout, seconds */
 
 	/* [accounts] */
 	int			 accounts;	/* on: yes, auto or no */
@@ -647,7 +648,6 @@ struct client	*client_import(struct server *, int,
 
 /* control.c */
 #define CONTROL_LINE_MAX	4096	/* a request, its end of line left out */
-#define CONTROL_IDLE_MS		60000	/* a silent control connection */
 void		 control_admit(struct server *, struct client *);
 int		 control_input(struct server *, struct client *, char *,
 		    size_t);
