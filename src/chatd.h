@@ -136,6 +136,7 @@ struct config {
 	int			 control_set;	/* socket, state: set, not */
 	int			 state_set;	/* just the defaults */
 	size_t			 control_output;
+	unsigned		 control_idle;	/* idle_timeout, seconds */
 
 	/* [accounts] */
 	int			 accounts;	/* on: yes, auto or no */
@@ -632,6 +633,7 @@ void		 client_broken(struct client *, const char *, const char *);
 void		 client_resume(struct client *);
 void		 client_free(struct client *);
 int		 client_cron(struct client *);
+int		 client_overdue(struct client *, uint64_t);
 int		 client_in_room(const struct client *);
 int		 client_reading(const struct client *);
 void		 client_read_callback(struct bufferevent *, void *);
@@ -646,7 +648,6 @@ struct client	*client_import(struct server *, int,
 
 /* control.c */
 #define CONTROL_LINE_MAX	4096	/* a request, its end of line left out */
-#define CONTROL_IDLE_MS		60000	/* a silent control connection */
 void		 control_admit(struct server *, struct client *);
 int		 control_input(struct server *, struct client *, char *,
 		    size_t);

@@ -258,6 +258,8 @@ client_new(struct server *s, int fd, const struct sockaddr *sa,
 	struct client	*c;
 
 	c = client_alloc(s, fd, ++s->next_id);
+	/* Accepted: client_overdue() counts from here until it joins. */
+	c->connected_ms = server_now_ms(s);
 	if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *sin6 = (const void *)sa;
 
@@ -385,6 +387,42 @@ client_try_header(struct client *c)
 		c->port = h.port;
 	}
 	future_complete(&c->read, NULL);
+}
+
+/*
+ * Fails c's read with ETIMEDOUT, and returns 1, if c is still in its PROXY
+ * header or TLS handshake proxy_timeout or handshake_timeout seconds after
+ * it was accepted.  The bufferevent's timeouts start again at every byte,
+ * so a peer trickling a byte at a time would otherwise hold its place
+ * (and a count against max_clients) for as long as it liked; the cron
+ * calls this once a second, so the bound is the timeout plus a second.
+ */
+int
+client_overdue(struct client *c, uint64_t now)
+{
+	const struct config	*conf = c->server->config;
+	unsigned		 limit;
+
+	if (c->state == CLIENT_HEADER)
+		limit = conf->proxy_timeout;
+	else if (c->state == CLIENT_HANDSHAKE)
+		limit = conf->tls_timeout;
+	else
+		return (0);
+	if (!future_pending(&c->read) ||
+	    now - c->connected_ms < (uint64_t)limit * 1000)
+		return (0);
+	if (c->state == CLIENT_HANDSHAKE)
+		log_info("client %llu [%s]:%u: TLS handshake timed out: "
+		    "not done in %u second%s", (unsigned long long)c->id,
+		    c->netaddr, c->port, limit, limit == 1 ? "" : "s");
+	else
+		log_notice("client %llu [%s]:%u: timed out before a PROXY "
+		    "header: not done in %u second%s",
+		    (unsigned long long)c->id, c->netaddr, c->port, limit,
+		    limit == 1 ? "" : "s");
+	future_fail(&c->read, ETIMEDOUT);
+	return (1);
 }
 
 /*

@@ -145,6 +145,7 @@ static const struct config_key {
 	K("control", "state", CONFIG_PATH, state, 0, 4095),
 	K("control", "output_limit", CONFIG_SIZE, control_output, 64 * 1024,
 	    1ULL << 32),
+	K("control", "idle_timeout", CONFIG_UINT, control_idle, 1, 86400),
 
 	K("accounts", "accounts", CONFIG_ACCOUNTS, accounts, 0, 0),
 	K("accounts", "operators", CONFIG_NAMES, operators, 0, 0),
@@ -225,6 +226,7 @@ config_defaults(struct config *c)
 	c->control_socket = xstrdup(CHATD_CONTROL);
 	c->state = xstrdup(CHATD_STATE);
 	c->control_output = 64 * 1024 * 1024;
+	c->control_idle = 60;
 	c->accounts = ACCOUNTS_AUTO;
 	c->hash_cost = 5;
 	c->hash_workers = 2;

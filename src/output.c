@@ -498,8 +498,9 @@ output_check(struct client *c, uint64_t now)
 		else if (now - c->soft_ms >=
 		    (uint64_t)conf->output_soft_seconds * 1000) {
 			log_notice("client %llu [%s]: output limit: over %lld "
-			    "bytes for %u seconds", (unsigned long long)c->id,
-			    c->netaddr, soft, conf->output_soft_seconds);
+			    "bytes for %u second%s", (unsigned long long)c->id,
+			    c->netaddr, soft, conf->output_soft_seconds,
+			    conf->output_soft_seconds == 1 ? "" : "s");
 			client_close(c, "output limit");
 		}
 	} else

@@ -436,8 +436,14 @@ server_cron_callback(evutil_socket_t fd, short events, void *arg)
 	for (c = TAILQ_FIRST(&s->clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		slept += client_cron(c);
+		if (client_overdue(c, now))
+			continue;
 		if ((c->flags & CLIENT_CONTROL) && c->state == CLIENT_ROOM &&
-		    now - c->active_ms >= CONTROL_IDLE_MS) {
+		    now - c->active_ms >= (uint64_t)conf->control_idle * 1000) {
+			log_debug("control: connection %llu: silent for %u "
+			    "second%s, closed", (unsigned long long)c->id,
+			    conf->control_idle,
+			    conf->control_idle == 1 ? "" : "s");
 			client_close(c, "idle control connection");
 			continue;
 		}

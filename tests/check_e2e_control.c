@@ -22,8 +22,6 @@
  * waits on the program, not on the clock.  One check is about time
  * itself and asserts only a lower bound, to show that a close came from
  * a timeout rather than at once: the metrics port's 5 s timeout.
- * CONTROL_IDLE_MS (a silent control connection closed after 60 s) is too
- * long for a test and is not tested.
  *
  * Negatives are proved by order, as in the other suites: a client that is
  * not refused gets its welcome, one that is refused gets one line and end
@@ -1175,13 +1173,9 @@ clients_are(void *arg)
 
 /*
  * A control client that asks "who" of a large room and never reads: chatd
- * keeps serving everyone else, chat and control alike.
- *
- * Not asserted: that it is closed after output_soft_seconds, as [control]
- * output_limit in chatd.conf(5) says.  It is not: chatd's cron checks
- * the soft limit only for clients in the room, which a control
- * connection never is, so it stays until CONTROL_IDLE_MS (60 s) closes it
- * as idle (reported; see the commit that added this test).
+ * keeps serving everyone else, chat and control alike, and closes it once
+ * it has left output unread for output_soft_seconds, as [control]
+ * output_limit in chatd.conf(5) says.
  */
 START_TEST(test_control_stuck_reader)
 {
@@ -1222,11 +1216,50 @@ START_TEST(test_control_stuck_reader)
 	tc_close(c);
 	tc_send(b, "and back\n");
 	tc_expect_chat(a, "<bob> and back");
+	chatd_wait_log_re(t.d, "output limit: over [0-9]+ bytes for 1 "
+	    "second$");
 
 	close(stuck);
 	close_many(fds, n);
 	tc_close(a);
 	tc_close(b);
+	ctx_stop(&t);
+}
+END_TEST
+
+/*
+ * A control connection that says nothing for [control] idle_timeout is
+ * closed, with nothing said to it; one that keeps asking is not, and
+ * chatd serves the next one.
+ */
+START_TEST(test_control_idle)
+{
+	struct ctx	 t;
+	char		*ans, *rest;
+	int		 idle, busy, i;
+
+	ctx_start(&t, "[server]\nlog_level = debug\n"
+	    "[control]\nidle_timeout = 1\n");
+	idle = ctl_connect(&t);
+	busy = ctl_connect(&t);
+	/* Asking every half second (a client's pace, not a wait on chatd). */
+	for (i = 0; i < 6; i++) {
+		write_all(busy, "status\n", 7);
+		ans = ctl_read(busy, 1);
+		HAS(ans, "ok\r\n");
+		free(ans);
+		if (i < 5)
+			poll(NULL, 0, 500);
+	}
+	rest = read_to_eof(idle);
+	IS(rest, "");
+	free(rest);
+	chatd_wait_log(t.d, "silent for 1 second, closed");
+	ck_assert_int_eq(chatd_log_count(t.d, "silent for 1 second"), 1);
+	close(idle);
+	close(busy);
+	ans = ctl_ok(&t, "status");
+	free(ans);
 	ctx_stop(&t);
 }
 END_TEST
@@ -1588,6 +1621,7 @@ e2e_control_suite(void)
 	tcase_add_test(tc, test_control_garbage);
 	tcase_add_test(tc, test_control_pipelined);
 	tcase_add_test(tc, test_control_stuck_reader);
+	tcase_add_test(tc, test_control_idle);
 	tcase_add_test(tc, test_control_output_limit);
 	tcase_add_test(tc, test_metrics_hostile);
 	tcase_add_test(tc, test_state_corrupt);

@@ -41,7 +41,10 @@
  *    test) in the log and in the per-address limit, the fourth from one
  *    address refused while one from 127.0.0.3 is served;
  *  - the PROXY protocol's refusals: a forged header from an address not
- *    trusted, no header, a slow one; none of them reaches the room.
+ *    trusted, no header, a slow one; none of them reaches the room;
+ *  - a handshake or a header trickled a byte at a time, each byte within
+ *    the timeout of the last: cut off once the timeout has passed since
+ *    the connection was accepted.
  *
  * Programs are found on PATH (or OPENSSL, NCAT, SOCAT, HAPROXY, STUNNEL
  * name them); a missing one is a SKIP, which CI=true turns into a failure.
@@ -61,6 +64,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -689,7 +693,8 @@ START_TEST(test_tls_handshake_limits)
 	/* The two pending handshakes time out, and make room. */
 	tc_expect_eof(r1);
 	tc_expect_eof(r2);
-	chatd_wait_log_n(d, "TLS handshake timed out: no answer", 2);
+	/* By the bufferevent's timeout, or by the cron's (same second). */
+	chatd_wait_log_n(d, "TLS handshake timed out: ", 2);
 	x = tc_connect(d);
 	ck_assert_int_eq(x->others, 1);
 	tc_close(x);
@@ -1060,7 +1065,7 @@ START_TEST(test_proxy_refusals)
 	tc_expect_eof(c);
 	tc_close(c);
 	chatd_wait_log_re(d, "client 4 \\[127\\.0\\.0\\.1\\]:[0-9]+: timed out "
-	    "before a PROXY header$");
+	    "before a PROXY header");
 
 	/* The member heard nothing of them: the next line is this one. */
 	legit = tc_dial(d->port, NULL);
@@ -1078,6 +1083,79 @@ START_TEST(test_proxy_refusals)
 	tc_close(legit);
 out:
 	tc_close(member);
+	chatd_stop_ok(d);
+}
+END_TEST
+
+/*
+ * Sends what a byte at a time, one every TRICKLE_MS, while chatd keeps c
+ * open; returns 1 once chatd has closed it, 0 if all of what was sent.
+ * The pause paces the load (a slow peer is what is tested); the wait is
+ * on chatd, since poll() returns as soon as it closes c.
+ */
+#define TRICKLE_MS	200
+static int
+trickle(struct tc *c, const char *what, size_t len)
+{
+	struct pollfd	pfd;
+	char		b;
+	size_t		i;
+
+	for (i = 0; i < len; i++) {
+		if (tc_write(c, what + i, 1) == -1)
+			return (1);
+		pfd.fd = c->fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, TRICKLE_MS) == 1) {
+			/* Before a header or a ClientHello: nothing to say. */
+			ck_assert_int_le(read(c->fd, &b, 1), 0);
+			return (1);
+		}
+	}
+	return (0);
+}
+
+/*
+ * A TLS handshake and a PROXY header sent a byte every 200 ms, each byte
+ * well within the 1 s timeout of the last: chatd closes them anyway once
+ * the timeout has passed since the connection was accepted, so a slow
+ * peer cannot hold its place against max_clients for as long as it
+ * likes.  Seen before: all the bytes went in, the connection still open.
+ */
+START_TEST(test_slow_trickle)
+{
+	static const char	 hello[] = "\x16\x03\x01\x02\x00\x01\x00\x01"
+				    "\xfc\x03\x03" "0123456789abcdef0123456789"
+				    "abcdef0123456789abcdef";
+	struct chatd		*d;
+	struct tc		*c;
+	char			*hdr;
+	int			 tport;
+
+	tport = harness_free_port();
+	d = start_tls(tport, NULL, "handshake_timeout = 1\n");
+	c = tc_dial(tport, NULL);
+	ck_assert_msg(trickle(c, hello, sizeof hello - 1),
+	    "a handshake trickled over %zu bytes was not cut off",
+	    sizeof hello - 1);
+	tc_close(c);
+	chatd_wait_log_re(d, "client 1 \\[127\\.0\\.0\\.1\\]:[0-9]+: TLS "
+	    "handshake timed out: not done in 1 second$");
+	chatd_stop_ok(d);
+
+	d = chatd_start("proxy_protocol = yes\ntrusted_proxies = 127.0.0.1\n"
+	    "proxy_timeout = 1\n");
+	hdr = harness_asprintf("PROXY TCP4 198.51.100.2 127.0.0.1 40000 %d",
+	    d->port);
+	c = tc_dial(d->port, NULL);
+	ck_assert_msg(trickle(c, hdr, strlen(hdr)),
+	    "a PROXY header trickled over %zu bytes was not cut off",
+	    strlen(hdr));
+	tc_close(c);
+	chatd_wait_log_re(d, "client 1 \\[127\\.0\\.0\\.1\\]:[0-9]+: timed out "
+	    "before a PROXY header: not done in 1 second$");
+	free(hdr);
 	chatd_stop_ok(d);
 }
 END_TEST
@@ -1119,6 +1197,7 @@ e2e_tls_suite(void)
 	tcase_add_test(tc, test_proxy_haproxy);
 	tcase_add_test(tc, test_proxy_stunnel);
 	tcase_add_test(tc, test_proxy_refusals);
+	tcase_add_test(tc, test_slow_trickle);
 
 	return s;
 }
