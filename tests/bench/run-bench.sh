@@ -152,11 +152,20 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
+# random_port: a port below the kernel's ephemeral range.  The generator's
+# own connections (tens of thousands of them, in TIME-WAIT for a minute
+# after) take ports in that range, and a server's bind() to one of those
+# fails even with SO_REUSEADDR, though nothing listens there.
 random_port() {
+	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+	case $lo in
+	''|*[!0-9]*) lo=32768 ;;
+	esac
+	[ "$lo" -gt 12000 ] || lo=12000
 	if command -v shuf >/dev/null; then
-		shuf -i 20000-59999 -n 1
+		shuf -i 10000-$((lo - 1)) -n 1
 	else
-		echo $((20000 + ($$ * 7919 + $(date +%S) * 131) % 40000))
+		echo $((10000 + ($$ * 7919 + $(date +%S) * 131) % (lo - 10000)))
 	fi
 }
 
